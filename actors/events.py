@@ -1,0 +1,98 @@
+"""The station's event bus and the events it carries.
+
+Embedders, the console and tests learn what the station does from here.
+Publishing never blocks: a subscriber is called in the publisher's thread and
+must only hand the event on (put it in a queue, set a future, tell an actor).
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+log = logging.getLogger("ocppstation.events")
+
+Subscriber = Callable[[Any], None]
+
+
+class EventBus:
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._subscribers: tuple[Subscriber, ...] = ()
+
+    def subscribe(self, subscriber: Subscriber) -> Callable[[], None]:
+        with self._lock:
+            self._subscribers = (*self._subscribers, subscriber)
+
+        def unsubscribe() -> None:
+            with self._lock:
+                self._subscribers = tuple(s for s in self._subscribers if s is not subscriber)
+
+        return unsubscribe
+
+    def publish(self, event: object) -> None:
+        for subscriber in self._subscribers:
+            try:
+                subscriber(event)
+            except Exception:
+                # One broken subscriber must not silence the others, nor
+                # crash the actor that published.
+                log.exception("event subscriber failed on %r", event)
+
+
+@dataclass(frozen=True)
+class LinkChanged:
+    up: bool
+    url: str
+    reason: str = ""
+
+
+@dataclass(frozen=True)
+class RegistrationChanged:
+    status: str  # Unknown, Pending, Accepted, Rejected
+
+
+@dataclass(frozen=True)
+class ConnectorChanged:
+    evse: int
+    status: str
+    error_code: str = "NoError"
+
+
+@dataclass(frozen=True)
+class TransactionStarted:
+    evse: int
+    transaction_id: int
+    id_tag: str
+    meter_start: int
+
+
+@dataclass(frozen=True)
+class TransactionStopped:
+    evse: int
+    transaction_id: int
+    reason: str
+    meter_stop: int
+
+
+@dataclass(frozen=True)
+class MeterSampled:
+    evse: int
+    energy_wh: float
+    power_w: float
+
+
+@dataclass(frozen=True)
+class MessageSent:
+    action: str
+    payload: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class MessageAnswered:
+    action: str
+    payload: dict[str, Any] | None
+    error: str | None

@@ -1,0 +1,149 @@
+"""Load and check a station configuration file.
+
+The file is JSON in sections named like OCPP's feature profiles (Internal,
+Core, Security, ...) holding OCPP key names. It is layered over the shipped
+defaults, then over that come command-line overrides. Anything wrong is
+refused with a `ConfigError` naming the file, the key and the problem, because
+a station builder reads that message on a charger's console, not a traceback.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass
+from functools import cache
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import fastjsonschema
+
+Sections = dict[str, dict[str, Any]]
+
+
+class ConfigError(ValueError):
+    """A configuration that cannot be used, with where and why."""
+
+    def __init__(self, source: str, key: str, problem: str) -> None:
+        self.source = source
+        self.key = key
+        self.problem = problem
+        where = f"{source}: {key}" if key else source
+        super().__init__(f"{where}: {problem}")
+
+
+def _resource_json(name: str) -> Any:
+    return json.loads(resources.files(__package__).joinpath(name).read_text("utf-8"))
+
+
+@cache
+def _schema() -> dict[str, Any]:
+    return _resource_json("schema.json")
+
+
+@cache
+def _validate() -> Any:
+    return fastjsonschema.compile(_schema())
+
+
+def defaults() -> Sections:
+    return _resource_json("defaults.json")
+
+
+@dataclass(frozen=True)
+class StationConfig:
+    """A checked configuration: read-only; change it by making a new one."""
+
+    sections: Mapping[str, Mapping[str, Any]]
+    source: str = "<defaults>"
+
+    def __getitem__(self, section: str) -> Mapping[str, Any]:
+        return self.sections[section]
+
+    def value(self, section: str, key: str) -> Any:
+        return self.sections[section][key]
+
+    @property
+    def charge_point_id(self) -> str:
+        return self.value("Internal", "ChargePointId")
+
+    @property
+    def csms_url(self) -> str:
+        return self.value("Internal", "CentralSystemURI")
+
+    @property
+    def ocpp_version(self) -> str:
+        # Only 1.6 so far; 2.0.1 will be chosen here, from the config.
+        return "ocpp1.6"
+
+    @property
+    def evses(self) -> int:
+        return self.value("Internal", "Evses")
+
+    def with_overrides(self, overrides: Mapping[str, Mapping[str, Any]]) -> StationConfig:
+        """The same configuration with some keys replaced, checked again."""
+        merged = _merge(self.sections, overrides)
+        _check(merged, f"{self.source} (with overrides)")
+        return StationConfig(merged, self.source)
+
+
+def _merge(base: Mapping[str, Mapping[str, Any]], top: Mapping[str, Any]) -> Sections:
+    merged: Sections = {name: dict(keys) for name, keys in copy.deepcopy(base).items()}
+    for name, keys in top.items():
+        if not isinstance(keys, Mapping):
+            merged[name] = keys  # left for _check to refuse with the section's name
+            continue
+        merged.setdefault(name, {}).update(keys)
+    return merged
+
+
+def _check(sections: Any, source: str) -> None:
+    if not isinstance(sections, Mapping):
+        raise ConfigError(source, "", "the top level must be a JSON object of sections")
+    known = _schema()["properties"]
+    for name, keys in sections.items():
+        if name not in known:
+            raise ConfigError(source, name, f"unknown section (known: {', '.join(known)})")
+        if not isinstance(keys, Mapping):
+            raise ConfigError(source, name, "a section must be a JSON object of keys")
+        allowed = known[name]["properties"]
+        for key in keys:
+            if key not in allowed:
+                raise ConfigError(source, f"{name}.{key}", "unknown key")
+    try:
+        _validate()(sections)
+    except fastjsonschema.JsonSchemaValueException as exc:
+        path = ".".join(str(p) for p in exc.path[1:])
+        problem = exc.message.removeprefix(exc.name).strip() or exc.message
+        raise ConfigError(source, path, f"{problem} (got {exc.value!r})") from None
+    security = sections.get("Security", {})
+    if security.get("SecurityProfile") == 1 and not security.get("AuthorizationKey"):
+        raise ConfigError(
+            source, "Security.AuthorizationKey", "security profile 1 needs an AuthorizationKey"
+        )
+
+
+def load(path: str | Path | None = None, overrides: Mapping[str, Any] | None = None) -> StationConfig:
+    """Defaults, then the file at `path` (if any), then `overrides`, all checked."""
+    sections = defaults()
+    source = "<defaults>"
+    if path is not None:
+        source = str(path)
+        try:
+            text = Path(path).read_text("utf-8")
+        except OSError as exc:
+            raise ConfigError(source, "", f"cannot read the file ({exc.strerror})") from None
+        try:
+            from_file = json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise ConfigError(
+                source, "", f"not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}"
+            ) from None
+        _check(from_file, source)  # name the file's own mistakes before merging
+        sections = _merge(sections, from_file)
+    if overrides:
+        sections = _merge(sections, overrides)
+    _check(sections, source)
+    return StationConfig(sections, source)

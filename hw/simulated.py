@@ -1,0 +1,132 @@
+"""A simulated EV with its charger hardware, for demos, tests and fault drills.
+
+A car cannot be real here, so `SimulatedEvse` models one together with the
+charger's relay and meter. It is the physical world: it lives outside the
+actor tree and outlives any actor crash, the way real hardware does, and the
+board and meter actors are only its drivers. A lock guards it because both
+drivers (and the console) touch it from their own threads.
+
+Plugging moves the pilot to B; a closed relay with an EV that wants energy
+moves it to C; the meter integrates power over the monotonic time it is
+handed, so tests in virtual time get exact energy figures.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from ocppstation.hw.ports import MeterReading, Pilot
+
+
+@dataclass(frozen=True)
+class HwState:
+    """What a charge controller reports: pilot and any hardware fault."""
+
+    pilot: Pilot
+    fault: str | None  # an OCPP 1.6 ChargePointErrorCode, None when healthy
+
+
+Listener = Callable[[HwState], None]
+
+
+@dataclass
+class SimulatedEvse:
+    voltage_v: float = 230.0
+    phases: int = 3
+    max_current_a: float = 32.0
+    ev_wants_energy: bool = True
+    _ev_present: bool = False
+    _relay_closed: bool = False
+    _offered_a: float = 32.0
+    _energy_wh: float = 0.0
+    _fault: str | None = None
+    _last_time: float | None = None
+    _listeners: list[Listener] = field(default_factory=list)
+    _lock: threading.RLock = field(default_factory=threading.RLock)
+
+    # -- the world acting on the charger -------------------------------------
+
+    def plug(self, now: float) -> None:
+        self._change(now, lambda: setattr(self, "_ev_present", True))
+
+    def unplug(self, now: float) -> None:
+        self._change(now, lambda: setattr(self, "_ev_present", False))
+
+    def fault(self, code: str, now: float) -> None:
+        self._change(now, lambda: setattr(self, "_fault", code))
+
+    def clear_fault(self, now: float) -> None:
+        self._change(now, lambda: setattr(self, "_fault", None))
+
+    def ev_suspend(self, suspended: bool, now: float) -> None:
+        self._change(now, lambda: setattr(self, "ev_wants_energy", not suspended))
+
+    # -- what the drivers do --------------------------------------------------
+
+    def subscribe(self, listener: Listener) -> Callable[[], None]:
+        with self._lock:
+            self._listeners.append(listener)
+
+        def unsubscribe() -> None:
+            with self._lock:
+                if listener in self._listeners:
+                    self._listeners.remove(listener)
+
+        return unsubscribe
+
+    def state(self) -> HwState:
+        with self._lock:
+            return HwState(self._pilot(), self._fault)
+
+    def allow_power(self, on: bool, now: float) -> None:
+        self._change(now, lambda: setattr(self, "_relay_closed", on))
+
+    def set_offered_current(self, amps: float, now: float) -> None:
+        self._change(
+            now, lambda: setattr(self, "_offered_a", max(0.0, min(amps, self.max_current_a)))
+        )
+
+    def read(self, now: float) -> MeterReading:
+        with self._lock:
+            self._integrate(now)
+            current = self._current_a()
+            return MeterReading(
+                energy_wh=round(self._energy_wh, 3),
+                power_w=round(current * self.voltage_v * self.phases, 3),
+                current_a=(current,) * self.phases,
+                voltage_v=(self.voltage_v,) * self.phases,
+            )
+
+    # -- inside ---------------------------------------------------------------
+
+    def _pilot(self) -> Pilot:
+        if self._fault is not None:
+            return Pilot.F
+        if not self._ev_present:
+            return Pilot.A
+        if self._relay_closed and self.ev_wants_energy:
+            return Pilot.C
+        return Pilot.B
+
+    def _current_a(self) -> float:
+        return self._offered_a if self._pilot() is Pilot.C else 0.0
+
+    def _integrate(self, now: float) -> None:
+        if self._last_time is not None and now > self._last_time:
+            power = self._current_a() * self.voltage_v * self.phases
+            self._energy_wh += power * (now - self._last_time) / 3600.0
+        if self._last_time is None or now > self._last_time:
+            self._last_time = now
+
+    def _change(self, now: float, mutate: Callable[[], None]) -> None:
+        with self._lock:
+            self._integrate(now)
+            before = HwState(self._pilot(), self._fault)
+            mutate()
+            after = HwState(self._pilot(), self._fault)
+            listeners = list(self._listeners) if after != before else []
+        # Outside the lock: a listener tells an actor, which may call back in.
+        for listener in listeners:
+            listener(after)
