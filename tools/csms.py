@@ -1,0 +1,793 @@
+"""Dev CSMS: an OCPP 1.6J central system for tests, demos and manual poking.
+
+Built on the PyPI `ocpp` package (its `ChargePoint`, `@on` routing, `Call` framing and
+schema validation) and an asyncio `websockets` server, run on a private event loop in a
+background thread so that synchronous test code can drive it.
+
+Every frame is recorded at the websocket level, before the `ocpp` package parses it,
+so malformed frames and CALLERRORs appear in `log` exactly as they crossed the wire.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import base64
+import binascii
+import concurrent.futures
+import copy
+import hmac
+import itertools
+import json
+import logging
+import sys
+import threading
+import uuid
+from collections.abc import Callable, Coroutine, Sequence
+from datetime import UTC, datetime
+from http import HTTPStatus
+from types import TracebackType
+from typing import Any, TypeVar
+from urllib.parse import unquote, urlsplit
+
+from ocpp.exceptions import OCPPError
+from ocpp.messages import Call, CallError, CallResult, validate_payload
+from ocpp.routing import on
+from ocpp.v16 import ChargePoint
+from ocpp.v16 import call_result as result
+from ocpp.v16.datatypes import IdTagInfo
+from websockets.asyncio.server import Server, ServerConnection, serve
+from websockets.datastructures import Headers
+from websockets.exceptions import ConnectionClosed, NegotiationError
+from websockets.http11 import Request, Response
+from websockets.typing import Subprotocol
+
+from ocppstation.tools.peer import (
+    NO_REPLY,
+    CallErrorReply,
+    CallErrorResponse,
+    CsmsPeer,
+    Direction,
+    InvalidResponse,
+    LogEntry,
+    MessageLog,
+    PeerError,
+    ScriptedReply,
+    classify,
+)
+
+__all__ = [
+    "NO_REPLY",
+    "CallErrorReply",
+    "CallErrorResponse",
+    "CsmsPeer",
+    "DevCsms",
+    "InvalidResponse",
+    "LogEntry",
+    "MessageLog",
+    "main_csms",
+]
+
+OCPP_VERSION = "1.6"
+BOOT_STATUSES = ("Accepted", "Pending", "Rejected")
+
+# A scripted reply may also be computed from the station's CALL payload; returning None
+# falls back to the default answer.
+ReplyFactory = Callable[[str, Any], ScriptedReply | None]
+
+_log = logging.getLogger(__name__)
+_T = TypeVar("_T")
+
+
+def _now() -> str:
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+
+
+def _cp_id_from_path(path: str) -> str:
+    return unquote(urlsplit(path).path.rstrip("/").rsplit("/", 1)[-1])
+
+
+def _basic_auth_ok(header: str | None, cp_id: str, password: bytes) -> bool:
+    if not header:
+        return False
+    scheme, _, token = header.strip().partition(" ")
+    if scheme.lower() != "basic":
+        return False
+    try:
+        decoded = base64.b64decode(token.strip(), validate=True)
+    except (binascii.Error, ValueError):
+        return False
+    # OCPP fixes the user name to the charge point id, so match "<id>:" as a prefix
+    # rather than splitting on ":" (the security whitepaper allows binary keys).
+    prefix = cp_id.encode() + b":"
+    return decoded.startswith(prefix) and hmac.compare_digest(decoded[len(prefix) :], password)
+
+
+class _RecordingConnection:
+    """The `connection` the `ocpp` package talks to: a websocket that logs every frame.
+
+    Results carry no action on the wire, so the CALLs in flight each way are remembered
+    to name the results that answer them.
+    """
+
+    def __init__(self, ws: ServerConnection, cp_id: str, log: MessageLog) -> None:
+        self.ws = ws
+        self.cp_id = cp_id
+        self._log = log
+        self._open_calls: dict[tuple[str, str], str] = {}
+
+    async def recv(self) -> str:
+        while True:
+            data = await self.ws.recv()
+            if isinstance(data, bytes):
+                # OCPP-J is text frames only; record the violation and do not route it.
+                self._log.record(
+                    self.cp_id,
+                    "in",
+                    "malformed",
+                    payload={"binary_frame_bytes": len(data)},
+                    text=data.decode("utf-8", "replace"),
+                )
+                continue
+            self._record("in", data)
+            return data
+
+    async def send(self, text: str) -> None:
+        # Recorded before the write so that the station's answer, which the reader task
+        # may log while this write is still draining, never precedes it in the log.
+        self._record("out", text)
+        await self.ws.send(text)
+
+    def abort(self) -> None:
+        """Cut the TCP connection without a closing handshake, like a network loss."""
+        transport = self.ws.transport
+        if transport is not None:
+            transport.abort()
+
+    def _record(self, direction: Direction, text: str) -> None:
+        kind, action, unique_id, payload, code, desc = classify(text)
+        if kind == "call" and unique_id is not None and action is not None:
+            self._open_calls[(direction, unique_id)] = action
+        elif kind in ("result", "error") and unique_id is not None:
+            answered = "out" if direction == "in" else "in"
+            action = self._open_calls.pop((answered, unique_id), None)
+        self._log.record(
+            self.cp_id,
+            direction,
+            kind,
+            action=action,
+            unique_id=unique_id,
+            payload=payload,
+            text=text,
+            error_code=code,
+            error_description=desc,
+        )
+
+
+class _StationSession(ChargePoint):
+    """One connected station, from the CSMS side: default answers plus scripted ones."""
+
+    def __init__(self, cp_id: str, conn: _RecordingConnection, csms: DevCsms) -> None:
+        super().__init__(cp_id, conn, response_timeout=30, logger=_log)
+        self.conn = conn
+        self.csms = csms
+        self.closed = asyncio.Event()
+
+    async def route_message(self, raw_msg: str) -> None:
+        kind, action, unique_id, payload, _, _ = classify(raw_msg)
+        if kind == "malformed":
+            # Already in the log as received; the package would only log a traceback.
+            return
+        if kind == "call" and action is not None:
+            try:
+                reply = self.csms._scripted_reply(self.id, action, payload)
+            except Exception as e:
+                # A broken reply factory is a test bug: answer so the station is not left
+                # hanging, and keep the connection (the traceback goes to the logger).
+                _log.exception("scripted reply for %s failed", action)
+                reply = CallErrorReply("InternalError", f"scripted reply failed: {e!r}")
+            if reply is NO_REPLY:
+                return
+            if isinstance(reply, CallErrorReply):
+                frame: list[Any] = [4, unique_id, reply.code, reply.description, reply.details]
+                await self._send(json.dumps(frame, separators=(",", ":")))
+                return
+            if isinstance(reply, dict):
+                await self._send(json.dumps([3, unique_id, reply], separators=(",", ":")))
+                return
+        await super().route_message(raw_msg)
+
+    async def call_raw(
+        self, action: str, payload: dict[str, Any], timeout: float, validate: bool
+    ) -> dict[str, Any]:
+        """A CSMS-initiated CALL with the payload sent verbatim (keys as on the wire).
+
+        The package's own `call()` round-trips keys through snake_case, which is lossy for
+        a few OCPP names; here only its framing, validation and response queue are used.
+        """
+        unique_id = str(uuid.uuid4())
+        if validate:
+            # Validate a copy: the package re-parses some payloads with Decimal in place.
+            try:
+                await validate_payload(Call(unique_id, action, copy.deepcopy(payload)), "1.6")
+            except OCPPError as e:
+                raise ValueError(f"{action} payload is not valid OCPP 1.6: {e}") from e
+        frame = json.dumps([2, unique_id, action, payload], separators=(",", ":"))
+        async with self._call_lock:
+            await self._send(frame)
+            response = await self._await_response(action, unique_id, timeout)
+        if isinstance(response, CallError):
+            raise CallErrorResponse(
+                action, response.error_code, response.error_description, response.error_details
+            )
+        if validate:
+            checked = CallResult(unique_id, copy.deepcopy(response.payload), action)
+            try:
+                await validate_payload(checked, "1.6")
+            except OCPPError as e:
+                raise InvalidResponse(action, str(e), response.payload) from e
+        answer: dict[str, Any] = response.payload
+        return answer
+
+    async def _await_response(
+        self, action: str, unique_id: str, timeout: float
+    ) -> CallResult | CallError:
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        closed = asyncio.ensure_future(self.closed.wait())
+        try:
+            while True:
+                left = deadline - loop.time()
+                if left <= 0:
+                    raise TimeoutError(f"{self.id} did not answer {action} within {timeout}s")
+                get = asyncio.ensure_future(self._response_queue.get())
+                done, _ = await asyncio.wait(
+                    {get, closed}, timeout=left, return_when=asyncio.FIRST_COMPLETED
+                )
+                if get not in done:
+                    get.cancel()
+                    if closed in done:
+                        raise ConnectionError(f"{self.id} disconnected before answering {action}")
+                    continue
+                response: CallResult | CallError = get.result()
+                # A late answer to an earlier, timed-out call is skipped, as the package does.
+                if response.unique_id == unique_id:
+                    return response
+        finally:
+            closed.cancel()
+
+    # Default answers to every OCPP 1.6 (and 1.6 security whitepaper) station-initiated
+    # action. Handlers take **kwargs: the package passes the payload as snake_case kwargs.
+
+    @on("Authorize")
+    def on_authorize(self, id_tag: str, **_: Any) -> result.Authorize:
+        return result.Authorize(id_tag_info=IdTagInfo(status=self.csms.tag_status(id_tag)))
+
+    @on("BootNotification")
+    def on_boot_notification(self, **_: Any) -> result.BootNotification:
+        status, interval = self.csms.boot
+        return result.BootNotification(current_time=_now(), interval=interval, status=status)
+
+    @on("DataTransfer")
+    def on_data_transfer(self, **_: Any) -> result.DataTransfer:
+        return result.DataTransfer(status="Accepted")
+
+    @on("DiagnosticsStatusNotification")
+    def on_diagnostics_status(self, **_: Any) -> result.DiagnosticsStatusNotification:
+        return result.DiagnosticsStatusNotification()
+
+    @on("FirmwareStatusNotification")
+    def on_firmware_status(self, **_: Any) -> result.FirmwareStatusNotification:
+        return result.FirmwareStatusNotification()
+
+    @on("Heartbeat")
+    def on_heartbeat(self, **_: Any) -> result.Heartbeat:
+        return result.Heartbeat(current_time=_now())
+
+    @on("MeterValues")
+    def on_meter_values(self, **_: Any) -> result.MeterValues:
+        return result.MeterValues()
+
+    @on("StartTransaction")
+    def on_start_transaction(self, id_tag: str, **_: Any) -> result.StartTransaction:
+        return result.StartTransaction(
+            transaction_id=self.csms.next_transaction_id(),
+            id_tag_info=IdTagInfo(status=self.csms.tag_status(id_tag)),
+        )
+
+    @on("StatusNotification")
+    def on_status_notification(self, **_: Any) -> result.StatusNotification:
+        return result.StatusNotification()
+
+    @on("StopTransaction")
+    def on_stop_transaction(self, id_tag: str | None = None, **_: Any) -> result.StopTransaction:
+        if id_tag is None:
+            return result.StopTransaction()
+        return result.StopTransaction(id_tag_info=IdTagInfo(status=self.csms.tag_status(id_tag)))
+
+    @on("SecurityEventNotification")
+    def on_security_event(self, **_: Any) -> result.SecurityEventNotification:
+        return result.SecurityEventNotification()
+
+    @on("SignCertificate")
+    def on_sign_certificate(self, **_: Any) -> result.SignCertificate:
+        return result.SignCertificate(status="Accepted")
+
+    @on("LogStatusNotification")
+    def on_log_status(self, **_: Any) -> result.LogStatusNotification:
+        return result.LogStatusNotification()
+
+    @on("SignedFirmwareStatusNotification")
+    def on_signed_firmware_status(self, **_: Any) -> result.SignedFirmwareStatusNotification:
+        return result.SignedFirmwareStatusNotification()
+
+
+class DevCsms:
+    """An OCPP 1.6J CSMS on 127.0.0.1 for tests; see the module docstring.
+
+    All public methods are called from ordinary (non-asyncio) threads.
+    """
+
+    def __init__(
+        self,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        *,
+        boot_status: str = "Accepted",
+        heartbeat_interval: int = 300,
+        subprotocols: Sequence[str] = ("ocpp1.6",),
+        password: str | bytes | None = None,
+        known_tags: dict[str, str] | None = None,
+        echo: Callable[[str], None] | None = None,
+        close_timeout: float = 2.0,
+    ) -> None:
+        _check_boot_status(boot_status)
+        self.host = host
+        self._port = port
+        self._subprotocols = tuple(Subprotocol(p) for p in subprotocols)
+        self._password = password.encode() if isinstance(password, str) else password
+        # Mutable on purpose: a test may block a tag while the CSMS runs.
+        self.known_tags: dict[str, str] = dict(known_tags or {})
+        self._close_timeout = close_timeout
+        self._settings_lock = threading.Lock()
+        self._boot = (boot_status, heartbeat_interval)
+        self._replies: dict[str, ScriptedReply | ReplyFactory] = {}
+        # Survives stop()/start(): a restarted CSMS handing out transaction id 1 again
+        # would make a station's replayed StopTransaction ambiguous in tests.
+        self._transaction_ids = itertools.count(1)
+        self._log = MessageLog(echo)
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._thread: threading.Thread | None = None
+        self._stopping: asyncio.Event | None = None
+        self._abort_on_stop = False
+        self._sessions: dict[str, _StationSession] = {}
+
+    # -- lifecycle
+
+    @property
+    def port(self) -> int:
+        return self._port
+
+    @property
+    def url(self) -> str:
+        return f"ws://{self.host}:{self._port}"
+
+    @property
+    def log(self) -> MessageLog:
+        return self._log
+
+    def start(self) -> None:
+        """Listen; returns once the socket is bound. After stop(), reuses the same port."""
+        if self._thread is not None:
+            raise RuntimeError("DevCsms is already running")
+        ready: concurrent.futures.Future[None] = concurrent.futures.Future()
+        thread = threading.Thread(
+            target=lambda: asyncio.run(self._serve(ready)), name="dev-csms", daemon=True
+        )
+        thread.start()
+        try:
+            ready.result(timeout=10)
+        except BaseException:
+            thread.join(timeout=5)
+            raise
+        self._thread = thread
+
+    def stop(self, *, abort: bool = False) -> None:
+        """Close every connection (with a closing handshake, or cut if `abort`) and stop."""
+        thread, loop, stopping = self._thread, self._loop, self._stopping
+        if thread is None or loop is None or stopping is None:
+            return
+        self._abort_on_stop = abort
+        loop.call_soon_threadsafe(stopping.set)
+        thread.join(timeout=self._close_timeout + 10)
+        if thread.is_alive():
+            raise RuntimeError("DevCsms did not stop in time")
+        self._thread = self._loop = self._stopping = None
+
+    def __enter__(self) -> DevCsms:
+        self.start()
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+    async def _serve(self, ready: concurrent.futures.Future[None]) -> None:
+        try:
+            server: Server = await serve(
+                self._handle,
+                self.host,
+                self._port,
+                subprotocols=list(self._subprotocols) or None,
+                select_subprotocol=self._select_subprotocol,
+                process_request=self._process_request,
+                close_timeout=self._close_timeout,
+            )
+        except BaseException as e:
+            ready.set_exception(e)
+            return
+        self._loop = asyncio.get_running_loop()
+        self._stopping = asyncio.Event()
+        self._port = server.sockets[0].getsockname()[1]
+        ready.set_result(None)
+        await self._stopping.wait()
+        if self._abort_on_stop:
+            for session in list(self._sessions.values()):
+                session.conn.abort()
+        server.close()
+        await server.wait_closed()
+
+    # -- handshake
+
+    def _process_request(self, conn: ServerConnection, request: Request) -> Response | None:
+        cp_id = _cp_id_from_path(request.path)
+        if not cp_id:
+            return self._reject(conn, cp_id, HTTPStatus.NOT_FOUND, "no charge point id in path")
+        if self._password is not None and not _basic_auth_ok(
+            request.headers.get("Authorization"), cp_id, self._password
+        ):
+            response = self._reject(conn, cp_id, HTTPStatus.UNAUTHORIZED, "bad credentials")
+            response.headers["WWW-Authenticate"] = 'Basic realm="ocpp", charset="UTF-8"'
+            return response
+        return None
+
+    def _reject(self, conn: ServerConnection, cp_id: str, status: HTTPStatus, why: str) -> Response:
+        self._log.record(cp_id, "in", "rejected", payload={"status": int(status), "reason": why})
+        return conn.respond(status, why + "\n")
+
+    def _select_subprotocol(
+        self, conn: ServerConnection, offered: Sequence[Subprotocol]
+    ) -> Subprotocol | None:
+        # With no subprotocols configured the server agrees none, whatever is offered:
+        # that is how tests check that the station refuses such a server.
+        if not self._subprotocols:
+            return None
+        for subprotocol in self._subprotocols:
+            if subprotocol in offered:
+                return subprotocol
+        cp_id = _cp_id_from_path(conn.request.path) if conn.request else ""
+        why = f"no common subprotocol: offered {list(offered)}, want {list(self._subprotocols)}"
+        self._log.record(cp_id, "in", "rejected", payload={"status": 400, "reason": why})
+        raise NegotiationError(why)
+
+    # -- connections
+
+    async def _handle(self, ws: ServerConnection) -> None:
+        assert ws.request is not None
+        cp_id = _cp_id_from_path(ws.request.path)
+        session = _StationSession(cp_id, _RecordingConnection(ws, cp_id, self._log), self)
+        # A reconnecting station replaces its stale session: calls go to the newest link.
+        self._sessions[cp_id] = session
+        self._log.record(
+            cp_id,
+            "in",
+            "connect",
+            payload={
+                "path": ws.request.path,
+                "subprotocol": ws.subprotocol,
+                "authorization": _redacted(ws.request.headers),
+            },
+        )
+        try:
+            await session.start()
+        except ConnectionClosed:
+            pass
+        finally:
+            if self._sessions.get(cp_id) is session:
+                del self._sessions[cp_id]
+            session.closed.set()
+            self._log.record(
+                cp_id,
+                "in",
+                "disconnect",
+                payload={"code": ws.close_code, "reason": ws.close_reason},
+            )
+
+    def _session(self, cp_id: str) -> _StationSession:
+        try:
+            return self._sessions[cp_id]
+        except KeyError:
+            raise ConnectionError(
+                f"{cp_id} is not connected (connected: {sorted(self._sessions) or 'none'})"
+            ) from None
+
+    def _run(self, coro: Coroutine[Any, Any, _T], timeout: float) -> _T:
+        loop = self._loop
+        if loop is None:
+            coro.close()
+            raise RuntimeError("DevCsms is not running")
+        return asyncio.run_coroutine_threadsafe(coro, loop).result(timeout)
+
+    # -- settings
+
+    @property
+    def boot(self) -> tuple[str, int]:
+        with self._settings_lock:
+            return self._boot
+
+    def set_boot(self, status: str, interval: int | None = None) -> None:
+        """Change the answer to the next BootNotification (status, heartbeat interval)."""
+        _check_boot_status(status)
+        with self._settings_lock:
+            self._boot = (status, self._boot[1] if interval is None else interval)
+
+    def set_reply(self, action: str, reply: ScriptedReply | ReplyFactory | None) -> None:
+        """Script the answer to a station-initiated `action`; None restores the default.
+
+        `reply` is a CALLRESULT payload sent verbatim (no validation, so invalid answers
+        can be tested), a `CallErrorReply`, `NO_REPLY`, or a callable
+        `(cp_id, payload) -> one of those | None` (None: answer as by default).
+        """
+        with self._settings_lock:
+            if reply is None:
+                self._replies.pop(action, None)
+            else:
+                self._replies[action] = reply
+
+    def _scripted_reply(self, cp_id: str, action: str, payload: Any) -> ScriptedReply | None:
+        with self._settings_lock:
+            reply = self._replies.get(action)
+        if callable(reply):
+            return reply(cp_id, payload)
+        return reply
+
+    def tag_status(self, id_tag: str) -> str:
+        return self.known_tags.get(id_tag, "Accepted")
+
+    def next_transaction_id(self) -> int:
+        with self._settings_lock:
+            return next(self._transaction_ids)
+
+    # -- test-facing interface (CsmsPeer)
+
+    def wait_for(
+        self, predicate: Callable[[LogEntry], bool], timeout: float = 5.0, *, since: int = 0
+    ) -> LogEntry:
+        return self._log.wait_for(predicate, timeout, since=since)
+
+    def calls(self, action: str | None = None, cp_id: str | None = None) -> list[LogEntry]:
+        return self._log.calls(action, cp_id)
+
+    def connected(self) -> set[str]:
+        return self._log.connected()
+
+    def wait_connected(self, cp_id: str, timeout: float = 5.0) -> None:
+        self._log.wait_connected(cp_id, timeout)
+
+    def call(
+        self,
+        cp_id: str,
+        action: str,
+        payload: dict[str, Any],
+        timeout: float = 10.0,
+        *,
+        validate: bool = True,
+    ) -> dict[str, Any]:
+        """Send a CSMS-initiated CALL and return the station's CALLRESULT payload.
+
+        Raises CallErrorResponse on a CALLERROR, InvalidResponse if the answer fails the
+        schema, TimeoutError if none comes, ConnectionError if the station is not (or no
+        longer) connected, ValueError if `payload` itself is invalid (use validate=False
+        or send_raw to send invalid CALLs on purpose).
+        """
+
+        async def go() -> dict[str, Any]:
+            return await self._session(cp_id).call_raw(action, payload, timeout, validate)
+
+        return self._run(go(), timeout + 5)
+
+    def send_raw(self, cp_id: str, text: str) -> None:
+        """Write `text` as one websocket text frame; any answer shows up in `log`."""
+
+        async def go() -> None:
+            await self._session(cp_id)._send(text)
+
+        self._run(go(), 5)
+
+    def drop(self, cp_id: str, timeout: float = 5.0) -> None:
+        """Cut the station's connection without a closing handshake; returns once the
+        CSMS has recorded the disconnect, so a later wait_connected() means a reconnect."""
+
+        async def go() -> None:
+            session = self._session(cp_id)
+            session.conn.abort()
+            await session.closed.wait()
+
+        self._run(go(), timeout)
+
+
+def _check_boot_status(status: str) -> None:
+    if status not in BOOT_STATUSES:
+        raise ValueError(f"boot status must be one of {BOOT_STATUSES}, not {status!r}")
+
+
+def _redacted(headers: Headers) -> str | None:
+    # Tests only need to know which scheme was offered, never the secret.
+    value = headers.get("Authorization")
+    return None if value is None else value.split(" ", 1)[0] + " ***"
+
+
+# -- command line
+
+
+_HELP = (
+    "commands: reset CPID Soft|Hard; change CPID KEY VALUE; get CPID [KEY...]; "
+    "start CPID IDTAG [CONNECTOR]; stop CPID TXID; trigger CPID MESSAGE [CONNECTOR]; "
+    "call CPID ACTION {json}; raw CPID TEXT; drop CPID; boot STATUS [INTERVAL]; "
+    "list; help; quit"
+)
+
+
+class _CommandError(Exception):
+    pass
+
+
+def _command(csms: DevCsms, line: str) -> str | None:
+    """Run one CLI command; returns its one-line answer, or None for quit."""
+    words = line.split()
+    if not words:
+        return ""
+    name = words[0].lower()
+
+    def need(count: int, usage: str) -> None:
+        if len(words) < count:
+            raise _CommandError(f"usage: {usage}")
+
+    def as_int(text: str, what: str) -> int:
+        try:
+            return int(text)
+        except ValueError:
+            raise _CommandError(f"{what} must be an integer, not {text!r}") from None
+
+    action: str
+    payload: dict[str, Any]
+    if name == "quit":
+        return None
+    if name == "help":
+        return "ok " + _HELP
+    if name == "list":
+        return "ok " + " ".join(sorted(csms.connected()))
+    if name == "boot":
+        need(2, "boot Accepted|Pending|Rejected [INTERVAL]")
+        interval = as_int(words[2], "INTERVAL") if len(words) > 2 else None
+        try:
+            csms.set_boot(words[1], interval)
+        except ValueError as e:
+            raise _CommandError(str(e)) from None
+        return "ok boot {} {}".format(*csms.boot)
+    if name == "raw":
+        parts = line.split(None, 2)
+        if len(parts) < 3:
+            raise _CommandError("usage: raw CPID TEXT")
+        csms.send_raw(parts[1], parts[2])
+        return "ok sent"
+    if name == "drop":
+        need(2, "drop CPID")
+        csms.drop(words[1])
+        return "ok dropped"
+    if name == "reset":
+        need(3, "reset CPID Soft|Hard")
+        action, payload = "Reset", {"type": words[2]}
+    elif name == "change":
+        parts = line.split(None, 3)
+        if len(parts) < 4:
+            raise _CommandError("usage: change CPID KEY VALUE")
+        words = parts
+        action, payload = "ChangeConfiguration", {"key": parts[2], "value": parts[3]}
+    elif name == "get":
+        need(2, "get CPID [KEY...]")
+        action, payload = "GetConfiguration", ({"key": words[2:]} if words[2:] else {})
+    elif name == "start":
+        need(3, "start CPID IDTAG [CONNECTOR]")
+        action, payload = "RemoteStartTransaction", {"idTag": words[2]}
+        if len(words) > 3:
+            payload["connectorId"] = as_int(words[3], "CONNECTOR")
+    elif name == "stop":
+        need(3, "stop CPID TXID")
+        action, payload = "RemoteStopTransaction", {"transactionId": as_int(words[2], "TXID")}
+    elif name == "trigger":
+        need(3, "trigger CPID MESSAGE [CONNECTOR]")
+        action, payload = "TriggerMessage", {"requestedMessage": words[2]}
+        if len(words) > 3:
+            payload["connectorId"] = as_int(words[3], "CONNECTOR")
+    elif name == "call":
+        parts = line.split(None, 3)
+        if len(parts) < 3:
+            raise _CommandError("usage: call CPID ACTION {json}")
+        words = parts
+        try:
+            payload = json.loads(parts[3]) if len(parts) > 3 else {}
+        except ValueError as e:
+            raise _CommandError(f"payload is not JSON: {e}") from None
+        if not isinstance(payload, dict):
+            raise _CommandError("payload must be a JSON object")
+        action = parts[2]
+    else:
+        raise _CommandError(f"unknown command {name!r}; try help")
+    answer = csms.call(words[1], action, payload)
+    return "ok " + json.dumps(answer, separators=(",", ":"))
+
+
+def main_csms(argv: list[str] | None = None) -> int:
+    """`ocppstation csms`: run the dev CSMS, print every message, obey stdin commands."""
+    parser = argparse.ArgumentParser(
+        prog="ocppstation csms",
+        description="Run the dev OCPP 1.6J CSMS. Prints every message; reads commands "
+        "from stdin (type 'help').",
+    )
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=9000, help="0 picks a free port")
+    parser.add_argument("--boot", choices=BOOT_STATUSES, default="Accepted")
+    parser.add_argument("--interval", type=int, default=300, help="heartbeat interval (s)")
+    parser.add_argument("--password", help="require HTTP Basic auth with this password")
+    args = parser.parse_args(argv)
+
+    print_lock = threading.Lock()
+
+    def say(text: str) -> None:
+        # One lock for both message lines (I/O thread) and answers (main thread) so
+        # lines never interleave.
+        with print_lock:
+            print(text, flush=True)
+
+    csms = DevCsms(
+        args.host,
+        args.port,
+        boot_status=args.boot,
+        heartbeat_interval=args.interval,
+        password=args.password,
+        echo=say,
+    )
+    try:
+        csms.start()
+    except OSError as e:
+        print(f"error: cannot listen on {args.host}:{args.port}: {e}", file=sys.stderr)
+        return 1
+    say(f"listening {csms.url} (stations connect to {csms.url}/CHARGEPOINTID)")
+    try:
+        for line in sys.stdin:
+            try:
+                answer = _command(csms, line.strip())
+            except _CommandError as e:
+                answer = f"error {e}"
+            except CallErrorResponse as e:
+                answer = f"error CALLERROR {e.code} {e.description!r}"
+            except (TimeoutError, ConnectionError, PeerError, ValueError) as e:
+                answer = f"error {e}"
+            if answer is None:
+                say("ok bye")
+                return 0
+            if answer:
+                say(answer)
+        # Standard input closed (e.g. started in the background): keep serving.
+        print("stdin closed; serving until interrupted", file=sys.stderr)
+        threading.Event().wait()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        csms.stop()
+    return 0
