@@ -51,6 +51,14 @@ class LinkChanged:
 
 
 @dataclass(frozen=True)
+class ConnectFailed:
+    """A connection attempt that did not lead to an OCPP link (and why)."""
+
+    url: str
+    reason: str
+
+
+@dataclass(frozen=True)
 class RegistrationChanged:
     status: str  # Unknown, Pending, Accepted, Rejected
 

@@ -1,0 +1,264 @@
+"""The chargepoint actor: registration with the CSMS and the station's heartbeat.
+
+Boot follows OCPP 1.6 section 4.2: BootNotification on every new connection
+until the CSMS accepts us; Pending and Rejected retry after the interval the
+CSMS gave (Rejected sends nothing else meanwhile); once Accepted, a reconnect
+in the same run only re-announces connector statuses. It also answers the
+station-wide CSMS calls routed to it and stands in for an EVSE whose
+supervisor gave up, reporting it Faulted.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from functools import partial
+from typing import Any
+
+from ocppstation.actors.base import Place, Supervised
+from ocppstation.actors.context import RPC, StationContext, evse_path
+from ocppstation.actors.events import RegistrationChanged
+from ocppstation.actors.rpc import (
+    Answer,
+    Inbound,
+    LinkQuery,
+    LinkState,
+    Outcome,
+    SetRegistered,
+    submit,
+)
+from ocppstation.actors.supervisor import ChildTerminated
+from ocppstation.protocol.errors import NotSupported, OcppError, PropertyConstraintViolation
+from ocppstation.protocol.framing import Call
+from ocppstation.protocol.timestamps import ocpp_timestamp
+
+
+@dataclass(frozen=True)
+class Announce:
+    """Told to a connector: send your StatusNotification now."""
+
+
+@dataclass(frozen=True)
+class _Boot:
+    attempt: int
+
+
+@dataclass(frozen=True)
+class _Beat:
+    pass
+
+
+@dataclass(frozen=True)
+class _BootDone:
+    attempt: int
+    outcome: Outcome
+
+
+@dataclass(frozen=True)
+class EvseDown:
+    evse: int
+    reason: str
+
+
+class ChargePoint(Supervised):
+    def __init__(self, place: Place, ctx: StationContext) -> None:
+        super().__init__(place)
+        self.ctx = ctx
+        self.registration = "Unknown"
+        self.link_up = False
+        self.boot_attempt = 0
+        self.heartbeat_timer: int | None = None
+        self.down: dict[int, str] = {}
+        self._unsubscribe = lambda: None
+
+    def setup(self) -> None:
+        me = self.actor_ref
+
+        def on_event(event: object) -> None:
+            if isinstance(event, ChildTerminated) and event.path.startswith("evses/"):
+                parts = event.path.split("/")
+                if len(parts) == 2:
+                    me.tell(EvseDown(int(parts[1]), event.reason))
+
+        self._unsubscribe = self.ctx.bus.subscribe(on_event)
+        # The link may have come up before we started and told nobody.
+        try:
+            up = self.ctx.registry.ask(RPC, LinkQuery(), timeout=2)
+        except Exception:  # noqa: BLE001 - no rpc yet: it tells us when the link comes up
+            up = False
+        if up:
+            self._link_changed(True)
+
+    def teardown(self) -> None:
+        self._unsubscribe()
+        self.ctx.cancel(self.heartbeat_timer)
+
+    def state(self) -> dict[str, Any]:
+        return {"registration": self.registration, "link": "up" if self.link_up else "down"}
+
+    def receive(self, message: Any) -> Any:
+        match message:
+            case LinkState():
+                self._link_changed(message.up)
+            case _Boot(attempt=a) if a == self.boot_attempt and self.link_up:
+                self._boot()
+            case _Boot():
+                pass
+            case _BootDone():
+                self._booted(message)
+            case _Beat():
+                self._beat()
+            case Inbound():
+                self._inbound(message.call)
+            case EvseDown():
+                self.down[message.evse] = message.reason
+                self._send_status(message.evse, "Faulted", "InternalError", message.reason)
+            case _:
+                return super().receive(message)
+        return None
+
+    # -- registration ----------------------------------------------------------
+
+    def _link_changed(self, up: bool) -> None:
+        was_up, self.link_up = self.link_up, up
+        if not up or was_up:
+            return
+        if self.registration == "Accepted":
+            self._announce()
+        else:
+            self._boot()
+
+    def _boot(self) -> None:
+        self.boot_attempt += 1
+        attempt = self.boot_attempt
+        cfg = self.ctx.config
+        payload = {
+            "chargePointVendor": cfg.value("Internal", "ChargePointVendor"),
+            "chargePointModel": cfg.value("Internal", "ChargePointModel"),
+            "chargePointSerialNumber": cfg.value("Internal", "ChargePointSerialNumber"),
+            "chargeBoxSerialNumber": cfg.value("Internal", "ChargeBoxSerialNumber"),
+            "firmwareVersion": cfg.value("Internal", "FirmwareVersion"),
+        }
+        submit(
+            self.ctx,
+            "BootNotification",
+            {k: v for k, v in payload.items() if v},
+            reply_to=self.actor_ref,
+            wrap=lambda outcome: _BootDone(attempt, outcome),
+        )
+
+    def _booted(self, done: _BootDone) -> None:
+        if done.attempt != self.boot_attempt:
+            return
+        result = done.outcome.result
+        if result is None:
+            # Timed out or the link dropped: the next LinkUp boots again, and a
+            # live link gets another try after the shortest backoff.
+            retry = float(self.ctx.config.value("Internal", "RetryBackOffWaitMinimum"))
+            self.ctx.call_later(max(retry, 1.0), self.actor_ref, _Boot(self.boot_attempt))
+            return
+        status = result["status"]
+        interval = int(result["interval"]) or int(self.ctx.config.value("Core", "HeartbeatInterval"))
+        self.ctx.registry.tell(RPC, SetRegistered(status == "Accepted"))
+        if status == "Accepted":
+            self.ctx.cancel(self.heartbeat_timer)
+            self.heartbeat_timer = self.ctx.call_every(interval, self.actor_ref, _Beat())
+            self._announce()
+        else:
+            # Pending and Rejected: try again after the interval the CSMS gave
+            # (with none given, the heartbeat interval is the station's pace).
+            self.ctx.call_later(interval, self.actor_ref, _Boot(self.boot_attempt))
+        # Last, so that whoever waits for this event finds the timers armed.
+        self._set_registration(status)
+
+    def _set_registration(self, status: str) -> None:
+        if status != self.registration:
+            self.registration = status
+            self.ctx.bus.publish(RegistrationChanged(status))
+
+    def _beat(self) -> None:
+        if self.link_up and self.registration == "Accepted":
+            submit(self.ctx, "Heartbeat", {})
+
+    def _announce(self) -> None:
+        """StatusNotification for connector 0, then every connector, in order."""
+        self._announce_station()
+        evses = range(1, self.ctx.config.evses + 1)
+        # Ask all connectors first and collect after: the asks run in parallel.
+        pending = {n: self._ask_snapshot(n) for n in evses if n not in self.down}
+        for evse in evses:
+            self._announce_one(evse, pending.get(evse))
+
+    def _announce_station(self) -> None:
+        self._send_status(0, "Available", "NoError")
+
+    def _ask_snapshot(self, evse: int) -> Any:
+        """A future of the connector's snapshot, or None if it is not there."""
+        try:
+            # An EVSE still starting (a big station just booted) is waited for.
+            ref = self.ctx.registry.wait_for(evse_path(evse, "connector"), timeout=2)
+        except TimeoutError:
+            return None
+        return ref.proxy().snapshot()
+
+    def _announce_one(self, evse: int, snapshot: Any = None) -> None:
+        if evse in self.down:
+            self._send_status(evse, "Faulted", "InternalError", self.down[evse])
+            return
+        future = snapshot or self._ask_snapshot(evse)
+        try:
+            state = future.get(timeout=2)
+        except Exception:  # noqa: BLE001 - None or restarting: let it report itself
+            self.ctx.registry.tell(evse_path(evse, "connector"), Announce())
+            return
+        self._send_status(evse, state["status"], state["error_code"])
+
+    def _send_status(self, connector: int, status: str, error: str, info: str = "") -> None:
+        payload: dict[str, Any] = {
+            "connectorId": connector,
+            "status": status,
+            "errorCode": error,
+            "timestamp": ocpp_timestamp(self.ctx.clock.wall()),
+        }
+        if info:
+            payload["info"] = info[:50]
+        submit(self.ctx, "StatusNotification", payload)
+
+    # -- CSMS calls --------------------------------------------------------------
+
+    def _inbound(self, call: Call) -> None:
+        follow_up: Callable[[], None] | None = None
+        result: dict[str, Any] | OcppError
+        try:
+            result, follow_up = self._handle(call)
+        except OcppError as exc:
+            result = exc
+        # The answer goes out before whatever it promised (a triggered message).
+        self.ctx.registry.tell(RPC, Answer(call, result))
+        if follow_up is not None:
+            follow_up()
+
+    def _handle(self, call: Call) -> tuple[dict[str, Any], Callable[[], None] | None]:
+        if call.action == "TriggerMessage":
+            return self._trigger(call.payload)
+        raise NotSupported(f"{call.action} is not supported yet")
+
+    def _trigger(self, payload: dict[str, Any]) -> tuple[dict[str, Any], Callable[[], None] | None]:
+        requested = payload["requestedMessage"]
+        connector = payload.get("connectorId")
+        if connector is not None and not 0 <= connector <= self.ctx.config.evses:
+            raise PropertyConstraintViolation(f"connectorId {connector} does not exist")
+        follow_up: Callable[[], None]
+        if requested == "BootNotification":
+            follow_up = self._boot
+        elif requested == "Heartbeat":
+            follow_up = self._beat
+        elif requested == "StatusNotification" and connector is None:
+            follow_up = self._announce
+        elif requested == "StatusNotification" and connector == 0:
+            follow_up = self._announce_station
+        elif requested == "StatusNotification":
+            follow_up = partial(self._announce_one, connector)
+        else:
+            return {"status": "NotImplemented"}, None
+        return {"status": "Accepted"}, follow_up

@@ -1,0 +1,56 @@
+"""What every station actor is handed: the shared, thread-safe parts.
+
+Nothing here holds actor state; it is wiring. Actors find each other by path
+through the registry because a restart gives a new ref.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import pykka
+
+from ocppstation.actors.clock import Clock
+from ocppstation.actors.events import EventBus
+from ocppstation.actors.registry import Registry
+from ocppstation.config.loader import StationConfig
+from ocppstation.hw.simulated import SimulatedEvse
+
+SCHEDULER = "scheduler"
+LINK = "link"
+RPC = "link/rpc"
+WEBSOCKET = "link/websocket"
+CHARGEPOINT = "chargepoint"
+EVSES = "evses"
+
+
+def evse_path(evse: int, part: str | None = None) -> str:
+    base = f"{EVSES}/{evse}"
+    return f"{base}/{part}" if part else base
+
+
+@dataclass(frozen=True)
+class StationContext:
+    config: StationConfig
+    registry: Registry
+    clock: Clock
+    bus: EventBus
+    hardware: Mapping[int, SimulatedEvse]
+    rng: random.Random = field(default_factory=random.Random)
+
+    def call_later(self, delay: float, target: pykka.ActorRef[Any], message: object) -> int:
+        """Arm a one-shot timer; a target that stops first simply misses it."""
+        return self._scheduler().call_later(delay, target, message).get(timeout=5)
+
+    def call_every(self, interval: float, target: pykka.ActorRef[Any], message: object) -> int:
+        return self._scheduler().call_every(interval, target, message).get(timeout=5)
+
+    def cancel(self, timer_id: int | None) -> None:
+        if timer_id is not None:
+            self._scheduler().cancel(timer_id)  # no need to wait for it
+
+    def _scheduler(self) -> Any:
+        return self.registry.require(SCHEDULER).proxy()

@@ -1,0 +1,290 @@
+"""The station: its actor tree, and the Python API for embedding it.
+
+    station (rest_for_one)          later children depend on earlier ones
+      scheduler                     timers on the station's clock
+      link (rest_for_one)
+        rpc                         CALL queue and dispatch
+        websocket                   the connection, reconnects forever
+      chargepoint                   boot, heartbeat, station-wide calls
+      evses (one_for_one)           an EVSE that gives up is reported Faulted
+        N (one_for_one)             one supervisor per EVSE
+          board, meter, connector
+
+`Station` is what an embedder (and the console, and the tests) holds: start
+it from a config, act on the simulated hardware, subscribe to events, stop.
+"""
+
+from __future__ import annotations
+
+import random
+import threading
+import time
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any
+
+from ocppstation.actors.base import Crash, Place
+from ocppstation.actors.chargepoint import ChargePoint
+from ocppstation.actors.clock import Clock, SystemClock
+from ocppstation.actors.connector import Connector, Present
+from ocppstation.actors.context import (
+    CHARGEPOINT,
+    EVSES,
+    WEBSOCKET,
+    StationContext,
+    evse_path,
+)
+from ocppstation.actors.events import EventBus
+from ocppstation.actors.hardware import Board, Meter
+from ocppstation.actors.registry import Registry
+from ocppstation.actors.rpc import Rpc
+from ocppstation.actors.scheduler import Scheduler
+from ocppstation.actors.supervisor import ChildSpec, Restart, Strategy, Supervisor
+from ocppstation.actors.websocket import Drop, WebSocketLink
+from ocppstation.config.loader import StationConfig
+from ocppstation.hw.simulated import SimulatedEvse
+
+# Which actor answers which CSMS-initiated action; the rest are NotSupported.
+ROUTES: Mapping[str, str] = {
+    "TriggerMessage": CHARGEPOINT,
+}
+
+ASK_TIMEOUT = 5.0
+
+
+class StationError(RuntimeError):
+    """A request to the station that cannot be carried out (bad EVSE, dead actor)."""
+
+
+def _evse_spec(ctx: StationContext, evse: int) -> ChildSpec:
+    def parts(place: Place) -> Any:
+        return Supervisor.start(
+            place,
+            [
+                ChildSpec("board", lambda p: Board.start(p, ctx, evse)),
+                ChildSpec("meter", lambda p: Meter.start(p, ctx, evse)),
+                ChildSpec("connector", lambda p: Connector.start(p, ctx, evse)),
+            ],
+            strategy=Strategy.ONE_FOR_ONE,
+            max_restarts=3,
+            period=5.0,
+            on_event=ctx.bus.publish,
+        )
+
+    # Temporary: an EVSE that exhausted its restarts stays down (reported
+    # Faulted) instead of dragging the rest of the station with it.
+    return ChildSpec(str(evse), parts, restart=Restart.TEMPORARY)
+
+
+def station_tree(ctx: StationContext) -> list[ChildSpec]:
+    publish = ctx.bus.publish
+
+    def link(place: Place) -> Any:
+        return Supervisor.start(
+            place,
+            [
+                ChildSpec("rpc", lambda p: Rpc.start(p, ctx, ROUTES)),
+                ChildSpec("websocket", lambda p: WebSocketLink.start(p, ctx)),
+            ],
+            strategy=Strategy.REST_FOR_ONE,
+            on_event=publish,
+        )
+
+    def evses(place: Place) -> Any:
+        specs = [_evse_spec(ctx, n) for n in range(1, ctx.config.evses + 1)]
+        return Supervisor.start(place, specs, strategy=Strategy.ONE_FOR_ONE, on_event=publish)
+
+    return [
+        ChildSpec("scheduler", lambda p: Scheduler.start(p, ctx.clock)),
+        ChildSpec("link", link),
+        ChildSpec("chargepoint", lambda p: ChargePoint.start(p, ctx)),
+        ChildSpec(EVSES, evses),
+    ]
+
+
+class Station:
+    """One charging station: build it, `start()`, drive it, `stop()`.
+
+    Thread-safe: every method may be called from any thread.
+    """
+
+    def __init__(
+        self,
+        config: StationConfig,
+        *,
+        clock: Clock | None = None,
+        data_dir: str | Path | None = None,
+        seed: int | None = None,
+        record_events: bool = False,
+    ) -> None:
+        self.config = config
+        self.clock = clock or SystemClock()
+        self.data_dir = Path(data_dir) if data_dir else None
+        self.bus = EventBus()
+        self.registry = Registry()
+        self.hardware = {
+            n: SimulatedEvse(
+                voltage_v=float(config.value("Simulation", "VoltageV")),
+                phases=int(config.value("Simulation", "Phases")),
+                max_current_a=float(config.value("Simulation", "MaxCurrentA")),
+            )
+            for n in range(1, config.evses + 1)
+        }
+        self.ctx = StationContext(
+            config, self.registry, self.clock, self.bus, self.hardware, random.Random(seed)
+        )
+        # Before start, so that nothing the station does is missed (tests, demo).
+        self.recorded = EventLog(self.bus) if record_events else None
+        self._root: Any = None
+        self._stopped = threading.Event()
+
+    # -- lifecycle ---------------------------------------------------------------
+
+    def start(self) -> Station:
+        if self._root is not None:
+            raise StationError("the station is already started")
+        place = Place("", None, self.registry)
+
+        def on_root_event(event: object) -> None:
+            self.bus.publish(event)
+
+        self._root = Supervisor.start(
+            place,
+            station_tree(self.ctx),
+            strategy=Strategy.REST_FOR_ONE,
+            max_restarts=5,
+            period=30.0,
+            on_event=on_root_event,
+        )
+        return self
+
+    def stop(self, timeout: float = 10.0) -> None:
+        root, self._root = self._root, None
+        if root is not None and root.is_alive():
+            root.stop(block=True, timeout=timeout)
+        self._stopped.set()
+
+    def __enter__(self) -> Station:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    @property
+    def running(self) -> bool:
+        return self._root is not None and self._root.is_alive()
+
+    # -- the physical world --------------------------------------------------------
+
+    def plug(self, evse: int) -> None:
+        self._hw(evse).plug(self.clock.monotonic())
+
+    def unplug(self, evse: int) -> None:
+        self._hw(evse).unplug(self.clock.monotonic())
+
+    def fault(self, evse: int, error_code: str) -> None:
+        self._hw(evse).fault(error_code, self.clock.monotonic())
+
+    def clear(self, evse: int) -> None:
+        self._hw(evse).clear_fault(self.clock.monotonic())
+
+    def ev_suspend(self, evse: int, suspended: bool = True) -> None:
+        self._hw(evse).ev_suspend(suspended, self.clock.monotonic())
+
+    def tag(self, evse: int, id_tag: str) -> None:
+        """An RFID card held to the reader of `evse`."""
+        self._hw(evse)
+        if not self.registry.tell(evse_path(evse, "connector"), Present(id_tag)):
+            raise StationError(f"EVSE {evse} is down: the card was not read")
+
+    def _hw(self, evse: int) -> SimulatedEvse:
+        try:
+            return self.hardware[evse]
+        except KeyError:
+            raise StationError(f"no EVSE {evse} (this station has 1 to {len(self.hardware)})") from None
+
+    # -- fault injection -------------------------------------------------------------
+
+    def crash(self, path: str) -> None:
+        """The actor at `path` fails as if by a bug."""
+        if not self.registry.tell(path, Crash(f"crash {path} requested")):
+            known = ", ".join(self.registry.paths())
+            raise StationError(f"no running actor at {path!r} (running: {known})")
+
+    def disconnect(self) -> None:
+        """Cut the websocket abruptly; the link reconnects after its backoff."""
+        if not self.registry.tell(WEBSOCKET, Drop()):
+            raise StationError("the websocket actor is not running")
+
+    # -- observing -----------------------------------------------------------------
+
+    def subscribe(self, subscriber: Callable[[Any], None]) -> Callable[[], None]:
+        """Call `subscriber(event)` for every station event; returns unsubscribe.
+
+        The subscriber runs in an actor's thread: hand the event on, don't block.
+        """
+        return self.bus.subscribe(subscriber)
+
+    def record(self) -> EventLog:
+        """Keep every event from now on, to wait on; `close()` it when done."""
+        return EventLog(self.bus)
+
+    def status(self) -> dict[str, Any]:
+        """Registration, link and per-EVSE state, as the console prints it."""
+        snapshot: dict[str, Any] = {"id": self.config.charge_point_id}
+        try:
+            snapshot.update(self.registry.proxy(CHARGEPOINT).state().get(timeout=ASK_TIMEOUT))
+        except Exception:  # noqa: BLE001 - a restarting actor shows as unknown
+            snapshot.update({"registration": "unknown", "link": "unknown"})
+        evses = []
+        for n in self.hardware:
+            entry: dict[str, Any] = {"evse": n}
+            try:
+                proxy = self.registry.proxy(evse_path(n, "connector"))
+                entry.update(proxy.snapshot().get(timeout=ASK_TIMEOUT))
+            except Exception:  # noqa: BLE001
+                entry.update({"status": "down", "transaction_id": None})
+            evses.append(entry)
+        snapshot["evses"] = evses
+        return snapshot
+
+
+class EventLog:
+    """Every event from subscription on, kept in order; wait on them by predicate."""
+
+    def __init__(self, bus: EventBus) -> None:
+        self._events: list[Any] = []
+        self._cond = threading.Condition()
+        self._unsubscribe = bus.subscribe(self._add)
+
+    def _add(self, event: Any) -> None:
+        with self._cond:
+            self._events.append(event)
+            self._cond.notify_all()
+
+    def mark(self) -> int:
+        with self._cond:
+            return len(self._events)
+
+    def all(self, since: int = 0) -> list[Any]:
+        with self._cond:
+            return self._events[since:]
+
+    def wait_for(self, predicate: Callable[[Any], bool], timeout: float, since: int = 0) -> Any:
+        """The first event at index >= `since` matching `predicate`, or TimeoutError."""
+        with self._cond:
+            checked = since
+            deadline = time.monotonic() + timeout
+            while True:
+                for event in self._events[checked:]:
+                    if predicate(event):
+                        return event
+                checked = max(checked, len(self._events))
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    tail = "\n  ".join(repr(e) for e in self._events[-10:])
+                    raise TimeoutError(f"no matching station event in {timeout}s; last:\n  {tail}")
+                self._cond.wait(left)
+
+    def close(self) -> None:
+        self._unsubscribe()

@@ -1,0 +1,97 @@
+"""Shared fixtures: real CSMS peers on 127.0.0.1, virtual time, stations."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from ocppstation.actors.clock import FakeClock
+from ocppstation.actors.station import Station
+from ocppstation.config.loader import load
+from ocppstation.tools.csms import DevCsms
+
+RPC_PEER_DIR = Path(__file__).parent / "peers" / "ocpp_rpc"
+
+
+@pytest.fixture
+def csms() -> Iterator[DevCsms]:
+    with DevCsms(port=0, heartbeat_interval=60) as peer:
+        yield peer
+
+
+@pytest.fixture(params=["dev", "ocpp-rpc"])
+def any_csms(request: pytest.FixtureRequest) -> Iterator[Any]:
+    """The dev CSMS and the independent ocpp-rpc strict-mode peer, in turn."""
+    if request.param == "dev":
+        with DevCsms(port=0, heartbeat_interval=60) as peer:
+            yield peer
+        return
+    from tests.peers.rpc_peer import OcppRpcPeer
+
+    if not (RPC_PEER_DIR / "node_modules").is_dir():
+        pytest.fail(f"run `npm install --prefix {RPC_PEER_DIR}` first (.ci/run does)")
+    peer = OcppRpcPeer(heartbeat_interval=60)
+    peer.start()
+    try:
+        yield peer
+    finally:
+        peer.stop()
+
+
+@pytest.fixture
+def clock() -> FakeClock:
+    return FakeClock()
+
+
+StationFactory = Callable[..., Station]
+
+
+@pytest.fixture
+def make_station(clock: FakeClock) -> Iterator[StationFactory]:
+    """Start stations against a peer in virtual time; all stopped at the end."""
+    started: list[Station] = []
+
+    def make(peer: Any, *, evses: int = 2, cp_id: str = "cp-test", **sections: Any) -> Station:
+        overrides: dict[str, Any] = {
+            "Internal": {
+                "CentralSystemURI": peer.url,
+                "ChargePointId": cp_id,
+                "Evses": evses,
+                # Small and deterministic reconnect waits; the clock is virtual anyway.
+                "RetryBackOffRandomRange": 0,
+                "RetryBackOffWaitMinimum": 2,
+                "CallTimeout": 10,
+            },
+        }
+        for name, keys in sections.items():
+            overrides.setdefault(name, {}).update(keys)
+        station = Station(load(None, overrides), clock=clock, seed=1, record_events=True)
+        started.append(station)
+        return station.start()
+
+    yield make
+    for station in reversed(started):
+        station.stop()
+
+
+def answered(station: Station, action: str, count: int = 1, timeout: float = 5.0) -> None:
+    """Wait until the station has processed `count` answers to `action` CALLs.
+
+    Before moving virtual time, a test lets the station take in every answer
+    in flight; otherwise a jump past CallTimeout fails a call the CSMS did answer.
+    """
+    from ocppstation.actors.events import MessageAnswered
+
+    assert station.recorded is not None
+    seen = 0
+
+    def match(event: object) -> bool:
+        nonlocal seen
+        if isinstance(event, MessageAnswered) and event.action == action:
+            seen += 1
+        return seen >= count
+
+    station.recorded.wait_for(match, timeout)

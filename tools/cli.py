@@ -1,0 +1,107 @@
+"""The `ocppstation` command: run a station, a development CSMS, or the demo."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import signal
+import sys
+import threading
+from typing import Any
+
+from ocppstation.config.loader import ConfigError, StationConfig, load
+
+
+def _run_parser(sub: Any) -> None:
+    run = sub.add_parser("run", help="run a station against a CSMS")
+    run.add_argument("--config", help="station config file (JSON, sections like Internal, Core)")
+    run.add_argument("--csms", help="CSMS URL, e.g. ws://host:9000/ocpp (overrides the config)")
+    run.add_argument("--id", help="ChargePointId (overrides the config)")
+    run.add_argument("--evses", type=int, help="number of EVSEs, 1 to 128")
+    run.add_argument("--password", help="AuthorizationKey; selects security profile 1")
+    run.add_argument("--data-dir", help="where the station keeps its database")
+    run.add_argument(
+        "--console", action="store_true", help="read commands on stdin, answer on stdout"
+    )
+    run.add_argument("--log-level", default="INFO", help="DEBUG, INFO, WARNING, ERROR")
+
+
+def station_config(args: argparse.Namespace) -> StationConfig:
+    internal: dict[str, Any] = {}
+    if args.csms:
+        internal["CentralSystemURI"] = args.csms
+    if args.id:
+        internal["ChargePointId"] = args.id
+    if args.evses is not None:
+        internal["Evses"] = args.evses
+    if args.data_dir:
+        internal["DataDir"] = args.data_dir
+    overrides: dict[str, Any] = {"Internal": internal} if internal else {}
+    if args.password:
+        overrides["Security"] = {"SecurityProfile": 1, "AuthorizationKey": args.password}
+    return load(args.config, overrides)
+
+
+def _cmd_run(args: argparse.Namespace) -> int:
+    from ocppstation.actors.station import Station
+    from ocppstation.tools.console import Console
+    from ocppstation.tools.live import LiveView
+
+    logging.basicConfig(
+        level=args.log_level.upper(),
+        stream=sys.stderr,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    try:
+        config = station_config(args)
+    except ConfigError as exc:
+        print(f"ocppstation: {exc}", file=sys.stderr)
+        return 2
+    station = Station(config)
+    # Events go to stderr so that, with --console, stdout carries answers only.
+    view = LiveView(sys.stderr)
+    station.subscribe(view)
+    station.start()
+    try:
+        if args.console:
+            Console(station).serve(sys.stdin, sys.stdout)
+        else:
+            done = threading.Event()
+            for sig in (signal.SIGINT, signal.SIGTERM):
+                signal.signal(sig, lambda *_: done.set())
+            done.wait()
+    finally:
+        station.stop()
+    return 0
+
+
+def _cmd_csms(argv: list[str]) -> int:
+    from ocppstation.tools.csms import main_csms
+
+    return main_csms(argv)
+
+
+def _cmd_demo(args: argparse.Namespace) -> int:
+    from ocppstation.tools.demo import run_demo
+
+    return run_demo(sys.stdout)
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv[:1] == ["csms"]:
+        # The dev CSMS owns its options (and its --help).
+        return _cmd_csms(argv[1:])
+    parser = argparse.ArgumentParser(prog="ocppstation", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+    _run_parser(sub)
+    sub.add_parser("csms", help="run the development CSMS (see `ocppstation csms --help`)")
+    sub.add_parser("demo", help="a CSMS and a 2-EVSE station running a short session")
+    args = parser.parse_args(argv)
+    if args.command == "run":
+        return _cmd_run(args)
+    return _cmd_demo(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
