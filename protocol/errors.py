@@ -102,15 +102,12 @@ class OcppError(Exception):
         return f"{type(self).__name__}({self.description!r}, {self.details!r})"
 
     def __eq__(self, other: object) -> bool:
-        # Value semantics make events holding errors comparable in tests.
+        # Value semantics make events holding errors comparable in tests;
+        # received_code is wire metadata, not part of the value.
         if type(other) is not type(self):
             return NotImplemented
         assert isinstance(other, OcppError)
-        return (self.description, self.details, self.received_code) == (
-            other.description,
-            other.details,
-            other.received_code,
-        )
+        return (self.description, self.details) == (other.description, other.details)
 
     def __hash__(self) -> int:
         return hash((type(self), self.description))
