@@ -191,10 +191,10 @@ class Connector(Supervised):
         if self.state.plugged:
             self._start_transaction(message.id_tag)
             return
-        self._apply(Event.AUTHORIZE)
         self.auth_seq += 1
         timeout = float(self.ctx.config.value("Core", "ConnectionTimeOut"))
         self.ctx.call_later(timeout, self.actor_ref, _AuthTimeout(self.auth_seq))
+        self._apply(Event.AUTHORIZE)
 
     def _start_transaction(self, id_tag: str) -> None:
         self.authorized = None
@@ -226,26 +226,33 @@ class Connector(Supervised):
             self.tx = None
             return
         tx.transaction_id = int(result["transactionId"])
-        self.ctx.bus.publish(
-            TransactionStarted(self.evse, tx.transaction_id, tx.id_tag, tx.meter_start)
-        )
         if result["idTagInfo"]["status"] != "Accepted":
+            self._publish_started(tx)
             self._stop_transaction("DeAuthorized")
             return
         if not self.state.plugged:
+            self._publish_started(tx)
             self._stop_transaction("EVDisconnected")
             return
-        self._apply(Event.START)
-        self._send_to_board(AllowPower(True))
+        # Power first, then Charging: the status must not claim what the relay has not done.
+        self._board(AllowPower(True))
         interval = int(self.ctx.config.value("Core", "MeterValueSampleInterval"))
         if interval > 0:
             self.sample_timer = self.ctx.call_every(interval, self.actor_ref, _Sample())
+        self._apply(Event.START)
+        self._publish_started(tx)
+
+    def _publish_started(self, tx: Transaction) -> None:
+        assert tx.transaction_id is not None
+        self.ctx.bus.publish(
+            TransactionStarted(self.evse, tx.transaction_id, tx.id_tag, tx.meter_start)
+        )
 
     def _stop_transaction(self, reason: str) -> None:
         tx, self.tx = self.tx, None
         if tx is None:
             return
-        self._send_to_board(AllowPower(False))
+        self._board(AllowPower(False))
         self.ctx.cancel(self.sample_timer)
         self.sample_timer = None
         meter_stop = int(self._read().energy_wh)
@@ -334,9 +341,12 @@ class Connector(Supervised):
             self.log.warning("meter unreadable (%s); using the last reading", exc)
         return self.last_reading
 
-    def _send_to_board(self, message: object) -> None:
-        if not self.ctx.registry.tell(evse_path(self.evse, "board"), message):
-            self.log.error("board not running: %r lost", message)
+    def _board(self, message: object) -> None:
+        """Ask, not tell: the relay has switched when this returns."""
+        try:
+            self.ctx.registry.ask(evse_path(self.evse, "board"), message, timeout=2)
+        except Exception as exc:  # noqa: BLE001 - a board restarting is a fault to log, not a crash
+            self.log.error("board did not take %r: %s", message, exc)
 
     def _now(self) -> str:
         return ocpp_timestamp(self.ctx.clock.wall())

@@ -1,0 +1,99 @@
+"""A charging session end to end: plug, card, charge with meter values, stop."""
+
+from __future__ import annotations
+
+from ocppstation.actors.clock import FakeClock
+from ocppstation.actors.events import ConnectorChanged, MeterSampled, TransactionStarted
+from ocppstation.actors.station import Station
+from tests.conftest import StationFactory, answered
+
+CP = "cp-test"
+
+
+def wait_status(station: Station, evse: int, status: str, since: int = 0) -> None:
+    assert station.recorded is not None
+    station.recorded.wait_for(
+        lambda e: isinstance(e, ConnectorChanged) and (e.evse, e.status) == (evse, status),
+        timeout=5,
+        since=since,
+    )
+
+
+def test_plug_then_card_charges_and_stops_on_the_same_card(
+    any_csms, make_station: StationFactory, clock: FakeClock
+) -> None:
+    station = make_station(any_csms, evses=2, Core={"MeterValueSampleInterval": 10})
+    answered(station, "StatusNotification", 3)
+    station.plug(1)
+    wait_status(station, 1, "Preparing")
+    station.tag(1, "TAG-1")
+    any_csms.log.wait_call("Authorize", CP)
+    start = any_csms.log.wait_call("StartTransaction", CP)
+    assert start.payload["connectorId"] == 1
+    assert start.payload["idTag"] == "TAG-1"
+    assert start.payload["meterStart"] == 0
+    wait_status(station, 1, "Charging")
+    assert station.recorded is not None
+    started = station.recorded.wait_for(lambda e: isinstance(e, TransactionStarted), timeout=5)
+
+    # 32 A x 230 V x 3 phases = 22.08 kW; 10 s of it is 61.33 Wh.
+    mark = any_csms.log.mark()
+    clock.advance(10)
+    values = any_csms.log.wait_call("MeterValues", CP, since=mark)
+    assert values.payload["transactionId"] == started.transaction_id
+    sampled = {s["measurand"]: s for s in values.payload["meterValue"][0]["sampledValue"]}
+    assert sampled["Energy.Active.Import.Register"]["value"] == "61"
+    assert sampled["Power.Active.Import"]["value"] == "22080"
+    station.recorded.wait_for(lambda e: isinstance(e, MeterSampled), timeout=5)
+
+    answered(station, "MeterValues")
+    clock.advance(20)
+    station.tag(1, "TAG-1")
+    stop = any_csms.log.wait_call("StopTransaction", CP)
+    assert stop.payload["transactionId"] == started.transaction_id
+    assert stop.payload["reason"] == "Local"
+    assert stop.payload["meterStop"] == 184  # 30 s at 22.08 kW
+    wait_status(station, 1, "Finishing")
+    station.unplug(1)
+    wait_status(station, 1, "Available", since=station.recorded.mark() - 1)
+    assert station.status()["evses"][0]["transaction_id"] is None
+
+
+def test_card_first_then_plug_and_unplug_ends_the_transaction(
+    csms, make_station: StationFactory
+) -> None:
+    station = make_station(csms)
+    answered(station, "StatusNotification", 3)
+    station.tag(2, "TAG-2")
+    wait_status(station, 2, "Preparing")
+    station.plug(2)
+    csms.log.wait_call("StartTransaction", CP)
+    wait_status(station, 2, "Charging")
+    station.unplug(2)
+    stop = csms.log.wait_call("StopTransaction", CP)
+    assert stop.payload["reason"] == "EVDisconnected"
+    wait_status(station, 2, "Available")
+
+
+def test_a_blocked_card_does_not_start(csms, make_station: StationFactory) -> None:
+    csms.known_tags["BLOCKED"] = "Blocked"
+    station = make_station(csms)
+    answered(station, "StatusNotification", 3)
+    station.plug(1)
+    station.tag(1, "BLOCKED")
+    answered(station, "Authorize")
+    station.tag(1, "GOOD")
+    csms.log.wait_call("StartTransaction", CP)
+    assert [e.payload["idTag"] for e in csms.log.calls("StartTransaction")] == ["GOOD"]
+
+
+def test_connection_timeout_returns_to_available(
+    csms, make_station: StationFactory, clock: FakeClock
+) -> None:
+    station = make_station(csms, Core={"ConnectionTimeOut": 30})
+    answered(station, "StatusNotification", 3)
+    station.tag(1, "TAG-1")
+    wait_status(station, 1, "Preparing")
+    clock.advance(30)
+    wait_status(station, 1, "Available", since=1)
+    assert not csms.log.calls("StartTransaction")
