@@ -1,0 +1,146 @@
+"""Fault injection: crashed actors, an EVSE that gives up, garbage from the CSMS."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from ocppstation.actors.clock import FakeClock
+from ocppstation.actors.events import ConnectorChanged, LinkChanged
+from ocppstation.actors.station import Station
+from ocppstation.actors.supervisor import ChildRestarted, ChildTerminated
+from ocppstation.tools.csms import DevCsms
+from tests.conftest import StationFactory, answered
+
+CP = "cp-test"
+
+
+def recorded(station: Station):  # noqa: ANN201 - the EventLog
+    assert station.recorded is not None
+    return station.recorded
+
+
+def test_a_crashed_meter_restarts_alone_and_the_session_goes_on(
+    csms: DevCsms, make_station: StationFactory, clock: FakeClock
+) -> None:
+    station = make_station(csms, Core={"MeterValueSampleInterval": 10})
+    answered(station, "StatusNotification", 3)
+    station.plug(1)
+    station.tag(1, "TAG-1")
+    recorded(station).wait_for(
+        lambda e: isinstance(e, ConnectorChanged) and e.status == "Charging", timeout=5
+    )
+    connects = len([e for e in csms.log if e.kind == "connect"])
+    old = station.registry.require("evses/1/meter")
+    station.crash("evses/1/meter")
+    restarted = recorded(station).wait_for(lambda e: isinstance(e, ChildRestarted), timeout=5)
+    assert restarted.path == "evses/1/meter"
+    assert station.registry.wait_for("evses/1/meter", 5, not_ref=old) is not old
+    # Only the meter: its siblings and the link are the same actors as before.
+    assert not any(
+        isinstance(e, ChildRestarted) and e.path != "evses/1/meter" for e in recorded(station).all()
+    )
+    mark = csms.log.mark()
+    clock.advance(10)
+    values = csms.log.wait_call("MeterValues", CP, since=mark)
+    energy = values.payload["meterValue"][0]["sampledValue"][0]
+    assert energy["measurand"] == "Energy.Active.Import.Register"
+    assert float(energy["value"]) > 0  # the hardware kept counting through the crash
+    assert len([e for e in csms.log if e.kind == "connect"]) == connects
+    assert station.status()["link"] == "up"
+
+
+def test_an_evse_past_its_restart_intensity_is_faulted_and_the_others_work(
+    csms: DevCsms, make_station: StationFactory
+) -> None:
+    station = make_station(csms)
+    answered(station, "StatusNotification", 3)
+    # max_restarts=3 within 5 s: three crashes are restarted, the fourth gives up.
+    for _ in range(3):
+        ref = station.registry.wait_for("evses/1/connector", 5)
+        station.crash("evses/1/connector")
+        station.registry.wait_for("evses/1/connector", 5, not_ref=ref)
+    station.crash("evses/1/connector")
+    gone = recorded(station).wait_for(
+        lambda e: isinstance(e, ChildTerminated) and e.path == "evses/1", timeout=5
+    )
+    assert gone.path == "evses/1"
+    faulted = csms.log.wait_for(
+        lambda e: e.kind == "call"
+        and e.action == "StatusNotification"
+        and e.payload["connectorId"] == 1
+        and e.payload["status"] == "Faulted"
+    )
+    assert faulted.payload["errorCode"] == "InternalError"
+    assert station.status()["evses"][0]["status"] == "down"
+    with pytest.raises(Exception, match="EVSE 1 is down"):
+        station.tag(1, "TAG-1")
+    station.plug(2)
+    station.tag(2, "TAG-2")
+    start = csms.log.wait_call("StartTransaction", CP)
+    assert start.payload["connectorId"] == 2
+    assert station.status()["link"] == "up"
+
+
+def test_a_crashed_websocket_reconnects_without_a_new_boot(
+    csms: DevCsms, make_station: StationFactory
+) -> None:
+    station = make_station(csms)
+    answered(station, "StatusNotification", 3)
+    mark = csms.log.mark()
+    station.crash("link/websocket")
+    recorded(station).wait_for(lambda e: isinstance(e, LinkChanged) and e.up, timeout=5, since=1)
+    csms.log.wait_for(
+        lambda e: e.kind == "call" and e.action == "StatusNotification" and e.payload["connectorId"] == 2,
+        since=mark,
+    )
+    assert not csms.log.calls("BootNotification", since=mark)
+
+
+GARBAGE = [
+    # (frame, expected message id, expected error code)
+    ("this is not json", "-1", "GenericError"),
+    ("[2, 42]", "-1", "GenericError"),
+    ('{"not": "an array"}', "-1", "GenericError"),
+    ('[2, "g-1", "NoSuchAction", {}]', "g-1", "NotImplemented"),
+    ('[2, "g-2", "Reset", {"type": "Sideways"}]', "g-2", "PropertyConstraintViolation"),
+    # OCPP 1.6-J spells it with one "r"; the wire must match the spec, not English.
+    ('[2, "g-3", "Reset", {}]', "g-3", "OccurenceConstraintViolation"),
+    ('[2, "g-4", "Reset", {"type": 7}]', "g-4", "TypeConstraintViolation"),
+    ('[2, "g-5", "Reset", {"type": "Soft", "extra": 1}]', "g-5", "FormationViolation"),
+    ('[2, "g-6", "Reset", "Soft"]', "g-6", "FormationViolation"),
+    ('[9, "g-7", "Reset", {}]', "g-7", "GenericError"),
+]
+
+
+@pytest.mark.parametrize("frame,unique_id,code", GARBAGE)
+def test_garbage_from_the_csms_gets_the_right_callerror_and_the_station_stays_up(
+    csms: DevCsms, make_station: StationFactory, frame: str, unique_id: str, code: str
+) -> None:
+    station = make_station(csms)
+    answered(station, "StatusNotification", 3)
+    mark = csms.log.mark()
+    csms.send_raw(CP, frame)
+    reply = csms.log.wait_for(lambda e: e.kind == "error" and e.direction == "in", since=mark)
+    sent = json.loads(reply.text)
+    assert sent[0] == 4
+    assert (sent[1], sent[2]) == (unique_id, code)
+    assert isinstance(sent[3], str) and sent[3]
+    # Still up, and still answering: a valid call gets its proper answer.
+    answer = csms.call(CP, "TriggerMessage", {"requestedMessage": "Heartbeat"})
+    assert answer == {"status": "Accepted"}
+    csms.log.wait_call("Heartbeat", CP, since=mark)
+    assert station.status()["registration"] == "Accepted"
+
+
+def test_an_answer_to_nothing_is_dropped_without_reply(
+    csms: DevCsms, make_station: StationFactory
+) -> None:
+    station = make_station(csms)
+    answered(station, "StatusNotification", 3)
+    mark = csms.log.mark()
+    csms.send_raw(CP, '[3, "never-asked", {}]')
+    csms.send_raw(CP, '[4, "never-asked", "GenericError", "", {}]')
+    csms.call(CP, "TriggerMessage", {"requestedMessage": "Heartbeat"})
+    assert not [e for e in csms.log.entries(mark) if e.kind == "error" and e.direction == "in"]
