@@ -16,16 +16,21 @@ and what libocpp, mobilityhouse/ocpp and ocpp-rpc do):
   but then a CSMS never learns why its CALL went unanswered.
 - An integer message type that the version does not define: 1.6 and 2.0.1
   answer MessageTypeNotSupported (2.0.1 Part 4, "extension fallback"; 1.6
-  sends it as GenericError), echoing the id when it is readable. OCPP 2.1
-  defines types 5 (CALLRESULTERROR) and 6 (SEND) and ignores unknown types
-  without an answer, so that newer peers can add types; we drop them.
+  sends it as GenericError), echoing the id when it is readable (libocpp and
+  ocpp-rpc always use "-1" here; the spec keeps "-1" for unreadable ids).
+  OCPP 2.1 defines types 5 (CALLRESULTERROR) and 6 (SEND) and says an
+  unknown type is ignored, without an answer, so that newer peers can add
+  types; we drop them. (Our source for the 2.1 rule is the spec text as
+  quoted in citrineos-core PR #968, not the PDF itself; it is the
+  cautious choice either way, since staying silent cannot confuse a peer.)
 - A CALL whose envelope is otherwise wrong (element count, action not a
   string) is RpcFrameworkError in 2.x; a payload that is not an object is
   FormatViolation. 1.6 has no envelope code, and its FormationViolation
   covers "not conform the PDU structure", so 1.6 uses that for all three.
 - An answer (CALLRESULT, CALLERROR, CALLRESULTERROR) or a SEND is never
   answered with a CALLERROR, whatever is wrong with it
-  (`FrameError.reply_allowed` is False); libocpp PR #995 fixed exactly this.
+  (`FrameError.reply_allowed` is False), as libocpp's "CALLERROR shall only
+  follow on a CALL message" checks do.
 - JSON that Python accepts but JSON does not (NaN, Infinity, numbers that
   overflow to infinity) is refused, and so are strings holding a lone UTF-16
   surrogate (legal as a JSON escape, but not encodable as UTF-8): we could
