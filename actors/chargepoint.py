@@ -84,7 +84,7 @@ class ChargePoint(Supervised):
         # The link may have come up before we started and told nobody.
         try:
             up = self.ctx.registry.ask(RPC, LinkQuery(), timeout=2)
-        except Exception:  # noqa: BLE001 - no rpc yet: it tells us when the link comes up
+        except Exception:
             up = False
         if up:
             self._link_changed(True)
@@ -158,7 +158,9 @@ class ChargePoint(Supervised):
             self.ctx.call_later(max(retry, 1.0), self.actor_ref, _Boot(self.boot_attempt))
             return
         status = result["status"]
-        interval = int(result["interval"]) or int(self.ctx.config.value("Core", "HeartbeatInterval"))
+        interval = int(result["interval"]) or int(
+            self.ctx.config.value("Core", "HeartbeatInterval")
+        )
         self.ctx.registry.tell(RPC, SetRegistered(status == "Accepted"))
         if status == "Accepted":
             self.ctx.cancel(self.heartbeat_timer)
@@ -208,7 +210,7 @@ class ChargePoint(Supervised):
         future = snapshot or self._ask_snapshot(evse)
         try:
             state = future.get(timeout=2)
-        except Exception:  # noqa: BLE001 - None or restarting: let it report itself
+        except Exception:
             self.ctx.registry.tell(evse_path(evse, "connector"), Announce())
             return
         self._send_status(evse, state["status"], state["error_code"])

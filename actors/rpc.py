@@ -135,6 +135,7 @@ def submit(
     """
     message = Submit(action, payload)
     if reply_to is not None:
+
         def tell(fut: Future[dict[str, Any]]) -> None:
             exc = fut.exception()
             outcome = Outcome(action, payload, None if exc else fut.result(), exc)
@@ -218,7 +219,9 @@ class Rpc(Supervised):
         while self.session and self.session.outstanding is None and self.queue:
             message = self.queue.popleft()
             try:
-                unique_id, text = self.session.send_call(message.action, message.payload, self._now())
+                unique_id, text = self.session.send_call(
+                    message.action, message.payload, self._now()
+                )
             except OutgoingPayloadInvalid as exc:
                 # Our own bug: refuse to put it on the wire, and say so loudly.
                 log.error("refused to send an invalid %s: %s", message.action, exc)
@@ -253,7 +256,9 @@ class Rpc(Supervised):
         self, unique_id: str, action: str, payload: dict[str, Any] | None, error: Exception | None
     ) -> None:
         message = self.in_flight.pop(unique_id, None)
-        self.ctx.bus.publish(MessageAnswered(action, payload, None if error is None else str(error)))
+        self.ctx.bus.publish(
+            MessageAnswered(action, payload, None if error is None else str(error))
+        )
         if message is None:
             return
         if error is not None:

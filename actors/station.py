@@ -201,7 +201,9 @@ class Station:
         try:
             return self.hardware[evse]
         except KeyError:
-            raise StationError(f"no EVSE {evse} (this station has 1 to {len(self.hardware)})") from None
+            raise StationError(
+                f"no EVSE {evse} (this station has 1 to {len(self.hardware)})"
+            ) from None
 
     # -- fault injection -------------------------------------------------------------
 
@@ -234,7 +236,7 @@ class Station:
         snapshot: dict[str, Any] = {"id": self.config.charge_point_id}
         try:
             snapshot.update(self.registry.proxy(CHARGEPOINT).state().get(timeout=ASK_TIMEOUT))
-        except Exception:  # noqa: BLE001 - a restarting actor shows as unknown
+        except Exception:
             snapshot.update({"registration": "unknown", "link": "unknown"})
         evses = []
         for n in self.hardware:
@@ -242,7 +244,7 @@ class Station:
             try:
                 proxy = self.registry.proxy(evse_path(n, "connector"))
                 entry.update(proxy.snapshot().get(timeout=ASK_TIMEOUT))
-            except Exception:  # noqa: BLE001
+            except Exception:
                 entry.update({"status": "down", "transaction_id": None})
             evses.append(entry)
         snapshot["evses"] = evses

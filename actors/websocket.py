@@ -138,7 +138,9 @@ class WebSocketLink(Supervised):
         else:
             self.failures += 1
         delay = self.backoff.delay(self.failures, self.ctx.rng.random())
-        self.log.info("connection to %s lost or refused (%s); retry in %.1f s", self.url, reason, delay)
+        self.log.info(
+            "connection to %s lost or refused (%s); retry in %.1f s", self.url, reason, delay
+        )
         self.ctx.call_later(delay, self.actor_ref, _Reconnect(self.generation))
         # Published after the retry is armed, so a waiter may move time at once.
         self.ctx.bus.publish(

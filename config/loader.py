@@ -125,7 +125,9 @@ def _check(sections: Any, source: str) -> None:
         )
 
 
-def load(path: str | Path | None = None, overrides: Mapping[str, Any] | None = None) -> StationConfig:
+def load(
+    path: str | Path | None = None, overrides: Mapping[str, Any] | None = None
+) -> StationConfig:
     """Defaults, then the file at `path` (if any), then `overrides`, all checked."""
     sections = defaults()
     source = "<defaults>"

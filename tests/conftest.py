@@ -13,6 +13,7 @@ from ocppstation.actors.station import Station
 from ocppstation.config.loader import load
 from ocppstation.tools.csms import DevCsms
 
+
 @pytest.fixture
 def csms() -> Iterator[DevCsms]:
     with DevCsms(port=0, heartbeat_interval=60) as peer:

@@ -36,9 +36,11 @@ def test_accepted_boot_reports_every_connector_then_heartbeats(
     assert boot.payload["chargePointVendor"] == "ocppstation"
     for connector in (0, 1, 2):
         any_csms.log.wait_for(
-            lambda e, c=connector: e.action == "StatusNotification"
-            and e.kind == "call"
-            and e.payload["connectorId"] == c
+            lambda e, c=connector: (
+                e.action == "StatusNotification"
+                and e.kind == "call"
+                and e.payload["connectorId"] == c
+            )
         )
     assert statuses(any_csms) == [0, 1, 2]
     assert not any_csms.log.calls("Heartbeat")
@@ -62,7 +64,9 @@ def test_pending_boot_answers_calls_and_boots_again_after_the_interval(
     clock.advance(30)
     csms.log.wait_call("BootNotification", CP, since=mark)
     csms.log.wait_for(
-        lambda e: e.action == "StatusNotification" and e.kind == "call" and e.payload["connectorId"] == 2,
+        lambda e: (
+            e.action == "StatusNotification" and e.kind == "call" and e.payload["connectorId"] == 2
+        ),
         since=mark,
     )
     boots_and_beats = [
@@ -83,7 +87,9 @@ def test_rejected_boot_sends_nothing_else_and_retries(
     assert not csms.log.calls("BootNotification", since=mark)
     clock.advance(1)
     csms.log.wait_call("BootNotification", CP, since=mark)
-    others = [e.action for e in csms.log.calls() if e.direction == "in" and e.action != "BootNotification"]
+    others = [
+        e.action for e in csms.log.calls() if e.direction == "in" and e.action != "BootNotification"
+    ]
     assert others == []
 
 
@@ -98,7 +104,9 @@ def test_reconnect_after_disconnect_reports_statuses_without_booting(
     clock.advance(2)
     csms.log.wait_connected(CP)
     csms.log.wait_for(
-        lambda e: e.action == "StatusNotification" and e.kind == "call" and e.payload["connectorId"] == 2,
+        lambda e: (
+            e.action == "StatusNotification" and e.kind == "call" and e.payload["connectorId"] == 2
+        ),
         since=mark,
     )
     assert not csms.log.calls("BootNotification", since=mark)
@@ -122,20 +130,22 @@ def test_reconnect_after_the_csms_restarts(
         except TimeoutError:
             continue
     csms.log.wait_for(
-        lambda e: e.action == "StatusNotification" and e.kind == "call" and e.payload["connectorId"] == 2,
+        lambda e: (
+            e.action == "StatusNotification" and e.kind == "call" and e.payload["connectorId"] == 2
+        ),
         since=mark,
     )
     assert not csms.log.calls("BootNotification", since=mark)
 
 
-@pytest.mark.parametrize("password,connects", [("s3cret-pass-0123", True), ("wrong-password-99", False)])
+@pytest.mark.parametrize(
+    "password,connects", [("s3cret-pass-0123", True), ("wrong-password-99", False)]
+)
 def test_basic_auth_security_profile_1(
     make_station: StationFactory, password: str, connects: bool
 ) -> None:
     with DevCsms(port=0, password="s3cret-pass-0123") as csms:
-        station = make_station(
-            csms, Security={"SecurityProfile": 1, "AuthorizationKey": password}
-        )
+        station = make_station(csms, Security={"SecurityProfile": 1, "AuthorizationKey": password})
         if connects:
             csms.log.wait_call("BootNotification", CP)
             return

@@ -16,7 +16,7 @@ from tests.conftest import StationFactory, answered
 CP = "cp-test"
 
 
-def recorded(station: Station):  # noqa: ANN201 - the EventLog
+def recorded(station: Station):
     assert station.recorded is not None
     return station.recorded
 
@@ -67,10 +67,12 @@ def test_an_evse_past_its_restart_intensity_is_faulted_and_the_others_work(
     )
     assert gone.path == "evses/1"
     faulted = csms.log.wait_for(
-        lambda e: e.kind == "call"
-        and e.action == "StatusNotification"
-        and e.payload["connectorId"] == 1
-        and e.payload["status"] == "Faulted"
+        lambda e: (
+            e.kind == "call"
+            and e.action == "StatusNotification"
+            and e.payload["connectorId"] == 1
+            and e.payload["status"] == "Faulted"
+        )
     )
     assert faulted.payload["errorCode"] == "InternalError"
     assert station.status()["evses"][0]["status"] == "down"
@@ -92,7 +94,9 @@ def test_a_crashed_websocket_reconnects_without_a_new_boot(
     station.crash("link/websocket")
     recorded(station).wait_for(lambda e: isinstance(e, LinkChanged) and e.up, timeout=5, since=1)
     csms.log.wait_for(
-        lambda e: e.kind == "call" and e.action == "StatusNotification" and e.payload["connectorId"] == 2,
+        lambda e: (
+            e.kind == "call" and e.action == "StatusNotification" and e.payload["connectorId"] == 2
+        ),
         since=mark,
     )
     assert not csms.log.calls("BootNotification", since=mark)

@@ -97,7 +97,9 @@ class Console:
 
     def _fault(self, args: list[str]) -> str:
         if args[1] not in ERROR_CODES:
-            raise StationError(f"unknown error code {args[1]!r}; one of {', '.join(sorted(ERROR_CODES))}")
+            raise StationError(
+                f"unknown error code {args[1]!r}; one of {', '.join(sorted(ERROR_CODES))}"
+            )
         return self._evse_call(self.station.fault, args)
 
     @staticmethod

@@ -39,7 +39,7 @@ def run_demo(out: IO[str]) -> int:
             },
         )
         station = Station(config, record_events=True)
-        station.subscribe(LiveView(out))
+        station.subscribe(LiveView(out, lock=lock, t0=t0))
         events = station.recorded
         assert events is not None
         mark = 0
@@ -53,9 +53,13 @@ def run_demo(out: IO[str]) -> int:
             return found
 
         def connector(evse: int, status: str) -> Callable[[Any], bool]:
-            return lambda e: isinstance(e, ev.ConnectorChanged) and (e.evse, e.status) == (
-                evse,
-                status,
+            return lambda e: (
+                isinstance(e, ev.ConnectorChanged)
+                and (e.evse, e.status)
+                == (
+                    evse,
+                    status,
+                )
             )
 
         step(
@@ -84,9 +88,11 @@ def run_demo(out: IO[str]) -> int:
             seen = csms.log.mark()
             step("unplug the EV", lambda: station.unplug(1), connector(1, "Available"))
             csms.log.wait_for(
-                lambda m: m.kind == "call"
-                and m.action == "StatusNotification"
-                and m.payload == {**m.payload, "connectorId": 1, "status": "Available"},
+                lambda m: (
+                    m.kind == "call"
+                    and m.action == "StatusNotification"
+                    and m.payload == {**m.payload, "connectorId": 1, "status": "Available"}
+                ),
                 STEP_TIMEOUT,
                 since=seen,
             )

@@ -48,15 +48,24 @@ def describe(event: Any) -> str | None:
 class LiveView:
     """An event subscriber that prints `describe(event)` lines with a clock."""
 
-    def __init__(self, out: IO[str], prefix: str = "station") -> None:
+    def __init__(
+        self,
+        out: IO[str],
+        prefix: str = "station",
+        *,
+        lock: threading.Lock | None = None,
+        t0: float | None = None,
+    ) -> None:
         self.out = out
         self.prefix = prefix
-        self._lock = threading.Lock()
-        self._t0 = time.monotonic()
+        # Shared with other writers to `out` so that lines never interleave.
+        self._lock = lock or threading.Lock()
+        self._t0 = time.monotonic() if t0 is None else t0
 
     def __call__(self, event: Any) -> None:
         line = describe(event)
         if line is None:
             return
         with self._lock:
-            print(f"{time.monotonic() - self._t0:7.2f}s {self.prefix} | {line}", file=self.out, flush=True)
+            stamp = time.monotonic() - self._t0
+            print(f"{stamp:7.2f}s {self.prefix:<7} | {line}", file=self.out, flush=True)
