@@ -116,7 +116,8 @@ def step(state: ConnectorState, event: Event) -> ConnectorState:
     plugged = _plugged_after(state, event)
     if (state.status, event) in _CABLE_ONLY:
         return replace(state, plugged=plugged)
-    if event is E.PLUG and state.plugged:
+    if (event is E.PLUG and state.plugged) or (event is E.START and not plugged):
+        # A second cable, or energy with no cable: the hardware report is wrong.
         raise InvalidTransition(state.status, event)
     try:
         status = TRANSITIONS[(state.status, event)]
