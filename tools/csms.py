@@ -50,6 +50,7 @@ from ocppstation.tools.peer import (
     Direction,
     InvalidResponse,
     LogEntry,
+    LogShortcuts,
     MessageLog,
     PeerError,
     ScriptedReply,
@@ -322,7 +323,7 @@ class _StationSession(ChargePoint):
         return result.SignedFirmwareStatusNotification()
 
 
-class DevCsms:
+class DevCsms(LogShortcuts):
     """An OCPP 1.6J CSMS on 127.0.0.1 for tests; see the module docstring.
 
     All public methods are called from ordinary (non-asyncio) threads.
@@ -563,20 +564,6 @@ class DevCsms:
             return next(self._transaction_ids)
 
     # -- test-facing interface (CsmsPeer)
-
-    def wait_for(
-        self, predicate: Callable[[LogEntry], bool], timeout: float = 5.0, *, since: int = 0
-    ) -> LogEntry:
-        return self._log.wait_for(predicate, timeout, since=since)
-
-    def calls(self, action: str | None = None, cp_id: str | None = None) -> list[LogEntry]:
-        return self._log.calls(action, cp_id)
-
-    def connected(self) -> set[str]:
-        return self._log.connected()
-
-    def wait_connected(self, cp_id: str, timeout: float = 5.0) -> None:
-        self._log.wait_connected(cp_id, timeout)
 
     def call(
         self,

@@ -315,6 +315,26 @@ class MessageLog:
         return "\n".join("  " + e.line() for e in tail)
 
 
+class LogShortcuts:
+    """The CsmsPeer log shortcuts, for a peer that keeps its MessageLog in `_log`."""
+
+    _log: MessageLog
+
+    def wait_for(
+        self, predicate: Callable[[LogEntry], bool], timeout: float = 5.0, *, since: int = 0
+    ) -> LogEntry:
+        return self._log.wait_for(predicate, timeout, since=since)
+
+    def calls(self, action: str | None = None, cp_id: str | None = None) -> list[LogEntry]:
+        return self._log.calls(action, cp_id)
+
+    def connected(self) -> set[str]:
+        return self._log.connected()
+
+    def wait_connected(self, cp_id: str, timeout: float = 5.0) -> None:
+        self._log.wait_connected(cp_id, timeout)
+
+
 @runtime_checkable
 class CsmsPeer(Protocol):
     """The test-facing interface both CSMS peers implement."""

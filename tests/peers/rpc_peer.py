@@ -33,7 +33,7 @@ from ocppstation.tools.peer import (
     CallErrorReply,
     CallErrorResponse,
     InvalidResponse,
-    LogEntry,
+    LogShortcuts,
     MessageLog,
     PeerError,
     ScriptedReply,
@@ -57,7 +57,7 @@ def unavailable_reason(node: str = "node") -> str | None:
     return None
 
 
-class OcppRpcPeer:
+class OcppRpcPeer(LogShortcuts):
     """ocpp-rpc strict-mode CSMS in a node subprocess; see the module docstring."""
 
     def __init__(
@@ -370,20 +370,6 @@ class OcppRpcPeer:
         self._checked(self._command({"cmd": "set_reply", "action": action, "reply": wire}, 5))
 
     # -- test-facing interface (CsmsPeer)
-
-    def wait_for(
-        self, predicate: Callable[[LogEntry], bool], timeout: float = 5.0, *, since: int = 0
-    ) -> LogEntry:
-        return self._log.wait_for(predicate, timeout, since=since)
-
-    def calls(self, action: str | None = None, cp_id: str | None = None) -> list[LogEntry]:
-        return self._log.calls(action, cp_id)
-
-    def connected(self) -> set[str]:
-        return self._log.connected()
-
-    def wait_connected(self, cp_id: str, timeout: float = 5.0) -> None:
-        self._log.wait_connected(cp_id, timeout)
 
     def call(
         self, cp_id: str, action: str, payload: dict[str, Any], timeout: float = 10.0
