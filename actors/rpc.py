@@ -181,7 +181,11 @@ class Rpc(Supervised):
                 log.debug("dropped a frame from an old connection")
             case Answer():
                 self._answer(message.call, message.result)
+            case LinkUp(generation=g) if g == self.generation and self.session:
+                pass  # a repeat (after our SayLinkState): keep the live session
             case LinkUp():
+                if self.session is not None:
+                    self._link_down("replaced by a new connection")
                 self.generation = message.generation
                 self.session = Session(
                     self.validator, call_timeout=self.call_timeout, version=self.version

@@ -7,7 +7,8 @@ import json
 import pytest
 
 from ocppstation.actors.clock import FakeClock
-from ocppstation.actors.events import ConnectorChanged, LinkChanged
+from ocppstation.actors.events import ConnectorChanged, LinkChanged, MessageAnswered
+from ocppstation.actors.rpc import SayLinkState
 from ocppstation.actors.station import Station
 from ocppstation.actors.supervisor import ChildRestarted, ChildTerminated
 from ocppstation.tools.csms import DevCsms
@@ -148,3 +149,24 @@ def test_an_answer_to_nothing_is_dropped_without_reply(
     csms.send_raw(CP, '[4, "never-asked", "GenericError", "", {}]')
     csms.call(CP, "TriggerMessage", {"requestedMessage": "Heartbeat"})
     assert not [e for e in csms.log.entries(mark) if e.kind == "error" and e.direction == "in"]
+
+
+def test_a_repeated_link_up_keeps_the_call_in_flight(
+    csms: DevCsms, make_station: StationFactory
+) -> None:
+    """A restarted rpc asks the websocket to repeat LinkUp; the live session must stay."""
+    station = make_station(csms)
+    answered(station, "StatusNotification", 3)
+
+    def repeat_link_up_first(cp_id: str, payload: object) -> None:
+        # Runs in the CSMS before it answers: the repeat reaches the station first.
+        station.registry.tell("link/websocket", SayLinkState())
+        return None  # then answer as usual
+
+    csms.set_reply("Heartbeat", repeat_link_up_first)
+    csms.call(CP, "TriggerMessage", {"requestedMessage": "Heartbeat"})
+    answer = recorded(station).wait_for(
+        lambda e: isinstance(e, MessageAnswered) and e.action == "Heartbeat", timeout=5
+    )
+    assert answer.error is None
+    assert answer.payload is not None and "currentTime" in answer.payload
