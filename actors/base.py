@@ -107,6 +107,11 @@ class Supervised(pykka.ThreadingActor):
         self.path = place.path
         self.log = logging.getLogger(_logger_name(place.path))
         self._exit_reported = False
+        if place.path:
+            # Registered before the actor's thread runs: anything told to this
+            # path from now on waits in the inbox instead of being lost
+            # between start() and the supervisor's own registration.
+            place.registry.register(place.path, self.actor_ref)
 
     # -- for subclasses --
 

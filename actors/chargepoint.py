@@ -10,6 +10,7 @@ supervisor gave up, reporting it Faulted.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import partial
@@ -27,7 +28,7 @@ from ocppstation.actors.rpc import (
     SetRegistered,
     submit,
 )
-from ocppstation.actors.supervisor import ChildTerminated
+from ocppstation.actors.supervisor import ChildRestarted, ChildTerminated
 from ocppstation.protocol.errors import NotSupported, OcppError, PropertyConstraintViolation
 from ocppstation.protocol.framing import Call
 from ocppstation.protocol.timestamps import ocpp_timestamp
@@ -55,6 +56,26 @@ class _BootDone:
 
 
 @dataclass(frozen=True)
+class _Reannounce:
+    evse: int
+
+
+def _evse_of(path: str, part: str | None) -> int | None:
+    """N for `evses/N` (part None) or `evses/N/part`, else None."""
+    pieces = path.split("/")
+    want = 2 if part is None else 3
+    if len(pieces) != want or pieces[0] != "evses" or not pieces[1].isdigit():
+        return None
+    if part is not None and pieces[2] != part:
+        return None
+    return int(pieces[1])
+
+
+# How long one announce round may wait for connectors to say their state.
+ANNOUNCE_TIMEOUT = 2.0
+
+
+@dataclass(frozen=True)
 class EvseDown:
     evse: int
     reason: str
@@ -75,16 +96,18 @@ class ChargePoint(Supervised):
         me = self.actor_ref
 
         def on_event(event: object) -> None:
-            if isinstance(event, ChildTerminated) and event.path.startswith("evses/"):
-                parts = event.path.split("/")
-                if len(parts) == 2:
-                    me.tell(EvseDown(int(parts[1]), event.reason))
+            match event:
+                case ChildTerminated(path=path) if _evse_of(path, None):
+                    me.tell(EvseDown(_evse_of(path, None) or 0, event.reason))
+                case ChildRestarted(path=path) if _evse_of(path, "connector"):
+                    # A restarted connector may now say something else.
+                    me.tell(_Reannounce(_evse_of(path, "connector") or 0))
 
         self._unsubscribe = self.ctx.bus.subscribe(on_event)
         # The link may have come up before we started and told nobody.
         try:
             up = self.ctx.registry.ask(RPC, LinkQuery(), timeout=2)
-        except Exception:
+        except Exception:  # no rpc yet: it tells us when the link comes up
             up = False
         if up:
             self._link_changed(True)
@@ -110,6 +133,10 @@ class ChargePoint(Supervised):
                 self._beat()
             case Inbound():
                 self._inbound(message.call)
+            case _Reannounce() if self.link_up and self.registration == "Accepted":
+                self._announce_one(message.evse)
+            case _Reannounce():
+                pass
             case EvseDown():
                 self.down[message.evse] = message.reason
                 self._send_status(message.evse, "Faulted", "InternalError", message.reason)
@@ -186,31 +213,33 @@ class ChargePoint(Supervised):
         """StatusNotification for connector 0, then every connector, in order."""
         self._announce_station()
         evses = range(1, self.ctx.config.evses + 1)
-        # Ask all connectors first and collect after: the asks run in parallel.
+        # Ask all connectors first and collect after: the asks run in parallel,
+        # and one deadline bounds the whole round.
         pending = {n: self._ask_snapshot(n) for n in evses if n not in self.down}
+        deadline = time.monotonic() + ANNOUNCE_TIMEOUT
         for evse in evses:
-            self._announce_one(evse, pending.get(evse))
+            self._announce_one(evse, pending.get(evse), deadline)
 
     def _announce_station(self) -> None:
         self._send_status(0, "Available", "NoError")
 
     def _ask_snapshot(self, evse: int) -> Any:
         """A future of the connector's snapshot, or None if it is not there."""
-        try:
-            # An EVSE still starting (a big station just booted) is waited for.
-            ref = self.ctx.registry.wait_for(evse_path(evse, "connector"), timeout=2)
-        except TimeoutError:
-            return None
-        return ref.proxy().snapshot()
+        ref = self.ctx.registry.get(evse_path(evse, "connector"))
+        return None if ref is None else ref.proxy().snapshot()
 
-    def _announce_one(self, evse: int, snapshot: Any = None) -> None:
+    def _announce_one(
+        self, evse: int, snapshot: Any = None, deadline: float | None = None
+    ) -> None:
         if evse in self.down:
             self._send_status(evse, "Faulted", "InternalError", self.down[evse])
             return
-        future = snapshot or self._ask_snapshot(evse)
+        future = snapshot if snapshot is not None else self._ask_snapshot(evse)
+        if deadline is None:
+            deadline = time.monotonic() + ANNOUNCE_TIMEOUT
         try:
-            state = future.get(timeout=2)
-        except Exception:
+            state = future.get(timeout=max(deadline - time.monotonic(), 0.001))
+        except Exception:  # None, restarting or slow: it reports itself
             self.ctx.registry.tell(evse_path(evse, "connector"), Announce())
             return
         self._send_status(evse, state["status"], state["error_code"])

@@ -92,7 +92,7 @@ class Connector(Supervised):
         # The hardware may have changed while we were down (or never started).
         try:
             hw = self.ctx.registry.ask(evse_path(self.evse, "board"), ReadHw(), timeout=2)
-        except Exception:
+        except Exception:  # no board yet: it tells us when it starts
             return
         self._hardware(hw, announce=False)
 
@@ -337,7 +337,7 @@ class Connector(Supervised):
             self.last_reading = self.ctx.registry.ask(
                 evse_path(self.evse, "meter"), ReadMeter(), timeout=2
             )
-        except Exception as exc:
+        except Exception as exc:  # a restarting meter must not end the session
             self.log.warning("meter unreadable (%s); using the last reading", exc)
         return self.last_reading
 
@@ -345,7 +345,7 @@ class Connector(Supervised):
         """Ask, not tell: the relay has switched when this returns."""
         try:
             self.ctx.registry.ask(evse_path(self.evse, "board"), message, timeout=2)
-        except Exception as exc:
+        except Exception as exc:  # a restarting board is a fault to log, not a crash
             self.log.error("board did not take %r: %s", message, exc)
 
     def _now(self) -> str:

@@ -292,9 +292,11 @@ class Rpc(Supervised):
     # -- link -----------------------------------------------------------------
 
     def _link_down(self, reason: str) -> None:
-        if self.session is not None:
-            self._handle_events(self.session.close(self._now()))
-        self.session = None
+        # Cleared first: the failure events must not pump queued calls into
+        # the session that is closing.
+        session, self.session = self.session, None
+        if session is not None:
+            self._handle_events(session.close(self._now()))
         self._fail_all(OfflineError(f"link down: {reason}"))
         self.ctx.registry.tell(CHARGEPOINT, LinkState(False))
 

@@ -5,10 +5,10 @@
       link (rest_for_one)
         rpc                         CALL queue and dispatch
         websocket                   the connection, reconnects forever
-      chargepoint                   boot, heartbeat, station-wide calls
       evses (one_for_one)           an EVSE that gives up is reported Faulted
         N (one_for_one)             one supervisor per EVSE
           board, meter, connector
+      chargepoint                   boot, heartbeat, station-wide calls
 
 `Station` is what an embedder (and the console, and the tests) holds: start
 it from a config, act on the simulated hardware, subscribe to events, stop.
@@ -66,8 +66,8 @@ def _evse_spec(ctx: StationContext, evse: int) -> ChildSpec:
                 ChildSpec("connector", lambda p: Connector.start(p, ctx, evse)),
             ],
             strategy=Strategy.ONE_FOR_ONE,
-            max_restarts=3,
-            period=5.0,
+            max_restarts=int(ctx.config.value("Internal", "EvseMaxRestarts")),
+            period=float(ctx.config.value("Internal", "EvseRestartPeriod")),
             on_event=ctx.bus.publish,
         )
 
@@ -97,8 +97,11 @@ def station_tree(ctx: StationContext) -> list[ChildSpec]:
     return [
         ChildSpec("scheduler", lambda p: Scheduler.start(p, ctx.clock)),
         ChildSpec("link", link),
-        ChildSpec("chargepoint", lambda p: ChargePoint.start(p, ctx)),
+        # EVSEs before the chargepoint: they do not need it, and so its crash
+        # (it only reboots) never takes a running transaction down with it,
+        # while every connector exists by the time it first announces.
         ChildSpec(EVSES, evses),
+        ChildSpec("chargepoint", lambda p: ChargePoint.start(p, ctx)),
     ]
 
 
@@ -236,7 +239,7 @@ class Station:
         snapshot: dict[str, Any] = {"id": self.config.charge_point_id}
         try:
             snapshot.update(self.registry.proxy(CHARGEPOINT).state().get(timeout=ASK_TIMEOUT))
-        except Exception:
+        except Exception:  # a restarting actor shows as unknown, not as an error
             snapshot.update({"registration": "unknown", "link": "unknown"})
         evses = []
         for n in self.hardware:
@@ -244,7 +247,7 @@ class Station:
             try:
                 proxy = self.registry.proxy(evse_path(n, "connector"))
                 entry.update(proxy.snapshot().get(timeout=ASK_TIMEOUT))
-            except Exception:
+            except Exception:  # given up or restarting
                 entry.update({"status": "down", "transaction_id": None})
             evses.append(entry)
         snapshot["evses"] = evses

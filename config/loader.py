@@ -141,11 +141,13 @@ def load(
             from_file = json.loads(text)
         except json.JSONDecodeError as exc:
             raise ConfigError(
-                source, "", f"not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}"
+                source, "", f"not valid JSON at line {exc.lineno} column {exc.colno}: {exc.msg}"
             ) from None
         _check(from_file, source)  # name the file's own mistakes before merging
         sections = _merge(sections, from_file)
     if overrides:
         sections = _merge(sections, overrides)
+        # The file was checked alone above: what fails now came from the caller.
+        source = "<command line>" if path is None else f"{source} with the command line"
     _check(sections, source)
     return StationConfig(sections, source)

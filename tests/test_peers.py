@@ -515,7 +515,7 @@ def test_ocpp_rpc_strict_mode_rejects_what_the_schema_forbids() -> None:
         bad = dict(STATION_ACTIONS["StartTransaction"], timestamp="yesterday")
         answer = station.call("StartTransaction", bad)
         assert answer[0] == 4 and answer[2] == "FormationViolation"
-        (failure,) = peer.validation_failures
+        (failure,) = peer.wait_validation_failures(1)
         assert failure["action"] == "StartTransaction" and failure["is_call"] is True
     finally:
         station.close()

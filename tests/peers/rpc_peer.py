@@ -85,7 +85,7 @@ class OcppRpcPeer(LogShortcuts):
         self._log = MessageLog(echo)
         self._failures: list[dict[str, Any]] = []
         self._bad_messages: list[dict[str, Any]] = []
-        self._lock = threading.Lock()
+        self._lock = threading.Condition()
         self._ids = itertools.count(1)
         self._pending: dict[int, concurrent.futures.Future[dict[str, Any]]] = {}
         self._proc: subprocess.Popen[str] | None = None
@@ -111,6 +111,13 @@ class OcppRpcPeer(LogShortcuts):
     def validation_failures(self) -> list[dict[str, Any]]:
         """Every strict-mode schema failure ocpp-rpc reported, either direction."""
         with self._lock:
+            return list(self._failures)
+
+    def wait_validation_failures(self, count: int, timeout: float = 5.0) -> list[dict[str, Any]]:
+        """Wait until ocpp-rpc reported `count` failures; its stdout may trail the wire."""
+        with self._lock:
+            if not self._lock.wait_for(lambda: len(self._failures) >= count, timeout):
+                raise TimeoutError(f"ocpp-rpc reported {len(self._failures)} of {count} failures")
             return list(self._failures)
 
     @property
@@ -266,6 +273,7 @@ class OcppRpcPeer(LogShortcuts):
         elif kind == "validation":
             with self._lock:
                 self._failures.append(event)
+                self._lock.notify_all()
             if self._echo is not None:
                 self._echo(f"{cp_id} STRICT-MODE FAILURE {json.dumps(event)}")
         elif kind == "bad_message":
