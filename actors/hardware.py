@@ -35,6 +35,11 @@ class ReadHw:
 
 
 @dataclass(frozen=True)
+class Unlock:
+    """Ask: release the cable lock; answers "Unlocked", "UnlockFailed" or "NotSupported"."""
+
+
+@dataclass(frozen=True)
 class ReadMeter:
     pass
 
@@ -70,6 +75,8 @@ class Board(Supervised):
                 self.hw.allow_power(message.on, self.ctx.clock.monotonic())
             case ReadHw():
                 return self.hw.state()
+            case Unlock():
+                return "Unlocked" if self.hw.unlock(self.ctx.clock.monotonic()) else "UnlockFailed"
             case _:
                 return super().receive(message)
         return None

@@ -88,6 +88,11 @@ class SimulatedEvse:
             now, lambda: setattr(self, "_offered_a", max(0.0, min(amps, self.max_current_a)))
         )
 
+    def unlock(self, now: float) -> bool:
+        """Release the cable lock; False when the lock is jammed (a lock fault)."""
+        with self._lock:
+            return self._fault != "ConnectorLockFailure"
+
     def read(self, now: float) -> MeterReading:
         with self._lock:
             self._integrate(now)
