@@ -17,8 +17,15 @@ from functools import partial
 from typing import Any
 
 from ocppstation.actors.base import Place, Supervised
+from ocppstation.actors.connector import (
+    Announce,
+    RemoteStart,
+    SetAvailability,
+    StopTransaction,
+    UnlockCable,
+)
 from ocppstation.actors.context import RPC, StationContext, evse_path
-from ocppstation.actors.events import RegistrationChanged
+from ocppstation.actors.events import RegistrationChanged, ResetRequested
 from ocppstation.actors.rpc import (
     Answer,
     Inbound,
@@ -32,11 +39,6 @@ from ocppstation.actors.supervisor import ChildRestarted, ChildTerminated
 from ocppstation.protocol.errors import NotSupported, OcppError, PropertyConstraintViolation
 from ocppstation.protocol.framing import Call
 from ocppstation.protocol.timestamps import ocpp_timestamp
-
-
-@dataclass(frozen=True)
-class Announce:
-    """Told to a connector: send your StatusNotification now."""
 
 
 @dataclass(frozen=True)
@@ -90,6 +92,7 @@ class ChargePoint(Supervised):
         self.boot_attempt = 0
         self.heartbeat_timer: int | None = None
         self.down: dict[int, str] = {}
+        self.operative = True  # connector 0: the station as a whole
         self._unsubscribe = lambda: None
 
     def setup(self) -> None:
@@ -221,7 +224,7 @@ class ChargePoint(Supervised):
             self._announce_one(evse, pending.get(evse), deadline)
 
     def _announce_station(self) -> None:
-        self._send_status(0, "Available", "NoError")
+        self._send_status(0, "Available" if self.operative else "Unavailable", "NoError")
 
     def _ask_snapshot(self, evse: int) -> Any:
         """A future of the connector's snapshot, or None if it is not there."""
@@ -270,9 +273,115 @@ class ChargePoint(Supervised):
             follow_up()
 
     def _handle(self, call: Call) -> tuple[dict[str, Any], Callable[[], None] | None]:
-        if call.action == "TriggerMessage":
-            return self._trigger(call.payload)
+        payload = call.payload
+        match call.action:
+            case "TriggerMessage":
+                return self._trigger(payload)
+            case "RemoteStartTransaction":
+                return self._remote_start(payload), None
+            case "RemoteStopTransaction":
+                return self._remote_stop(payload["transactionId"]), None
+            case "UnlockConnector":
+                return {"status": self._unlock(payload["connectorId"])}, None
+            case "ChangeAvailability":
+                return self._change_availability(payload["connectorId"], payload["type"])
+            case "Reset":
+                kind = payload["type"]
+                # Answer first: after this the tree (this actor too) is restarted.
+                return {"status": "Accepted"}, partial(self.ctx.bus.publish, ResetRequested(kind))
+            case "DataTransfer":
+                answer = self.ctx.data_transfer.handle(
+                    payload["vendorId"], payload.get("messageId"), payload.get("data")
+                )
+                return answer, None
         raise NotSupported(f"{call.action} is not supported yet")
+
+    # -- remote control --------------------------------------------------------------
+
+    def _snapshots(self) -> dict[int, dict[str, Any]]:
+        """Every live connector's state, asked in parallel."""
+        futures = {n: self._ask_snapshot(n) for n in self._evses() if n not in self.down}
+        deadline = time.monotonic() + ANNOUNCE_TIMEOUT
+        states: dict[int, dict[str, Any]] = {}
+        for evse, future in futures.items():
+            if future is None:
+                continue
+            try:
+                states[evse] = future.get(timeout=max(deadline - time.monotonic(), 0.001))
+            except Exception:  # restarting: treated as not available
+                continue
+        return states
+
+    def _evses(self) -> range:
+        return range(1, self.ctx.config.evses + 1)
+
+    def _remote_start(self, payload: dict[str, Any]) -> dict[str, Any]:
+        states = self._snapshots()
+        free = {
+            n: s
+            for n, s in states.items()
+            if s["transaction_id"] is None
+            and s["operative"]
+            and s["status"] in ("Available", "Preparing")
+        }
+        wanted = payload.get("connectorId")
+        if wanted is not None:
+            evse = wanted if wanted in free else None
+        else:
+            # No connector named: one with a cable already in is where the driver is.
+            waiting = [n for n, s in free.items() if s["status"] == "Preparing"]
+            evse = (waiting or sorted(free) or [None])[0]
+        if evse is None:
+            return {"status": "Rejected"}
+        self.ctx.registry.tell(evse_path(evse, "connector"), RemoteStart(payload["idTag"]))
+        return {"status": "Accepted"}
+
+    def _remote_stop(self, transaction_id: int) -> dict[str, Any]:
+        for evse, state in self._snapshots().items():
+            if state["transaction_id"] == transaction_id:
+                self.ctx.registry.tell(evse_path(evse, "connector"), StopTransaction("Remote"))
+                return {"status": "Accepted"}
+        return {"status": "Rejected"}
+
+    def _unlock(self, connector: int) -> str:
+        if connector not in self._evses() or connector in self.down:
+            return "NotSupported"
+        try:
+            return str(
+                self.ctx.registry.ask(evse_path(connector, "connector"), UnlockCable(), timeout=5)
+            )
+        except Exception as exc:  # a connector that cannot be asked has not unlocked
+            self.log.error("unlock of %s failed: %s", connector, exc)
+            return "UnlockFailed"
+
+    def _change_availability(
+        self, connector: int, kind: str
+    ) -> tuple[dict[str, Any], Callable[[], None] | None]:
+        operative = kind == "Operative"
+        if connector != 0 and connector not in self._evses():
+            return {"status": "Rejected"}, None
+        targets = list(self._evses()) if connector == 0 else [connector]
+        answers = []
+        for evse in targets:
+            if evse in self.down:
+                continue
+            try:
+                answers.append(
+                    self.ctx.registry.ask(
+                        evse_path(evse, "connector"), SetAvailability(operative), timeout=5
+                    )
+                )
+            except Exception:  # restarting: its own state wins when it is back
+                answers.append("Rejected")
+        follow_up = None
+        if connector == 0 and operative != self.operative:
+            self.operative = operative
+            follow_up = self._announce_station
+        if "Scheduled" in answers:
+            return {"status": "Scheduled"}, follow_up
+        if answers and all(a == "Rejected" for a in answers):
+            return {"status": "Rejected"}, follow_up
+        return {"status": "Accepted"}, follow_up
 
     def _trigger(self, payload: dict[str, Any]) -> tuple[dict[str, Any], Callable[[], None] | None]:
         requested = payload["requestedMessage"]

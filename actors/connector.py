@@ -13,7 +13,6 @@ from dataclasses import dataclass
 from typing import Any
 
 from ocppstation.actors.base import Place, Supervised
-from ocppstation.actors.chargepoint import Announce
 from ocppstation.actors.context import StationContext, evse_path
 from ocppstation.actors.events import (
     ConnectorChanged,
@@ -21,7 +20,7 @@ from ocppstation.actors.events import (
     TransactionStarted,
     TransactionStopped,
 )
-from ocppstation.actors.hardware import AllowPower, HwChanged, ReadHw, ReadMeter
+from ocppstation.actors.hardware import AllowPower, HwChanged, ReadHw, ReadMeter, Unlock
 from ocppstation.actors.rpc import Outcome, submit
 from ocppstation.hw.ports import MeterReading, Pilot
 from ocppstation.hw.simulated import HwState
@@ -35,6 +34,7 @@ from ocppstation.protocol.v16.connector_status import (
 )
 
 _SESSION = (Status.CHARGING, Status.SUSPENDED_EV, Status.SUSPENDED_EVSE)
+_ACCEPTED = {"idTagInfo": {"status": "Accepted"}}
 
 
 @dataclass(frozen=True)
@@ -42,6 +42,37 @@ class Present:
     """An identification (RFID card) presented at this EVSE."""
 
     id_tag: str
+
+
+@dataclass(frozen=True)
+class Announce:
+    """Send your StatusNotification now (from the chargepoint)."""
+
+
+@dataclass(frozen=True)
+class RemoteStart:
+    """The CSMS asked for a transaction here (already accepted by the chargepoint)."""
+
+    id_tag: str
+
+
+@dataclass(frozen=True)
+class StopTransaction:
+    """Stop the running transaction, if any, with an OCPP 1.6 Reason."""
+
+    reason: str
+
+
+@dataclass(frozen=True)
+class UnlockCable:
+    """Ask: UnlockConnector for this connector; answers the UnlockStatus."""
+
+
+@dataclass(frozen=True)
+class SetAvailability:
+    """Ask: Operative or Inoperative; answers Accepted, Scheduled or Rejected."""
+
+    operative: bool
 
 
 @dataclass(frozen=True)
@@ -87,6 +118,8 @@ class Connector(Supervised):
         self.sample_timer: int | None = None
         self.pilot = Pilot.A
         self.last_reading = MeterReading(energy_wh=0.0, power_w=0.0)
+        self.operative = True
+        self.scheduled_operative: bool | None = None  # applied when the transaction ends
 
     def setup(self) -> None:
         # The hardware may have changed while we were down (or never started).
@@ -106,6 +139,7 @@ class Connector(Supervised):
             "plugged": self.state.plugged,
             "transaction_id": self.tx.transaction_id if self.tx else None,
             "id_tag": self.tx.id_tag if self.tx else self.authorized,
+            "operative": self.operative,
         }
 
     def receive(self, message: Any) -> Any:
@@ -127,6 +161,14 @@ class Connector(Supervised):
                 self._sample()
             case Announce():
                 self._notify()
+            case RemoteStart():
+                self._remote_start(message.id_tag)
+            case StopTransaction():
+                self._stop_transaction(message.reason)
+            case UnlockCable():
+                return self._unlock()
+            case SetAvailability():
+                return self._set_availability(message.operative)
             case _:
                 return super().receive(message)
         return None
@@ -258,6 +300,9 @@ class Connector(Supervised):
         meter_stop = int(self._read().energy_wh)
         if self.state.status in _SESSION:
             self._apply(Event.STOP)
+        if self.scheduled_operative is not None:
+            self._become(self.scheduled_operative)
+            self.scheduled_operative = None
         if tx.transaction_id is None:
             self.log.warning("stopped before the CSMS confirmed the start")
             return
@@ -302,6 +347,41 @@ class Connector(Supervised):
             },
         )
         self.ctx.bus.publish(MeterSampled(self.evse, reading.energy_wh, reading.power_w))
+
+    # -- CSMS requests ----------------------------------------------------------
+
+    def _remote_start(self, id_tag: str) -> None:
+        if self.tx is not None or not self.operative:
+            self.log.info("remote start for %s ignored: busy or unavailable", id_tag)
+            return
+        # Accepted remotely: no Authorize (AuthorizeRemoteTxRequests is false here).
+        self._authorized(_Authorized(id_tag, Outcome("Authorize", {}, _ACCEPTED)))
+
+    def _unlock(self) -> str:
+        if self.tx is not None:
+            self._stop_transaction("UnlockCommand")
+        try:
+            return str(
+                self.ctx.registry.ask(evse_path(self.evse, "board"), Unlock(), timeout=2)
+            )
+        except Exception as exc:  # no board to ask: the lock did not move
+            self.log.error("unlock failed: %s", exc)
+            return "UnlockFailed"
+
+    def _set_availability(self, operative: bool) -> str:
+        if self.tx is not None and operative != self.operative:
+            # 1.6 5.2: a running transaction finishes first; the change waits for it.
+            self.scheduled_operative = operative
+            return "Scheduled"
+        self.scheduled_operative = None
+        self._become(operative)
+        return "Accepted"
+
+    def _become(self, operative: bool) -> None:
+        if operative == self.operative:
+            return
+        self.operative = operative
+        self._apply(Event.ENABLE if operative else Event.DISABLE)
 
     # -- status ----------------------------------------------------------------
 

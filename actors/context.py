@@ -14,6 +14,7 @@ from typing import Any
 import pykka
 
 from ocppstation.actors.clock import Clock
+from ocppstation.actors.datatransfer import DataTransferHandlers
 from ocppstation.actors.events import EventBus
 from ocppstation.actors.registry import Registry
 from ocppstation.config.loader import StationConfig
@@ -40,6 +41,7 @@ class StationContext:
     bus: EventBus
     hardware: Mapping[int, SimulatedEvse]
     rng: random.Random = field(default_factory=random.Random)
+    data_transfer: DataTransferHandlers = field(default_factory=DataTransferHandlers)
 
     def call_later(self, delay: float, target: pykka.ActorRef[Any], message: object) -> int:
         """Arm a one-shot timer; a target that stops first simply misses it."""

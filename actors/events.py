@@ -104,3 +104,10 @@ class MessageAnswered:
     action: str
     payload: dict[str, Any] | None
     error: str | None
+
+
+@dataclass(frozen=True)
+class ResetRequested:
+    """The CSMS asked for a Reset; the Station (outside the tree) carries it out."""
+
+    kind: str  # Soft or Hard

@@ -16,6 +16,7 @@ it from a config, act on the simulated hardware, subscribe to events, stop.
 
 from __future__ import annotations
 
+import logging
 import random
 import threading
 import time
@@ -26,7 +27,7 @@ from typing import Any
 from ocppstation.actors.base import Crash, Place
 from ocppstation.actors.chargepoint import ChargePoint
 from ocppstation.actors.clock import Clock, SystemClock
-from ocppstation.actors.connector import Connector, Present
+from ocppstation.actors.connector import Connector, Present, StopTransaction
 from ocppstation.actors.context import (
     CHARGEPOINT,
     EVSES,
@@ -34,7 +35,8 @@ from ocppstation.actors.context import (
     StationContext,
     evse_path,
 )
-from ocppstation.actors.events import EventBus
+from ocppstation.actors.datatransfer import Handler as DataTransferHandler
+from ocppstation.actors.events import EventBus, MessageAnswered, MessageSent, ResetRequested
 from ocppstation.actors.hardware import Board, Meter
 from ocppstation.actors.registry import Registry
 from ocppstation.actors.rpc import Rpc
@@ -46,10 +48,21 @@ from ocppstation.hw.simulated import SimulatedEvse
 
 # Which actor answers which CSMS-initiated action; the rest are NotSupported.
 ROUTES: Mapping[str, str] = {
-    "TriggerMessage": CHARGEPOINT,
+    action: CHARGEPOINT
+    for action in (
+        "ChangeAvailability",
+        "DataTransfer",
+        "RemoteStartTransaction",
+        "RemoteStopTransaction",
+        "Reset",
+        "TriggerMessage",
+        "UnlockConnector",
+    )
 }
 
 ASK_TIMEOUT = 5.0
+# How long a soft reset waits for the CSMS to answer the StopTransactions.
+RESET_GRACE = 10.0
 
 
 class StationError(RuntimeError):
@@ -140,12 +153,20 @@ class Station:
         self.recorded = EventLog(self.bus) if record_events else None
         self._root: Any = None
         self._stopped = threading.Event()
+        self._lifecycle = threading.RLock()
+        self.on_hard_reset: Callable[[], None] | None = None
+        self._unsubscribe_reset = self.bus.subscribe(self._on_event)
 
     # -- lifecycle ---------------------------------------------------------------
 
     def start(self) -> Station:
-        if self._root is not None:
-            raise StationError("the station is already started")
+        with self._lifecycle:
+            if self._root is not None:
+                raise StationError("the station is already started")
+            self._start_tree()
+        return self
+
+    def _start_tree(self) -> None:
         place = Place("", None, self.registry)
 
         def on_root_event(event: object) -> None:
@@ -159,13 +180,69 @@ class Station:
             period=30.0,
             on_event=on_root_event,
         )
-        return self
 
     def stop(self, timeout: float = 10.0) -> None:
-        root, self._root = self._root, None
+        self._unsubscribe_reset()
+        with self._lifecycle:
+            root, self._root = self._root, None
         if root is not None and root.is_alive():
             root.stop(block=True, timeout=timeout)
         self._stopped.set()
+
+    def reset(self, kind: str = "Soft") -> None:
+        """What the CSMS's Reset does: end transactions, then a fresh tree boots.
+
+        Soft waits (up to RESET_GRACE seconds) for every StopTransaction to be
+        answered; Hard only for them to be sent. `on_hard_reset`, when given, replaces the
+        in-process restart of a Hard reset (e.g. with a real reboot).
+        """
+        reason = "SoftReset" if kind == "Soft" else "HardReset"
+        running = [e["evse"] for e in self.status()["evses"] if e.get("transaction_id")]
+        # Soft waits for the CSMS's answers; Hard only until the stops are on the
+        # wire (until the queue is persisted, that is all that keeps them).
+        done_type = MessageAnswered if kind == "Soft" else MessageSent
+        log = self.record()
+        try:
+            for evse in running:
+                self.registry.tell(evse_path(evse, "connector"), StopTransaction(reason))
+            if running:
+                stopped = 0
+
+                def done(event: object) -> bool:
+                    nonlocal stopped
+                    if isinstance(event, done_type) and event.action == "StopTransaction":
+                        stopped += 1
+                    return stopped >= len(running)
+
+                try:
+                    log.wait_for(done, RESET_GRACE)
+                except TimeoutError:
+                    logging.getLogger("ocppstation.station").warning(
+                        "%s reset: not every StopTransaction went out in time", kind
+                    )
+        finally:
+            log.close()
+        if kind == "Hard" and self.on_hard_reset is not None:
+            self.on_hard_reset()
+            return
+        with self._lifecycle:
+            root, self._root = self._root, None
+            if root is not None and root.is_alive():
+                root.stop(block=True, timeout=10.0)
+            self._start_tree()
+
+    def _on_event(self, event: object) -> None:
+        if isinstance(event, ResetRequested):
+            # Not in the publishing actor's thread: the reset stops that actor.
+            threading.Thread(
+                target=self.reset, args=(event.kind,), name="station-reset", daemon=True
+            ).start()
+
+    def register_data_transfer(
+        self, vendor_id: str, message_id: str | None, handler: DataTransferHandler
+    ) -> None:
+        """Answer the CSMS's DataTransfer for `vendor_id` (and `message_id`, or all)."""
+        self.ctx.data_transfer.register(vendor_id, message_id, handler)
 
     def __enter__(self) -> Station:
         return self.start()
