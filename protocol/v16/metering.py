@@ -1,0 +1,101 @@
+"""Meter values as OCPP 1.6 puts them on the wire, and clock alignment.
+
+`sampled_values` turns one reading into the sampledValue list for the
+measurands a station is configured with (MeterValuesSampledData and
+friends); a measurand the hardware cannot give (SoC without an EV that
+reports it) is left out rather than sent as a made-up number. Per-phase
+measurands are sent once per phase with `phase` set, as 1.6 section 3.16.3
+describes. `next_aligned` says when the next ClockAlignedDataInterval
+boundary falls: boundaries are counted from midnight UTC, so every station
+of a fleet samples at the same wall-clock moments.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from datetime import datetime, timedelta
+from typing import Any
+
+from ocppstation.hw.ports import MeterReading
+
+# The 1.6 measurands this station can produce, with their units.
+UNITS: dict[str, str] = {
+    "Energy.Active.Import.Register": "Wh",
+    "Power.Active.Import": "W",
+    "Current.Import": "A",
+    "Voltage": "V",
+    "Current.Offered": "A",
+    "SoC": "Percent",
+}
+SUPPORTED = frozenset(UNITS)
+_PHASES = ("L1", "L2", "L3")
+
+
+def parse_measurands(csl: str) -> list[str]:
+    """A comma separated list of measurands, in order, without blanks or repeats."""
+    seen: list[str] = []
+    for item in (part.strip() for part in csl.split(",")):
+        if item and item not in seen:
+            seen.append(item)
+    return seen
+
+
+def _number(value: float) -> str:
+    # Integers stay integers on the wire ("61", not "61.0"); others keep 3 decimals.
+    return f"{value:.0f}" if float(value).is_integer() else f"{value:.3f}".rstrip("0")
+
+
+def sampled_values(
+    reading: MeterReading,
+    measurands: Iterable[str],
+    context: str,
+    *,
+    offered_a: float | None = None,
+) -> list[dict[str, Any]]:
+    """The sampledValue entries for `reading`, in the order of `measurands`."""
+    values: list[dict[str, Any]] = []
+
+    def add(measurand: str, value: float, phase: str | None = None) -> None:
+        entry: dict[str, Any] = {
+            "value": _number(value),
+            "context": context,
+            "measurand": measurand,
+            "unit": UNITS[measurand],
+        }
+        if phase is not None:
+            entry["phase"] = phase
+        if measurand == "SoC":
+            entry["location"] = "EV"
+        values.append(entry)
+
+    for measurand in measurands:
+        match measurand:
+            case "Energy.Active.Import.Register":
+                add(measurand, round(reading.energy_wh))
+            case "Power.Active.Import":
+                add(measurand, round(reading.power_w))
+            case "Current.Import":
+                for phase, amps in zip(_PHASES, reading.current_a, strict=False):
+                    add(measurand, round(amps, 3), phase)
+            case "Voltage":
+                for phase, volts in zip(_PHASES, reading.voltage_v, strict=False):
+                    add(measurand, round(volts, 3), f"{phase}-N")
+            case "Current.Offered" if offered_a is not None:
+                add(measurand, round(offered_a, 3))
+            case "SoC" if reading.soc_percent is not None:
+                add(measurand, round(reading.soc_percent))
+    return values
+
+
+def meter_value(timestamp: str, sampled: Sequence[dict[str, Any]]) -> dict[str, Any]:
+    return {"timestamp": timestamp, "sampledValue": list(sampled)}
+
+
+def next_aligned(now: datetime, interval_s: int) -> datetime:
+    """The first boundary of `interval_s` seconds strictly after `now`, from midnight UTC."""
+    if interval_s <= 0:
+        raise ValueError("a clock-aligned interval must be positive")
+    midnight = now.replace(hour=0, minute=0, second=0, microsecond=0)
+    elapsed = (now - midnight).total_seconds()
+    steps = int(elapsed // interval_s) + 1
+    return midnight + timedelta(seconds=steps * interval_s)
