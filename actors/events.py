@@ -111,3 +111,17 @@ class ResetRequested:
     """The CSMS asked for a Reset; the Station (outside the tree) carries it out."""
 
     kind: str  # Soft or Hard
+
+
+@dataclass(frozen=True)
+class ConfigChanged:
+    """The CSMS changed an OCPP configuration key (ChangeConfiguration Accepted).
+
+    Published by the settings actor after the value is persisted and the
+    station's SettingsView shows it, so a subscriber may re-arm from the view.
+    `value` is typed (bool, int, str or tuple of str); it is None for a
+    write-only key (AuthorizationKey), whose value must not travel in events.
+    """
+
+    key: str
+    value: Any
