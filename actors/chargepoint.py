@@ -25,7 +25,7 @@ from ocppstation.actors.connector import (
     UnlockCable,
 )
 from ocppstation.actors.context import RPC, StationContext, evse_path
-from ocppstation.actors.events import RegistrationChanged, ResetRequested
+from ocppstation.actors.events import Online, RegistrationChanged, ResetRequested
 from ocppstation.actors.rpc import (
     Answer,
     Inbound,
@@ -55,6 +55,11 @@ class _Beat:
 class _BootDone:
     attempt: int
     outcome: Outcome
+
+
+@dataclass(frozen=True)
+class _FollowUp:
+    run: Callable[[], None]
 
 
 @dataclass(frozen=True)
@@ -140,6 +145,8 @@ class ChargePoint(Supervised):
                 self._announce_one(message.evse)
             case _Reannounce():
                 pass
+            case _FollowUp():
+                message.run()
             case EvseDown():
                 self.down[message.evse] = message.reason
                 self._send_status(message.evse, "Faulted", "InternalError", message.reason)
@@ -151,10 +158,15 @@ class ChargePoint(Supervised):
 
     def _link_changed(self, up: bool) -> None:
         was_up, self.link_up = self.link_up, up
-        if not up or was_up:
+        if not up:
+            if was_up:
+                self.ctx.bus.publish(Online(False))
+            return
+        if was_up:
             return
         if self.registration == "Accepted":
             self._announce()
+            self.ctx.bus.publish(Online(True))
         else:
             self._boot()
 
@@ -196,6 +208,7 @@ class ChargePoint(Supervised):
             self.ctx.cancel(self.heartbeat_timer)
             self.heartbeat_timer = self.ctx.call_every(interval, self.actor_ref, _Beat())
             self._announce()
+            self.ctx.bus.publish(Online(True))
         else:
             # Pending and Rejected: try again after the interval the CSMS gave
             # (with none given, the heartbeat interval is the station's pace).
@@ -231,9 +244,7 @@ class ChargePoint(Supervised):
         ref = self.ctx.registry.get(evse_path(evse, "connector"))
         return None if ref is None else ref.proxy().snapshot()
 
-    def _announce_one(
-        self, evse: int, snapshot: Any = None, deadline: float | None = None
-    ) -> None:
+    def _announce_one(self, evse: int, snapshot: Any = None, deadline: float | None = None) -> None:
         if evse in self.down:
             self._send_status(evse, "Faulted", "InternalError", self.down[evse])
             return
@@ -267,10 +278,12 @@ class ChargePoint(Supervised):
             result, follow_up = self._handle(call)
         except OcppError as exc:
             result = exc
-        # The answer goes out before whatever it promised (a triggered message).
-        self.ctx.registry.tell(RPC, Answer(call, result))
-        if follow_up is not None:
-            follow_up()
+        # Whatever the answer promised (a triggered message, a reset) is done
+        # when rpc says the answer is on its way: never before it on the wire.
+        if follow_up is None:
+            self.ctx.registry.tell(RPC, Answer(call, result))
+        else:
+            self.ctx.registry.tell(RPC, Answer(call, result, self.actor_ref, _FollowUp(follow_up)))
 
     def _handle(self, call: Call) -> tuple[dict[str, Any], Callable[[], None] | None]:
         payload = call.payload

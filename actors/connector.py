@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ocppstation.actors.base import Place, Supervised
-from ocppstation.actors.context import StationContext, evse_path
+from ocppstation.actors.context import OUTBOX, STORAGE, StationContext, evse_path
 from ocppstation.actors.events import (
     ConnectorChanged,
     MeterSampled,
@@ -21,7 +21,9 @@ from ocppstation.actors.events import (
     TransactionStopped,
 )
 from ocppstation.actors.hardware import AllowPower, HwChanged, ReadHw, ReadMeter, Unlock
+from ocppstation.actors.outbox import Enqueued, StartDropped, TransactionIdKnown
 from ocppstation.actors.rpc import Outcome, submit
+from ocppstation.actors.storage import QueuedMessage
 from ocppstation.hw.ports import MeterReading, Pilot
 from ocppstation.hw.simulated import HwState
 from ocppstation.protocol.timestamps import ocpp_timestamp
@@ -32,9 +34,12 @@ from ocppstation.protocol.v16.connector_status import (
     Status,
     step,
 )
+from ocppstation.protocol.v16.metering import meter_value, parse_measurands, sampled_values
 
 _SESSION = (Status.CHARGING, Status.SUSPENDED_EV, Status.SUSPENDED_EVSE)
 _ACCEPTED = {"idTagInfo": {"status": "Accepted"}}
+# A storage write is an fsync; generous, since a slow flash card is not a bug.
+STORAGE_TIMEOUT = 10.0
 
 
 @dataclass(frozen=True)
@@ -82,13 +87,6 @@ class _Authorized:
 
 
 @dataclass(frozen=True)
-class _Started:
-    id_tag: str
-    meter_start: int
-    outcome: Outcome
-
-
-@dataclass(frozen=True)
 class _AuthTimeout:
     seq: int
 
@@ -102,14 +100,18 @@ class _Sample:
 class Transaction:
     id_tag: str
     meter_start: int
+    local_id: int  # ours, in the database; the CSMS's id comes later
     transaction_id: int | None = None  # None until the CSMS answers
 
 
 class Connector(Supervised):
-    def __init__(self, place: Place, ctx: StationContext, evse: int) -> None:
+    def __init__(
+        self, place: Place, ctx: StationContext, evse: int, *, recover: bool = False
+    ) -> None:
         super().__init__(place)
         self.ctx = ctx
         self.evse = evse
+        self.recover = recover
         self.state = ConnectorState()
         self.error_code = "NoError"
         self.authorized: str | None = None
@@ -126,8 +128,10 @@ class Connector(Supervised):
         try:
             hw = self.ctx.registry.ask(evse_path(self.evse, "board"), ReadHw(), timeout=2)
         except Exception:  # no board yet: it tells us when it starts
-            return
-        self._hardware(hw, announce=False)
+            hw = None
+        if hw is not None:
+            self._hardware(hw)
+        self._recover()
 
     def teardown(self) -> None:
         self.ctx.cancel(self.sample_timer)
@@ -155,8 +159,12 @@ class Connector(Supervised):
                 self._apply(Event.TIMEOUT)
             case _AuthTimeout():
                 pass
-            case _Started():
-                self._started(message)
+            case TransactionIdKnown():
+                self._transaction_id_known(message)
+            case StartDropped():
+                self.log.error(
+                    "the CSMS never got the start of local transaction %d", message.local_tx
+                )
             case _Sample():
                 self._sample()
             case Announce():
@@ -175,7 +183,7 @@ class Connector(Supervised):
 
     # -- hardware --------------------------------------------------------------
 
-    def _hardware(self, hw: HwState, announce: bool = True) -> None:
+    def _hardware(self, hw: HwState) -> None:
         if hw.fault is not None and self.state.status is not Status.FAULTED:
             self.error_code = hw.fault
             if self.tx is not None:
@@ -239,56 +247,53 @@ class Connector(Supervised):
         self._apply(Event.AUTHORIZE)
 
     def _start_transaction(self, id_tag: str) -> None:
+        """Begin a transaction: stored and queued first, then power.
+
+        In OCPP 1.6 the transaction starts here, not when the CSMS answers:
+        the StartTransaction waits in the outbox (offline, or behind earlier
+        messages) and the answer may still refuse the idTag.
+        """
         self.authorized = None
         self.auth_seq += 1
         meter_start = int(self._read().energy_wh)
-        self.tx = Transaction(id_tag, meter_start)
-        submit(
-            self.ctx,
-            "StartTransaction",
-            {
-                "connectorId": self.evse,
-                "idTag": id_tag,
-                "meterStart": meter_start,
-                "timestamp": self._now(),
-            },
-            reply_to=self.actor_ref,
-            wrap=lambda outcome: _Started(id_tag, meter_start, outcome),
+        now = self._now()
+        payload = {
+            "connectorId": self.evse,
+            "idTag": id_tag,
+            "meterStart": meter_start,
+            "timestamp": now,
+        }
+        local_tx, seq = (
+            self._storage()
+            .tx_begin_and_queue(
+                self.evse, id_tag, meter_start, now, None, "StartTransaction", payload
+            )
+            .get(timeout=STORAGE_TIMEOUT)
         )
+        self.tx = Transaction(id_tag, meter_start, local_tx)
+        self._enqueued(seq, "StartTransaction", payload, local_tx)
+        self._energize()
 
-    def _started(self, message: _Started) -> None:
-        tx = self.tx
-        result = message.outcome.result
-        if tx is None or tx.id_tag != message.id_tag:
-            return
-        if result is None:
-            # Offline transactions need the persisted queue (next step); until
-            # then a start the CSMS never saw is not a transaction.
-            self.log.warning("StartTransaction failed: %s", message.outcome.error)
-            self.tx = None
-            return
-        tx.transaction_id = int(result["transactionId"])
-        if result["idTagInfo"]["status"] != "Accepted":
-            self._publish_started(tx)
-            self._stop_transaction("DeAuthorized")
-            return
-        if not self.state.plugged:
-            self._publish_started(tx)
-            self._stop_transaction("EVDisconnected")
-            return
+    def _energize(self) -> None:
         # Power first, then Charging: the status must not claim what the relay has not done.
         self._board(AllowPower(True))
-        interval = int(self.ctx.config.value("Core", "MeterValueSampleInterval"))
+        interval = int(self._core("MeterValueSampleInterval", 60))
         if interval > 0:
             self.sample_timer = self.ctx.call_every(interval, self.actor_ref, _Sample())
         self._apply(Event.START)
-        self._publish_started(tx)
 
-    def _publish_started(self, tx: Transaction) -> None:
-        assert tx.transaction_id is not None
+    def _transaction_id_known(self, message: TransactionIdKnown) -> None:
+        tx = self.tx
+        if tx is None or tx.local_id != message.local_tx:
+            return  # already stopped: the outbox sends its stop with this id anyway
+        tx.transaction_id = message.transaction_id
         self.ctx.bus.publish(
-            TransactionStarted(self.evse, tx.transaction_id, tx.id_tag, tx.meter_start)
+            TransactionStarted(self.evse, message.transaction_id, tx.id_tag, tx.meter_start)
         )
+        status = message.id_tag_info.get("status", "Invalid")
+        if status != "Accepted" and bool(self._core("StopTransactionOnInvalidId", True)):
+            self.log.info("CSMS refused %s (%s): stopping", tx.id_tag, status)
+            self._stop_transaction("DeAuthorized")
 
     def _stop_transaction(self, reason: str) -> None:
         tx, self.tx = self.tx, None
@@ -298,55 +303,90 @@ class Connector(Supervised):
         self.ctx.cancel(self.sample_timer)
         self.sample_timer = None
         meter_stop = int(self._read().energy_wh)
+        now = self._now()
+        payload = {"idTag": tx.id_tag, "meterStop": meter_stop, "timestamp": now, "reason": reason}
+        seq = (
+            self._storage()
+            .tx_end_and_queue(tx.local_id, meter_stop, now, reason, "StopTransaction", payload)
+            .get(timeout=STORAGE_TIMEOUT)
+        )
+        self._enqueued(seq, "StopTransaction", payload, tx.local_id)
         if self.state.status in _SESSION:
             self._apply(Event.STOP)
         if self.scheduled_operative is not None:
             self._become(self.scheduled_operative)
             self.scheduled_operative = None
-        if tx.transaction_id is None:
-            self.log.warning("stopped before the CSMS confirmed the start")
-            return
-        submit(
-            self.ctx,
-            "StopTransaction",
-            {
-                "transactionId": tx.transaction_id,
-                "idTag": tx.id_tag,
-                "meterStop": meter_stop,
-                "timestamp": self._now(),
-                "reason": reason,
-            },
-        )
         self.ctx.bus.publish(TransactionStopped(self.evse, tx.transaction_id, reason, meter_stop))
 
     def _sample(self) -> None:
-        if self.tx is None or self.tx.transaction_id is None:
+        if self.tx is None:
             return
         reading = self._read()
-        sampled = [
-            {
-                "value": f"{reading.energy_wh:.0f}",
-                "context": "Sample.Periodic",
-                "measurand": "Energy.Active.Import.Register",
-                "unit": "Wh",
-            },
-            {
-                "value": f"{reading.power_w:.0f}",
-                "context": "Sample.Periodic",
-                "measurand": "Power.Active.Import",
-                "unit": "W",
-            },
-        ]
-        submit(
-            self.ctx,
-            "MeterValues",
-            {
-                "connectorId": self.evse,
-                "transactionId": self.tx.transaction_id,
-                "meterValue": [{"timestamp": self._now(), "sampledValue": sampled}],
-            },
+        measurands = parse_measurands(
+            str(self._core("MeterValuesSampledData", "Energy.Active.Import.Register"))
         )
+        now = self._now()
+        sampled = sampled_values(reading, measurands, "Sample.Periodic")
+        payload = {"connectorId": self.evse, "meterValue": [meter_value(now, sampled)]}
+        seq = (
+            self._storage()
+            .tx_meter_and_queue(
+                self.tx.local_id, int(reading.energy_wh), now, "MeterValues", payload
+            )
+            .get(timeout=STORAGE_TIMEOUT)
+        )
+        self._enqueued(seq, "MeterValues", payload, self.tx.local_id)
         self.ctx.bus.publish(MeterSampled(self.evse, reading.energy_wh, reading.power_w))
+
+    def _enqueued(self, seq: int, action: str, payload: dict[str, Any], local_tx: int) -> None:
+        message = QueuedMessage(seq, action, payload, local_tx, 0)
+        if not self.ctx.registry.tell(OUTBOX, Enqueued(message, self.evse)):
+            # Stored all the same: the outbox reloads the queue when it starts.
+            self.log.warning("outbox not running; %s #%d waits in the database", action, seq)
+
+    def _recover(self) -> None:
+        """Transactions the database says are open on this connector.
+
+        On the first start in a process they belong to a run that ended
+        without stopping them (a crash, kill -9, power loss): they end now
+        with PowerLoss at the last known meter value. On a restart of this
+        actor within a run they are still going: we pick them up again.
+        """
+        for record in self._storage().tx_open().get(timeout=STORAGE_TIMEOUT):
+            if record.connector != self.evse:
+                continue
+            if self.recover:
+                payload = {
+                    "idTag": record.id_tag,
+                    "meterStop": record.last_meter,
+                    "timestamp": record.last_at,
+                    "reason": "PowerLoss",
+                }
+                seq = (
+                    self._storage()
+                    .tx_end_and_queue(
+                        record.local_id,
+                        record.last_meter,
+                        record.last_at,
+                        "PowerLoss",
+                        "StopTransaction",
+                        payload,
+                    )
+                    .get(timeout=STORAGE_TIMEOUT)
+                )
+                self._enqueued(seq, "StopTransaction", payload, record.local_id)
+                self.ctx.bus.publish(
+                    TransactionStopped(
+                        self.evse, record.transaction_id, "PowerLoss", record.last_meter
+                    )
+                )
+            elif self.tx is None:
+                self.tx = Transaction(
+                    record.id_tag, record.meter_start, record.local_id, record.transaction_id
+                )
+                if self.state.plugged:
+                    self._energize()
+        self.recover = False
 
     # -- CSMS requests ----------------------------------------------------------
 
@@ -361,9 +401,7 @@ class Connector(Supervised):
         if self.tx is not None:
             self._stop_transaction("UnlockCommand")
         try:
-            return str(
-                self.ctx.registry.ask(evse_path(self.evse, "board"), Unlock(), timeout=2)
-            )
+            return str(self.ctx.registry.ask(evse_path(self.evse, "board"), Unlock(), timeout=2))
         except Exception as exc:  # no board to ask: the lock did not move
             self.log.error("unlock failed: %s", exc)
             return "UnlockFailed"
@@ -430,3 +468,9 @@ class Connector(Supervised):
 
     def _now(self) -> str:
         return ocpp_timestamp(self.ctx.clock.wall())
+
+    def _storage(self) -> Any:
+        return self.ctx.registry.require(STORAGE).proxy()
+
+    def _core(self, key: str, default: object) -> Any:
+        return self.ctx.config["Core"].get(key, default)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import random
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import pykka
@@ -21,6 +22,8 @@ from ocppstation.config.loader import StationConfig
 from ocppstation.hw.simulated import SimulatedEvse
 
 SCHEDULER = "scheduler"
+STORAGE = "storage"
+OUTBOX = "outbox"
 LINK = "link"
 RPC = "link/rpc"
 WEBSOCKET = "link/websocket"
@@ -42,6 +45,8 @@ class StationContext:
     hardware: Mapping[int, SimulatedEvse]
     rng: random.Random = field(default_factory=random.Random)
     data_transfer: DataTransferHandlers = field(default_factory=DataTransferHandlers)
+    # The station's SQLite file; None keeps everything in memory (no recovery).
+    database: Path | None = None
 
     def call_later(self, delay: float, target: pykka.ActorRef[Any], message: object) -> int:
         """Arm a one-shot timer; a target that stops first simply misses it."""

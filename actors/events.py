@@ -64,6 +64,13 @@ class RegistrationChanged:
 
 
 @dataclass(frozen=True)
+class Online:
+    """The station may (or may no longer) send: link up and boot Accepted."""
+
+    online: bool
+
+
+@dataclass(frozen=True)
 class ConnectorChanged:
     evse: int
     status: str
@@ -81,7 +88,7 @@ class TransactionStarted:
 @dataclass(frozen=True)
 class TransactionStopped:
     evse: int
-    transaction_id: int
+    transaction_id: int | None  # None if the CSMS has not answered its start yet
     reason: str
     meter_stop: int
 

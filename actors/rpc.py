@@ -77,8 +77,16 @@ class Inbound:
 
 @dataclass(frozen=True)
 class Answer:
+    """The answer to an Inbound call.
+
+    `then` is told to `notify` once the answer is on its way to the wire, so
+    whatever the answer promised (a triggered message, a reset) comes after it.
+    """
+
     call: Call
     result: dict[str, Any] | OcppError
+    notify: pykka.ActorRef[Any] | None = None
+    then: object = None
 
 
 @dataclass(frozen=True)
@@ -113,6 +121,11 @@ class LinkState:
 @dataclass(frozen=True)
 class LinkQuery:
     """Ask: is the link up? (for an actor that started after it came up)"""
+
+
+@dataclass(frozen=True)
+class ReadyQuery:
+    """Ask: may calls go out now (link up and Accepted)?"""
 
 
 @dataclass(frozen=True)
@@ -181,6 +194,11 @@ class Rpc(Supervised):
                 log.debug("dropped a frame from an old connection")
             case Answer():
                 self._answer(message.call, message.result)
+                if message.notify is not None:
+                    try:
+                        message.notify.tell(message.then)
+                    except pykka.ActorDeadError:
+                        log.info("%s answered after its handler stopped", message.call.action)
             case LinkUp(generation=g) if g == self.generation and self.session:
                 pass  # a repeat (after our SayLinkState): keep the live session
             case LinkUp():
@@ -197,6 +215,8 @@ class Rpc(Supervised):
                 pass
             case LinkQuery():
                 return self.session is not None
+            case ReadyQuery():
+                return self.session is not None and self.registered
             case SetRegistered():
                 self.registered = message.registered
             case _CheckTimeout():

@@ -31,6 +31,8 @@ from ocppstation.actors.connector import Connector, Present, StopTransaction
 from ocppstation.actors.context import (
     CHARGEPOINT,
     EVSES,
+    OUTBOX,
+    STORAGE,
     WEBSOCKET,
     StationContext,
     evse_path,
@@ -38,9 +40,11 @@ from ocppstation.actors.context import (
 from ocppstation.actors.datatransfer import Handler as DataTransferHandler
 from ocppstation.actors.events import EventBus, MessageAnswered, MessageSent, ResetRequested
 from ocppstation.actors.hardware import Board, Meter
+from ocppstation.actors.outbox import Outbox
 from ocppstation.actors.registry import Registry
 from ocppstation.actors.rpc import Rpc
 from ocppstation.actors.scheduler import Scheduler
+from ocppstation.actors.storage import Storage
 from ocppstation.actors.supervisor import ChildSpec, Restart, Strategy, Supervisor
 from ocppstation.actors.websocket import Drop, WebSocketLink
 from ocppstation.config.loader import StationConfig
@@ -70,13 +74,21 @@ class StationError(RuntimeError):
 
 
 def _evse_spec(ctx: StationContext, evse: int) -> ChildSpec:
+    # Only the connector's first start in this tree recovers transactions left
+    # open by a previous run (PowerLoss); a later restart resumes them.
+    first_start = [True]
+
+    def connector(place: Place) -> Any:
+        recover, first_start[0] = first_start[0], False
+        return Connector.start(place, ctx, evse, recover=recover)
+
     def parts(place: Place) -> Any:
         return Supervisor.start(
             place,
             [
                 ChildSpec("board", lambda p: Board.start(p, ctx, evse)),
                 ChildSpec("meter", lambda p: Meter.start(p, ctx, evse)),
-                ChildSpec("connector", lambda p: Connector.start(p, ctx, evse)),
+                ChildSpec("connector", connector),
             ],
             strategy=Strategy.ONE_FOR_ONE,
             max_restarts=int(ctx.config.value("Internal", "EvseMaxRestarts")),
@@ -109,6 +121,9 @@ def station_tree(ctx: StationContext) -> list[ChildSpec]:
 
     return [
         ChildSpec("scheduler", lambda p: Scheduler.start(p, ctx.clock)),
+        ChildSpec(STORAGE, lambda p: Storage.start(p, ctx.database)),
+        # Before the link: a link restart must not drop the queue's in-flight state.
+        ChildSpec(OUTBOX, lambda p: Outbox.start(p, ctx)),
         ChildSpec("link", link),
         # EVSEs before the chargepoint: they do not need it, and so its crash
         # (it only reboots) never takes a running transaction down with it,
@@ -146,8 +161,22 @@ class Station:
             )
             for n in range(1, config.evses + 1)
         }
+        data_dir = self.data_dir or (
+            Path(config.value("Internal", "DataDir"))
+            if config.value("Internal", "DataDir")
+            else None
+        )
+        database = data_dir / f"{config.charge_point_id}.sqlite" if data_dir else None
+        if data_dir is not None:
+            data_dir.mkdir(parents=True, exist_ok=True)
         self.ctx = StationContext(
-            config, self.registry, self.clock, self.bus, self.hardware, random.Random(seed)
+            config,
+            self.registry,
+            self.clock,
+            self.bus,
+            self.hardware,
+            random.Random(seed),
+            database=database,
         )
         # Before start, so that nothing the station does is missed (tests, demo).
         self.recorded = EventLog(self.bus) if record_events else None

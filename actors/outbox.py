@@ -1,0 +1,240 @@
+"""The outbox: transaction messages delivered in order, exactly as queued.
+
+Connectors write StartTransaction, in-transaction MeterValues and
+StopTransaction to the database (through the storage actor) before anything
+else, then tell the outbox `Enqueued`. The outbox keeps the same queue in
+memory, sends the head through the rpc actor when the station is online,
+deletes it from the database only when the CSMS has answered, and follows
+`protocol.v16.txqueue` for failures. On start it reloads the queue, so what
+was queued before a crash or kill -9 goes out after it.
+
+When a StartTransaction is answered, the CSMS's transactionId is stored and
+the connector is told (`TransactionIdKnown`), and every later message of that
+transaction is sent with it.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from dataclasses import dataclass
+from typing import Any
+
+from ocppstation.actors.base import Place, Supervised
+from ocppstation.actors.context import RPC, STORAGE, StationContext, evse_path
+from ocppstation.actors.events import Online
+from ocppstation.actors.rpc import NotRegistered, Outcome, ReadyQuery, submit
+from ocppstation.actors.storage import QueuedMessage
+from ocppstation.protocol.errors import CallTimeout, OfflineError
+from ocppstation.protocol.v16.txqueue import Failure, Unresolvable, after_failure, resolve
+
+ASK_TIMEOUT = 10.0
+
+
+@dataclass(frozen=True)
+class Enqueued:
+    """A message the connector has just stored; send it after the ones before it."""
+
+    message: QueuedMessage
+    connector: int
+
+
+@dataclass(frozen=True)
+class TransactionIdKnown:
+    """To the connector: the CSMS answered the StartTransaction of `local_tx`."""
+
+    local_tx: int
+    transaction_id: int
+    id_tag_info: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class StartDropped:
+    """To the connector: its StartTransaction could not be delivered and was dropped."""
+
+    local_tx: int
+
+
+@dataclass(frozen=True)
+class _Done:
+    seq: int
+    outcome: Outcome
+
+
+@dataclass(frozen=True)
+class _Retry:
+    seq: int
+
+
+@dataclass(frozen=True)
+class _Wake:
+    pass
+
+
+@dataclass(frozen=True)
+class QueueState:
+    length: int
+    in_flight: int | None
+
+
+class Outbox(Supervised):
+    def __init__(self, place: Place, ctx: StationContext) -> None:
+        super().__init__(place)
+        self.ctx = ctx
+        self.queue: deque[QueuedMessage] = deque()
+        self.connectors: dict[int, int] = {}  # local_tx -> connector
+        self.transaction_ids: dict[int, int] = {}
+        self.in_flight: int | None = None
+        self.waiting: int | None = None  # seq held back until its retry timer
+        self.online = False
+        self._unsubscribe = lambda: None
+
+    def setup(self) -> None:
+        me = self.actor_ref
+
+        def on_event(event: object) -> None:
+            if isinstance(event, Online):
+                me.tell(event)
+
+        self._unsubscribe = self.ctx.bus.subscribe(on_event)
+        storage = self.ctx.registry.require(STORAGE).proxy()
+        for tx in storage.tx_open().get(timeout=ASK_TIMEOUT):
+            self._remember(tx.local_id, tx.connector, tx.transaction_id)
+        for message in storage.queue_all().get(timeout=ASK_TIMEOUT):
+            self.queue.append(message)
+            if message.local_tx is not None and message.local_tx not in self.connectors:
+                record = storage.tx_get(message.local_tx).get(timeout=ASK_TIMEOUT)
+                if record is not None:
+                    self._remember(record.local_id, record.connector, record.transaction_id)
+        try:
+            self.online = bool(self.ctx.registry.ask(RPC, ReadyQuery(), timeout=2))
+        except Exception:  # no rpc yet: the Online event wakes us
+            self.online = False
+        self._pump()
+
+    def teardown(self) -> None:
+        self._unsubscribe()
+
+    def state(self) -> QueueState:
+        return QueueState(len(self.queue), self.in_flight)
+
+    def receive(self, message: Any) -> Any:
+        match message:
+            case Enqueued():
+                self.queue.append(message.message)
+                if message.message.local_tx is not None:
+                    self.connectors.setdefault(message.message.local_tx, message.connector)
+                self._pump()
+            case Online():
+                self.online = message.online
+                self._pump()
+            case _Done():
+                self._done(message.seq, message.outcome)
+            case _Retry(seq=seq) if seq == self.waiting:
+                self.waiting = None
+                self._pump()
+            case _Retry() | _Wake():
+                self._pump()
+            case _:
+                return super().receive(message)
+        return None
+
+    def _remember(self, local_tx: int, connector: int, transaction_id: int | None) -> None:
+        self.connectors[local_tx] = connector
+        if transaction_id is not None:
+            self.transaction_ids[local_tx] = transaction_id
+
+    # -- sending ----------------------------------------------------------------
+
+    def _pump(self) -> None:
+        while self.online and self.in_flight is None and self.waiting is None and self.queue:
+            head = self.queue[0]
+            try:
+                payload = resolve(head.action, head.payload, head.local_tx, self.transaction_ids)
+            except Unresolvable as exc:
+                # Its StartTransaction was dropped: the CSMS has no transaction to
+                # attach this to. Loud, because a CSMS operator will miss it.
+                self.log.error("dropping %s #%d: %s", head.action, head.seq, exc)
+                self._forget(head)
+                continue
+            self.in_flight = head.seq
+            seq = head.seq
+            submit(
+                self.ctx,
+                head.action,
+                payload,
+                reply_to=self.actor_ref,
+                wrap=lambda outcome, seq=seq: _Done(seq, outcome),  # type: ignore[misc]
+            )
+
+    def _done(self, seq: int, outcome: Outcome) -> None:
+        if seq != self.in_flight or not self.queue or self.queue[0].seq != seq:
+            return
+        self.in_flight = None
+        head = self.queue[0]
+        if outcome.error is None:
+            self._delivered(head, outcome.result or {})
+            self._forget(head)
+            self._pump()
+            return
+        if isinstance(outcome.error, OfflineError | NotRegistered):
+            failure = Failure.OFFLINE
+        elif isinstance(outcome.error, CallTimeout):
+            failure = Failure.TIMEOUT
+        else:
+            failure = Failure.ERROR
+        if failure is Failure.OFFLINE:
+            self.online = False  # the Online event brings us back
+            return
+        settings = self.ctx.config["Core"]
+        retry = after_failure(
+            failure,
+            head.attempts,
+            int(settings.get("TransactionMessageAttempts", 3)),
+            float(settings.get("TransactionMessageRetryInterval", 60)),
+        )
+        self.log.warning(
+            "%s #%d failed (%s, attempt %d): %s",
+            head.action,
+            head.seq,
+            failure.value,
+            retry.attempts,
+            outcome.error,
+        )
+        if retry.drop:
+            self.log.error("dropping %s #%d after %d attempts", head.action, seq, retry.attempts)
+            if head.action == "StartTransaction" and head.local_tx is not None:
+                self._tell_connector(head.local_tx, StartDropped(head.local_tx))
+            self._forget(head)
+            self._pump()
+            return
+        updated = QueuedMessage(head.seq, head.action, head.payload, head.local_tx, retry.attempts)
+        self.queue[0] = updated
+        self._storage().queue_attempted(seq, retry.attempts).get(timeout=ASK_TIMEOUT)
+        self.waiting = seq
+        self.ctx.call_later(retry.wait or 0.0, self.actor_ref, _Retry(seq))
+
+    def _delivered(self, head: QueuedMessage, result: dict[str, Any]) -> None:
+        if head.action != "StartTransaction" or head.local_tx is None:
+            return
+        transaction_id = int(result["transactionId"])
+        self.transaction_ids[head.local_tx] = transaction_id
+        self._storage().tx_set_id(head.local_tx, transaction_id).get(timeout=ASK_TIMEOUT)
+        self._tell_connector(
+            head.local_tx,
+            TransactionIdKnown(head.local_tx, transaction_id, result.get("idTagInfo", {})),
+        )
+
+    def _forget(self, head: QueuedMessage) -> None:
+        self._storage().queue_delete(head.seq).get(timeout=ASK_TIMEOUT)
+        self.queue.popleft()
+        if head.action == "StopTransaction" and head.local_tx is not None:
+            self.transaction_ids.pop(head.local_tx, None)
+            self.connectors.pop(head.local_tx, None)
+
+    def _tell_connector(self, local_tx: int, message: object) -> None:
+        connector = self.connectors.get(local_tx)
+        if connector is not None:
+            self.ctx.registry.tell(evse_path(connector, "connector"), message)
+
+    def _storage(self) -> Any:
+        return self.ctx.registry.require(STORAGE).proxy()
