@@ -15,7 +15,12 @@ Deliberate differences from OTP, kept small:
 - a transient child that exits normally is forgotten rather than kept as a
   stopped spec (so a later one_for_all restart does not revive it);
 - a sibling that is not running (terminated on request, or whose start is
-  pending a retry) is left alone by a restart instead of being started.
+  pending a retry) is left alone by a restart instead of being started;
+- a child may carry a `RestartBackoff`: after it crashes, its restart waits
+  a delay that grows with each crash in a row, and such restarts do not
+  count against the intensity. That is for drivers of devices that may be
+  away for minutes (a pulled USB cable): the delay already bounds how often
+  they restart, and the intensity is left to catch real crash loops.
 """
 
 from __future__ import annotations
@@ -28,6 +33,7 @@ __all__ = [
     "Intensity",
     "Plan",
     "Restart",
+    "RestartBackoff",
     "Strategy",
     "plan",
     "should_restart",
@@ -130,3 +136,41 @@ class Intensity:
         """
         recent = (*(t for t in history if now - t <= self.period), now)
         return len(recent) <= self.max_restarts, recent
+
+
+@dataclass(frozen=True)
+class RestartBackoff:
+    """How long a crashed child waits before it is started again.
+
+    The n-th crash in a row waits ``initial * factor ** (n - 1)``, at most
+    ``maximum``. A child that ran ``reset_after`` seconds before crashing
+    starts again from ``initial``: it had recovered.
+    """
+
+    initial: float = 1.0
+    maximum: float = 30.0
+    factor: float = 2.0
+    reset_after: float = 60.0
+
+    def __post_init__(self) -> None:
+        if not 0 <= self.initial <= self.maximum:
+            msg = f"need 0 <= initial <= maximum, got {self.initial}, {self.maximum}"
+            raise ValueError(msg)
+        if self.factor < 1:
+            msg = f"factor must be >= 1, got {self.factor}"
+            raise ValueError(msg)
+        if self.reset_after < 0:
+            msg = f"reset_after must be >= 0, got {self.reset_after}"
+            raise ValueError(msg)
+
+    def next(self, failures: int, ran_for: float) -> tuple[float, int]:
+        """(delay before the restart, crashes in a row including this one).
+
+        ``failures`` is the count of crashes in a row before this one and
+        ``ran_for`` how long the child ran this time.
+        """
+        if ran_for >= self.reset_after:
+            failures = 0
+        # Capped exponent: a child failing for days must not overflow a float.
+        delay = self.initial * self.factor ** min(failures, 64)
+        return float(min(delay, self.maximum)), failures + 1

@@ -16,10 +16,17 @@ calls ``Supervisor.start()``, so the whole subtree is registered when that
 returns; a child whose factory raises makes ``start()`` raise and leaves
 nothing running. A child's own ``setup()`` runs later in its thread, and its
 failure is handled like any crash.
+
+A child spec may carry a ``RestartBackoff`` (restart.py): its crash is then
+followed by a delayed restart, armed through ``later`` (the station passes
+its scheduler, so the delay runs in the station's time; by default a timer
+thread). Delayed restarts are left out of the intensity count.
 """
 
 from __future__ import annotations
 
+import itertools
+import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -29,14 +36,17 @@ import pykka
 from pykka import ActorRef
 
 from ocppstation.actors.base import ChildExited, Place, Supervised
-from ocppstation.actors.restart import Intensity, Restart, Strategy, plan
+from ocppstation.actors.restart import Intensity, Restart, RestartBackoff, Strategy, plan
 
 __all__ = [
     "ChildCrashed",
+    "ChildRestartDelayed",
     "ChildRestarted",
     "ChildSpec",
     "ChildTerminated",
+    "Later",
     "Restart",
+    "RestartBackoff",
     "Strategy",
     "Supervisor",
     "SupervisorGaveUp",
@@ -54,13 +64,33 @@ class ChildSpec:
     ``start`` must start the actor and return its ref without waiting for its
     setup (``lambda place: Meter.start(place, ctx)``). ``shutdown`` is how long
     the supervisor waits for a clean stop before abandoning the thread; give a
-    child supervisor enough for its whole subtree.
+    child supervisor enough for its whole subtree. ``backoff`` delays the
+    restart after a crash (see RestartBackoff).
     """
 
     id: str
     start: Callable[[Place], ActorRef[Any]]
     restart: Restart = Restart.PERMANENT
     shutdown: float = _DEFAULT_SHUTDOWN
+    backoff: RestartBackoff | None = None
+
+
+Later = Callable[[float, ActorRef[Any], object], object]
+"""``later(delay, ref, message)``: tell ``message`` to ``ref`` in ``delay`` seconds."""
+
+
+def thread_later(delay: float, ref: ActorRef[Any], message: object) -> None:
+    """A Later on the real clock, for supervisors without a scheduler."""
+
+    def fire() -> None:
+        try:
+            ref.tell(message)
+        except pykka.ActorDeadError:
+            pass  # the supervisor stopped meanwhile; nothing to restart
+
+    timer = threading.Timer(delay, fire)
+    timer.daemon = True
+    timer.start()
 
 
 # -- events published through on_event --
@@ -80,6 +110,18 @@ class ChildRestarted:
 
     path: str
     latency: float
+
+
+@dataclass(frozen=True)
+class ChildRestartDelayed:
+    """A child with a backoff crashed; it starts again in ``delay`` s.
+
+    ``failures`` counts its crashes in a row, this one included.
+    """
+
+    path: str
+    delay: float
+    failures: int
 
 
 @dataclass(frozen=True)
@@ -114,6 +156,14 @@ class _RetryStart:
     ids: tuple[str, ...]
 
 
+@dataclass(frozen=True)
+class _DelayedStart:
+    """Told to itself when a backoff delay is over; ``token`` tells stale ones."""
+
+    ids: tuple[str, ...]
+    token: int
+
+
 def _describe(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {exc}"
 
@@ -131,8 +181,16 @@ class Supervisor(Supervised):
         period: float = 5.0,
         monotonic: Callable[[], float] = time.monotonic,
         on_event: Callable[[object], None] | None = None,
+        later: Later | None = None,
     ) -> None:
         super().__init__(place)
+        self._later = later
+        # Backoff bookkeeping: when each child last started, its crashes in
+        # a row, and the children waiting for a delayed start (id -> token).
+        self._started_at: dict[str, float] = {}
+        self._failures: dict[str, int] = {}
+        self._pending: dict[str, int] = {}
+        self._tokens = itertools.count(1)
         self._strategy = Strategy(strategy)
         self._intensity = Intensity(max_restarts, period)
         self._monotonic = monotonic
@@ -175,6 +233,9 @@ class Supervisor(Supervised):
         if isinstance(message, _RetryStart):
             self._retry_start(message)
             return None
+        if isinstance(message, _DelayedStart):
+            self._delayed_start(message)
+            return None
         return super().receive(message)
 
     # -- asks --
@@ -203,6 +264,7 @@ class Supervisor(Supervised):
             msg = f"child {spec.id!r} is already running"
             raise ValueError(msg)
         self._specs[spec.id] = spec
+        self._pending.pop(spec.id, None)
         try:
             return self._start_child(spec)
         except Exception:
@@ -224,6 +286,8 @@ class Supervisor(Supervised):
         if id in self._refs:
             self._stop_child(id)
             self._emit(ChildTerminated(self.place.child(id), "terminated on request"))
+        elif self._pending.pop(id, None) is not None:
+            self._emit(ChildTerminated(self.place.child(id), "terminated on request"))
         if spec.restart == Restart.TEMPORARY:
             del self._specs[id]
 
@@ -236,6 +300,7 @@ class Supervisor(Supervised):
             msg = f"child {id!r} is running; terminate it first"
             raise ValueError(msg)
         del self._specs[id]
+        self._pending.pop(id, None)
 
     # -- restarts --
 
@@ -274,6 +339,10 @@ class Supervisor(Supervised):
                 del self._specs[forgotten]
             self._emit(ChildTerminated(path, why))
             return
+        backoff = self._specs[cid].backoff
+        if abnormal and backoff is not None:
+            self._delay_restart(cid, backoff, steps.stop, steps.forget, steps.start)
+            return
         if not self._allow_restart(f"{cid}: {why}"):
             return
         for sibling in steps.stop:
@@ -284,6 +353,51 @@ class Supervisor(Supervised):
                 ChildTerminated(self.place.child(forgotten), f"temporary, stopped with {cid}")
             )
         self._start_in_order(steps.start, received)
+
+    def _delay_restart(
+        self,
+        cid: str,
+        backoff: RestartBackoff,
+        stop: Sequence[str],
+        forget: Sequence[str],
+        start: Sequence[str],
+    ) -> None:
+        """Carry out a plan whose starts wait for the child's backoff delay."""
+        now = self._monotonic()
+        ran_for = now - self._started_at.get(cid, now)
+        delay, failures = backoff.next(self._failures.get(cid, 0), ran_for)
+        self._failures[cid] = failures
+        for sibling in stop:
+            self._stop_child(sibling)
+        for forgotten in forget:
+            del self._specs[forgotten]
+            self._emit(
+                ChildTerminated(self.place.child(forgotten), f"temporary, stopped with {cid}")
+            )
+        token = next(self._tokens)
+        for child in start:
+            self._pending[child] = token
+        self.log.info("restarting %s in %.3g s (crash %d in a row)", cid, delay, failures)
+        self._emit(ChildRestartDelayed(self.place.child(cid), delay, failures))
+        message = _DelayedStart(tuple(start), token)
+        if self._later is not None:
+            try:
+                self._later(delay, self.actor_ref, message)
+                return
+            except Exception:
+                # Without this timer the child would never come back.
+                self.log.exception("arming the restart of %s failed; using a thread", cid)
+        thread_later(delay, self.actor_ref, message)
+
+    def _delayed_start(self, message: _DelayedStart) -> None:
+        if self._stopping:
+            return
+        due = [c for c in message.ids if self._pending.get(c) == message.token]
+        for child in due:
+            del self._pending[child]
+        pending = tuple(c for c in due if c in self._specs and c not in self._refs)
+        if pending:
+            self._start_in_order(pending, time.perf_counter())
 
     def _retry_start(self, message: _RetryStart) -> None:
         if self._stopping:
@@ -353,6 +467,7 @@ class Supervisor(Supervised):
         # our own start (or restart) finds the child.
         self.place.registry.register(place.path, ref)
         self._refs[spec.id] = ref
+        self._started_at[spec.id] = self._monotonic()
         return ref
 
     def _stop_child(self, cid: str) -> None:

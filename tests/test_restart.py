@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from ocppstation.actors.restart import Intensity, Plan, Restart, Strategy, plan
+from ocppstation.actors.restart import Intensity, Plan, Restart, RestartBackoff, Strategy, plan
 
 P, TR, TE = Restart.PERMANENT, Restart.TRANSIENT, Restart.TEMPORARY
 ORDER = ("a", "b", "c", "d")
@@ -184,3 +184,47 @@ def test_intensity_allows_restarts_spaced_further_than_period(
     for k in range(20):
         allowed, history = budget.record(history, k * period * 1.01 + k)
         assert allowed
+
+
+# -- restart backoff --
+
+
+def test_backoff_doubles_up_to_the_maximum_and_resets_after_a_good_run() -> None:
+    backoff = RestartBackoff(initial=1, maximum=10, factor=2, reset_after=60)
+    failures, delays = 0, []
+    for _ in range(6):
+        delay, failures = backoff.next(failures, ran_for=0.5)
+        delays.append(delay)
+    assert delays == [1, 2, 4, 8, 10, 10]
+    assert failures == 6
+    assert backoff.next(failures, ran_for=60) == (1, 1)
+
+
+@pytest.mark.parametrize(
+    "kwargs", [{"initial": -1}, {"initial": 5, "maximum": 1}, {"factor": 0.5}, {"reset_after": -1}]
+)
+def test_backoff_rejects_nonsense(kwargs: dict[str, float]) -> None:
+    with pytest.raises(ValueError):
+        RestartBackoff(**kwargs)
+
+
+@given(
+    initial=st.floats(0, 10),
+    extra=st.floats(0, 100),
+    factor=st.floats(1, 4),
+    runs=st.lists(st.floats(0, 200), max_size=40),
+)
+def test_backoff_delays_stay_within_bounds_and_never_shrink_in_a_crash_loop(
+    initial: float, extra: float, factor: float, runs: list[float]
+) -> None:
+    backoff = RestartBackoff(initial, initial + extra, factor, reset_after=100)
+    failures, previous = 0, 0.0
+    for ran_for in runs:
+        delay, after = backoff.next(failures, ran_for)
+        assert initial <= delay <= backoff.maximum
+        if ran_for >= backoff.reset_after:
+            assert (delay, after) == (initial, 1)
+        else:
+            assert after == failures + 1
+            assert delay >= previous
+        failures, previous = after, delay

@@ -17,9 +17,10 @@ from pykka import ActorRef
 
 from ocppstation.actors.base import ChildExited, Crash, InjectedCrash, Place, Supervised
 from ocppstation.actors.registry import Registry
-from ocppstation.actors.restart import Restart, Strategy
+from ocppstation.actors.restart import Restart, RestartBackoff, Strategy
 from ocppstation.actors.supervisor import (
     ChildCrashed,
+    ChildRestartDelayed,
     ChildRestarted,
     ChildSpec,
     ChildTerminated,
@@ -574,3 +575,139 @@ def test_restart_latency(tree: Tree) -> None:
         f"median {statistics.median(latencies) * 1e6:.0f} us, "
         f"max {max(latencies) * 1e6:.0f} us"
     )
+
+
+# -- restart backoff --
+
+
+class ManualLater:
+    """A `later` for supervisors whose timers the test fires by hand."""
+
+    def __init__(self) -> None:
+        self.armed = Journal()
+
+    def __call__(self, delay: float, ref: ActorRef[Any], message: object) -> None:
+        self.armed.add((delay, ref, message))
+
+    def fire(self, n: int) -> float:
+        """Deliver the n-th timer armed (0-based) once it is armed; its delay."""
+        self.armed.wait_until(lambda items: len(items) > n)
+        delay, ref, message = self.armed.items[n]
+        ref.tell(message)
+        return delay
+
+
+def backoff_worker(id: str, journal: Journal, backoff: RestartBackoff, **kwargs: Any) -> ChildSpec:
+    spec = worker(id, journal, **kwargs)
+    return ChildSpec(spec.id, spec.start, spec.restart, spec.shutdown, backoff)
+
+
+def test_a_crash_loop_with_backoff_waits_longer_each_time_and_never_gives_up(tree: Tree) -> None:
+    later = ManualLater()
+    j = tree.journal
+    tree.root(
+        [worker("ok", j), backoff_worker("dev", j, RestartBackoff(1, 4), fail_setup=lambda: True)],
+        max_restarts=1,
+        period=60,
+        later=later,
+    )
+    delays = [later.fire(n) for n in range(5)]
+    assert delays == [1, 2, 4, 4, 4]
+    tree.events.wait_until(lambda e: len([x for x in e if isinstance(x, ChildRestarted)]) == 5)
+    delayed = tree.events.of(ChildRestartDelayed)
+    assert [(d.path, d.delay, d.failures) for d in delayed[:3]] == [
+        ("dev", 1, 1),
+        ("dev", 2, 2),
+        ("dev", 4, 3),
+    ]
+    # Far more restarts than max_restarts=1 allows, yet nobody gave up.
+    assert tree.events.of(SupervisorGaveUp) == []
+    assert tree.registry.require("ok").ask("ping", timeout=WAIT) == "pong"
+
+
+def test_nothing_restarts_before_the_backoff_timer_fires(tree: Tree) -> None:
+    later = ManualLater()
+    tree.root([backoff_worker("dev", tree.journal, RestartBackoff(5, 5))], later=later)
+    tree.crash("dev")
+    later.armed.wait_until(lambda items: len(items) == 1)
+    assert tree.registry.get("dev") is None
+    assert spawns(tree.journal) == ["dev"]
+    later.fire(0)
+    assert tree.registry.wait_for("dev", WAIT).ask("ping", timeout=WAIT) == "pong"
+
+
+def test_backoff_starts_over_after_a_long_enough_run(tree: Tree) -> None:
+    later = ManualLater()
+    now = [0.0]
+    tree.root(
+        [backoff_worker("dev", tree.journal, RestartBackoff(1, 30, reset_after=60))],
+        later=later,
+        monotonic=lambda: now[0],
+    )
+    for n in range(3):
+        tree.crash("dev")
+        later.fire(n)
+        # The event, not the registry: it comes after the start time is noted.
+        tree.events.wait_until(
+            lambda e, n=n: len([x for x in e if isinstance(x, ChildRestarted)]) > n
+        )
+    now[0] += 61  # the third incarnation runs a minute
+    tree.crash("dev")
+    assert later.fire(3) == 1
+    assert [d.delay for d in tree.events.of(ChildRestartDelayed)] == [1, 2, 4, 1]
+
+
+def test_a_normal_exit_of_a_backoff_child_restarts_at_once(tree: Tree) -> None:
+    later = ManualLater()
+    tree.root([backoff_worker("dev", tree.journal, RestartBackoff(5, 5))], later=later)
+    old = tree.registry.require("dev")
+    old.tell("quit")
+    tree.registry.wait_for("dev", WAIT, not_ref=old)
+    assert later.armed.items == []
+
+
+def test_rest_for_one_stops_later_siblings_now_and_starts_them_after_the_delay(
+    tree: Tree,
+) -> None:
+    later = ManualLater()
+    j = tree.journal
+    tree.root(
+        [backoff_worker("dev", j, RestartBackoff(1, 1)), worker("user", j)],
+        strategy=Strategy.REST_FOR_ONE,
+        later=later,
+    )
+    user = tree.registry.require("user")
+    tree.crash("dev")
+    later.armed.wait_until(lambda items: len(items) == 1)
+    assert user.actor_stopped.is_set()
+    assert tree.registry.get("user") is None
+    later.fire(0)
+    tree.registry.wait_for("user", WAIT, not_ref=user)
+    assert spawns(j) == ["dev", "user", "dev", "user"]
+
+
+def test_terminating_a_child_waiting_for_its_restart_cancels_it(tree: Tree) -> None:
+    later = ManualLater()
+    sup = tree.root([backoff_worker("dev", tree.journal, RestartBackoff(1, 1))], later=later)
+    tree.crash("dev")
+    later.armed.wait_until(lambda items: len(items) == 1)
+    sup.proxy().terminate_child("dev").get(timeout=WAIT)
+    later.fire(0)
+    # The stale timer changed nothing: the child stays terminated.
+    assert sup.proxy().which_children().get(timeout=WAIT) == [("dev", None)]
+    assert spawns(tree.journal) == ["dev"]
+
+
+def test_without_a_scheduler_the_delay_runs_on_a_thread_timer(tree: Tree) -> None:
+    tree.root([backoff_worker("dev", tree.journal, RestartBackoff(0.01, 0.01))])
+    old = tree.crash("dev")
+    assert tree.registry.wait_for("dev", WAIT, not_ref=old).ask("ping", timeout=WAIT) == "pong"
+
+
+def test_a_later_that_fails_falls_back_to_a_thread_timer(tree: Tree) -> None:
+    def broken(delay: float, ref: ActorRef[Any], message: object) -> None:
+        raise LookupError("no scheduler")
+
+    tree.root([backoff_worker("dev", tree.journal, RestartBackoff(0.01, 0.01))], later=broken)
+    old = tree.crash("dev")
+    assert tree.registry.wait_for("dev", WAIT, not_ref=old).ask("ping", timeout=WAIT) == "pong"
