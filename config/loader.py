@@ -5,6 +5,10 @@ Core, Security, ...) holding OCPP key names. It is layered over the shipped
 defaults, then over that come command-line overrides. Anything wrong is
 refused with a `ConfigError` naming the file, the key and the problem, because
 a station builder reads that message on a charger's console, not a traceback.
+
+The OCPP sections (Core, Security, ...) are checked against the key table in
+`keys_v16`, the one description of every OCPP key; `schema.json` covers only
+the station's own sections (Internal, Simulation, Hardware).
 """
 
 from __future__ import annotations
@@ -19,6 +23,8 @@ from pathlib import Path
 from typing import Any
 
 import fastjsonschema
+
+from ocppstation.config import keys_v16
 
 Sections = dict[str, dict[str, Any]]
 
@@ -99,30 +105,53 @@ def _merge(base: Mapping[str, Mapping[str, Any]], top: Mapping[str, Any]) -> Sec
     return merged
 
 
-def _check(sections: Any, source: str) -> None:
+def _check(sections: Any, source: str, *, complete: bool = True) -> None:
+    """Refuse what is wrong; `complete` when `sections` is the whole layered
+    configuration, so that rules between keys can be checked too."""
     if not isinstance(sections, Mapping):
         raise ConfigError(source, "", "the top level must be a JSON object of sections")
     known = _schema()["properties"]
     for name, keys in sections.items():
-        if name not in known:
-            raise ConfigError(source, name, f"unknown section (known: {', '.join(known)})")
+        if name not in known and name not in keys_v16.SECTIONS:
+            names = ", ".join([*known, *keys_v16.SECTIONS])
+            raise ConfigError(source, name, f"unknown section (known: {names})")
         if not isinstance(keys, Mapping):
             raise ConfigError(source, name, "a section must be a JSON object of keys")
+        if name in keys_v16.SECTIONS:
+            _check_ocpp_section(name, keys, source)
+            continue
         allowed = known[name]["properties"]
         for key in keys:
             if key not in allowed:
                 raise ConfigError(source, f"{name}.{key}", "unknown key")
     try:
-        _validate()(sections)
+        _validate()({k: v for k, v in sections.items() if k not in keys_v16.SECTIONS})
     except fastjsonschema.JsonSchemaValueException as exc:
         path = ".".join(str(p) for p in exc.path[1:])
         problem = exc.message.removeprefix(exc.name).strip() or exc.message
         raise ConfigError(source, path, f"{problem} (got {exc.value!r})") from None
-    security = sections.get("Security", {})
-    if security.get("SecurityProfile") == 1 and not security.get("AuthorizationKey"):
-        raise ConfigError(
-            source, "Security.AuthorizationKey", "security profile 1 needs an AuthorizationKey"
-        )
+    if complete:
+        values, _ = keys_v16.effective(sections, int(sections["Internal"]["Evses"]))
+        for spec, problem in keys_v16.cross_problems(values):
+            raise ConfigError(source, spec.where, problem)
+
+
+def _check_ocpp_section(name: str, keys: Mapping[str, Any], source: str) -> None:
+    for key, raw in keys.items():
+        where = f"{name}.{key}"
+        # Exact names here, unlike OCPP's CiString: a file is written once
+        # and a wrong case is more likely a typo than intent.
+        spec = keys_v16.KEYS.get(key)
+        if spec is None:
+            raise ConfigError(source, where, "unknown key")
+        if spec.profile != name:
+            raise ConfigError(source, where, f"unknown key (it belongs in {spec.profile})")
+        if spec.derived_from:
+            raise ConfigError(source, where, f"set by the station from {spec.derived_from}")
+        try:
+            keys_v16.from_json(key, raw)
+        except keys_v16.ConfigValueError as exc:
+            raise ConfigError(source, where, exc.problem) from None
 
 
 def load(
@@ -143,7 +172,9 @@ def load(
             raise ConfigError(
                 source, "", f"not valid JSON at line {exc.lineno} column {exc.colno}: {exc.msg}"
             ) from None
-        _check(from_file, source)  # name the file's own mistakes before merging
+        # Name the file's own mistakes before merging; rules between keys
+        # wait for the whole configuration.
+        _check(from_file, source, complete=False)
         sections = _merge(sections, from_file)
     if overrides:
         sections = _merge(sections, overrides)
