@@ -29,6 +29,7 @@ class MeterReading:
     current_a: tuple[float, ...] = field(default_factory=tuple)  # per phase
     voltage_v: tuple[float, ...] = field(default_factory=tuple)  # per phase
     soc_percent: float | None = None
+    frequency_hz: float | None = None
 
 
 class ChargeController(Protocol):
