@@ -12,8 +12,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from ocppstation.actors.auth import Identified, Identify
 from ocppstation.actors.base import Place, Supervised
-from ocppstation.actors.context import OUTBOX, STORAGE, StationContext, evse_path
+from ocppstation.actors.context import AUTH, OUTBOX, STORAGE, StationContext, evse_path
 from ocppstation.actors.events import (
     ConnectorChanged,
     MeterSampled,
@@ -22,11 +23,12 @@ from ocppstation.actors.events import (
 )
 from ocppstation.actors.hardware import AllowPower, HwChanged, ReadHw, ReadMeter, Unlock
 from ocppstation.actors.outbox import Enqueued, StartDropped, TransactionIdKnown
-from ocppstation.actors.rpc import Outcome, submit
+from ocppstation.actors.rpc import submit
 from ocppstation.actors.storage import QueuedMessage
 from ocppstation.hw.ports import MeterReading, Pilot
 from ocppstation.hw.simulated import HwState
 from ocppstation.protocol.timestamps import ocpp_timestamp
+from ocppstation.protocol.v16.authorization import may_stop
 from ocppstation.protocol.v16.connector_status import (
     ConnectorState,
     Event,
@@ -37,7 +39,6 @@ from ocppstation.protocol.v16.connector_status import (
 from ocppstation.protocol.v16.metering import meter_value, parse_measurands, sampled_values
 
 _SESSION = (Status.CHARGING, Status.SUSPENDED_EV, Status.SUSPENDED_EVSE)
-_ACCEPTED = {"idTagInfo": {"status": "Accepted"}}
 # A storage write is an fsync; generous, since a slow flash card is not a bug.
 STORAGE_TIMEOUT = 10.0
 
@@ -81,12 +82,6 @@ class SetAvailability:
 
 
 @dataclass(frozen=True)
-class _Authorized:
-    id_tag: str
-    outcome: Outcome
-
-
-@dataclass(frozen=True)
 class _AuthTimeout:
     seq: int
 
@@ -102,6 +97,7 @@ class Transaction:
     meter_start: int
     local_id: int  # ours, in the database; the CSMS's id comes later
     transaction_id: int | None = None  # None until the CSMS answers
+    parent_id_tag: str | None = None
 
 
 class Connector(Supervised):
@@ -115,6 +111,7 @@ class Connector(Supervised):
         self.state = ConnectorState()
         self.error_code = "NoError"
         self.authorized: str | None = None
+        self.authorized_parent: str | None = None
         self.auth_seq = 0
         self.tx: Transaction | None = None
         self.sample_timer: int | None = None
@@ -152,8 +149,8 @@ class Connector(Supervised):
                 self._hardware(message.state)
             case Present():
                 self._present(message.id_tag)
-            case _Authorized():
-                self._authorized(message)
+            case Identified():
+                self._identified(message)
             case _AuthTimeout(seq=s) if s == self.auth_seq and self.authorized:
                 self.authorized = None
                 self._apply(Event.TIMEOUT)
@@ -212,37 +209,37 @@ class Connector(Supervised):
     # -- identification and transactions ----------------------------------------
 
     def _present(self, id_tag: str) -> None:
-        if self.tx is not None:
-            if id_tag == self.tx.id_tag:
-                self._stop_transaction("Local")
-            else:
-                self.log.info("tag %s ignored: transaction of %s running", id_tag, self.tx.id_tag)
-            return
-        if self.state.status in (Status.FAULTED, Status.UNAVAILABLE):
+        if self.tx is None and self.state.status in (Status.FAULTED, Status.UNAVAILABLE):
             self.log.info("tag %s ignored: connector %s", id_tag, self.state.status.value)
             return
-        submit(
-            self.ctx,
-            "Authorize",
-            {"idTag": id_tag},
-            reply_to=self.actor_ref,
-            wrap=lambda outcome: _Authorized(id_tag, outcome),
-        )
-
-    def _authorized(self, message: _Authorized) -> None:
-        result = message.outcome.result
-        status = result["idTagInfo"]["status"] if result else "Offline"
-        if status != "Accepted":
-            self.log.info("tag %s not accepted: %s", message.id_tag, status)
+        if self.tx is not None and id_tag == self.tx.id_tag:
+            # The card that started it may always stop it, without asking anyone.
+            self._stop_transaction("Local")
             return
-        if self.tx is not None:
+        if not self.ctx.registry.tell(AUTH, Identify(id_tag, self.actor_ref)):
+            self.log.error("auth not running: tag %s not checked", id_tag)
+
+    def _identified(self, message: Identified) -> None:
+        tx = self.tx
+        if tx is not None:
+            parent = message.info.get("parentIdTag")
+            if message.accepted and may_stop(message.id_tag, parent, tx.id_tag, tx.parent_id_tag):
+                self._stop_transaction("Local")
+            else:
+                self.log.info(
+                    "tag %s may not stop the transaction of %s", message.id_tag, tx.id_tag
+                )
+            return
+        if not message.accepted:
+            self.log.info("tag %s not accepted: %s", message.id_tag, message.info.get("status"))
             return
         self.authorized = message.id_tag
+        self.authorized_parent = message.info.get("parentIdTag")
         if self.state.plugged:
             self._start_transaction(message.id_tag)
             return
         self.auth_seq += 1
-        timeout = float(self.ctx.config.value("Core", "ConnectionTimeOut"))
+        timeout = float(self.ctx.setting("ConnectionTimeOut", 60))
         self.ctx.call_later(timeout, self.actor_ref, _AuthTimeout(self.auth_seq))
         self._apply(Event.AUTHORIZE)
 
@@ -270,14 +267,14 @@ class Connector(Supervised):
             )
             .get(timeout=STORAGE_TIMEOUT)
         )
-        self.tx = Transaction(id_tag, meter_start, local_tx)
+        self.tx = Transaction(id_tag, meter_start, local_tx, parent_id_tag=self.authorized_parent)
         self._enqueued(seq, "StartTransaction", payload, local_tx)
         self._energize()
 
     def _energize(self) -> None:
         # Power first, then Charging: the status must not claim what the relay has not done.
         self._board(AllowPower(True))
-        interval = int(self._core("MeterValueSampleInterval", 60))
+        interval = int(self.ctx.setting("MeterValueSampleInterval", 60))
         if interval > 0:
             self.sample_timer = self.ctx.call_every(interval, self.actor_ref, _Sample())
         self._apply(Event.START)
@@ -291,7 +288,7 @@ class Connector(Supervised):
             TransactionStarted(self.evse, message.transaction_id, tx.id_tag, tx.meter_start)
         )
         status = message.id_tag_info.get("status", "Invalid")
-        if status != "Accepted" and bool(self._core("StopTransactionOnInvalidId", True)):
+        if status != "Accepted" and bool(self.ctx.setting("StopTransactionOnInvalidId", True)):
             self.log.info("CSMS refused %s (%s): stopping", tx.id_tag, status)
             self._stop_transaction("DeAuthorized")
 
@@ -323,7 +320,7 @@ class Connector(Supervised):
             return
         reading = self._read()
         measurands = parse_measurands(
-            str(self._core("MeterValuesSampledData", "Energy.Active.Import.Register"))
+            str(self.ctx.setting("MeterValuesSampledData", "Energy.Active.Import.Register"))
         )
         now = self._now()
         sampled = sampled_values(reading, measurands, "Sample.Periodic")
@@ -394,8 +391,10 @@ class Connector(Supervised):
         if self.tx is not None or not self.operative:
             self.log.info("remote start for %s ignored: busy or unavailable", id_tag)
             return
-        # Accepted remotely: no Authorize (AuthorizeRemoteTxRequests is false here).
-        self._authorized(_Authorized(id_tag, Outcome("Authorize", {}, _ACCEPTED)))
+        if bool(self.ctx.setting("AuthorizeRemoteTxRequests", False)):
+            self._present(id_tag)
+            return
+        self._identified(Identified(id_tag, True, {"status": "Accepted"}, "csms"))
 
     def _unlock(self) -> str:
         if self.tx is not None:
@@ -471,6 +470,3 @@ class Connector(Supervised):
 
     def _storage(self) -> Any:
         return self.ctx.registry.require(STORAGE).proxy()
-
-    def _core(self, key: str, default: object) -> Any:
-        return self.ctx.config["Core"].get(key, default)

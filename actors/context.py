@@ -24,6 +24,7 @@ from ocppstation.hw.simulated import SimulatedEvse
 SCHEDULER = "scheduler"
 STORAGE = "storage"
 OUTBOX = "outbox"
+AUTH = "auth"
 LINK = "link"
 RPC = "link/rpc"
 WEBSOCKET = "link/websocket"
@@ -47,6 +48,13 @@ class StationContext:
     data_transfer: DataTransferHandlers = field(default_factory=DataTransferHandlers)
     # The station's SQLite file; None keeps everything in memory (no recovery).
     database: Path | None = None
+
+    def setting(self, key: str, default: Any) -> Any:
+        """The current value of the OCPP key `key`, or `default` if the station lacks it."""
+        for section in self.config.sections.values():
+            if key in section:
+                return section[key]
+        return default
 
     def call_later(self, delay: float, target: pykka.ActorRef[Any], message: object) -> int:
         """Arm a one-shot timer; a target that stops first simply misses it."""

@@ -19,8 +19,9 @@ from collections import deque
 from dataclasses import dataclass
 from typing import Any
 
+from ocppstation.actors.auth import Learned
 from ocppstation.actors.base import Place, Supervised
-from ocppstation.actors.context import RPC, STORAGE, StationContext, evse_path
+from ocppstation.actors.context import AUTH, RPC, STORAGE, StationContext, evse_path
 from ocppstation.actors.events import Online
 from ocppstation.actors.rpc import NotRegistered, Outcome, ReadyQuery, submit
 from ocppstation.actors.storage import QueuedMessage
@@ -185,12 +186,11 @@ class Outbox(Supervised):
         if failure is Failure.OFFLINE:
             self.online = False  # the Online event brings us back
             return
-        settings = self.ctx.config["Core"]
         retry = after_failure(
             failure,
             head.attempts,
-            int(settings.get("TransactionMessageAttempts", 3)),
-            float(settings.get("TransactionMessageRetryInterval", 60)),
+            int(self.ctx.setting("TransactionMessageAttempts", 3)),
+            float(self.ctx.setting("TransactionMessageRetryInterval", 60)),
         )
         self.log.warning(
             "%s #%d failed (%s, attempt %d): %s",
@@ -214,6 +214,10 @@ class Outbox(Supervised):
         self.ctx.call_later(retry.wait or 0.0, self.actor_ref, _Retry(seq))
 
     def _delivered(self, head: QueuedMessage, result: dict[str, Any]) -> None:
+        info = result.get("idTagInfo")
+        id_tag = head.payload.get("idTag")
+        if info is not None and id_tag:
+            self.ctx.registry.tell(AUTH, Learned(id_tag, info))
         if head.action != "StartTransaction" or head.local_tx is None:
             return
         transaction_id = int(result["transactionId"])

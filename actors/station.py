@@ -24,11 +24,13 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
+from ocppstation.actors.auth import Auth
 from ocppstation.actors.base import Crash, Place
 from ocppstation.actors.chargepoint import ChargePoint
 from ocppstation.actors.clock import Clock, SystemClock
 from ocppstation.actors.connector import Connector, Present, StopTransaction
 from ocppstation.actors.context import (
+    AUTH,
     CHARGEPOINT,
     EVSES,
     OUTBOX,
@@ -44,6 +46,7 @@ from ocppstation.actors.outbox import Outbox
 from ocppstation.actors.registry import Registry
 from ocppstation.actors.rpc import Rpc
 from ocppstation.actors.scheduler import Scheduler
+from ocppstation.actors.settings import SETTINGS, Settings
 from ocppstation.actors.storage import Storage
 from ocppstation.actors.supervisor import ChildSpec, Restart, Strategy, Supervisor
 from ocppstation.actors.websocket import Drop, WebSocketLink
@@ -52,6 +55,8 @@ from ocppstation.hw.simulated import SimulatedEvse
 
 # Which actor answers which CSMS-initiated action; the rest are NotSupported.
 ROUTES: Mapping[str, str] = {
+    "ClearCache": AUTH,
+} | {
     action: CHARGEPOINT
     for action in (
         "ChangeAvailability",
@@ -62,7 +67,7 @@ ROUTES: Mapping[str, str] = {
         "TriggerMessage",
         "UnlockConnector",
     )
-}
+} | {"ChangeConfiguration": SETTINGS, "GetConfiguration": SETTINGS}
 
 ASK_TIMEOUT = 5.0
 # How long a soft reset waits for the CSMS to answer the StopTransactions.
@@ -122,7 +127,10 @@ def station_tree(ctx: StationContext) -> list[ChildSpec]:
     return [
         ChildSpec("scheduler", lambda p: Scheduler.start(p, ctx.clock)),
         ChildSpec(STORAGE, lambda p: Storage.start(p, ctx.database)),
+        # Right after storage (its overlay) and before every reader of the view.
+        ChildSpec(SETTINGS, lambda p: Settings.start(p, ctx)),
         # Before the link: a link restart must not drop the queue's in-flight state.
+        ChildSpec(AUTH, lambda p: Auth.start(p, ctx)),
         ChildSpec(OUTBOX, lambda p: Outbox.start(p, ctx)),
         ChildSpec("link", link),
         # EVSEs before the chargepoint: they do not need it, and so its crash

@@ -7,7 +7,12 @@ import json
 import pytest
 
 from ocppstation.actors.clock import FakeClock
-from ocppstation.actors.events import ConnectorChanged, LinkChanged, MessageAnswered
+from ocppstation.actors.events import (
+    ConnectorChanged,
+    LinkChanged,
+    MessageAnswered,
+    TransactionStarted,
+)
 from ocppstation.actors.rpc import SayLinkState
 from ocppstation.actors.station import Station
 from ocppstation.actors.supervisor import ChildRestarted, ChildTerminated
@@ -32,6 +37,8 @@ def test_a_crashed_meter_restarts_alone_and_the_session_goes_on(
     recorded(station).wait_for(
         lambda e: isinstance(e, ConnectorChanged) and e.status == "Charging", timeout=5
     )
+    # The CSMS's answer to the start must be in before virtual time jumps.
+    recorded(station).wait_for(lambda e: isinstance(e, TransactionStarted), timeout=5)
     connects = len([e for e in csms.log if e.kind == "connect"])
     old = station.registry.require("evses/1/meter")
     station.crash("evses/1/meter")
