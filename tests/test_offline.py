@@ -1,0 +1,224 @@
+"""Offline behaviour and persistence, each named after the OCTT 1.6 case it follows.
+
+Reconnects are kept far away in virtual time (RetryBackOffWaitMinimum) so a
+test decides when the station is back online by moving the clock.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from ocppstation.actors.clock import FakeClock
+from ocppstation.actors.events import (
+    ConnectorChanged,
+    MeterSampled,
+    Online,
+    TransactionStarted,
+    TransactionStopped,
+)
+from ocppstation.actors.station import EventLog, Station
+from ocppstation.tools.csms import DevCsms
+from tests.conftest import StationFactory, answered
+
+CP = "cp-test"
+FAR = 1000  # seconds of virtual time before the station tries to reconnect
+
+
+def log_of(station: Station) -> EventLog:
+    assert station.recorded is not None
+    return station.recorded
+
+
+def wait_status(station: Station, evse: int, status: str, since: int = 0) -> None:
+    log_of(station).wait_for(
+        lambda e: isinstance(e, ConnectorChanged) and (e.evse, e.status) == (evse, status),
+        timeout=5,
+        since=since,
+    )
+
+
+def offline_station(peer: DevCsms, make_station: StationFactory, **sections: dict) -> Station:
+    internal = {"RetryBackOffWaitMinimum": FAR, **sections.pop("Internal", {})}
+    station = make_station(peer, Internal=internal, **sections)
+    answered(station, "StatusNotification", 3)
+    return station
+
+
+def go_offline(station: Station) -> None:
+    mark = log_of(station).mark()
+    station.disconnect()
+    log_of(station).wait_for(lambda e: isinstance(e, Online) and not e.online, 5, since=mark)
+
+
+def come_back(station: Station, clock: FakeClock) -> None:
+    mark = log_of(station).mark()
+    clock.advance(FAR)
+    log_of(station).wait_for(lambda e: isinstance(e, Online) and e.online, 5, since=mark)
+
+
+def test_tc_036_connection_loss_during_a_transaction_loses_nothing(
+    csms: DevCsms, make_station: StationFactory, clock: FakeClock
+) -> None:
+    station = offline_station(csms, make_station, Core={"MeterValueSampleInterval": 60})
+    station.plug(1)
+    station.tag(1, "TAG-1")
+    started = log_of(station).wait_for(lambda e: isinstance(e, TransactionStarted), 5)
+    go_offline(station)
+    for _ in range(3):  # three samples while the CSMS cannot hear us
+        mark = log_of(station).mark()
+        clock.advance(60)
+        log_of(station).wait_for(lambda e: isinstance(e, MeterSampled), 5, since=mark)
+    station.tag(1, "TAG-1")
+    log_of(station).wait_for(lambda e: isinstance(e, TransactionStopped), 5)
+    mark = csms.log.mark()
+    come_back(station, clock)
+    stop = csms.log.wait_call("StopTransaction", CP, since=mark)
+    values = csms.log.calls("MeterValues", since=mark)
+    assert len(values) == 3
+    assert all(v.payload["transactionId"] == started.transaction_id for v in values)
+    assert all(v.seq < stop.seq for v in values)  # in order: samples, then the stop
+    energies = [int(v.payload["meterValue"][0]["sampledValue"][0]["value"]) for v in values]
+    assert energies == sorted(energies) and energies[0] > 0
+    assert stop.payload["transactionId"] == started.transaction_id
+    assert stop.payload["meterStop"] >= energies[-1]
+
+
+def test_tc_037_offline_start_with_an_unknown_id_when_allowed(
+    csms: DevCsms, make_station: StationFactory, clock: FakeClock
+) -> None:
+    station = offline_station(csms, make_station, Core={"AllowOfflineTxForUnknownId": True})
+    go_offline(station)
+    station.plug(1)
+    station.tag(1, "NEVER-SEEN")
+    wait_status(station, 1, "Charging")
+    assert not csms.log.calls("StartTransaction")
+    mark = csms.log.mark()
+    come_back(station, clock)
+    start = csms.log.wait_call("StartTransaction", CP, since=mark)
+    assert start.payload["idTag"] == "NEVER-SEEN"
+    started = log_of(station).wait_for(lambda e: isinstance(e, TransactionStarted), 5)
+    assert started.transaction_id == csms.log.reply_to(start).payload["transactionId"]
+
+
+def test_offline_start_of_an_unknown_id_is_refused_by_default(
+    csms: DevCsms, make_station: StationFactory
+) -> None:
+    station = offline_station(csms, make_station)
+    go_offline(station)
+    station.plug(1)
+    station.tag(1, "NEVER-SEEN")
+    station.tag(2, "NEVER-SEEN-2")  # the same refusal on another connector, to wait on
+    station.plug(2)
+    wait_status(station, 2, "Preparing")
+    assert station.status()["evses"][0]["status"] == "Preparing"
+    assert station.status()["evses"][0]["transaction_id"] is None
+
+
+def test_tc_007_a_cached_id_starts_offline(
+    csms: DevCsms, make_station: StationFactory, clock: FakeClock
+) -> None:
+    station = offline_station(csms, make_station)
+    station.plug(1)
+    station.tag(1, "REGULAR")  # online: the answer is cached
+    log_of(station).wait_for(lambda e: isinstance(e, TransactionStarted), 5)
+    station.tag(1, "REGULAR")
+    log_of(station).wait_for(lambda e: isinstance(e, TransactionStopped), 5)
+    station.unplug(1)
+    wait_status(station, 1, "Available", since=1)
+    go_offline(station)
+    station.plug(1)
+    station.tag(1, "REGULAR")
+    wait_status(station, 1, "Charging", since=log_of(station).mark() - 1)
+    assert len(csms.log.calls("Authorize")) == 1
+
+
+def test_tc_061_clear_cache_forgets_cached_ids(csms: DevCsms, make_station: StationFactory) -> None:
+    station = offline_station(csms, make_station)
+    station.tag(1, "REGULAR")
+    answered(station, "Authorize")
+    assert csms.call(CP, "ClearCache", {}) == {"status": "Accepted"}
+    go_offline(station)
+    station.plug(1)
+    station.tag(1, "REGULAR")  # no longer known: refused offline
+    station.plug(2)
+    wait_status(station, 2, "Preparing")
+    assert station.status()["evses"][0]["transaction_id"] is None
+
+
+def test_tc_069_a_card_of_the_same_group_stops_the_transaction(
+    csms: DevCsms, make_station: StationFactory
+) -> None:
+    csms.set_reply(
+        "Authorize",
+        lambda cp_id, payload: {"idTagInfo": {"status": "Accepted", "parentIdTag": "FLEET"}},
+    )
+    station = offline_station(csms, make_station)
+    station.plug(1)
+    station.tag(1, "DRIVER-A")
+    log_of(station).wait_for(lambda e: isinstance(e, TransactionStarted), 5)
+    station.tag(1, "DRIVER-B")
+    stop = csms.log.wait_call("StopTransaction", CP)
+    assert (stop.payload["idTag"], stop.payload["reason"]) == ("DRIVER-A", "Local")
+
+
+def test_a_card_of_another_group_does_not_stop_it(
+    csms: DevCsms, make_station: StationFactory
+) -> None:
+    station = offline_station(csms, make_station)
+    station.plug(1)
+    station.tag(1, "DRIVER-A")
+    log_of(station).wait_for(lambda e: isinstance(e, TransactionStarted), 5)
+    station.tag(1, "STRANGER")
+    answered(station, "Authorize", 2)
+    assert station.status()["evses"][0]["transaction_id"] is not None
+    assert not csms.log.calls("StopTransaction")
+
+
+def test_tc_032_power_loss_ends_the_open_transaction_at_the_next_start(
+    csms: DevCsms, make_station: StationFactory, clock: FakeClock, tmp_path: Path
+) -> None:
+    data = {"DataDir": str(tmp_path)}
+    first = offline_station(
+        csms, make_station, Internal=data, Core={"MeterValueSampleInterval": 30}
+    )
+    first.plug(1)
+    first.tag(1, "TAG-1")
+    started = log_of(first).wait_for(lambda e: isinstance(e, TransactionStarted), 5)
+    mark = log_of(first).mark()
+    clock.advance(30)
+    sample = log_of(first).wait_for(lambda e: isinstance(e, MeterSampled), 5, since=mark)
+    answered(first, "MeterValues")
+    # The power goes: nothing stops the transaction (no teardown stops it).
+    first.stop()
+    mark = csms.log.mark()
+    second = make_station(csms, Internal={**data, "RetryBackOffWaitMinimum": FAR})
+    stop = csms.log.wait_call("StopTransaction", CP, since=mark)
+    assert stop.payload["transactionId"] == started.transaction_id
+    assert stop.payload["reason"] == "PowerLoss"
+    assert stop.payload["meterStop"] == round(sample.energy_wh)
+    boot = csms.log.calls("BootNotification", since=mark)
+    assert boot and boot[0].seq < stop.seq  # delivered once the CSMS accepted us
+    assert second.status()["evses"][0]["transaction_id"] is None
+
+
+def test_queued_messages_survive_a_restart_while_offline(
+    csms: DevCsms, make_station: StationFactory, clock: FakeClock, tmp_path: Path
+) -> None:
+    data = {"DataDir": str(tmp_path)}
+    first = offline_station(
+        csms, make_station, Internal=data, Core={"AllowOfflineTxForUnknownId": True}
+    )
+    go_offline(first)
+    first.plug(1)
+    first.tag(1, "OFFLINE-TAG")
+    wait_status(first, 1, "Charging")
+    first.tag(1, "OFFLINE-TAG")
+    log_of(first).wait_for(lambda e: isinstance(e, TransactionStopped), 5)
+    first.stop()
+    mark = csms.log.mark()
+    make_station(csms, Internal=data)
+    stop = csms.log.wait_call("StopTransaction", CP, since=mark)
+    start = csms.log.calls("StartTransaction", since=mark)
+    assert len(start) == 1 and start[0].seq < stop.seq
+    assert stop.payload["transactionId"] == csms.log.reply_to(start[0]).payload["transactionId"]
+    assert stop.payload["reason"] == "Local"
