@@ -40,8 +40,8 @@ from ocppstation.actors.context import (
     evse_path,
 )
 from ocppstation.actors.datatransfer import Handler as DataTransferHandler
+from ocppstation.actors.drivers import check_hardware, evse_hardware, station_reader
 from ocppstation.actors.events import EventBus, MessageAnswered, MessageSent, ResetRequested
-from ocppstation.actors.hardware import Board, Meter
 from ocppstation.actors.outbox import Outbox
 from ocppstation.actors.registry import Registry
 from ocppstation.actors.rpc import Rpc
@@ -90,15 +90,14 @@ def _evse_spec(ctx: StationContext, evse: int) -> ChildSpec:
     def parts(place: Place) -> Any:
         return Supervisor.start(
             place,
-            [
-                ChildSpec("board", lambda p: Board.start(p, ctx, evse)),
-                ChildSpec("meter", lambda p: Meter.start(p, ctx, evse)),
-                ChildSpec("connector", connector),
-            ],
+            # Board hub, then meter and any serial drivers (actors/drivers.py).
+            [*evse_hardware(ctx, evse), ChildSpec("connector", connector)],
             strategy=Strategy.ONE_FOR_ONE,
             max_restarts=int(ctx.config.value("Internal", "EvseMaxRestarts")),
             period=float(ctx.config.value("Internal", "EvseRestartPeriod")),
             on_event=ctx.bus.publish,
+            # Driver restart backoff runs on the station's clock.
+            later=ctx.call_later,
         )
 
     # Temporary: an EVSE that exhausted its restarts stays down (reported
@@ -108,6 +107,9 @@ def _evse_spec(ctx: StationContext, evse: int) -> ChildSpec:
 
 def station_tree(ctx: StationContext) -> list[ChildSpec]:
     publish = ctx.bus.publish
+    # A wrong Hardware section or a missing port stops the start here, before anything runs.
+    check_hardware(ctx)
+    reader = station_reader(ctx)
 
     def link(place: Place) -> Any:
         return Supervisor.start(
@@ -138,6 +140,8 @@ def station_tree(ctx: StationContext) -> list[ChildSpec]:
         # while every connector exists by the time it first announces.
         ChildSpec(EVSES, evses),
         ChildSpec("chargepoint", lambda p: ChargePoint.start(p, ctx)),
+        # Last: it tells connectors, and its restarts touch nothing after it.
+        *([reader] if reader is not None else []),
     ]
 
 
