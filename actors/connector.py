@@ -9,7 +9,7 @@ back as a message, so the actor never blocks on the network.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from ocppstation.actors.auth import Identified, Identify
@@ -36,11 +36,18 @@ from ocppstation.protocol.v16.connector_status import (
     Status,
     step,
 )
-from ocppstation.protocol.v16.metering import meter_value, parse_measurands, sampled_values
+from ocppstation.protocol.v16.metering import (
+    meter_value,
+    next_aligned,
+    parse_measurands,
+    sampled_values,
+)
 
 _SESSION = (Status.CHARGING, Status.SUSPENDED_EV, Status.SUSPENDED_EVSE)
 # A storage write is an fsync; generous, since a slow flash card is not a bug.
 STORAGE_TIMEOUT = 10.0
+# meterValue entries kept for one StopTransaction's transactionData.
+TRANSACTION_DATA_LIMIT = 100
 
 
 @dataclass(frozen=True)
@@ -91,6 +98,11 @@ class _Sample:
     pass
 
 
+@dataclass(frozen=True)
+class _Aligned:
+    pass
+
+
 @dataclass
 class Transaction:
     id_tag: str
@@ -98,6 +110,9 @@ class Transaction:
     local_id: int  # ours, in the database; the CSMS's id comes later
     transaction_id: int | None = None  # None until the CSMS answers
     parent_id_tag: str | None = None
+    # meterValue entries for StopTransaction's transactionData (StopTxn*Data).
+    data: list[dict[str, Any]] = field(default_factory=list)
+    energy_cap_wh: float | None = None  # MaxEnergyOnInvalidId, once the CSMS refused the tag
 
 
 class Connector(Supervised):
@@ -115,6 +130,7 @@ class Connector(Supervised):
         self.auth_seq = 0
         self.tx: Transaction | None = None
         self.sample_timer: int | None = None
+        self.aligned_timer: int | None = None
         self.pilot = Pilot.A
         self.last_reading = MeterReading(energy_wh=0.0, power_w=0.0)
         self.operative = True
@@ -129,9 +145,11 @@ class Connector(Supervised):
         if hw is not None:
             self._hardware(hw)
         self._recover()
+        self._arm_aligned()
 
     def teardown(self) -> None:
         self.ctx.cancel(self.sample_timer)
+        self.ctx.cancel(self.aligned_timer)
 
     def snapshot(self) -> dict[str, Any]:
         return {
@@ -164,6 +182,8 @@ class Connector(Supervised):
                 )
             case _Sample():
                 self._sample()
+            case _Aligned():
+                self._aligned()
             case Announce():
                 self._notify()
             case RemoteStart():
@@ -196,15 +216,30 @@ class Connector(Supervised):
             self._apply(Event.PLUG)
             if self.authorized and self.tx is None:
                 self._start_transaction(self.authorized)
+            elif self.tx is not None:
+                self._board(AllowPower(True))  # the EV is back to its running transaction
         elif not plugged and self.state.plugged:
-            if self.tx is not None:
-                self._stop_transaction("EVDisconnected")
-            self._apply(Event.UNPLUG)
-        elif self.tx is not None and self.tx.transaction_id is not None and previous != hw.pilot:
+            self._ev_left()
+        elif self.tx is not None and previous != hw.pilot:
             if hw.pilot is Pilot.B and self.state.status is Status.CHARGING:
                 self._apply(Event.EV_SUSPEND)
             elif hw.pilot in (Pilot.C, Pilot.D) and self.state.status is Status.SUSPENDED_EV:
                 self._apply(Event.RESUME)
+
+    def _ev_left(self) -> None:
+        if self.tx is not None and not bool(
+            self.ctx.setting("StopTransactionOnEVSideDisconnect", True)
+        ):
+            # The transaction outlives the cable (1.6 9.1): no power, SuspendedEV,
+            # until the driver or the CSMS ends it.
+            self._board(AllowPower(False))
+            self._apply(Event.EV_GONE)
+        else:
+            if self.tx is not None:
+                self._stop_transaction("EVDisconnected")
+            self._apply(Event.UNPLUG)
+        if bool(self.ctx.setting("UnlockConnectorOnEVSideDisconnect", True)):
+            self._board(Unlock())
 
     # -- identification and transactions ----------------------------------------
 
@@ -269,6 +304,9 @@ class Connector(Supervised):
         )
         self.tx = Transaction(id_tag, meter_start, local_tx, parent_id_tag=self.authorized_parent)
         self._enqueued(seq, "StartTransaction", payload, local_tx)
+        self._keep_for_stop(
+            self.tx, self.last_reading, "StopTxnSampledData", "Transaction.Begin", now
+        )
         self._energize()
 
     def _energize(self) -> None:
@@ -288,9 +326,17 @@ class Connector(Supervised):
             TransactionStarted(self.evse, message.transaction_id, tx.id_tag, tx.meter_start)
         )
         status = message.id_tag_info.get("status", "Invalid")
-        if status != "Accepted" and bool(self.ctx.setting("StopTransactionOnInvalidId", True)):
+        if status == "Accepted":
+            return
+        if bool(self.ctx.setting("StopTransactionOnInvalidId", True)):
             self.log.info("CSMS refused %s (%s): stopping", tx.id_tag, status)
             self._stop_transaction("DeAuthorized")
+            return
+        # Not stopping: energy goes on up to MaxEnergyOnInvalidId, then is suspended.
+        cap = self.ctx.setting("MaxEnergyOnInvalidId", None)
+        if cap is not None:
+            tx.energy_cap_wh = self.last_reading.energy_wh + float(cap)
+            self._check_energy_cap(self.last_reading)
 
     def _stop_transaction(self, reason: str) -> None:
         tx, self.tx = self.tx, None
@@ -299,9 +345,18 @@ class Connector(Supervised):
         self._board(AllowPower(False))
         self.ctx.cancel(self.sample_timer)
         self.sample_timer = None
-        meter_stop = int(self._read().energy_wh)
+        reading = self._read()
+        meter_stop = int(reading.energy_wh)
         now = self._now()
-        payload = {"idTag": tx.id_tag, "meterStop": meter_stop, "timestamp": now, "reason": reason}
+        payload: dict[str, Any] = {
+            "idTag": tx.id_tag,
+            "meterStop": meter_stop,
+            "timestamp": now,
+            "reason": reason,
+        }
+        self._keep_for_stop(tx, reading, "StopTxnSampledData", "Transaction.End", now)
+        if tx.data:
+            payload["transactionData"] = tx.data
         seq = (
             self._storage()
             .tx_end_and_queue(tx.local_id, meter_stop, now, reason, "StopTransaction", payload)
@@ -319,12 +374,48 @@ class Connector(Supervised):
         if self.tx is None:
             return
         reading = self._read()
-        measurands = parse_measurands(
-            str(self.ctx.setting("MeterValuesSampledData", "Energy.Active.Import.Register"))
-        )
         now = self._now()
-        sampled = sampled_values(reading, measurands, "Sample.Periodic")
-        payload = {"connectorId": self.evse, "meterValue": [meter_value(now, sampled)]}
+        self._send_values(reading, "MeterValuesSampledData", "Sample.Periodic", now)
+        self._keep_for_stop(self.tx, reading, "StopTxnSampledData", "Sample.Periodic", now)
+        self._check_energy_cap(reading)
+        self.ctx.bus.publish(MeterSampled(self.evse, reading.energy_wh, reading.power_w))
+
+    def _aligned(self) -> None:
+        """A ClockAlignedDataInterval boundary: Sample.Clock values, in a transaction or not."""
+        self._arm_aligned()
+        reading = self._read()
+        now = self._now()
+        self._send_values(reading, "MeterValuesAlignedData", "Sample.Clock", now)
+        self._keep_for_stop(self.tx, reading, "StopTxnAlignedData", "Sample.Clock", now)
+
+    def _arm_aligned(self) -> None:
+        self.ctx.cancel(self.aligned_timer)
+        self.aligned_timer = None
+        interval = int(self.ctx.setting("ClockAlignedDataInterval", 0))
+        if interval <= 0:
+            return
+        wall = self.ctx.clock.wall()
+        delay = (next_aligned(wall, interval) - wall).total_seconds()
+        self.aligned_timer = self.ctx.call_later(delay, self.actor_ref, _Aligned())
+
+    def _measurands(self, key: str) -> list[str]:
+        value = self.ctx.setting(key, "")
+        text = value if isinstance(value, str) else ",".join(value)
+        return parse_measurands(text)
+
+    def _send_values(self, reading: MeterReading, key: str, context: str, now: str) -> None:
+        sampled = sampled_values(reading, self._measurands(key), context)
+        if not sampled:
+            return
+        payload: dict[str, Any] = {
+            "connectorId": self.evse,
+            "meterValue": [meter_value(now, sampled)],
+        }
+        if self.tx is None:
+            # Outside a transaction meter values are not transaction messages:
+            # sent if online, not queued (1.6 4.7).
+            submit(self.ctx, "MeterValues", payload)
+            return
         seq = (
             self._storage()
             .tx_meter_and_queue(
@@ -333,7 +424,28 @@ class Connector(Supervised):
             .get(timeout=STORAGE_TIMEOUT)
         )
         self._enqueued(seq, "MeterValues", payload, self.tx.local_id)
-        self.ctx.bus.publish(MeterSampled(self.evse, reading.energy_wh, reading.power_w))
+
+    def _keep_for_stop(
+        self, tx: Transaction | None, reading: MeterReading, key: str, context: str, now: str
+    ) -> None:
+        if tx is None:
+            return
+        sampled = sampled_values(reading, self._measurands(key), context)
+        if sampled:
+            tx.data.append(meter_value(now, sampled))
+            if len(tx.data) > TRANSACTION_DATA_LIMIT:
+                # A long session must not grow one message without bound: keep
+                # the Transaction.Begin entry and the most recent ones.
+                del tx.data[1]
+
+    def _check_energy_cap(self, reading: MeterReading) -> None:
+        tx = self.tx
+        if tx is None or tx.energy_cap_wh is None or reading.energy_wh < tx.energy_cap_wh:
+            return
+        if self.state.status is Status.CHARGING or self.state.status is Status.SUSPENDED_EV:
+            self.log.info("MaxEnergyOnInvalidId reached for %s: suspending", tx.id_tag)
+            self._board(AllowPower(False))
+            self._apply(Event.EVSE_SUSPEND)
 
     def _enqueued(self, seq: int, action: str, payload: dict[str, Any], local_tx: int) -> None:
         message = QueuedMessage(seq, action, payload, local_tx, 0)

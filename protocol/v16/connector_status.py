@@ -29,6 +29,9 @@ class Status(StrEnum):
 class Event(StrEnum):
     PLUG = "plug"
     UNPLUG = "unplug"
+    EV_GONE = (
+        "ev_gone"  # unplugged, but the transaction goes on (StopTransactionOnEVSideDisconnect)
+    )
     AUTHORIZE = "authorize"  # an identification accepted before the cable is in
     TIMEOUT = "timeout"  # ConnectionTimeOut ran out in Preparing
     START = "start"  # transaction started and energy may flow
@@ -64,8 +67,10 @@ TRANSITIONS: dict[tuple[Status, Event], Status] = {
     **{(s, E.EVSE_SUSPEND): S.SUSPENDED_EVSE for s in _IN_SESSION},
     **{(s, E.RESUME): S.CHARGING for s in _IN_SESSION},
     **{(s, E.STOP): S.FINISHING for s in _IN_SESSION},
-    # The EV left mid-session: the transaction ends with it (EVDisconnected).
+    # The EV left mid-session: the transaction ends with it (EVDisconnected)...
     **{(s, E.UNPLUG): S.AVAILABLE for s in _IN_SESSION},
+    # ...unless the station keeps it going without the EV.
+    **{(s, E.EV_GONE): S.SUSPENDED_EV for s in _IN_SESSION},
     (S.FINISHING, E.UNPLUG): S.AVAILABLE,
     (S.FINISHING, E.AUTHORIZE): S.PREPARING,
     (S.FINISHING, E.STOP): S.FINISHING,
@@ -87,6 +92,7 @@ _CABLE_ONLY = {
     (S.FAULTED, E.UNPLUG),
     (S.RESERVED, E.UNPLUG),
     (S.FINISHING, E.PLUG),
+    (S.SUSPENDED_EV, E.PLUG),  # the EV is back to a transaction that went on
 }
 
 
@@ -106,7 +112,7 @@ class ConnectorState:
 def _plugged_after(state: ConnectorState, event: Event) -> bool:
     if event is E.PLUG:
         return True
-    if event is E.UNPLUG:
+    if event in (E.UNPLUG, E.EV_GONE):
         return False
     return state.plugged
 
@@ -116,8 +122,13 @@ def step(state: ConnectorState, event: Event) -> ConnectorState:
     plugged = _plugged_after(state, event)
     if (state.status, event) in _CABLE_ONLY:
         return replace(state, plugged=plugged)
-    if (event is E.PLUG and state.plugged) or (event is E.START and not plugged):
-        # A second cable, or energy with no cable: the hardware report is wrong.
+    if (
+        (event is E.PLUG and state.plugged)
+        or (event is E.START and not plugged)
+        or (event is E.EV_GONE and not state.plugged)
+    ):
+        # A second cable, energy with no cable, or an EV leaving that was never
+        # there: the hardware report is wrong.
         raise InvalidTransition(state.status, event)
     try:
         status = TRANSITIONS[(state.status, event)]
@@ -127,4 +138,7 @@ def step(state: ConnectorState, event: Event) -> ConnectorState:
         # Leaving Unavailable or Faulted with a cable still in: the session
         # is being prepared again, not free for the next driver.
         status = S.PREPARING
+    elif status is S.FINISHING and not plugged:
+        # A transaction that outlived its cable ends with nothing to finish.
+        status = S.AVAILABLE
     return ConnectorState(status, plugged)
