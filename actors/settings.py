@@ -1,0 +1,286 @@
+"""The settings actor: the station's OCPP configuration keys.
+
+It owns the keys' values and answers the CSMS's GetConfiguration and
+ChangeConfiguration (routed here as `Inbound`), or the same through its ask
+methods. Every other actor reads keys through the station's `SettingsView`,
+never by asking this actor:
+
+    view = settings_view(ctx)
+    interval = view.get("HeartbeatInterval")      # typed: int
+
+When it starts, before its supervisor starts the next sibling, the values
+are layered: the key table's defaults (`keys_v16`), then the station config
+file's OCPP sections, then the overlay of values the CSMS set, read from the
+storage actor. Without a storage actor the overlay is kept in memory for the
+life of the Station object: it survives restarts of the tree (a Soft reset,
+a crash) but not of the process.
+
+An Accepted ChangeConfiguration is, in this order: persisted (so it survives
+a crash or `kill -9` once the CSMS has heard Accepted), shown in the view,
+answered, and published as `ConfigChanged` so actors re-arm their timers. A
+value that cannot be persisted is answered Rejected and not applied.
+
+Why readers need no lock: the view holds one reference to an immutable
+mapping. The actor builds a new mapping and replaces the reference in a
+single attribute store, which is atomic in Python; a reader that loads the
+reference sees the old mapping or the new one, whole, never a mix. Only this
+actor writes, so no update is lost. Several keys that must agree are read
+from one `snapshot()`.
+"""
+
+from __future__ import annotations
+
+import threading
+import weakref
+from collections.abc import Callable, Mapping
+from types import MappingProxyType
+from typing import Any
+
+from ocppstation.actors.base import Place, Supervised
+from ocppstation.actors.context import RPC, StationContext
+from ocppstation.actors.events import ConfigChanged
+from ocppstation.actors.registry import Registry
+from ocppstation.actors.rpc import Answer, Inbound
+from ocppstation.config import keys_v16
+from ocppstation.config.keys_v16 import Status, Value
+from ocppstation.protocol.errors import (
+    InternalError,
+    NotSupported,
+    OccurrenceConstraintViolation,
+    OcppError,
+)
+from ocppstation.protocol.framing import Call
+
+__all__ = [
+    "SETTINGS",
+    "STORAGE",
+    "Settings",
+    "SettingsView",
+    "settings_view",
+]
+
+SETTINGS = "settings"
+STORAGE = "storage"
+# A write to the database commits (fsync) before it returns; this is generous.
+STORAGE_TIMEOUT = 5.0
+
+_MISSING: Any = object()
+
+
+class SettingsView:
+    """The station's OCPP keys as typed values, for reading from any thread.
+
+    Values are bool, int, str, or a tuple of str for a CSL; see `keys_v16`.
+    Only keys the station has are here (no optional key it lacks, no key of
+    a feature profile it does not support).
+    """
+
+    def __init__(self, values: Mapping[str, Value]) -> None:
+        self._values: Mapping[str, Value] = MappingProxyType(dict(values))
+
+    def get(self, key: str, default: Any = _MISSING) -> Any:
+        """The value of `key` (exact name), or `default`; KeyError without one."""
+        try:
+            return self._values[key]
+        except KeyError:
+            if default is not _MISSING:
+                return default
+            raise KeyError(f"{key!r} is not a configuration key of this station") from None
+
+    def snapshot(self) -> Mapping[str, Value]:
+        """Every key at one moment: read several keys that must agree from this."""
+        return self._values
+
+    def __contains__(self, key: object) -> bool:
+        return key in self._values
+
+    def _replace(self, values: Mapping[str, Value]) -> None:
+        # The one write: a single reference store (see the module docstring).
+        self._values = MappingProxyType(dict(values))
+
+
+class _PerStation:
+    """What outlives the settings actor: the view, and the in-memory overlay
+    used when the station has no storage actor."""
+
+    def __init__(self, view: SettingsView) -> None:
+        self.view = view
+        self.memory_overlay: dict[str, str] = {}
+
+
+# One per station, keyed by its Registry (one per station, for its whole
+# life), so that a restarted settings actor updates the view everyone holds.
+_stations: weakref.WeakKeyDictionary[Registry, _PerStation] = weakref.WeakKeyDictionary()
+_stations_lock = threading.Lock()
+
+
+def _per_station(ctx: StationContext) -> _PerStation:
+    with _stations_lock:
+        shared = _stations.get(ctx.registry)
+        if shared is None:
+            # Before the settings actor has read the overlay, the file and the
+            # defaults are the best answer there is, and never an empty one.
+            values, _ = keys_v16.effective(ctx.config.sections, ctx.config.evses)
+            shared = _stations[ctx.registry] = _PerStation(SettingsView(values))
+        return shared
+
+
+def settings_view(ctx: StationContext) -> SettingsView:
+    """The station's SettingsView: the same object for the station's whole life."""
+    return _per_station(ctx).view
+
+
+class Settings(Supervised):
+    """Answers GetConfiguration and ChangeConfiguration; owns the view's values."""
+
+    def __init__(self, place: Place, ctx: StationContext) -> None:
+        super().__init__(place)
+        self.ctx = ctx
+        self.shared = _per_station(ctx)
+        self.persistent = False
+        # Layered here, in the thread starting us, not in setup(): pykka's
+        # start() returns before setup() runs, and the siblings started after
+        # us read the view in their own setup. This way the view is final
+        # before the supervisor even builds them.
+        overlay = self._read_overlay()
+        values, skipped = keys_v16.effective(
+            self.ctx.config.sections, self.ctx.config.evses, overlay
+        )
+        for key, why in skipped:
+            self.log.warning("ignored the stored value of %s: %s", key, why)
+        self.values: Mapping[str, Value] = self.shared.view.snapshot()
+        self._apply(values)
+
+    def receive(self, message: Any) -> Any:
+        match message:
+            case Inbound():
+                self._inbound(message.call)
+            case _:
+                return super().receive(message)
+        return None
+
+    # -- asks --------------------------------------------------------------------
+
+    def get_configuration(self, keys: list[str] | None = None) -> dict[str, Any]:
+        """GetConfiguration.conf for `keys` (None or empty: every key).
+
+        More keys than GetConfigurationMaxKeys raise OccurrenceConstraintViolation:
+        the spec gives the limit but no answer for exceeding it, and answering
+        only some keys would look like a complete answer.
+        """
+        if not keys:
+            entries = [self._entry(name) for name in self.values]
+            return {"configurationKey": entries}
+        limit = self.values.get("GetConfigurationMaxKeys")
+        if isinstance(limit, int) and len(keys) > limit:
+            raise OccurrenceConstraintViolation(
+                f"{len(keys)} keys requested; GetConfigurationMaxKeys is {limit}"
+            )
+        entries, unknown, seen = [], [], set()
+        for key in keys:
+            spec = keys_v16.lookup(key)
+            if spec is None or spec.name not in self.values:
+                if key not in unknown:
+                    unknown.append(key)
+            elif spec.name not in seen:
+                seen.add(spec.name)
+                entries.append(self._entry(spec.name))
+        answer: dict[str, Any] = {"configurationKey": entries}
+        if unknown:
+            answer["unknownKey"] = unknown
+        return answer
+
+    def change_configuration(self, key: str, value: str) -> dict[str, Any]:
+        """ChangeConfiguration.conf; an accepted value is applied and published."""
+        answer, publish = self._change(key, value)
+        if publish is not None:
+            publish()
+        return answer
+
+    # -- the CSMS's calls -----------------------------------------------------------
+
+    def _inbound(self, call: Call) -> None:
+        publish: Callable[[], None] | None = None
+        result: dict[str, Any] | OcppError
+        try:
+            if call.action == "GetConfiguration":
+                result = self.get_configuration(call.payload.get("key"))
+            elif call.action == "ChangeConfiguration":
+                result, publish = self._change(call.payload["key"], call.payload["value"])
+            else:
+                raise NotSupported(f"{call.action} is not handled by settings")
+        except OcppError as exc:
+            result = exc
+        except Exception:
+            # A bug here must not restart the tree behind us (rest_for_one):
+            # the CSMS gets an error, the values stay as they were.
+            self.log.exception("%s failed", call.action)
+            result = InternalError(f"{call.action} failed")
+        # The answer goes out before anyone reacts to the change, so a key
+        # that makes the link reconnect does not cut its own answer off.
+        self.ctx.registry.tell(RPC, Answer(call, result))
+        if publish is not None:
+            publish()
+
+    def _change(self, key: str, text: str) -> tuple[dict[str, Any], Callable[[], None] | None]:
+        change = keys_v16.validate_change(key, text, self.values)
+        spec = keys_v16.lookup(change.key)
+        secret = spec is not None and spec.write_only
+        if change.status not in (Status.ACCEPTED, Status.REBOOT_REQUIRED):
+            shown = "(hidden)" if secret else repr(text)
+            self.log.info(
+                "ChangeConfiguration %s = %s: %s (%s)", key, shown, change.status, change.reason
+            )
+            return {"status": change.status.value}, None
+        assert change.value is not None
+        rendered = keys_v16.render(change.key, change.value)
+        try:
+            self._persist(change.key, rendered)
+        except Exception:
+            self.log.exception("could not persist %s; refusing the change", change.key)
+            return {"status": Status.REJECTED.value}, None
+        self.log.info(
+            "ChangeConfiguration %s = %s: %s",
+            change.key,
+            "(hidden)" if secret else repr(rendered),
+            change.status,
+        )
+        if change.status is Status.REBOOT_REQUIRED:
+            # Stored for the next start; what runs now keeps the old value.
+            return {"status": change.status.value}, None
+        self._apply({**self.values, change.key: change.value})
+        event = ConfigChanged(change.key, None if secret else change.value)
+        return {"status": change.status.value}, lambda: self.ctx.bus.publish(event)
+
+    # -- helpers -----------------------------------------------------------------------
+
+    def _entry(self, name: str) -> dict[str, Any]:
+        spec = keys_v16.KEYS[name]
+        entry: dict[str, Any] = {"key": name, "readonly": spec.readonly}
+        if not spec.write_only:
+            entry["value"] = keys_v16.render(name, self.values[name])
+        return entry
+
+    def _apply(self, values: Mapping[str, Value]) -> None:
+        self.shared.view._replace(values)
+        self.values = self.shared.view.snapshot()
+
+    def _read_overlay(self) -> dict[str, str]:
+        ref = self.ctx.registry.get(STORAGE)
+        if ref is None:
+            if STORAGE in self.ctx.registry.paths():
+                # There is a storage actor, restarting: going on without it
+                # would hide what the CSMS set. Fail; the supervisor retries.
+                raise RuntimeError("the storage actor is not running")
+            self.persistent = False
+            return dict(self.shared.memory_overlay)
+        self.persistent = True
+        overlay: dict[str, str] = ref.proxy().config_overlay().get(timeout=STORAGE_TIMEOUT)
+        return overlay
+
+    def _persist(self, key: str, text: str) -> None:
+        if not self.persistent:
+            self.shared.memory_overlay[key] = text
+            return
+        storage = self.ctx.registry.require(STORAGE)
+        storage.proxy().put_config(key, text).get(timeout=STORAGE_TIMEOUT)
