@@ -24,7 +24,7 @@ from ocppstation.actors.connector import (
     StopTransaction,
     UnlockCable,
 )
-from ocppstation.actors.context import RPC, StationContext, evse_path
+from ocppstation.actors.context import RPC, STORAGE, StationContext, evse_path
 from ocppstation.actors.events import Online, RegistrationChanged, ResetRequested
 from ocppstation.actors.rpc import (
     Answer,
@@ -78,6 +78,7 @@ def _evse_of(path: str, part: str | None) -> int | None:
     return int(pieces[1])
 
 
+STORAGE_TIMEOUT = 10.0
 # How long one announce round may wait for connectors to say their state.
 ANNOUNCE_TIMEOUT = 2.0
 
@@ -112,6 +113,8 @@ class ChargePoint(Supervised):
                     me.tell(_Reannounce(_evse_of(path, "connector") or 0))
 
         self._unsubscribe = self.ctx.bus.subscribe(on_event)
+        stored = self.ctx.registry.require(STORAGE).proxy().availability().get(timeout=10)
+        self.operative = stored.get(0, "Operative") == "Operative"
         # The link may have come up before we started and told nobody.
         try:
             up = self.ctx.registry.ask(RPC, LinkQuery(), timeout=2)
@@ -387,6 +390,9 @@ class ChargePoint(Supervised):
             except Exception:  # restarting: its own state wins when it is back
                 answers.append("Rejected")
         follow_up = None
+        if connector == 0:
+            storage = self.ctx.registry.require(STORAGE).proxy()
+            storage.put_availability(0, kind).get(timeout=STORAGE_TIMEOUT)
         if connector == 0 and operative != self.operative:
             self.operative = operative
             follow_up = self._announce_station

@@ -145,6 +145,12 @@ class Connector(Supervised):
         if hw is not None:
             self._hardware(hw)
         self._recover()
+        stored = self._storage().availability().get(timeout=STORAGE_TIMEOUT)
+        if stored.get(self.evse) == "Inoperative":
+            if self.tx is not None:
+                self.scheduled_operative = False  # a resumed transaction finishes first
+            else:
+                self._become(False)
         self._arm_aligned()
 
     def teardown(self) -> None:
@@ -518,6 +524,10 @@ class Connector(Supervised):
             return "UnlockFailed"
 
     def _set_availability(self, operative: bool) -> str:
+        # Stored first, even when only scheduled: after a power loss the
+        # transaction is over and the connector comes back as the CSMS wanted.
+        value = "Operative" if operative else "Inoperative"
+        self._storage().put_availability(self.evse, value).get(timeout=STORAGE_TIMEOUT)
         if self.tx is not None and operative != self.operative:
             # 1.6 5.2: a running transaction finishes first; the change waits for it.
             self.scheduled_operative = operative

@@ -222,3 +222,23 @@ def test_queued_messages_survive_a_restart_while_offline(
     assert len(start) == 1 and start[0].seq < stop.seq
     assert stop.payload["transactionId"] == csms.log.reply_to(start[0]).payload["transactionId"]
     assert stop.payload["reason"] == "Local"
+
+
+def test_tc_034_unavailable_connectors_stay_unavailable_after_a_power_loss(
+    csms: DevCsms, make_station: StationFactory, tmp_path: Path
+) -> None:
+    data = {"DataDir": str(tmp_path)}
+    first = offline_station(csms, make_station, Internal=data)
+    assert csms.call(CP, "ChangeAvailability", {"connectorId": 2, "type": "Inoperative"}) == {
+        "status": "Accepted"
+    }
+    wait_status(first, 2, "Unavailable")
+    first.stop()
+    mark = csms.log.mark()
+    second = make_station(csms, Internal=data)
+    answered(second, "StatusNotification", 3)
+    reported = {
+        e.payload["connectorId"]: e.payload["status"]
+        for e in csms.log.calls("StatusNotification", since=mark)
+    }
+    assert reported == {0: "Available", 1: "Available", 2: "Unavailable"}
