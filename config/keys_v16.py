@@ -33,7 +33,8 @@ Decisions worth knowing:
   `PHASES_OF`); `SoC.L1` is refused.
 - An optional key whose default is None is one the station does not have
   unless its config file sets it (BlinkRepeat and LightIntensity need
-  lights): GetConfiguration reports it unknown, ChangeConfiguration answers
+  lights; MaxEnergyOnInvalidId, whose absence means no cap):
+  GetConfiguration reports it unknown, ChangeConfiguration answers
   NotSupported. Keys of a feature profile that is not in
   SupportedFeatureProfiles are absent the same way. Security keys are not a
   feature profile and are always there.
@@ -271,7 +272,8 @@ _TABLE: tuple[KeySpec, ...] = (
     _int("LightIntensity", CORE, None, minimum=0, maximum=100),  # percent
     _bool("LocalAuthorizeOffline", CORE, True, **_REQ),
     _bool("LocalPreAuthorize", CORE, False, **_REQ),
-    _int("MaxEnergyOnInvalidId", CORE, 0, minimum=0),  # Wh
+    # Wh; absent means no cap (the connector lets energy flow on).
+    _int("MaxEnergyOnInvalidId", CORE, None, minimum=0),
     _csl(
         "MeterValuesAlignedData",
         CORE,
