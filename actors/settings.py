@@ -11,9 +11,10 @@ never by asking this actor:
 When it starts, before its supervisor starts the next sibling, the values
 are layered: the key table's defaults (`keys_v16`), then the station config
 file's OCPP sections, then the overlay of values the CSMS set, read from the
-storage actor. Without a storage actor the overlay is kept in memory for the
-life of the Station object: it survives restarts of the tree (a Soft reset,
-a crash) but not of the process.
+storage actor. The overlay is also kept in memory for the life of the
+Station object, so that without a storage actor, or with one that has no
+file, it survives restarts of the tree (a Soft reset, a crash) though not
+of the process.
 
 An Accepted ChangeConfiguration is, in this order: persisted (so it survives
 a crash or `kill -9` once the CSMS has heard Accepted), shown in the view,
@@ -266,6 +267,11 @@ class Settings(Supervised):
         self.values = self.shared.view.snapshot()
 
     def _read_overlay(self) -> dict[str, str]:
+        # What this Station set is remembered in memory too: a storage actor
+        # without a file (tests, demos) starts empty after a restart of the
+        # tree, and a Soft reset must not undo the CSMS's changes. With a
+        # file, the database holds the same values and wins.
+        remembered = dict(self.shared.memory_overlay)
         ref = self.ctx.registry.get(STORAGE)
         if ref is None:
             if STORAGE in self.ctx.registry.paths():
@@ -273,14 +279,13 @@ class Settings(Supervised):
                 # would hide what the CSMS set. Fail; the supervisor retries.
                 raise RuntimeError("the storage actor is not running")
             self.persistent = False
-            return dict(self.shared.memory_overlay)
+            return remembered
         self.persistent = True
-        overlay: dict[str, str] = ref.proxy().config_overlay().get(timeout=STORAGE_TIMEOUT)
-        return overlay
+        stored: dict[str, str] = ref.proxy().config_overlay().get(timeout=STORAGE_TIMEOUT)
+        return {**remembered, **stored}
 
     def _persist(self, key: str, text: str) -> None:
-        if not self.persistent:
-            self.shared.memory_overlay[key] = text
-            return
-        storage = self.ctx.registry.require(STORAGE)
-        storage.proxy().put_config(key, text).get(timeout=STORAGE_TIMEOUT)
+        if self.persistent:
+            storage = self.ctx.registry.require(STORAGE)
+            storage.proxy().put_config(key, text).get(timeout=STORAGE_TIMEOUT)
+        self.shared.memory_overlay[key] = text

@@ -94,9 +94,12 @@ class Env:
         self.events = EventLog(self.bus)
         self.refs: list[Any] = []
 
-    def start_storage(self, kind: type[Supervised] = Storage) -> Any:
+    def start_storage(self, kind: type[Supervised] = Storage, *, in_memory: bool = False) -> Any:
         place = Place(STORAGE, None, self.registry)
-        ref = Storage.start(place, self.database) if kind is Storage else kind.start(place)
+        if kind is Storage:
+            ref = Storage.start(place, None if in_memory else self.database)
+        else:
+            ref = kind.start(place)
         self.refs.append(ref)
         return ref
 
@@ -282,6 +285,17 @@ def test_without_storage_changes_live_as_long_as_the_station(make_env) -> None:
     settings = env.start_settings()  # a restarted tree, same Station
     assert settings_view(env.ctx).get("HeartbeatInterval") == 30
     assert by_key(get(settings, ["HeartbeatInterval"]))["HeartbeatInterval"]["value"] == "30"
+
+
+def test_a_database_in_memory_still_keeps_changes_across_restarts_of_the_tree(make_env) -> None:
+    env = make_env()
+    env.start_storage(in_memory=True)
+    settings = env.start_settings()
+    assert change(settings, "ConnectionTimeOut", "45") == "Accepted"
+    env.stop_all()
+    env.start_storage(in_memory=True)  # empty again
+    env.start_settings()
+    assert settings_view(env.ctx).get("ConnectionTimeOut") == 45
 
 
 def test_a_stale_stored_value_is_skipped_with_a_warning(make_env, caplog) -> None:
@@ -539,3 +553,18 @@ def test_a_change_survives_a_station_restart_with_a_database(
             else:
                 read = csms.call(CP, "GetConfiguration", {"key": ["HeartbeatInterval"]})
                 assert read["configurationKey"][0]["value"] == "123"
+
+
+def test_a_change_survives_a_soft_reset_without_a_database(
+    csms: DevCsms, make_station: StationFactory
+) -> None:
+    station = make_station(csms)
+    booted(station)
+    answer = csms.call(CP, "ChangeConfiguration", {"key": "ConnectionTimeOut", "value": "33"})
+    assert answer == {"status": "Accepted"}
+    mark = csms.log.mark()
+    assert csms.call(CP, "Reset", {"type": "Soft"}) == {"status": "Accepted"}
+    # The tree was rebuilt in-process (a new storage in memory, a new settings).
+    csms.log.wait_call("BootNotification", CP, since=mark)
+    read = csms.call(CP, "GetConfiguration", {"key": ["ConnectionTimeOut"]})
+    assert read["configurationKey"][0]["value"] == "33"
