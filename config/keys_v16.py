@@ -619,6 +619,10 @@ def _fits(spec: KeySpec, value: Value, values: Mapping[str, Value]) -> str | Non
             return f"security profile {value} needs TLS, which this station does not do yet"
         if value in (1, 2) and not values.get("AuthorizationKey"):
             return f"security profile {value} needs an AuthorizationKey"
+    if spec.name == "AuthorizationKey" and not value:
+        profile = values.get("SecurityProfile")
+        if profile in (1, 2):
+            return f"security profile {profile} needs an AuthorizationKey"
     if spec.name == "SupportedFeatureProfiles" and isinstance(value, tuple):
         missing = [p for p in value if p not in IMPLEMENTED_PROFILES]
         if missing:
@@ -696,7 +700,9 @@ def effective(
         except ConfigValueError as exc:
             skipped.append((key, exc.problem))
             continue
-        problem = _fits(spec, value, {**values, key: value})
+        # The rules a ChangeConfiguration had to pass hold here too: the file
+        # may have changed since (a builder raised SecurityProfile, say).
+        problem = change_problem(spec, value, values)
         if problem:
             skipped.append((key, problem))
             continue

@@ -439,6 +439,25 @@ def test_a_stale_overlay_is_skipped_not_fatal() -> None:
     }
 
 
+@given(
+    st.sampled_from([{}, {"Security": {"SecurityProfile": 1, "AuthorizationKey": "k" * 16}}]),
+    st.dictionaries(
+        _SAFE_TEXT | keys,
+        st.sampled_from(["", "0", "1", "2", "true", "SoC", "3.RST", "k" * 20])
+        | st.text(max_size=40),
+        max_size=8,
+    ),
+)
+def test_any_stored_overlay_layers_to_a_sound_configuration(
+    sections: dict[str, Any], overlay: dict[str, str]
+) -> None:
+    # A database written by another release, or under another config file,
+    # must never stop the station nor bend its rules.
+    values, skipped = k.effective(sections, number_of_connectors=2, overlay=overlay)
+    assert {key for key, _ in skipped} <= set(overlay)
+    assert k.cross_problems(values) == []
+
+
 def test_get_configuration_order_is_the_tables() -> None:
     values, _ = k.effective({}, number_of_connectors=1)
     order = [name for name in KEYS if name in values]
