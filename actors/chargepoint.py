@@ -234,7 +234,7 @@ class ChargePoint(Supervised):
         evses = range(1, self.ctx.config.evses + 1)
         # Ask all connectors first and collect after: the asks run in parallel,
         # and one deadline bounds the whole round.
-        pending = {n: self._ask_snapshot(n) for n in evses if n not in self.down}
+        pending = {n: self._ask_snapshot(n, to_report=True) for n in evses if n not in self.down}
         deadline = time.monotonic() + ANNOUNCE_TIMEOUT
         for evse in evses:
             self._announce_one(evse, pending.get(evse), deadline)
@@ -242,16 +242,23 @@ class ChargePoint(Supervised):
     def _announce_station(self) -> None:
         self._send_status(0, "Available" if self.operative else "Unavailable", "NoError")
 
-    def _ask_snapshot(self, evse: int) -> Any:
-        """A future of the connector's snapshot, or None if it is not there."""
+    def _ask_snapshot(self, evse: int, *, to_report: bool = False) -> Any:
+        """A future of the connector's snapshot, or None if it is not there.
+
+        `to_report`: we are about to send it as the connector's status, and the
+        connector must know (MinimumStatusDuration compares with what was sent).
+        """
         ref = self.ctx.registry.get(evse_path(evse, "connector"))
-        return None if ref is None else ref.proxy().snapshot()
+        if ref is None:
+            return None
+        proxy = ref.proxy()
+        return proxy.report() if to_report else proxy.snapshot()
 
     def _announce_one(self, evse: int, snapshot: Any = None, deadline: float | None = None) -> None:
         if evse in self.down:
             self._send_status(evse, "Faulted", "InternalError", self.down[evse])
             return
-        future = snapshot if snapshot is not None else self._ask_snapshot(evse)
+        future = snapshot if snapshot is not None else self._ask_snapshot(evse, to_report=True)
         if deadline is None:
             deadline = time.monotonic() + ANNOUNCE_TIMEOUT
         try:

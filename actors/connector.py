@@ -103,6 +103,11 @@ class _Aligned:
     pass
 
 
+@dataclass(frozen=True)
+class _StatusHeld:
+    seq: int
+
+
 @dataclass
 class Transaction:
     id_tag: str
@@ -131,6 +136,8 @@ class Connector(Supervised):
         self.tx: Transaction | None = None
         self.sample_timer: int | None = None
         self.aligned_timer: int | None = None
+        self.status_seq = 0  # for MinimumStatusDuration: which change a timer is about
+        self.last_sent: tuple[str, str] | None = None
         self.pilot = Pilot.A
         self.last_reading = MeterReading(energy_wh=0.0, power_w=0.0)
         self.operative = True
@@ -156,6 +163,11 @@ class Connector(Supervised):
     def teardown(self) -> None:
         self.ctx.cancel(self.sample_timer)
         self.ctx.cancel(self.aligned_timer)
+
+    def report(self) -> dict[str, Any]:
+        """The snapshot the chargepoint is about to send the CSMS as our status."""
+        self.last_sent = (self.state.status.value, self.error_code)
+        return self.snapshot()
 
     def snapshot(self) -> dict[str, Any]:
         return {
@@ -191,7 +203,12 @@ class Connector(Supervised):
             case _Aligned():
                 self._aligned()
             case Announce():
-                self._notify()
+                self._notify(at_once=True)
+            case _StatusHeld(seq=seq) if seq == self.status_seq:
+                if (self.state.status.value, self.error_code) != self.last_sent:
+                    self._send_status()  # a flicker that came back needs no report
+            case _StatusHeld():
+                pass  # changed again meanwhile: only the status that held is sent
             case RemoteStart():
                 self._remote_start(message.id_tag)
             case StopTransaction():
@@ -555,15 +572,30 @@ class Connector(Supervised):
         if changed:
             self._notify()
 
-    def _notify(self) -> None:
+    def _notify(self, *, at_once: bool = False) -> None:
+        """Tell the CSMS the status; after MinimumStatusDuration, if it holds that long.
+
+        Local observers hear every change at once. `at_once` is for the CSMS
+        asking (announce, trigger): it wants the present status, not a stable one.
+        """
+        self.status_seq += 1
+        hold = float(self.ctx.setting("MinimumStatusDuration", 0))
+        if hold > 0 and not at_once:
+            self.ctx.call_later(hold, self.actor_ref, _StatusHeld(self.status_seq))
+        else:
+            self._send_status()
+        # Published last, so that whoever waits for it finds the timer armed.
         status = self.state.status.value
         self.ctx.bus.publish(ConnectorChanged(self.evse, status, self.error_code))
+
+    def _send_status(self) -> None:
+        self.last_sent = (self.state.status.value, self.error_code)
         submit(
             self.ctx,
             "StatusNotification",
             {
                 "connectorId": self.evse,
-                "status": status,
+                "status": self.state.status.value,
                 "errorCode": self.error_code,
                 "timestamp": self._now(),
             },

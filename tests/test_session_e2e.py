@@ -97,3 +97,25 @@ def test_connection_timeout_returns_to_available(
     clock.advance(30)
     wait_status(station, 1, "Available", since=1)
     assert not csms.log.calls("StartTransaction")
+
+
+def test_minimum_status_duration_sends_only_statuses_that_held(
+    csms, make_station: StationFactory, clock: FakeClock
+) -> None:
+    station = make_station(csms, Core={"MinimumStatusDuration": 5})
+    answered(station, "StatusNotification", 3)
+    mark = csms.log.mark()
+    station.plug(1)
+    wait_status(station, 1, "Preparing")
+    station.unplug(1)  # back to Available within the 5 s: Preparing never held
+    wait_status(station, 1, "Available", since=1)
+    station.plug(2)
+    wait_status(station, 2, "Preparing")
+    clock.advance(5)
+    held = csms.log.wait_for(
+        lambda e: e.kind == "call" and e.action == "StatusNotification", since=mark
+    )
+    assert (held.payload["connectorId"], held.payload["status"]) == (2, "Preparing")
+    answered(station, "StatusNotification", 4)
+    # Connector 1 came back to the Available the CSMS knows: nothing to report.
+    assert len(csms.log.calls("StatusNotification", since=mark)) == 1
