@@ -28,7 +28,7 @@ def statuses(peer, since: int = 0) -> list[int]:
     return [e.payload["connectorId"] for e in peer.log.calls("StatusNotification", since=since)]
 
 
-def test_accepted_boot_reports_every_connector_then_heartbeats(
+def test_tc_001_cold_boot_reports_every_connector_then_heartbeats(
     any_csms, make_station: StationFactory, clock: FakeClock
 ) -> None:
     station = make_station(any_csms, evses=2)
@@ -50,7 +50,7 @@ def test_accepted_boot_reports_every_connector_then_heartbeats(
     any_csms.log.wait_call("Heartbeat", CP, since=mark)
 
 
-def test_pending_boot_answers_calls_and_boots_again_after_the_interval(
+def test_tc_002_pending_boot_answers_calls_and_boots_again_after_the_interval(
     csms: DevCsms, make_station: StationFactory, clock: FakeClock
 ) -> None:
     csms.set_boot("Pending", 30)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from ocppstation.actors.clock import FakeClock
 from ocppstation.actors.events import ConnectorChanged, MeterSampled, TransactionStarted
 from ocppstation.actors.station import Station
@@ -19,7 +21,7 @@ def wait_status(station: Station, evse: int, status: str, since: int = 0) -> Non
     )
 
 
-def test_plug_then_card_charges_and_stops_on_the_same_card(
+def test_tc_003_tc_068_plug_first_charges_and_stops_on_the_same_card(
     any_csms, make_station: StationFactory, clock: FakeClock
 ) -> None:
     station = make_station(any_csms, evses=2, Core={"MeterValueSampleInterval": 10})
@@ -59,35 +61,54 @@ def test_plug_then_card_charges_and_stops_on_the_same_card(
     assert station.status()["evses"][0]["transaction_id"] is None
 
 
-def test_card_first_then_plug_and_unplug_ends_the_transaction(
-    csms, make_station: StationFactory
+def test_tc_004_1_card_first_then_plug_then_card_stops(
+    any_csms, make_station: StationFactory
 ) -> None:
-    station = make_station(csms)
+    station = make_station(any_csms)
     answered(station, "StatusNotification", 3)
     station.tag(2, "TAG-2")
     wait_status(station, 2, "Preparing")
     station.plug(2)
-    csms.log.wait_call("StartTransaction", CP)
+    any_csms.log.wait_call("StartTransaction", CP)
     wait_status(station, 2, "Charging")
+    station.tag(2, "TAG-2")
+    stop = any_csms.log.wait_call("StopTransaction", CP)
+    assert stop.payload["reason"] == "Local"
+    wait_status(station, 2, "Finishing")
     station.unplug(2)
-    stop = csms.log.wait_call("StopTransaction", CP)
+    wait_status(station, 2, "Available", since=1)
+
+
+def test_tc_005_1_the_ev_unplugging_ends_the_transaction(
+    any_csms, make_station: StationFactory
+) -> None:
+    station = make_station(any_csms)
+    answered(station, "StatusNotification", 3)
+    station.plug(1)
+    station.tag(1, "TAG-1")
+    wait_status(station, 1, "Charging")
+    station.unplug(1)
+    stop = any_csms.log.wait_call("StopTransaction", CP)
     assert stop.payload["reason"] == "EVDisconnected"
-    wait_status(station, 2, "Available")
+    wait_status(station, 1, "Available", since=1)
 
 
-def test_a_blocked_card_does_not_start(csms, make_station: StationFactory) -> None:
-    csms.known_tags["BLOCKED"] = "Blocked"
+@pytest.mark.parametrize("status", ["Blocked", "Expired", "Invalid"])
+def test_tc_023_a_refused_card_does_not_start(
+    csms, make_station: StationFactory, status: str
+) -> None:
+    csms.known_tags["REFUSED"] = status
     station = make_station(csms)
     answered(station, "StatusNotification", 3)
     station.plug(1)
-    station.tag(1, "BLOCKED")
+    station.tag(1, "REFUSED")
     answered(station, "Authorize")
     station.tag(1, "GOOD")
     csms.log.wait_call("StartTransaction", CP)
     assert [e.payload["idTag"] for e in csms.log.calls("StartTransaction")] == ["GOOD"]
 
 
-def test_connection_timeout_returns_to_available(
+def test_tc_004_2_connection_timeout_returns_to_available(
     csms, make_station: StationFactory, clock: FakeClock
 ) -> None:
     station = make_station(csms, Core={"ConnectionTimeOut": 30})
