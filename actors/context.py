@@ -18,6 +18,7 @@ from ocppstation.actors.clock import Clock
 from ocppstation.actors.datatransfer import DataTransferHandlers
 from ocppstation.actors.events import EventBus
 from ocppstation.actors.registry import Registry
+from ocppstation.actors.settings_view import StationSettings
 from ocppstation.config.loader import StationConfig
 from ocppstation.hw.simulated import SimulatedEvse
 
@@ -48,13 +49,15 @@ class StationContext:
     data_transfer: DataTransferHandlers = field(default_factory=DataTransferHandlers)
     # The station's SQLite file; None keeps everything in memory (no recovery).
     database: Path | None = None
+    # The OCPP keys: read through settings.view, written only by the settings actor.
+    settings: StationSettings = field(init=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "settings", StationSettings(self.config))
 
     def setting(self, key: str, default: Any) -> Any:
         """The current value of the OCPP key `key`, or `default` if the station lacks it."""
-        for section in self.config.sections.values():
-            if key in section:
-                return section[key]
-        return default
+        return self.settings.view.get(key, default)
 
     def call_later(self, delay: float, target: pykka.ActorRef[Any], message: object) -> int:
         """Arm a one-shot timer; a target that stops first simply misses it."""

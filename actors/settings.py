@@ -5,8 +5,7 @@ ChangeConfiguration (routed here as `Inbound`), or the same through its ask
 methods. Every other actor reads keys through the station's `SettingsView`,
 never by asking this actor:
 
-    view = settings_view(ctx)
-    interval = view.get("HeartbeatInterval")      # typed: int
+    interval = ctx.setting("HeartbeatInterval", 300)   # typed: int
 
 When it starts, before its supervisor starts the next sibling, the values
 are layered: the key table's defaults (`keys_v16`), then the station config
@@ -21,27 +20,20 @@ a crash or `kill -9` once the CSMS has heard Accepted), shown in the view,
 answered, and published as `ConfigChanged` so actors re-arm their timers. A
 value that cannot be persisted is answered Rejected and not applied.
 
-Why readers need no lock: the view holds one reference to an immutable
-mapping. The actor builds a new mapping and replaces the reference in a
-single attribute store, which is atomic in Python; a reader that loads the
-reference sees the old mapping or the new one, whole, never a mix. Only this
-actor writes, so no update is lost. Several keys that must agree are read
-from one `snapshot()`.
+The view lives in `StationContext.settings` (actors/settings_view.py), so it
+outlives this actor; that module says why readers need no lock.
 """
 
 from __future__ import annotations
 
-import threading
-import weakref
 from collections.abc import Callable, Mapping
-from types import MappingProxyType
 from typing import Any
 
 from ocppstation.actors.base import Place, Supervised
 from ocppstation.actors.context import RPC, StationContext
 from ocppstation.actors.events import ConfigChanged
-from ocppstation.actors.registry import Registry
 from ocppstation.actors.rpc import Answer, Inbound
+from ocppstation.actors.settings_view import SettingsView
 from ocppstation.config import keys_v16
 from ocppstation.config.keys_v16 import Status, Value
 from ocppstation.protocol.errors import (
@@ -65,70 +57,10 @@ STORAGE = "storage"
 # A write to the database commits (fsync) before it returns; this is generous.
 STORAGE_TIMEOUT = 5.0
 
-_MISSING: Any = object()
-
-
-class SettingsView:
-    """The station's OCPP keys as typed values, for reading from any thread.
-
-    Values are bool, int, str, or a tuple of str for a CSL; see `keys_v16`.
-    Only keys the station has are here (no optional key it lacks, no key of
-    a feature profile it does not support).
-    """
-
-    def __init__(self, values: Mapping[str, Value]) -> None:
-        self._values: Mapping[str, Value] = MappingProxyType(dict(values))
-
-    def get(self, key: str, default: Any = _MISSING) -> Any:
-        """The value of `key` (exact name), or `default`; KeyError without one."""
-        try:
-            return self._values[key]
-        except KeyError:
-            if default is not _MISSING:
-                return default
-            raise KeyError(f"{key!r} is not a configuration key of this station") from None
-
-    def snapshot(self) -> Mapping[str, Value]:
-        """Every key at one moment: read several keys that must agree from this."""
-        return self._values
-
-    def __contains__(self, key: object) -> bool:
-        return key in self._values
-
-    def _replace(self, values: Mapping[str, Value]) -> None:
-        # The one write: a single reference store (see the module docstring).
-        self._values = MappingProxyType(dict(values))
-
-
-class _PerStation:
-    """What outlives the settings actor: the view, and the in-memory overlay
-    used when the station has no storage actor."""
-
-    def __init__(self, view: SettingsView) -> None:
-        self.view = view
-        self.memory_overlay: dict[str, str] = {}
-
-
-# One per station, keyed by its Registry (one per station, for its whole
-# life), so that a restarted settings actor updates the view everyone holds.
-_stations: weakref.WeakKeyDictionary[Registry, _PerStation] = weakref.WeakKeyDictionary()
-_stations_lock = threading.Lock()
-
-
-def _per_station(ctx: StationContext) -> _PerStation:
-    with _stations_lock:
-        shared = _stations.get(ctx.registry)
-        if shared is None:
-            # Before the settings actor has read the overlay, the file and the
-            # defaults are the best answer there is, and never an empty one.
-            values, _ = keys_v16.effective(ctx.config.sections, ctx.config.evses)
-            shared = _stations[ctx.registry] = _PerStation(SettingsView(values))
-        return shared
-
 
 def settings_view(ctx: StationContext) -> SettingsView:
     """The station's SettingsView: the same object for the station's whole life."""
-    return _per_station(ctx).view
+    return ctx.settings.view
 
 
 class Settings(Supervised):
@@ -137,7 +69,7 @@ class Settings(Supervised):
     def __init__(self, place: Place, ctx: StationContext) -> None:
         super().__init__(place)
         self.ctx = ctx
-        self.shared = _per_station(ctx)
+        self.shared = ctx.settings
         self.persistent = False
         # Layered here, in the thread starting us, not in setup(): pykka's
         # start() returns before setup() runs, and the siblings started after
