@@ -111,6 +111,29 @@ class ControllerCommand:
 
 
 @dataclass(frozen=True)
+class DeviceHealthChanged:
+    """Event: how a driver of EVSE `evse` is doing, as the hub sees it.
+
+    `state` is "failing" (not reported yet), "reported" (the connector shows
+    the fault), "recovering" (answers again, not yet long enough) or "ok".
+    Published after the timers it implies are armed.
+    """
+
+    evse: int
+    source: str
+    state: str
+    detail: str = ""
+
+
+def _label(state: health.Health) -> str:
+    if not state.in_spell:
+        return "ok"
+    if state.failing:
+        return "reported" if state.reported else "failing"
+    return "recovering"
+
+
+@dataclass(frozen=True)
 class _Check:
     source: str
 
@@ -142,6 +165,7 @@ class Board(Supervised):
         self.device = HwState(Pilot.A, None)
         self.health: dict[str, health.Health] = {}
         self.timers: dict[str, int | None] = {}
+        self.labels: dict[str, str] = {}
         self.forwarded: HwState | None = None
         # What the station wants of a serial board; re-applied when its driver
         # comes back, since the board may have reset or tripped its watchdog.
@@ -313,6 +337,12 @@ class Board(Supervised):
                 max(due - now, 0.0), self.actor_ref, _Check(source)
             )
         self._forward()
+        # Also the first word from a driver, so that a start can be waited on.
+        if source not in self.labels or _label(after) != self.labels[source] or after.failing:
+            self.labels[source] = _label(after)
+            self.ctx.bus.publish(
+                DeviceHealthChanged(self.evse, source, _label(after), after.detail)
+            )
 
     def _combined(self) -> HwState:
         fault = self.device.fault

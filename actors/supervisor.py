@@ -378,15 +378,18 @@ class Supervisor(Supervised):
         for child in start:
             self._pending[child] = token
         self.log.info("restarting %s in %.3g s (crash %d in a row)", cid, delay, failures)
+        self._arm(delay, _DelayedStart(tuple(start), token))
+        # After arming: whoever waits for this event may move the clock at once.
         self._emit(ChildRestartDelayed(self.place.child(cid), delay, failures))
-        message = _DelayedStart(tuple(start), token)
+
+    def _arm(self, delay: float, message: _DelayedStart) -> None:
         if self._later is not None:
             try:
                 self._later(delay, self.actor_ref, message)
                 return
             except Exception:
                 # Without this timer the child would never come back.
-                self.log.exception("arming the restart of %s failed; using a thread", cid)
+                self.log.exception("arming a delayed restart failed; using a thread")
         thread_later(delay, self.actor_ref, message)
 
     def _delayed_start(self, message: _DelayedStart) -> None:

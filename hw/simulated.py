@@ -80,6 +80,16 @@ class SimulatedEvse:
         with self._lock:
             return HwState(self._pilot(), self._fault)
 
+    @property
+    def relay_closed(self) -> bool:
+        with self._lock:
+            return self._relay_closed
+
+    @property
+    def offered_a(self) -> float:
+        with self._lock:
+            return self._offered_a
+
     def allow_power(self, on: bool, now: float) -> None:
         self._change(now, lambda: setattr(self, "_relay_closed", on))
 
