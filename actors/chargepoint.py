@@ -25,7 +25,13 @@ from ocppstation.actors.connector import (
     UnlockCable,
 )
 from ocppstation.actors.context import RPC, STORAGE, StationContext, evse_path
-from ocppstation.actors.events import Online, RegistrationChanged, ResetRequested
+from ocppstation.actors.events import (
+    ConfigApplied,
+    ConfigChanged,
+    Online,
+    RegistrationChanged,
+    ResetRequested,
+)
 from ocppstation.actors.rpc import (
     Answer,
     Inbound,
@@ -108,6 +114,8 @@ class ChargePoint(Supervised):
             match event:
                 case ChildTerminated(path=path) if _evse_of(path, None):
                     me.tell(EvseDown(_evse_of(path, None) or 0, event.reason))
+                case ConfigChanged(key="HeartbeatInterval"):
+                    me.tell(event)
                 case ChildRestarted(path=path) if _evse_of(path, "connector"):
                     # A restarted connector may now say something else.
                     me.tell(_Reannounce(_evse_of(path, "connector") or 0))
@@ -148,6 +156,10 @@ class ChargePoint(Supervised):
                 self._announce_one(message.evse)
             case _Reannounce():
                 pass
+            case ConfigChanged(key="HeartbeatInterval"):
+                if self.heartbeat_timer is not None:
+                    self._arm_heartbeat(int(message.value))
+                self.ctx.bus.publish(ConfigApplied(self.path, message.key))
             case _FollowUp():
                 message.run()
             case EvseDown():
@@ -208,8 +220,7 @@ class ChargePoint(Supervised):
         )
         self.ctx.registry.tell(RPC, SetRegistered(status == "Accepted"))
         if status == "Accepted":
-            self.ctx.cancel(self.heartbeat_timer)
-            self.heartbeat_timer = self.ctx.call_every(interval, self.actor_ref, _Beat())
+            self._arm_heartbeat(interval)
             self._announce()
             self.ctx.bus.publish(Online(True))
         else:
@@ -218,6 +229,10 @@ class ChargePoint(Supervised):
             self.ctx.call_later(interval, self.actor_ref, _Boot(self.boot_attempt))
         # Last, so that whoever waits for this event finds the timers armed.
         self._set_registration(status)
+
+    def _arm_heartbeat(self, interval: int) -> None:
+        self.ctx.cancel(self.heartbeat_timer)
+        self.heartbeat_timer = self.ctx.call_every(interval, self.actor_ref, _Beat())
 
     def _set_registration(self, status: str) -> None:
         if status != self.registration:

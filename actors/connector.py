@@ -9,6 +9,7 @@ back as a message, so the actor never blocks on the network.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -16,6 +17,8 @@ from ocppstation.actors.auth import Identified, Identify
 from ocppstation.actors.base import Place, Supervised
 from ocppstation.actors.context import AUTH, OUTBOX, STORAGE, StationContext, evse_path
 from ocppstation.actors.events import (
+    ConfigApplied,
+    ConfigChanged,
     ConnectorChanged,
     MeterSampled,
     TransactionStarted,
@@ -46,6 +49,8 @@ from ocppstation.protocol.v16.metering import (
 _SESSION = (Status.CHARGING, Status.SUSPENDED_EV, Status.SUSPENDED_EVSE)
 # A storage write is an fsync; generous, since a slow flash card is not a bug.
 STORAGE_TIMEOUT = 10.0
+# Keys whose change re-arms one of our timers.
+_TIMER_KEYS = frozenset({"ClockAlignedDataInterval", "MeterValueSampleInterval"})
 # meterValue entries kept for one StopTransaction's transactionData.
 TRANSACTION_DATA_LIMIT = 100
 
@@ -138,12 +143,20 @@ class Connector(Supervised):
         self.aligned_timer: int | None = None
         self.status_seq = 0  # for MinimumStatusDuration: which change a timer is about
         self.last_sent: tuple[str, str] | None = None
+        self._unsubscribe: Callable[[], None] = lambda: None
         self.pilot = Pilot.A
         self.last_reading = MeterReading(energy_wh=0.0, power_w=0.0)
         self.operative = True
         self.scheduled_operative: bool | None = None  # applied when the transaction ends
 
     def setup(self) -> None:
+        me = self.actor_ref
+
+        def on_event(event: object) -> None:
+            if isinstance(event, ConfigChanged) and event.key in _TIMER_KEYS:
+                me.tell(event)
+
+        self._unsubscribe = self.ctx.bus.subscribe(on_event)
         # The hardware may have changed while we were down (or never started).
         try:
             hw = self.ctx.registry.ask(evse_path(self.evse, "board"), ReadHw(), timeout=2)
@@ -161,6 +174,7 @@ class Connector(Supervised):
         self._arm_aligned()
 
     def teardown(self) -> None:
+        self._unsubscribe()
         self.ctx.cancel(self.sample_timer)
         self.ctx.cancel(self.aligned_timer)
 
@@ -202,6 +216,12 @@ class Connector(Supervised):
                 self._sample()
             case _Aligned():
                 self._aligned()
+            case ConfigChanged(key="ClockAlignedDataInterval"):
+                self._arm_aligned()
+                self.ctx.bus.publish(ConfigApplied(self.path, message.key))
+            case ConfigChanged(key="MeterValueSampleInterval"):
+                self._arm_sampling()
+                self.ctx.bus.publish(ConfigApplied(self.path, message.key))
             case Announce():
                 self._notify(at_once=True)
             case _StatusHeld(seq=seq) if seq == self.status_seq:
@@ -335,10 +355,15 @@ class Connector(Supervised):
     def _energize(self) -> None:
         # Power first, then Charging: the status must not claim what the relay has not done.
         self._board(AllowPower(True))
-        interval = int(self.ctx.setting("MeterValueSampleInterval", 60))
-        if interval > 0:
-            self.sample_timer = self.ctx.call_every(interval, self.actor_ref, _Sample())
+        self._arm_sampling()
         self._apply(Event.START)
+
+    def _arm_sampling(self) -> None:
+        self.ctx.cancel(self.sample_timer)
+        self.sample_timer = None
+        interval = int(self.ctx.setting("MeterValueSampleInterval", 60))
+        if self.tx is not None and interval > 0:
+            self.sample_timer = self.ctx.call_every(interval, self.actor_ref, _Sample())
 
     def _transaction_id_known(self, message: TransactionIdKnown) -> None:
         tx = self.tx

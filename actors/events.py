@@ -132,3 +132,11 @@ class ConfigChanged:
 
     key: str
     value: Any
+
+
+@dataclass(frozen=True)
+class ConfigApplied:
+    """The actor at `path` has put the new value of `key` to work (timers re-armed)."""
+
+    path: str
+    key: str

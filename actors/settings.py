@@ -27,6 +27,7 @@ outlives this actor; that module says why readers need no lock.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from ocppstation.actors.base import Place, Supervised
@@ -58,6 +59,11 @@ STORAGE = "storage"
 STORAGE_TIMEOUT = 5.0
 
 
+@dataclass(frozen=True)
+class _Publish:
+    run: Callable[[], None]
+
+
 def settings_view(ctx: StationContext) -> SettingsView:
     """The station's SettingsView: the same object for the station's whole life."""
     return ctx.settings.view
@@ -85,6 +91,9 @@ class Settings(Supervised):
         self._apply(values)
 
     def receive(self, message: Any) -> Any:
+        if isinstance(message, _Publish):
+            message.run()
+            return None
         match message:
             case Inbound():
                 self._inbound(message.call)
@@ -149,11 +158,12 @@ class Settings(Supervised):
             # the CSMS gets an error, the values stay as they were.
             self.log.exception("%s failed", call.action)
             result = InternalError(f"{call.action} failed")
-        # The answer goes out before anyone reacts to the change, so a key
-        # that makes the link reconnect does not cut its own answer off.
-        self.ctx.registry.tell(RPC, Answer(call, result))
-        if publish is not None:
-            publish()
+        # The change is published only once rpc has the answer on its way, so
+        # a key that makes the link reconnect does not cut its own answer off.
+        if publish is None:
+            self.ctx.registry.tell(RPC, Answer(call, result))
+        else:
+            self.ctx.registry.tell(RPC, Answer(call, result, self.actor_ref, _Publish(publish)))
 
     def _change(self, key: str, text: str) -> tuple[dict[str, Any], Callable[[], None] | None]:
         change = keys_v16.validate_change(key, text, self.values)

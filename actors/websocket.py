@@ -27,9 +27,12 @@ from websockets.sync.client import ClientConnection, connect
 
 from ocppstation.actors.base import Place, Supervised
 from ocppstation.actors.context import RPC, StationContext
-from ocppstation.actors.events import ConnectFailed, LinkChanged
+from ocppstation.actors.events import ConfigChanged, ConnectFailed, LinkChanged
 from ocppstation.actors.rpc import FrameIn, LinkDown, LinkUp, Outgoing, SayLinkState
 from ocppstation.protocol.backoff import Backoff
+
+# A change of one of these keys needs a new connection to take effect.
+_LINK_KEYS = frozenset({"AuthorizationKey", "SecurityProfile", "WebSocketPingInterval"})
 
 
 @dataclass(frozen=True)
@@ -72,11 +75,20 @@ class WebSocketLink(Supervised):
         self.generation = 0
         self.connection: ClientConnection | None = None
         self.failures = 0  # consecutive failed attempts, for the backoff
+        self._unsubscribe: Callable[[], None] = lambda: None
 
     def setup(self) -> None:
+        me = self.actor_ref
+
+        def on_event(event: object) -> None:
+            if isinstance(event, ConfigChanged) and event.key in _LINK_KEYS:
+                me.tell(event)
+
+        self._unsubscribe = self.ctx.bus.subscribe(on_event)
         self._attempt()
 
     def teardown(self) -> None:
+        self._unsubscribe()
         self.generation += 1  # everything the old I/O thread says is now stale
         connection, self.connection = self.connection, None
         if connection is not None:
@@ -109,6 +121,8 @@ class WebSocketLink(Supervised):
                 self._attempt()
             case Drop():
                 self._abort()
+            case ConfigChanged():
+                self._reconnect_now(f"{message.key} changed")
             case SayLinkState():
                 if self.connection is not None:
                     self.ctx.registry.tell(RPC, LinkUp(self.generation))
@@ -147,6 +161,18 @@ class WebSocketLink(Supervised):
             LinkChanged(False, self.url, reason) if was_up else ConnectFailed(self.url, reason)
         )
 
+    def _reconnect_now(self, reason: str) -> None:
+        """A new connection with the new settings; the answer that changed them is
+        already on the wire (the settings actor publishes only after rpc has it)."""
+        connection, self.connection = self.connection, None
+        if connection is None:
+            return  # not connected: the next attempt uses the new settings anyway
+        self.generation += 1
+        self.ctx.registry.tell(RPC, LinkDown(self.generation - 1, reason))
+        self.ctx.bus.publish(LinkChanged(False, self.url, reason))
+        connection.close()
+        self._attempt()
+
     def _abort(self) -> None:
         """No closing handshake: what a pulled cable looks like to both ends.
 
@@ -164,10 +190,12 @@ class WebSocketLink(Supervised):
 
     def _options(self) -> dict[str, Any]:
         cfg = self.ctx.config
-        ping = float(cfg.value("Core", "WebSocketPingInterval"))
+        # The OCPP keys come from the live settings: the CSMS may have changed them.
+        ping = float(self.ctx.setting("WebSocketPingInterval", 0))
         headers = {}
-        if cfg.value("Security", "SecurityProfile") == 1:
-            user_pass = f"{cfg.charge_point_id}:{cfg.value('Security', 'AuthorizationKey')}"
+        if self.ctx.setting("SecurityProfile", 0) == 1:
+            key = self.ctx.setting("AuthorizationKey", "")
+            user_pass = f"{cfg.charge_point_id}:{key}"
             token = base64.b64encode(user_pass.encode()).decode("ascii")
             headers["Authorization"] = f"Basic {token}"
         return {

@@ -125,10 +125,10 @@ def step(state: ConnectorState, event: Event) -> ConnectorState:
     if (
         (event is E.PLUG and state.plugged)
         or (event is E.START and not plugged)
-        or (event is E.EV_GONE and not state.plugged)
+        or (event in (E.EV_GONE, E.EVSE_SUSPEND, E.RESUME) and not state.plugged)
     ):
-        # A second cable, energy with no cable, or an EV leaving that was never
-        # there: the hardware report is wrong.
+        # A second cable, energy (or its suspension by us) with no cable, or
+        # an EV leaving that was never there: the hardware report is wrong.
         raise InvalidTransition(state.status, event)
     try:
         status = TRANSITIONS[(state.status, event)]
