@@ -24,7 +24,14 @@ from ocppstation.actors.events import (
     TransactionStarted,
     TransactionStopped,
 )
-from ocppstation.actors.hardware import AllowPower, HwChanged, ReadHw, ReadMeter, Unlock
+from ocppstation.actors.hardware import (
+    AllowPower,
+    HasLock,
+    HwChanged,
+    ReadHw,
+    ReadMeter,
+    Unlock,
+)
 from ocppstation.actors.outbox import Enqueued, StartDropped, TransactionIdKnown
 from ocppstation.actors.rpc import submit
 from ocppstation.actors.storage import QueuedMessage
@@ -557,6 +564,13 @@ class Connector(Supervised):
         self._identified(Identified(id_tag, True, {"status": "Accepted"}, "csms"))
 
     def _unlock(self) -> str:
+        board = evse_path(self.evse, "board")
+        try:
+            has_lock = bool(self.ctx.registry.ask(board, HasLock(), timeout=2))
+        except Exception:  # no board to ask: assume the common case, a lock
+            has_lock = True
+        if not has_lock:
+            return "NotSupported"  # a tethered cable: nothing to release, nothing stops
         if self.tx is not None:
             self._stop_transaction("UnlockCommand")
         try:

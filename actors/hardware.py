@@ -62,6 +62,11 @@ class Unlock:
 
 
 @dataclass(frozen=True)
+class HasLock:
+    """Ask: does this EVSE have a cable lock (False for a tethered cable)?"""
+
+
+@dataclass(frozen=True)
 class ReadMeter:
     pass
 
@@ -217,6 +222,8 @@ class Board(Supervised):
                 return self._combined()
             case Unlock():
                 return self._unlock()
+            case HasLock():
+                return self._has_lock()
             case _:
                 return super().receive(message)
         return None
@@ -257,8 +264,16 @@ class Board(Supervised):
         self.want_current = max(0.0, min(amps, self.serial.max_current))
         self._command("CUR", f"{self.want_current:.1f}")
 
+    def _has_lock(self) -> bool:
+        if self.hw is not None:
+            return self.hw.has_lock
+        assert self.serial is not None
+        return bool(self.serial.lock)
+
     def _unlock(self) -> str:
         if self.hw is not None:
+            if not self.hw.has_lock:
+                return "NotSupported"  # a tethered cable has no lock to release
             return "Unlocked" if self.hw.unlock(self._now()) else "UnlockFailed"
         assert self.serial is not None
         if not self.serial.lock:

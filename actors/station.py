@@ -170,6 +170,7 @@ class Station:
                 voltage_v=float(config.value("Simulation", "VoltageV")),
                 phases=int(config.value("Simulation", "Phases")),
                 max_current_a=float(config.value("Simulation", "MaxCurrentA")),
+                fixed_cable=bool(config.value("Simulation", "FixedCable")),
             )
             for n in range(1, config.evses + 1)
         }

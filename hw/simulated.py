@@ -37,6 +37,7 @@ class SimulatedEvse:
     phases: int = 3
     max_current_a: float = 32.0
     ev_wants_energy: bool = True
+    fixed_cable: bool = False
     _ev_present: bool = False
     _relay_closed: bool = False
     _offered_a: float = 32.0
@@ -97,6 +98,11 @@ class SimulatedEvse:
         self._change(
             now, lambda: setattr(self, "_offered_a", max(0.0, min(amps, self.max_current_a)))
         )
+
+    @property
+    def has_lock(self) -> bool:
+        """A tethered (fixed) cable has no lock to release."""
+        return not self.fixed_cable
 
     def unlock(self, now: float) -> bool:
         """Release the cable lock; False when the lock is jammed (a lock fault)."""

@@ -144,6 +144,23 @@ def test_tc_018_1_unlock_with_a_session_stops_it_first(
     assert (stop.payload["transactionId"], stop.payload["reason"]) == (tx, "UnlockCommand")
 
 
+def test_tc_017_2_unlock_of_a_fixed_cable_is_not_supported(
+    csms: DevCsms, make_station: StationFactory
+) -> None:
+    booted(csms, make_station, Simulation={"FixedCable": True})
+    assert csms.call(CP, "UnlockConnector", {"connectorId": 1}) == {"status": "NotSupported"}
+
+
+def test_tc_018_2_unlock_of_a_fixed_cable_leaves_the_session_running(
+    csms: DevCsms, make_station: StationFactory
+) -> None:
+    station = booted(csms, make_station, Simulation={"FixedCable": True})
+    charging(station)
+    assert csms.call(CP, "UnlockConnector", {"connectorId": 1}) == {"status": "NotSupported"}
+    assert station.status()["evses"][0]["status"] == "Charging"
+    assert not csms.log.calls("StopTransaction")
+
+
 def test_unlock_fails_with_a_jammed_lock(csms: DevCsms, make_station: StationFactory) -> None:
     station = booted(csms, make_station)
     station.fault(1, "ConnectorLockFailure")

@@ -83,7 +83,7 @@ def test_tc_036_connection_loss_during_a_transaction_loses_nothing(
     assert stop.payload["meterStop"] >= energies[-1]
 
 
-def test_tc_037_offline_start_with_an_unknown_id_when_allowed(
+def test_tc_037_2_offline_start_with_an_unknown_id_when_allowed(
     csms: DevCsms, make_station: StationFactory, clock: FakeClock
 ) -> None:
     station = offline_station(csms, make_station, Core={"AllowOfflineTxForUnknownId": True})
@@ -114,7 +114,7 @@ def test_offline_start_of_an_unknown_id_is_refused_by_default(
     assert station.status()["evses"][0]["transaction_id"] is None
 
 
-def test_tc_007_a_cached_id_starts_offline(
+def test_tc_037_1_a_cached_id_starts_offline(
     csms: DevCsms, make_station: StationFactory, clock: FakeClock
 ) -> None:
     station = offline_station(csms, make_station)
@@ -242,3 +242,75 @@ def test_tc_034_unavailable_connectors_stay_unavailable_after_a_power_loss(
         for e in csms.log.calls("StatusNotification", since=mark)
     }
     assert reported == {0: "Available", 1: "Available", 2: "Unavailable"}
+
+
+def test_tc_007_a_cached_id_starts_at_once_with_local_pre_authorize(
+    csms: DevCsms, make_station: StationFactory
+) -> None:
+    station = offline_station(csms, make_station, Core={"LocalPreAuthorize": True})
+    station.tag(1, "REGULAR")  # learned from the CSMS and cached
+    answered(station, "Authorize")
+    station.plug(1)
+    station.tag(1, "REGULAR")
+    start = csms.log.wait_call("StartTransaction", CP)
+    assert start.payload["idTag"] == "REGULAR"
+    assert len(csms.log.calls("Authorize")) == 1  # the second card was not asked about
+
+
+def test_tc_037_3_an_offline_start_refused_later_is_stopped(
+    csms: DevCsms, make_station: StationFactory, clock: FakeClock
+) -> None:
+    csms.set_reply(
+        "StartTransaction",
+        lambda cp_id, payload: {"transactionId": 501, "idTagInfo": {"status": "Invalid"}},
+    )
+    station = offline_station(csms, make_station, Core={"AllowOfflineTxForUnknownId": True})
+    go_offline(station)
+    station.plug(1)
+    station.tag(1, "UNKNOWN")
+    wait_status(station, 1, "Charging")
+    mark = csms.log.mark()
+    come_back(station, clock)
+    stop = csms.log.wait_call("StopTransaction", CP, since=mark)
+    assert (stop.payload["transactionId"], stop.payload["reason"]) == (501, "DeAuthorized")
+
+
+def test_tc_038_a_transaction_stopped_offline_is_reported_when_back(
+    any_csms, make_station: StationFactory, clock: FakeClock
+) -> None:
+    station = offline_station(any_csms, make_station)
+    station.plug(1)
+    station.tag(1, "TAG-1")
+    started = log_of(station).wait_for(lambda e: isinstance(e, TransactionStarted), 5)
+    go_offline(station)
+    station.tag(1, "TAG-1")
+    log_of(station).wait_for(lambda e: isinstance(e, TransactionStopped), 5)
+    station.unplug(1)
+    mark = any_csms.log.mark()
+    come_back(station, clock)
+    stop = any_csms.log.wait_call("StopTransaction", CP, since=mark)
+    assert (stop.payload["transactionId"], stop.payload["reason"]) == (
+        started.transaction_id,
+        "Local",
+    )
+
+
+def test_tc_039_a_whole_transaction_offline_is_delivered_in_order(
+    any_csms, make_station: StationFactory, clock: FakeClock
+) -> None:
+    station = offline_station(any_csms, make_station, Core={"AllowOfflineTxForUnknownId": True})
+    go_offline(station)
+    station.plug(2)
+    station.tag(2, "OFFLINE")
+    wait_status(station, 2, "Charging")
+    station.tag(2, "OFFLINE")
+    log_of(station).wait_for(lambda e: isinstance(e, TransactionStopped), 5)
+    mark = any_csms.log.mark()
+    come_back(station, clock)
+    stop = any_csms.log.wait_call("StopTransaction", CP, since=mark)
+    (start,) = any_csms.log.calls("StartTransaction", since=mark)
+    assert start.seq < stop.seq
+    answer = any_csms.log.wait_for(
+        lambda e: e.kind == "result" and e.unique_id == start.unique_id, since=mark
+    )
+    assert stop.payload["transactionId"] == answer.payload["transactionId"]

@@ -511,7 +511,7 @@ def test_tc_021_change_configuration_takes_effect_and_is_read_back(
         pytest.param("NoSuchKey", "1", "NotSupported", id="unknown-key"),
     ],
 )
-def test_change_configuration_refusals_over_the_wire(
+def test_tc_040_1_tc_040_2_change_configuration_refused_or_not_supported(
     csms: DevCsms, make_station: StationFactory, key: str, value: str, status: str
 ) -> None:
     station = make_station(csms)
