@@ -65,13 +65,9 @@ class Auth(Supervised):
         self._unsubscribe = lambda: None
 
     def setup(self) -> None:
-        me = self.actor_ref
-
-        def on_event(event: object) -> None:
-            if isinstance(event, Online):
-                me.tell(event)
-
-        self._unsubscribe = self.ctx.bus.subscribe(on_event)
+        self._unsubscribe = self.ctx.forward(
+            self.actor_ref, lambda e: e if isinstance(e, Online) else None
+        )
         try:
             self.online = bool(self.ctx.registry.ask(RPC, ReadyQuery(), timeout=2))
         except Exception:  # no rpc yet: Online tells us

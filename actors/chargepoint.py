@@ -85,6 +85,20 @@ def _evse_of(path: str, part: str | None) -> int | None:
 
 
 STORAGE_TIMEOUT = 10.0
+
+
+def _wanted(event: object) -> object | None:
+    """The bus events the chargepoint reacts to, as its own messages."""
+    match event:
+        case ChildTerminated(path=path) if (evse := _evse_of(path, None)) is not None:
+            return EvseDown(evse, event.reason)
+        case ConfigChanged(key="HeartbeatInterval"):
+            return event
+        case ChildRestarted(path=path) if (evse := _evse_of(path, "connector")) is not None:
+            return _Reannounce(evse)  # a restarted connector may now say something else
+    return None
+
+
 # How long one announce round may wait for connectors to say their state.
 ANNOUNCE_TIMEOUT = 2.0
 
@@ -108,19 +122,7 @@ class ChargePoint(Supervised):
         self._unsubscribe = lambda: None
 
     def setup(self) -> None:
-        me = self.actor_ref
-
-        def on_event(event: object) -> None:
-            match event:
-                case ChildTerminated(path=path) if _evse_of(path, None):
-                    me.tell(EvseDown(_evse_of(path, None) or 0, event.reason))
-                case ConfigChanged(key="HeartbeatInterval"):
-                    me.tell(event)
-                case ChildRestarted(path=path) if _evse_of(path, "connector"):
-                    # A restarted connector may now say something else.
-                    me.tell(_Reannounce(_evse_of(path, "connector") or 0))
-
-        self._unsubscribe = self.ctx.bus.subscribe(on_event)
+        self._unsubscribe = self.ctx.forward(self.actor_ref, _wanted)
         stored = self.ctx.registry.require(STORAGE).proxy().availability().get(timeout=10)
         self.operative = stored.get(0, "Operative") == "Operative"
         # The link may have come up before we started and told nobody.

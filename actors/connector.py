@@ -157,13 +157,10 @@ class Connector(Supervised):
         self.scheduled_operative: bool | None = None  # applied when the transaction ends
 
     def setup(self) -> None:
-        me = self.actor_ref
-
-        def on_event(event: object) -> None:
-            if isinstance(event, ConfigChanged) and event.key in _TIMER_KEYS:
-                me.tell(event)
-
-        self._unsubscribe = self.ctx.bus.subscribe(on_event)
+        self._unsubscribe = self.ctx.forward(
+            self.actor_ref,
+            lambda e: e if isinstance(e, ConfigChanged) and e.key in _TIMER_KEYS else None,
+        )
         # The hardware may have changed while we were down (or never started).
         try:
             hw = self.ctx.registry.ask(evse_path(self.evse, "board"), ReadHw(), timeout=2)

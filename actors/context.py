@@ -7,7 +7,7 @@ through the registry because a restart gives a new ref.
 from __future__ import annotations
 
 import random
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -54,6 +54,25 @@ class StationContext:
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "settings", StationSettings(self.config))
+
+    def forward(
+        self, target: pykka.ActorRef[Any], wanted: Callable[[object], object | None]
+    ) -> Callable[[], None]:
+        """Tell `target` the message `wanted(event)` for every bus event it maps to one.
+
+        `wanted` returns None for events the actor does not care about. Returns
+        the unsubscribe function, for the actor's teardown.
+        """
+
+        def on_event(event: object) -> None:
+            message = wanted(event)
+            if message is not None:
+                try:
+                    target.tell(message)
+                except pykka.ActorDeadError:
+                    pass  # stopped, and about to unsubscribe in its teardown
+
+        return self.bus.subscribe(on_event)
 
     def setting(self, key: str, default: Any) -> Any:
         """The current value of the OCPP key `key`, or `default` if the station lacks it."""

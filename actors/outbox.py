@@ -90,13 +90,9 @@ class Outbox(Supervised):
         self._unsubscribe = lambda: None
 
     def setup(self) -> None:
-        me = self.actor_ref
-
-        def on_event(event: object) -> None:
-            if isinstance(event, Online):
-                me.tell(event)
-
-        self._unsubscribe = self.ctx.bus.subscribe(on_event)
+        self._unsubscribe = self.ctx.forward(
+            self.actor_ref, lambda e: e if isinstance(e, Online) else None
+        )
         storage = self.ctx.registry.require(STORAGE).proxy()
         for tx in storage.tx_open().get(timeout=ASK_TIMEOUT):
             self._remember(tx.local_id, tx.connector, tx.transaction_id)

@@ -56,18 +56,21 @@ from ocppstation.hw.simulated import SimulatedEvse
 # Which actor answers which CSMS-initiated action; the rest are NotSupported.
 ROUTES: Mapping[str, str] = {
     "ClearCache": AUTH,
-} | {
-    action: CHARGEPOINT
-    for action in (
-        "ChangeAvailability",
-        "DataTransfer",
-        "RemoteStartTransaction",
-        "RemoteStopTransaction",
-        "Reset",
-        "TriggerMessage",
-        "UnlockConnector",
-    )
-} | {"ChangeConfiguration": SETTINGS, "GetConfiguration": SETTINGS}
+    "ChangeConfiguration": SETTINGS,
+    "GetConfiguration": SETTINGS,
+    **{
+        action: CHARGEPOINT
+        for action in (
+            "ChangeAvailability",
+            "DataTransfer",
+            "RemoteStartTransaction",
+            "RemoteStopTransaction",
+            "Reset",
+            "TriggerMessage",
+            "UnlockConnector",
+        )
+    },
+}
 
 ASK_TIMEOUT = 5.0
 # How long a soft reset waits for the CSMS to answer the StopTransactions.

@@ -78,13 +78,10 @@ class WebSocketLink(Supervised):
         self._unsubscribe: Callable[[], None] = lambda: None
 
     def setup(self) -> None:
-        me = self.actor_ref
-
-        def on_event(event: object) -> None:
-            if isinstance(event, ConfigChanged) and event.key in _LINK_KEYS:
-                me.tell(event)
-
-        self._unsubscribe = self.ctx.bus.subscribe(on_event)
+        self._unsubscribe = self.ctx.forward(
+            self.actor_ref,
+            lambda e: e if isinstance(e, ConfigChanged) and e.key in _LINK_KEYS else None,
+        )
         self._attempt()
 
     def teardown(self) -> None:
