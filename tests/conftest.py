@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from ocppstation.actors.clock import FakeClock
-from ocppstation.actors.station import Station
+from ocppstation.actors.station import EventLog, Station
 from ocppstation.config.loader import load
 from ocppstation.tools.csms import DevCsms
 
@@ -96,3 +96,20 @@ def answered(station: Station, action: str, count: int = 1, timeout: float = 5.0
         return seen >= count
 
     station.recorded.wait_for(match, timeout)
+
+
+def log_of(station: Station) -> EventLog:
+    """The events a test station recorded from its start (make_station records)."""
+    assert station.recorded is not None, "start the station with record_events=True"
+    return station.recorded
+
+
+def wait_status(station: Station, evse: int, status: str, since: int = 0) -> None:
+    """Wait for connector `evse` to reach `status` (an event at index >= since)."""
+    from ocppstation.actors.events import ConnectorChanged
+
+    log_of(station).wait_for(
+        lambda e: isinstance(e, ConnectorChanged) and (e.evse, e.status) == (evse, status),
+        timeout=5,
+        since=since,
+    )

@@ -6,22 +6,17 @@ import pytest
 
 from ocppstation.actors.clock import FakeClock
 from ocppstation.actors.events import ConnectFailed, LinkChanged, RegistrationChanged
-from ocppstation.actors.station import EventLog, Station
+from ocppstation.actors.station import Station
 from ocppstation.tools.csms import DevCsms
-from tests.conftest import StationFactory, answered
+from tests.conftest import StationFactory, answered, log_of
 
 CP = "cp-test"
 
 
 def registered(station: Station, status: str) -> None:
-    events_of(station).wait_for(
+    log_of(station).wait_for(
         lambda e: isinstance(e, RegistrationChanged) and e.status == status, timeout=5
     )
-
-
-def events_of(station: Station) -> EventLog:
-    assert station.recorded is not None
-    return station.recorded
 
 
 def statuses(peer, since: int = 0) -> list[int]:
@@ -100,7 +95,7 @@ def test_reconnect_after_disconnect_reports_statuses_without_booting(
     answered(station, "StatusNotification", 3)
     mark = csms.log.mark()
     station.disconnect()
-    events_of(station).wait_for(lambda e: isinstance(e, LinkChanged) and not e.up, timeout=5)
+    log_of(station).wait_for(lambda e: isinstance(e, LinkChanged) and not e.up, timeout=5)
     clock.advance(2)
     csms.log.wait_connected(CP)
     csms.log.wait_for(
@@ -149,7 +144,7 @@ def test_basic_auth_security_profile_1(
         if connects:
             csms.log.wait_call("BootNotification", CP)
             return
-        failed = events_of(station).wait_for(lambda e: isinstance(e, ConnectFailed), timeout=5)
+        failed = log_of(station).wait_for(lambda e: isinstance(e, ConnectFailed), timeout=5)
         assert "401" in failed.reason
         assert not csms.log.calls("BootNotification")
 
@@ -157,7 +152,7 @@ def test_basic_auth_security_profile_1(
 def test_refuses_a_csms_that_agrees_no_subprotocol(make_station: StationFactory) -> None:
     with DevCsms(port=0, subprotocols=()) as csms:
         station = make_station(csms)
-        failed = events_of(station).wait_for(lambda e: isinstance(e, ConnectFailed), timeout=5)
+        failed = log_of(station).wait_for(lambda e: isinstance(e, ConnectFailed), timeout=5)
         assert "subprotocol" in failed.reason
         assert not csms.log.calls("BootNotification")
         assert station.status()["link"] == "down"

@@ -9,17 +9,12 @@ from ocppstation.actors.events import (
     ConnectFailed,
     TransactionStarted,
 )
-from ocppstation.actors.station import EventLog, Station
+from ocppstation.actors.station import Station
 from ocppstation.tools.csms import DevCsms
-from tests.conftest import StationFactory, answered
+from tests.conftest import StationFactory, answered, log_of
 
 CP = "cp-test"
 KEY = "s3cret-pass-0123"
-
-
-def log_of(station: Station) -> EventLog:
-    assert station.recorded is not None
-    return station.recorded
 
 
 def change(peer: DevCsms, station: Station, key: str, value: str, applied_by: str = "") -> None:

@@ -5,25 +5,12 @@ from __future__ import annotations
 import pytest
 
 from ocppstation.actors.clock import FakeClock
-from ocppstation.actors.events import ConnectorChanged, RegistrationChanged, TransactionStarted
+from ocppstation.actors.events import RegistrationChanged, TransactionStarted
 from ocppstation.actors.station import Station
 from ocppstation.tools.csms import DevCsms
-from tests.conftest import StationFactory, answered
+from tests.conftest import StationFactory, answered, log_of, wait_status
 
 CP = "cp-test"
-
-
-def log_of(station: Station):
-    assert station.recorded is not None
-    return station.recorded
-
-
-def wait_status(station: Station, evse: int, status: str, since: int = 0) -> None:
-    log_of(station).wait_for(
-        lambda e: isinstance(e, ConnectorChanged) and (e.evse, e.status) == (evse, status),
-        timeout=5,
-        since=since,
-    )
 
 
 def booted(peer, make_station: StationFactory, **sections) -> Station:

@@ -14,17 +14,11 @@ from ocppstation.actors.events import (
     TransactionStarted,
 )
 from ocppstation.actors.rpc import SayLinkState
-from ocppstation.actors.station import Station
 from ocppstation.actors.supervisor import ChildRestarted, ChildTerminated
 from ocppstation.tools.csms import DevCsms
-from tests.conftest import StationFactory, answered
+from tests.conftest import StationFactory, answered, log_of
 
 CP = "cp-test"
-
-
-def recorded(station: Station):
-    assert station.recorded is not None
-    return station.recorded
 
 
 def test_a_crashed_meter_restarts_alone_and_the_session_goes_on(
@@ -34,20 +28,20 @@ def test_a_crashed_meter_restarts_alone_and_the_session_goes_on(
     answered(station, "StatusNotification", 3)
     station.plug(1)
     station.tag(1, "TAG-1")
-    recorded(station).wait_for(
+    log_of(station).wait_for(
         lambda e: isinstance(e, ConnectorChanged) and e.status == "Charging", timeout=5
     )
     # The CSMS's answer to the start must be in before virtual time jumps.
-    recorded(station).wait_for(lambda e: isinstance(e, TransactionStarted), timeout=5)
+    log_of(station).wait_for(lambda e: isinstance(e, TransactionStarted), timeout=5)
     connects = len([e for e in csms.log if e.kind == "connect"])
     old = station.registry.require("evses/1/meter")
     station.crash("evses/1/meter")
-    restarted = recorded(station).wait_for(lambda e: isinstance(e, ChildRestarted), timeout=5)
+    restarted = log_of(station).wait_for(lambda e: isinstance(e, ChildRestarted), timeout=5)
     assert restarted.path == "evses/1/meter"
     assert station.registry.wait_for("evses/1/meter", 5, not_ref=old) is not old
     # Only the meter: its siblings and the link are the same actors as before.
     assert not any(
-        isinstance(e, ChildRestarted) and e.path != "evses/1/meter" for e in recorded(station).all()
+        isinstance(e, ChildRestarted) and e.path != "evses/1/meter" for e in log_of(station).all()
     )
     mark = csms.log.mark()
     clock.advance(10)
@@ -70,7 +64,7 @@ def test_an_evse_past_its_restart_intensity_is_faulted_and_the_others_work(
         station.crash("evses/1/connector")
         station.registry.wait_for("evses/1/connector", 5, not_ref=ref)
     station.crash("evses/1/connector")
-    gone = recorded(station).wait_for(
+    gone = log_of(station).wait_for(
         lambda e: isinstance(e, ChildTerminated) and e.path == "evses/1", timeout=5
     )
     assert gone.path == "evses/1"
@@ -100,7 +94,7 @@ def test_a_crashed_websocket_reconnects_without_a_new_boot(
     answered(station, "StatusNotification", 3)
     mark = csms.log.mark()
     station.crash("link/websocket")
-    recorded(station).wait_for(lambda e: isinstance(e, LinkChanged) and e.up, timeout=5, since=1)
+    log_of(station).wait_for(lambda e: isinstance(e, LinkChanged) and e.up, timeout=5, since=1)
     csms.log.wait_for(
         lambda e: (
             e.kind == "call" and e.action == "StatusNotification" and e.payload["connectorId"] == 2
@@ -172,7 +166,7 @@ def test_a_repeated_link_up_keeps_the_call_in_flight(
 
     csms.set_reply("Heartbeat", repeat_link_up_first)
     csms.call(CP, "TriggerMessage", {"requestedMessage": "Heartbeat"})
-    answer = recorded(station).wait_for(
+    answer = log_of(station).wait_for(
         lambda e: isinstance(e, MessageAnswered) and e.action == "Heartbeat", timeout=5
     )
     assert answer.error is None

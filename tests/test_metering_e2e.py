@@ -4,16 +4,11 @@ from __future__ import annotations
 
 from ocppstation.actors.clock import FakeClock
 from ocppstation.actors.events import ConnectorChanged, TransactionStarted
-from ocppstation.actors.station import EventLog, Station
+from ocppstation.actors.station import Station
 from ocppstation.tools.csms import DevCsms
-from tests.conftest import StationFactory, answered
+from tests.conftest import StationFactory, answered, log_of
 
 CP = "cp-test"
-
-
-def log_of(station: Station) -> EventLog:
-    assert station.recorded is not None
-    return station.recorded
 
 
 def start_charging(station: Station, evse: int = 1) -> int:

@@ -10,31 +10,17 @@ from pathlib import Path
 
 from ocppstation.actors.clock import FakeClock
 from ocppstation.actors.events import (
-    ConnectorChanged,
     MeterSampled,
     Online,
     TransactionStarted,
     TransactionStopped,
 )
-from ocppstation.actors.station import EventLog, Station
+from ocppstation.actors.station import Station
 from ocppstation.tools.csms import DevCsms
-from tests.conftest import StationFactory, answered
+from tests.conftest import StationFactory, answered, log_of, wait_status
 
 CP = "cp-test"
 FAR = 1000  # seconds of virtual time before the station tries to reconnect
-
-
-def log_of(station: Station) -> EventLog:
-    assert station.recorded is not None
-    return station.recorded
-
-
-def wait_status(station: Station, evse: int, status: str, since: int = 0) -> None:
-    log_of(station).wait_for(
-        lambda e: isinstance(e, ConnectorChanged) and (e.evse, e.status) == (evse, status),
-        timeout=5,
-        since=since,
-    )
 
 
 def offline_station(peer: DevCsms, make_station: StationFactory, **sections: dict) -> Station:

@@ -5,20 +5,10 @@ from __future__ import annotations
 import pytest
 
 from ocppstation.actors.clock import FakeClock
-from ocppstation.actors.events import ConnectorChanged, MeterSampled, TransactionStarted
-from ocppstation.actors.station import Station
-from tests.conftest import StationFactory, answered
+from ocppstation.actors.events import MeterSampled, TransactionStarted
+from tests.conftest import StationFactory, answered, wait_status
 
 CP = "cp-test"
-
-
-def wait_status(station: Station, evse: int, status: str, since: int = 0) -> None:
-    assert station.recorded is not None
-    station.recorded.wait_for(
-        lambda e: isinstance(e, ConnectorChanged) and (e.evse, e.status) == (evse, status),
-        timeout=5,
-        since=since,
-    )
 
 
 def test_tc_003_tc_068_plug_first_charges_and_stops_on_the_same_card(
