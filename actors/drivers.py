@@ -307,11 +307,12 @@ class ReaderDriver(Driver):
             except Exception:  # restarting: not a candidate this time
                 continue
         for n, snap in snapshots.items():
-            if snap.get("transaction_id") is not None and snap.get("id_tag") == tag:
+            # Its session (even one the CSMS has not numbered yet), or its pre-authorization.
+            if snap.get("id_tag") == tag:
                 return n
         for wanted in ("Preparing", "Available"):
             for n, snap in snapshots.items():
-                if snap.get("status") == wanted and snap.get("transaction_id") is None:
+                if snap.get("status") == wanted and snap.get("id_tag") is None:
                     return n
         return None
 

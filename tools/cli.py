@@ -10,6 +10,7 @@ import threading
 from typing import Any
 
 from ocppstation.config.loader import ConfigError, StationConfig, load
+from ocppstation.tools import fake_device, hw_probe
 
 
 def _run_parser(sub: Any) -> None:
@@ -61,7 +62,11 @@ def _cmd_run(args: argparse.Namespace) -> int:
     # Events go to stderr so that, with --console, stdout carries answers only.
     view = LiveView(sys.stderr)
     station.subscribe(view)
-    station.start()
+    try:
+        station.start()
+    except ConfigError as exc:  # the Hardware section, checked against the machine
+        print(f"ocppstation: {exc}", file=sys.stderr)
+        return 2
     try:
         if args.console:
             Console(station).serve(sys.stdin, sys.stdout)
@@ -97,9 +102,15 @@ def main(argv: list[str] | None = None) -> int:
     _run_parser(sub)
     sub.add_parser("csms", help="run the development CSMS (see `ocppstation csms --help`)")
     sub.add_parser("demo", help="a CSMS and a 2-EVSE station running a short session")
+    fake_device.add_parser(sub)
+    hw_probe.add_parser(sub)
     args = parser.parse_args(argv)
     if args.command == "run":
         return _cmd_run(args)
+    if args.command == "fake-device":
+        return fake_device.run(args)
+    if args.command == "hw":
+        return hw_probe.run(args)
     return _cmd_demo(args)
 
 

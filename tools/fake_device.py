@@ -21,6 +21,7 @@ import argparse
 import contextlib
 import os
 import select
+import signal
 import sys
 import threading
 import time
@@ -409,7 +410,7 @@ class FakeBoard(FakeDevice):
 
 HELP = {
     "all": "mute | unmute | garbage | clean | unplug | replug | quit",
-    "meter": "crc | nocrc | exception N | noexception | plug | unplug-ev",
+    "meter": "crc | nocrc | exception N | noexception",
     "rfid": "card NUMBER | noise",
     "board": "plug-ev | unplug-ev | fault CODE | clear | jam | unjam | reset | suspend | resume",
 }
@@ -451,15 +452,22 @@ def run(args: argparse.Namespace, stdin: IO[str] = sys.stdin, out: IO[str] = sys
         kind = "meter"
     print(device.path, file=out, flush=True)
     print(f"commands: {HELP['all']} | {HELP[kind]}", file=sys.stderr, flush=True)
+    done = threading.Event()
+    if threading.current_thread() is threading.main_thread():
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            signal.signal(sig, lambda *_: done.set())
     try:
         for line in stdin:
             words = line.split()
             if not words:
                 continue
             if words[0] == "quit":
+                done.set()
                 break
             answer = _command(device, world, words)
             print(answer, file=out, flush=True)
+        # Without a console (stdin closed, as under `&`) serve until a signal.
+        done.wait()
     except KeyboardInterrupt:
         pass
     finally:
