@@ -205,7 +205,9 @@ class Connector(Supervised):
                 self._present(message.id_tag)
             case Identified():
                 self._identified(message)
-            case _AuthTimeout(seq=s) if s == self.auth_seq and self.authorized:
+            case _AuthTimeout(seq=s) if s == self.auth_seq and self.tx is None:
+                # Card without cable, or cable without card: the incipient
+                # session is cancelled (1.6 ConnectionTimeOut).
                 self.authorized = None
                 self._apply(Event.TIMEOUT)
             case _AuthTimeout():
@@ -260,6 +262,8 @@ class Connector(Supervised):
         previous, self.pilot = self.pilot, hw.pilot
         plugged = hw.pilot in (Pilot.B, Pilot.C, Pilot.D)
         if plugged and not self.state.plugged:
+            if self.authorized is None and self.tx is None:
+                self._arm_connection_timeout()  # the driver has that long to identify
             self._apply(Event.PLUG)
             if self.authorized and self.tx is None:
                 self._start_transaction(self.authorized)
@@ -318,12 +322,17 @@ class Connector(Supervised):
         self.authorized = message.id_tag
         self.authorized_parent = message.info.get("parentIdTag")
         if self.state.plugged:
+            if self.state.status is not Status.PREPARING:
+                self._apply(Event.AUTHORIZE)  # e.g. Finishing with the cable still in
             self._start_transaction(message.id_tag)
             return
+        self._arm_connection_timeout()
+        self._apply(Event.AUTHORIZE)
+
+    def _arm_connection_timeout(self) -> None:
         self.auth_seq += 1
         timeout = float(self.ctx.setting("ConnectionTimeOut", 60))
         self.ctx.call_later(timeout, self.actor_ref, _AuthTimeout(self.auth_seq))
-        self._apply(Event.AUTHORIZE)
 
     def _start_transaction(self, id_tag: str) -> None:
         """Begin a transaction: stored and queued first, then power.

@@ -6,7 +6,7 @@ import pytest
 
 from ocppstation.actors.clock import FakeClock
 from ocppstation.actors.events import MeterSampled, TransactionStarted
-from tests.conftest import StationFactory, answered, wait_status
+from tests.conftest import StationFactory, answered, log_of, wait_status
 
 CP = "cp-test"
 
@@ -130,3 +130,19 @@ def test_minimum_status_duration_sends_only_statuses_that_held(
     answered(station, "StatusNotification", 4)
     # Connector 1 came back to the Available the CSMS knows: nothing to report.
     assert len(csms.log.calls("StatusNotification", since=mark)) == 1
+
+
+def test_connection_timeout_with_the_cable_first_ends_the_incipient_session(
+    csms, make_station: StationFactory, clock: FakeClock
+) -> None:
+    station = make_station(csms, Core={"ConnectionTimeOut": 30})
+    answered(station, "StatusNotification", 3)
+    station.plug(1)
+    wait_status(station, 1, "Preparing")
+    clock.advance(30)
+    wait_status(station, 1, "Finishing")
+    mark = log_of(station).mark()
+    station.tag(1, "LATE")  # a card after the timeout starts a new session
+    start = csms.log.wait_call("StartTransaction", CP)
+    assert start.payload["idTag"] == "LATE"
+    wait_status(station, 1, "Charging", since=mark)

@@ -134,7 +134,11 @@ def step(state: ConnectorState, event: Event) -> ConnectorState:
         status = TRANSITIONS[(state.status, event)]
     except KeyError:
         raise InvalidTransition(state.status, event) from None
-    if status is S.AVAILABLE and plugged:
+    if event is E.TIMEOUT and plugged:
+        # Cable in, no identification in time: the session is over, and the
+        # connector waits for the cable to go (it is not free while it is in).
+        status = S.FINISHING
+    elif status is S.AVAILABLE and plugged:
         # Leaving Unavailable or Faulted with a cable still in: the session
         # is being prepared again, not free for the next driver.
         status = S.PREPARING
