@@ -44,7 +44,7 @@ from ocppstation.actors.drivers import check_hardware, evse_hardware, station_re
 from ocppstation.actors.events import EventBus, MessageAnswered, MessageSent, ResetRequested
 from ocppstation.actors.outbox import Outbox
 from ocppstation.actors.registry import Registry
-from ocppstation.actors.rpc import Rpc
+from ocppstation.actors.rpc import Rpc, submit
 from ocppstation.actors.scheduler import Scheduler
 from ocppstation.actors.settings import SETTINGS, Settings
 from ocppstation.actors.storage import Storage
@@ -283,6 +283,25 @@ class Station:
                 target=self.reset, args=(event.kind,), name="station-reset", daemon=True
             ).start()
 
+    def data_transfer(
+        self,
+        vendor_id: str,
+        message_id: str | None = None,
+        data: str | None = None,
+        timeout: float = 30.0,
+    ) -> dict[str, Any]:
+        """Send a DataTransfer to the CSMS and return its answer (status, data).
+
+        Raises OfflineError / NotRegistered when it cannot be sent now: vendor
+        messages are not transaction messages and are not queued.
+        """
+        payload: dict[str, Any] = {"vendorId": vendor_id}
+        if message_id is not None:
+            payload["messageId"] = message_id
+        if data is not None:
+            payload["data"] = data
+        return submit(self.ctx, "DataTransfer", payload).result(timeout=timeout)
+
     def register_data_transfer(
         self, vendor_id: str, message_id: str | None, handler: DataTransferHandler
     ) -> None:
@@ -349,8 +368,16 @@ class Station:
         """Call `subscriber(event)` for every station event; returns unsubscribe.
 
         The subscriber runs in an actor's thread: hand the event on, don't block.
+        Among them is `ConfigChanged` for each configuration change the CSMS
+        made, an integrator's Custom keys included: subscribe, then read the
+        current value with `setting`, and no change is missed.
         """
         return self.bus.subscribe(subscriber)
+
+    def setting(self, key: str, default: Any = None) -> Any:
+        """The current, typed value of configuration key `key` (exact name,
+        standard or Custom), or `default` if the station does not have it."""
+        return self.ctx.setting(key, default)
 
     def record(self) -> EventLog:
         """Keep every event from now on, to wait on; `close()` it when done."""

@@ -267,3 +267,11 @@ def test_data_transfer_by_vendor_and_message(any_csms, make_station: StationFact
     assert any_csms.call(CP, "DataTransfer", {"vendorId": "org.other"}) == {
         "status": "UnknownVendorId"
     }
+
+
+def test_the_station_sends_its_own_data_transfer(any_csms, make_station: StationFactory) -> None:
+    station = booted(any_csms, make_station)
+    answer = station.data_transfer("com.example", "hello", "world")
+    call = any_csms.log.wait_call("DataTransfer", CP)
+    assert call.payload == {"vendorId": "com.example", "messageId": "hello", "data": "world"}
+    assert "status" in answer
