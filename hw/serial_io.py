@@ -11,7 +11,7 @@ exception the supervisor can act on. pymodbus's sync client is not
 thread-safe, retries and reconnects on its own (which would hide a dead meter
 from the supervisor), has broken when used off the main thread (3.8.0/3.8.1,
 "no current event loop") and renames its arguments between minor versions;
-the RTU framing we need is about a hundred lines, tested with hypothesis in
+the RTU framing we need is hw/modbus.py, tested with hypothesis in
 tests/test_hw_modbus.py. See docs/hw-protocol.md.
 """
 
