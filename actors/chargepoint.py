@@ -22,6 +22,7 @@ from ocppstation.actors.connector import (
     RemoteStart,
     SetAvailability,
     StopTransaction,
+    TriggerMeterValues,
     UnlockCable,
 )
 from ocppstation.actors.context import RPC, STORAGE, StationContext, evse_path
@@ -42,7 +43,7 @@ from ocppstation.actors.rpc import (
     submit,
 )
 from ocppstation.actors.supervisor import ChildRestarted, ChildTerminated
-from ocppstation.protocol.errors import NotSupported, OcppError, PropertyConstraintViolation
+from ocppstation.protocol.errors import NotSupported, OcppError
 from ocppstation.protocol.framing import Call
 from ocppstation.protocol.timestamps import ocpp_timestamp
 
@@ -426,13 +427,22 @@ class ChargePoint(Supervised):
             return {"status": "Rejected"}, follow_up
         return {"status": "Accepted"}, follow_up
 
+    def _trigger_meter_values(self, evses: list[int]) -> None:
+        for evse in evses:
+            if evse not in self.down:
+                self.ctx.registry.tell(evse_path(evse, "connector"), TriggerMeterValues())
+
     def _trigger(self, payload: dict[str, Any]) -> tuple[dict[str, Any], Callable[[], None] | None]:
         requested = payload["requestedMessage"]
         connector = payload.get("connectorId")
         if connector is not None and not 0 <= connector <= self.ctx.config.evses:
-            raise PropertyConstraintViolation(f"connectorId {connector} does not exist")
+            # 1.6 5.17: a connector that does not exist is a Rejected trigger.
+            return {"status": "Rejected"}, None
         follow_up: Callable[[], None]
-        if requested == "BootNotification":
+        if requested == "MeterValues":
+            targets = [connector] if connector else list(self._evses())
+            follow_up = partial(self._trigger_meter_values, targets)
+        elif requested == "BootNotification":
             follow_up = self._boot
         elif requested == "Heartbeat":
             follow_up = self._beat

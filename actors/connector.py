@@ -75,6 +75,11 @@ class Announce:
 
 
 @dataclass(frozen=True)
+class TriggerMeterValues:
+    """The CSMS asked (TriggerMessage) for a MeterValues of this connector now."""
+
+
+@dataclass(frozen=True)
 class RemoteStart:
     """The CSMS asked for a transaction here (already accepted by the chargepoint)."""
 
@@ -235,6 +240,8 @@ class Connector(Supervised):
                     self._send_status()  # a flicker that came back needs no report
             case _StatusHeld():
                 pass  # changed again meanwhile: only the status that held is sent
+            case TriggerMeterValues():
+                self._triggered_values()
             case RemoteStart():
                 self._remote_start(message.id_tag)
             case StopTransaction():
@@ -448,6 +455,19 @@ class Connector(Supervised):
         now = self._now()
         self._send_values(reading, "MeterValuesAlignedData", "Sample.Clock", now)
         self._keep_for_stop(self.tx, reading, "StopTxnAlignedData", "Sample.Clock", now)
+
+    def _triggered_values(self) -> None:
+        """A MeterValues on request: sent now, not queued (it answers a question)."""
+        reading = self._read()
+        sampled = sampled_values(reading, self._measurands("MeterValuesSampledData"), "Trigger")
+        payload: dict[str, Any] = {
+            "connectorId": self.evse,
+            "meterValue": [meter_value(self._now(), sampled)],
+        }
+        if self.tx is not None and self.tx.transaction_id is not None:
+            payload["transactionId"] = self.tx.transaction_id
+        if sampled:
+            submit(self.ctx, "MeterValues", payload)
 
     def _arm_aligned(self) -> None:
         self.ctx.cancel(self.aligned_timer)
