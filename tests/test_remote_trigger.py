@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
 from ocppstation.tools.csms import DevCsms
@@ -10,8 +12,8 @@ from tests.conftest import StationFactory, answered, log_of
 CP = "cp-test"
 
 
-def trigger(peer, message: str, connector: int | None = None) -> dict:
-    payload: dict = {"requestedMessage": message}
+def trigger(peer: Any, message: str, connector: int | None = None) -> dict[str, Any]:
+    payload: dict[str, Any] = {"requestedMessage": message}
     if connector is not None:
         payload["connectorId"] = connector
     return peer.call(CP, "TriggerMessage", payload)
