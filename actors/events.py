@@ -122,10 +122,13 @@ class ResetRequested:
 
 @dataclass(frozen=True)
 class ConfigChanged:
-    """The CSMS changed an OCPP configuration key (ChangeConfiguration Accepted).
+    """The CSMS changed a configuration key (ChangeConfiguration Accepted):
+    an OCPP key or one of the config file's Custom keys.
 
     Published by the settings actor after the value is persisted and the
     station's SettingsView shows it, so a subscriber may re-arm from the view.
+    A change answered RebootRequired is published when the settings actor
+    next starts with it (after a Reset, or from the database in a new process).
     `value` is typed (bool, int, str or tuple of str); it is None for a
     write-only key (AuthorizationKey), whose value must not travel in events.
     """

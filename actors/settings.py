@@ -7,6 +7,10 @@ never by asking this actor:
 
     interval = ctx.setting("HeartbeatInterval", 300)   # typed: int
 
+The keys are the station's table (`StationConfig.keys`): the OCPP 1.6 keys,
+then the integrator's keys declared in the config file's Custom section,
+which are answered, changed, persisted and published alike.
+
 When it starts, before its supervisor starts the next sibling, the values
 are layered: the key table's defaults (`keys_v16`), then the station config
 file's OCPP sections, then the overlay of values the CSMS set, read from the
@@ -18,7 +22,10 @@ of the process.
 An Accepted ChangeConfiguration is, in this order: persisted (so it survives
 a crash or `kill -9` once the CSMS has heard Accepted), shown in the view,
 answered, and published as `ConfigChanged` so actors re-arm their timers. A
-value that cannot be persisted is answered Rejected and not applied.
+value that cannot be persisted is answered Rejected and not applied. A
+RebootRequired one (a custom key declared so) is persisted only; it takes
+effect, and is published, when the settings actor next starts with it (a
+Reset rebuilds the tree; a new process reads it from the database).
 
 The view lives in `StationContext.settings` (actors/settings_view.py), so it
 outlives this actor; that module says why readers need no lock.
@@ -76,6 +83,7 @@ class Settings(Supervised):
         super().__init__(place)
         self.ctx = ctx
         self.shared = ctx.settings
+        self.table = ctx.config.keys
         self.persistent = False
         # Layered here, in the thread starting us, not in setup(): pykka's
         # start() returns before setup() runs, and the siblings started after
@@ -88,7 +96,13 @@ class Settings(Supervised):
         for key, why in skipped:
             self.log.warning("ignored the stored value of %s: %s", key, why)
         self.values: Mapping[str, Value] = self.shared.view.snapshot()
+        before = self.values
         self._apply(values)
+        # A value that waited for a restart is news to whoever holds the old
+        # one (an embedder across a Reset); nothing else changed for them.
+        for name, value in self.values.items():
+            if self.table[name].reboot and before.get(name) != value:
+                self.ctx.bus.publish(ConfigChanged(name, value))
 
     def receive(self, message: Any) -> Any:
         if isinstance(message, _Publish):
@@ -120,7 +134,7 @@ class Settings(Supervised):
             )
         entries, unknown, seen = [], [], set()
         for key in keys:
-            spec = keys_v16.lookup(key)
+            spec = keys_v16.lookup(key, self.table)
             if spec is None or spec.name not in self.values:
                 if key not in unknown:
                     unknown.append(key)
@@ -166,8 +180,8 @@ class Settings(Supervised):
             self.ctx.registry.tell(RPC, Answer(call, result, self.actor_ref, _Publish(publish)))
 
     def _change(self, key: str, text: str) -> tuple[dict[str, Any], Callable[[], None] | None]:
-        change = keys_v16.validate_change(key, text, self.values)
-        spec = keys_v16.lookup(change.key)
+        change = keys_v16.validate_change(key, text, self.values, self.table)
+        spec = keys_v16.lookup(change.key, self.table)
         secret = spec is not None and spec.write_only
         if change.status not in (Status.ACCEPTED, Status.REBOOT_REQUIRED):
             shown = "(hidden)" if secret else repr(text)
@@ -176,7 +190,7 @@ class Settings(Supervised):
             )
             return {"status": change.status.value}, None
         assert change.value is not None
-        rendered = keys_v16.render(change.key, change.value)
+        rendered = keys_v16.render(change.key, change.value, self.table)
         try:
             self._persist(change.key, rendered)
         except Exception:
@@ -198,10 +212,10 @@ class Settings(Supervised):
     # -- helpers -----------------------------------------------------------------------
 
     def _entry(self, name: str) -> dict[str, Any]:
-        spec = keys_v16.KEYS[name]
+        spec = self.table[name]
         entry: dict[str, Any] = {"key": name, "readonly": spec.readonly}
         if not spec.write_only:
-            entry["value"] = keys_v16.render(name, self.values[name])
+            entry["value"] = keys_v16.render(name, self.values[name], self.table)
         return entry
 
     def _apply(self, values: Mapping[str, Value]) -> None:

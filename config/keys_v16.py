@@ -49,18 +49,24 @@ Decisions worth knowing:
 - Every rendered value fits the 500 characters GetConfiguration.conf allows.
 - `Internal` keys (CentralSystemURI, ChargePointId, ...) are not OCPP keys:
   they live in the file's Internal section and never appear here.
+- An integrator's own keys are declared in the config file's `Custom`
+  section (`declare`). A station's table is `station_table(sections)`: the
+  keys here, then its custom ones in the order declared, so every function
+  below takes a `table` and treats both alike. A custom key may not shadow a
+  standard one in any case: a CSMS asking for it could not tell them apart.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass, replace
 from enum import StrEnum
 from types import MappingProxyType
 from typing import Any
 
 __all__ = [
+    "CUSTOM",
     "FEATURE_PROFILES",
     "IMPLEMENTED_PROFILES",
     "KEYS",
@@ -73,18 +79,21 @@ __all__ = [
     "ConfigValueError",
     "Items",
     "KeySpec",
+    "KeyTable",
     "Kind",
     "Status",
     "UnknownKeyError",
     "Value",
     "change_problem",
     "cross_problems",
+    "declare",
     "effective",
     "exposed",
     "from_json",
     "lookup",
     "parse",
     "render",
+    "station_table",
     "validate_change",
 ]
 
@@ -125,6 +134,7 @@ class Source(StrEnum):
     SPEC = "OCPP 1.6 chapter 9"
     SECURITY = "OCPP 1.6 Security Whitepaper"
     LIBOCPP = "libocpp's 1.6 configuration (not in the 1.6 spec)"
+    CUSTOM = "the station config file's Custom section"
 
 
 CORE = "Core"
@@ -134,6 +144,8 @@ SMART_CHARGING = "SmartCharging"
 FIRMWARE = "FirmwareManagement"
 REMOTE_TRIGGER = "RemoteTrigger"
 SECURITY = "Security"
+# Not a feature profile: the config file's section of integrators' keys.
+CUSTOM = "Custom"
 
 # The values SupportedFeatureProfiles may hold (1.6 section 3.1).
 FEATURE_PROFILES = (CORE, FIRMWARE, LOCAL_AUTH, RESERVATION, SMART_CHARGING, REMOTE_TRIGGER)
@@ -211,6 +223,8 @@ class KeySpec:
     allowed: tuple[str, ...] = ()
     # The read-only key whose value bounds the number of items of this CSL.
     max_items_key: str | None = None
+    # A fixed bound on the number of items of a CSL (custom keys declare it).
+    max_items: int | None = None
     min_length: int = 0
     max_length: int = VALUE_MAX
     reboot: bool = False
@@ -391,10 +405,43 @@ _TABLE: tuple[KeySpec, ...] = (
     _int("SecurityProfile", SECURITY, 0, minimum=0, maximum=3, source=Source.SECURITY),
 )
 
-KEYS: Mapping[str, KeySpec] = MappingProxyType({spec.name: spec for spec in _TABLE})
-# Config file sections holding OCPP keys, in table order.
+
+class KeyTable(Mapping[str, KeySpec]):
+    """Key specs by canonical name, in GetConfiguration order; read-only.
+
+    Keeps an index by lower-case name, so `lookup` (OCPP's case-insensitive
+    match) costs one dict access even for a station with custom keys.
+    """
+
+    def __init__(self, specs: Iterable[KeySpec]) -> None:
+        self._specs: dict[str, KeySpec] = {}
+        self._by_lower: dict[str, KeySpec] = {}
+        for spec in specs:
+            # Callers check names first, with a message for a human; this only
+            # guards the invariant that makes lookup unambiguous.
+            if spec.name.lower() in self._by_lower:
+                raise ValueError(f"{spec.name}: a key of that name is in the table already")
+            self._specs[spec.name] = spec
+            self._by_lower[spec.name.lower()] = spec
+
+    def __getitem__(self, name: str) -> KeySpec:
+        return self._specs[name]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._specs)
+
+    def __len__(self) -> int:
+        return len(self._specs)
+
+    def find(self, key: str) -> KeySpec | None:
+        """The key's spec, matched case-insensitively."""
+        return self._by_lower.get(key.lower())
+
+
+KEYS: KeyTable = KeyTable(_TABLE)
+# Config file sections holding OCPP keys, in table order (Custom is apart:
+# it holds declarations, not values).
 SECTIONS: tuple[str, ...] = tuple(dict.fromkeys(spec.profile for spec in _TABLE))
-_BY_LOWER: Mapping[str, KeySpec] = MappingProxyType({n.lower(): s for n, s in KEYS.items()})
 
 
 class ConfigValueError(ValueError):
@@ -416,8 +463,8 @@ def lookup(key: str, table: Mapping[str, KeySpec] = KEYS) -> KeySpec | None:
     spec = table.get(key)
     if spec is not None:
         return spec
-    if table is KEYS:
-        return _BY_LOWER.get(key.lower())
+    if isinstance(table, KeyTable):
+        return table.find(key)
     return next((s for n, s in table.items() if n.lower() == key.lower()), None)
 
 
@@ -542,6 +589,8 @@ def _csl_value(spec: KeySpec, text: str) -> tuple[str, ...]:
         if canonical in items:
             raise ConfigValueError(spec.name, f"lists {canonical} twice")
         items.append(canonical)
+    if spec.max_items is not None and len(items) > spec.max_items:
+        raise ConfigValueError(spec.name, f"has {len(items)} items, more than {spec.max_items}")
     if spec.items is Items.PHASE_ROTATION:
         connectors = [i.split(".", 1)[0] for i in items]
         if len(set(connectors)) != len(connectors):
@@ -658,12 +707,187 @@ def change_problem(spec: KeySpec, value: Value, current: Mapping[str, Value]) ->
     return _fits(spec, value, {**current, spec.name: value})
 
 
+# -- integrators' keys: the Custom section ----------------------------------------
+
+# What a declaration may say, by type. Limits are named as in JSON Schema, so
+# a builder who knows one knows the other; "readonly" as in GetConfiguration.
+_COMMON = frozenset({"type", "value", "readonly", "rebootRequired"})
+_PROPERTIES: Mapping[Kind, frozenset[str]] = MappingProxyType(
+    {
+        Kind.BOOL: _COMMON,
+        Kind.INT: _COMMON | {"minimum", "maximum"},
+        Kind.STRING: _COMMON | {"minLength", "maxLength"},
+        Kind.CSL: _COMMON | {"allowed", "maxItems"},
+    }
+)
+# ChangeConfiguration.req's key is CiString50: printable ASCII. Spaces are
+# left out because a key with one is surely a typo in a config file.
+_CUSTOM_NAME = re.compile(r"[!-~]{1,50}")
+
+
+def declare(name: str, declaration: object) -> KeySpec:
+    """The spec of an integrator's key from its declaration in the config
+    file's Custom section, e.g.
+
+        {"type": "integer", "value": 40, "minimum": 0, "maximum": 100}
+
+    `type` is boolean, integer, string or CSL; `value` (required) is written
+    as for a standard key, a CSL as one comma separated string. Optional:
+    `readonly`, `rebootRequired` (a change answers RebootRequired and takes
+    effect at the next start), integer `minimum`/`maximum`, string
+    `minLength`/`maxLength`, CSL `allowed` (required: the items it may
+    hold, matched case-insensitively) and `maxItems`. Raises
+    ConfigValueError with the key's name and what is wrong; whether the
+    name shadows a standard key is `station_table`'s check.
+    """
+    if not isinstance(name, str) or not _CUSTOM_NAME.fullmatch(name):
+        raise ConfigValueError(
+            str(name), "a key name is 1 to 50 printable ASCII characters, without spaces"
+        )
+    if not isinstance(declaration, Mapping):
+        raise ConfigValueError(
+            name,
+            f'must be a declaration like {{"type": "integer", "value": 0}} (got {declaration!r})',
+        )
+    kinds = ", ".join(kind.value for kind in Kind)
+    kind_name = declaration.get("type")
+    kind = next((kind for kind in Kind if kind.value == kind_name), None)
+    if kind is None:
+        raise ConfigValueError(name, f"type must be one of {kinds} (got {kind_name!r})")
+    for prop in declaration:
+        if prop in _PROPERTIES[kind]:
+            continue
+        owner = next((k for k, props in _PROPERTIES.items() if prop in props), None)
+        if owner is not None:
+            raise ConfigValueError(name, f"{prop} is only for {owner.value} keys")
+        known = ", ".join(sorted(_PROPERTIES[kind]))
+        raise ConfigValueError(name, f"unknown property {prop!r} (known: {known})")
+    if "value" not in declaration:
+        raise ConfigValueError(name, "value is missing")
+    spec = KeySpec(
+        name,
+        CUSTOM,
+        kind,
+        _flag(name, declaration, "readonly"),
+        None,
+        reboot=_flag(name, declaration, "rebootRequired"),
+        source=Source.CUSTOM,
+    )
+    match kind:
+        case Kind.INT:
+            low = _whole(name, declaration, "minimum", INT_MIN, INT_MAX)
+            high = _whole(name, declaration, "maximum", INT_MIN, INT_MAX)
+            if low is not None and high is not None and low > high:
+                raise ConfigValueError(name, f"minimum {low} is above maximum {high}")
+            spec = replace(spec, minimum=low, maximum=high)
+        case Kind.STRING:
+            shortest = _whole(name, declaration, "minLength", 0, VALUE_MAX)
+            longest = _whole(name, declaration, "maxLength", 0, VALUE_MAX)
+            shortest = 0 if shortest is None else shortest
+            longest = VALUE_MAX if longest is None else longest
+            if shortest > longest:
+                raise ConfigValueError(name, f"minLength {shortest} is above maxLength {longest}")
+            spec = replace(spec, min_length=shortest, max_length=longest)
+        case Kind.CSL:
+            spec = replace(
+                spec,
+                items=Items.ENUM,
+                allowed=_allowed(name, declaration.get("allowed")),
+                max_items=_whole(name, declaration, "maxItems", 1, INT_MAX),
+            )
+    try:
+        value = from_json(name, declaration["value"], {name: spec})
+    except ConfigValueError as exc:
+        raise ConfigValueError(name, f"value {exc.problem}") from None
+    return replace(spec, default=value)
+
+
+def _flag(name: str, declaration: Mapping[str, Any], prop: str) -> bool:
+    flag = declaration.get(prop, False)
+    if not isinstance(flag, bool):
+        raise ConfigValueError(name, f"{prop} must be true or false (got {flag!r})")
+    return flag
+
+
+def _whole(name: str, declaration: Mapping[str, Any], prop: str, low: int, high: int) -> int | None:
+    number = declaration.get(prop)
+    if number is None:
+        return None
+    if isinstance(number, bool) or not isinstance(number, int) or not low <= number <= high:
+        raise ConfigValueError(
+            name, f"{prop} must be an integer from {low} to {high} (got {number!r})"
+        )
+    return number
+
+
+def _allowed(name: str, raw: object) -> tuple[str, ...]:
+    if not isinstance(raw, list) or not raw:
+        raise ConfigValueError(
+            name, f"allowed must be a non-empty list of the items a CSL may hold (got {raw!r})"
+        )
+    items: list[str] = []
+    for item in raw:
+        # Each must survive a round trip through OCPP's comma separated text.
+        if (
+            not isinstance(item, str)
+            or not item
+            or item != item.strip()
+            or "," in item
+            or _CONTROL.search(item)
+            or len(item) > VALUE_MAX
+        ):
+            raise ConfigValueError(
+                name,
+                f"allowed item {item!r} must be text without commas, control characters "
+                "or surrounding spaces",
+            )
+        twin = _choose(items, item)
+        if twin is not None:
+            raise ConfigValueError(
+                name, f"allowed lists {item!r} twice (items are matched case-insensitively)"
+            )
+        items.append(item)
+    return tuple(items)
+
+
+def station_table(sections: Mapping[str, Any]) -> KeyTable:
+    """A station's keys: every standard key, then those its config declares
+    in the Custom section, in the order declared (GetConfiguration's order).
+
+    Raises ConfigValueError naming the custom key at fault.
+    """
+    custom = sections.get(CUSTOM)
+    if not custom:
+        return KEYS
+    if not isinstance(custom, Mapping):
+        raise ConfigValueError(CUSTOM, "must be a JSON object of key declarations")
+    specs: list[KeySpec] = []
+    seen: dict[str, str] = {}
+    for name, declaration in custom.items():
+        standard = lookup(name) if isinstance(name, str) else None
+        if standard is not None:
+            raise ConfigValueError(
+                name,
+                f"shadows the OCPP key {standard.name} ({standard.where}); "
+                "OCPP matches key names case-insensitively",
+            )
+        spec = declare(name, declaration)
+        twin = seen.get(name.lower())
+        if twin is not None:
+            raise ConfigValueError(
+                name, f"is {twin} again; OCPP matches key names case-insensitively"
+            )
+        seen[name.lower()] = name
+        specs.append(spec)
+    return KeyTable((*_TABLE, *specs))
+
+
 # -- what a station has -----------------------------------------------------------
 
 
 def exposed(spec: KeySpec, profiles: Iterable[str]) -> bool:
     """Whether a station supporting feature `profiles` has this key at all."""
-    return spec.profile == SECURITY or spec.profile in profiles
+    return spec.profile in (SECURITY, CUSTOM) or spec.profile in profiles
 
 
 def effective(
@@ -674,15 +898,19 @@ def effective(
     """The station's keys: table defaults, then the config file's OCPP
     sections, then the overlay of values the CSMS set (OCPP text).
 
-    Returns the values of the keys the station has (in table order) and the
-    overlay entries it skipped, with why: an overlay written by another
-    release, or for a key this configuration no longer has, is dropped with
-    a warning rather than stopping the station. The file's sections are
-    trusted to have passed the loader.
+    The table is `station_table(sections)`: a custom key's default is the
+    value its declaration gives. Returns the values of the keys the station
+    has (in table order) and the overlay entries it skipped, with why: an
+    overlay written by another release, or for a key this configuration no
+    longer has (or now declares differently), is dropped with a warning
+    rather than stopping the station. The file's sections are trusted to
+    have passed the loader.
     """
+    table = station_table(sections)
     values: dict[str, Value] = {}
-    for spec in _TABLE:
-        raw = sections.get(spec.profile, {}).get(spec.name)
+    for spec in table.values():
+        # The Custom section holds declarations, whose value is the default.
+        raw = None if spec.profile == CUSTOM else sections.get(spec.profile, {}).get(spec.name)
         if spec.name == "NumberOfConnectors":
             values[spec.name] = number_of_connectors
         elif raw is not None:
@@ -691,12 +919,12 @@ def effective(
             values[spec.name] = spec.default
     skipped: list[tuple[str, str]] = []
     for key, text in (overlay or {}).items():
-        spec = KEYS.get(key)
+        spec = table.get(key)
         if spec is None or spec.readonly or spec.name not in values:
             skipped.append((key, "not a writable key of this station"))
             continue
         try:
-            value = parse(key, text)
+            value = parse(key, text, table)
         except ConfigValueError as exc:
             skipped.append((key, exc.problem))
             continue
@@ -709,7 +937,7 @@ def effective(
         values[key] = value
     profiles = values.get("SupportedFeatureProfiles", ())
     assert isinstance(profiles, tuple)
-    return {k: v for k, v in values.items() if exposed(KEYS[k], profiles)}, skipped
+    return {k: v for k, v in values.items() if exposed(table[k], profiles)}, skipped
 
 
 # -- ChangeConfiguration ------------------------------------------------------------

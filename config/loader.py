@@ -8,7 +8,13 @@ a station builder reads that message on a charger's console, not a traceback.
 
 The OCPP sections (Core, Security, ...) are checked against the key table in
 `keys_v16`, the one description of every OCPP key; `schema.json` covers only
-the station's own sections (Internal, Simulation, Hardware).
+the station's own sections (Internal, Simulation, Hardware). The `Custom`
+section declares an integrator's own keys (`keys_v16.declare`), which join
+that table for this station (`StationConfig.keys`).
+
+Layers merge key by key within a section; in Custom, property by property
+within a declaration, so an override may give a declared key just a new
+`value`.
 """
 
 from __future__ import annotations
@@ -17,7 +23,7 @@ import copy
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass
-from functools import cache
+from functools import cache, cached_property
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -88,6 +94,11 @@ class StationConfig:
     def evses(self) -> int:
         return self.value("Internal", "Evses")
 
+    @cached_property
+    def keys(self) -> keys_v16.KeyTable:
+        """The station's OCPP key table: the 1.6 keys, then its Custom ones."""
+        return keys_v16.station_table(self.sections)
+
     def with_overrides(self, overrides: Mapping[str, Mapping[str, Any]]) -> StationConfig:
         """The same configuration with some keys replaced, checked again."""
         merged = _merge(self.sections, overrides)
@@ -101,7 +112,16 @@ def _merge(base: Mapping[str, Mapping[str, Any]], top: Mapping[str, Any]) -> Sec
         if not isinstance(keys, Mapping):
             merged[name] = keys  # left for _check to refuse with the section's name
             continue
-        merged.setdefault(name, {}).update(keys)
+        section = merged.setdefault(name, {})
+        if name != keys_v16.CUSTOM:
+            section.update(keys)
+            continue
+        for key, declaration in keys.items():
+            below = section.get(key)
+            if isinstance(below, Mapping) and isinstance(declaration, Mapping):
+                section[key] = {**below, **copy.deepcopy(dict(declaration))}
+            else:
+                section[key] = copy.deepcopy(declaration)
     return merged
 
 
@@ -111,21 +131,28 @@ def _check(sections: Any, source: str, *, complete: bool = True) -> None:
     if not isinstance(sections, Mapping):
         raise ConfigError(source, "", "the top level must be a JSON object of sections")
     known = _schema()["properties"]
+    ocpp = (*keys_v16.SECTIONS, keys_v16.CUSTOM)
     for name, keys in sections.items():
-        if name not in known and name not in keys_v16.SECTIONS:
-            names = ", ".join([*known, *keys_v16.SECTIONS])
+        if name not in known and name not in ocpp:
+            names = ", ".join([*known, *ocpp])
             raise ConfigError(source, name, f"unknown section (known: {names})")
         if not isinstance(keys, Mapping):
             raise ConfigError(source, name, "a section must be a JSON object of keys")
         if name in keys_v16.SECTIONS:
             _check_ocpp_section(name, keys, source)
             continue
+        if name == keys_v16.CUSTOM:
+            try:
+                keys_v16.station_table({name: keys})
+            except keys_v16.ConfigValueError as exc:
+                raise ConfigError(source, f"{name}.{exc.key}", exc.problem) from None
+            continue
         allowed = known[name]["properties"]
         for key in keys:
             if key not in allowed:
                 raise ConfigError(source, f"{name}.{key}", "unknown key")
     try:
-        _validate()({k: v for k, v in sections.items() if k not in keys_v16.SECTIONS})
+        _validate()({k: v for k, v in sections.items() if k not in ocpp})
     except fastjsonschema.JsonSchemaValueException as exc:
         path = ".".join(str(p) for p in exc.path[1:])
         problem = exc.message.removeprefix(exc.name).strip() or exc.message
