@@ -171,3 +171,18 @@ def test_a_board_reset_is_a_blip_and_the_outputs_are_restored(
     clock.advance(FAULT_DELAY)
     health(station, 1, "controller", "ok", since=mark)
     assert not [s for s in statuses(csms, 1, since=mark_csms) if s[0] == "Faulted"]
+
+
+def test_the_offered_current_reaches_the_pilot(rig: Rig, clock: FakeClock, csms: DevCsms) -> None:
+    from ocppstation.actors.hardware import OfferCurrent
+
+    world = SimulatedEvse()
+    board = rig.board(1, world, max_current=20)
+    station = rig.start(evses=1)
+    # The hub brought the board to its max_current when the driver came up.
+    board.wait_until(lambda: world.offered_a == 20)
+    station.registry.tell("evses/1/board", OfferCurrent(13.5))
+    board.wait_until(lambda: world.offered_a == 13.5)
+    assert board.status().current_a == 13.5
+    station.registry.tell("evses/1/board", OfferCurrent(63))  # capped at max_current
+    board.wait_until(lambda: world.offered_a == 20)

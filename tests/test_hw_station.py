@@ -235,6 +235,7 @@ def test_hw_probe_reads_a_board_and_a_reader_in_process(tmp_path: Path) -> None:
         )
         assert hw_probe.run(args, out) == 0
         assert "ST B 0 0 32.0 -" in out.getvalue()
+
     class Said(io.StringIO):
         """Output that tells when anything was written."""
 
@@ -282,3 +283,27 @@ def test_the_fake_meter_answers_only_its_own_unit(tmp_path: Path) -> None:
         meter = ModbusMeter(PortSettings(fake.path, timeout=0.2), 3, register_map("sdm630"))
         assert meter.read().voltage_v == (230.0, 230.0, 230.0)
         meter.close()
+
+
+def test_run_refuses_a_missing_port_with_exit_2_and_the_key(tmp_path: Path) -> None:
+    import json
+
+    config = tmp_path / "station.json"
+    config.write_text(
+        json.dumps(
+            {
+                "Internal": {"Evses": 1, "CentralSystemURI": "ws://127.0.0.1:9"},
+                "Hardware": {
+                    "evses": {"1": {"board": {"driver": "serial", "port": "/dev/ttyNOPE9"}}}
+                },
+            }
+        )
+    )
+    run = subprocess.run(
+        [sys.executable, "-m", "ocppstation.tools.cli", "run", "--config", str(config)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert run.returncode == 2
+    assert f"{config}: Hardware.evses.1.board.port: /dev/ttyNOPE9 does not exist" in run.stderr
