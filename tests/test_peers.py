@@ -372,6 +372,40 @@ def test_dev_csms_reply_factory_and_its_failures() -> None:
             station.close()
 
 
+@pytest.mark.parametrize("dedupe", [True, False])
+def test_dev_csms_marks_resent_transaction_messages(dedupe: bool) -> None:
+    start = STATION_ACTIONS["StartTransaction"]
+    values = STATION_ACTIONS["MeterValues"]
+    with DevCsms(dedupe=dedupe) as csms:
+        first = TinyStation(csms.url)
+        try:
+            first_id = first.call("StartTransaction", start)[2]["transactionId"]
+            first.call("MeterValues", values)
+            other = first.call("StartTransaction", {**start, "meterStart": 1})[2]
+        finally:
+            first.close()
+        # As after a kill -9: a new connection, the same messages under new unique ids.
+        again = TinyStation(csms.url)
+        try:
+            again_id = again.call("StartTransaction", start)[2]["transactionId"]
+            again.call("MeterValues", values)
+            third = TinyStation(csms.url, "CP2")  # same content from another station
+            try:
+                third_id = third.call("StartTransaction", start)[2]["transactionId"]
+            finally:
+                third.close()
+        finally:
+            again.close()
+    assert other["transactionId"] != first_id
+    assert (again_id == first_id) is dedupe
+    assert third_id not in (first_id, other["transactionId"])
+    starts = csms.log.calls("StartTransaction")
+    assert [e.repeat_of for e in starts] == [None, None, starts[0].seq, None]
+    resent = csms.log.calls("MeterValues")[1]
+    assert resent.repeat_of == csms.log.calls("MeterValues")[0].seq
+    assert f"(repeat of #{starts[0].seq})" in starts[2].line()
+
+
 # -- connection loss, restart, security
 
 

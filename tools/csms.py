@@ -6,6 +6,14 @@ background thread so that synchronous test code can drive it.
 
 Every frame is recorded at the websocket level, before the `ocpp` package parses it,
 so malformed frames and CALLERRORs appear in `log` exactly as they crossed the wire.
+
+Transaction messages are delivered at least once: a station that dies between our
+answer and its own bookkeeping sends the same message again. Like a real CSMS, this
+one recognises such repeats: each StartTransaction, StopTransaction and MeterValues
+whose content it has seen before from that station is logged with `repeat_of` (the
+seq of the first), and a repeated StartTransaction (same connectorId, idTag,
+meterStart and timestamp) gets the transactionId it got the first time, unless the
+CSMS was made with `dedupe=False`.
 """
 
 from __future__ import annotations
@@ -71,6 +79,7 @@ __all__ = [
 
 OCPP_VERSION = "1.6"
 BOOT_STATUSES = ("Accepted", "Pending", "Rejected")
+TRANSACTION_ACTIONS = frozenset({"StartTransaction", "StopTransaction", "MeterValues"})
 
 # A scripted reply may also be computed from the station's CALL payload; returning None
 # falls back to the default answer.
@@ -111,10 +120,13 @@ class _RecordingConnection:
     to name the results that answer them.
     """
 
-    def __init__(self, ws: ServerConnection, cp_id: str, log: MessageLog) -> None:
+    def __init__(
+        self, ws: ServerConnection, cp_id: str, log: MessageLog, seen: _SeenMessages
+    ) -> None:
         self.ws = ws
         self.cp_id = cp_id
         self._log = log
+        self._seen = seen
         self._open_calls: dict[tuple[str, str], str] = {}
 
     async def recv(self) -> str:
@@ -152,17 +164,38 @@ class _RecordingConnection:
         elif kind in ("result", "error") and unique_id is not None:
             answered = "out" if direction == "in" else "in"
             action = self._open_calls.pop((answered, unique_id), None)
-        self._log.record(
-            self.cp_id,
-            direction,
-            kind,
-            action=action,
-            unique_id=unique_id,
-            payload=payload,
-            text=text,
-            error_code=code,
-            error_description=desc,
-        )
+        fields: dict[str, Any] = {
+            "action": action,
+            "unique_id": unique_id,
+            "payload": payload,
+            "text": text,
+            "error_code": code,
+            "error_description": desc,
+        }
+        if direction == "in" and kind == "call" and action in TRANSACTION_ACTIONS:
+            self._seen.record(self._log, self.cp_id, action, payload, fields)
+        else:
+            self._log.record(self.cp_id, direction, kind, **fields)
+
+
+class _SeenMessages:
+    """The transaction messages each station sent, to mark the ones sent again."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._first: dict[tuple[str, str, str], int] = {}
+
+    def record(
+        self, log: MessageLog, cp_id: str, action: str, payload: Any, fields: dict[str, Any]
+    ) -> LogEntry:
+        # Same content, not same unique id: a station restarted after a crash sends
+        # its queued message again under a fresh id.
+        key = (cp_id, action, json.dumps(payload, sort_keys=True, separators=(",", ":")))
+        # Held across the record so two links of one station cannot both be "first".
+        with self._lock:
+            entry = log.record(cp_id, "in", "call", repeat_of=self._first.get(key), **fields)
+            self._first.setdefault(key, entry.seq)
+        return entry
 
 
 class _StationSession(ChargePoint):
@@ -290,9 +323,14 @@ class _StationSession(ChargePoint):
         return result.MeterValues()
 
     @on("StartTransaction")
-    def on_start_transaction(self, id_tag: str, **_: Any) -> result.StartTransaction:
+    def on_start_transaction(
+        self, id_tag: str, connector_id: int, meter_start: int, timestamp: str, **_: Any
+    ) -> result.StartTransaction:
+        transaction_id = self.csms.start_transaction_id(
+            self.id, connector_id, id_tag, meter_start, timestamp
+        )
         return result.StartTransaction(
-            transaction_id=self.csms.next_transaction_id(),
+            transaction_id=transaction_id,
             id_tag_info=IdTagInfo(status=self.csms.tag_status(id_tag)),
         )
 
@@ -341,6 +379,7 @@ class DevCsms(LogShortcuts):
         known_tags: dict[str, str] | None = None,
         echo: Callable[[str], None] | None = None,
         close_timeout: float = 2.0,
+        dedupe: bool = True,
     ) -> None:
         _check_boot_status(boot_status)
         self.host = host
@@ -356,6 +395,10 @@ class DevCsms(LogShortcuts):
         # Survives stop()/start(): a restarted CSMS handing out transaction id 1 again
         # would make a station's replayed StopTransaction ambiguous in tests.
         self._transaction_ids = itertools.count(1)
+        # Like the ids, kept across stop()/start(): it stands for the CSMS's database.
+        self.dedupe = dedupe
+        self._started: dict[tuple[str, int, str, int, str], int] = {}
+        self._seen = _SeenMessages()
         self._log = MessageLog(echo)
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
@@ -480,7 +523,9 @@ class DevCsms(LogShortcuts):
     async def _handle(self, ws: ServerConnection) -> None:
         assert ws.request is not None
         cp_id = _cp_id_from_path(ws.request.path)
-        session = _StationSession(cp_id, _RecordingConnection(ws, cp_id, self._log), self)
+        session = _StationSession(
+            cp_id, _RecordingConnection(ws, cp_id, self._log, self._seen), self
+        )
         # A reconnecting station replaces its stale session: calls go to the newest link.
         self._sessions[cp_id] = session
         self._log.record(
@@ -562,6 +607,22 @@ class DevCsms(LogShortcuts):
     def next_transaction_id(self) -> int:
         with self._settings_lock:
             return next(self._transaction_ids)
+
+    def start_transaction_id(
+        self, cp_id: str, connector_id: int, id_tag: str, meter_start: int, timestamp: str
+    ) -> int:
+        """The transactionId for a StartTransaction: a new one, or with `dedupe` the
+        one this very start (same station, connector, idTag, meterStart, timestamp)
+        already got, so a re-sent start does not open a second transaction."""
+        key = (cp_id, connector_id, id_tag, meter_start, timestamp)
+        with self._settings_lock:
+            known = self._started.get(key) if self.dedupe else None
+            if known is not None:
+                return known
+            transaction_id = next(self._transaction_ids)
+            if self.dedupe:
+                self._started[key] = transaction_id
+            return transaction_id
 
     # -- test-facing interface (CsmsPeer)
 
@@ -731,6 +792,11 @@ def main_csms(argv: list[str] | None = None) -> int:
     parser.add_argument("--boot", choices=BOOT_STATUSES, default="Accepted")
     parser.add_argument("--interval", type=int, default=300, help="heartbeat interval (s)")
     parser.add_argument("--password", help="require HTTP Basic auth with this password")
+    parser.add_argument(
+        "--no-dedupe",
+        action="store_true",
+        help="give a re-sent StartTransaction a new transactionId (default: the same one)",
+    )
     args = parser.parse_args(argv)
 
     print_lock = threading.Lock()
@@ -748,6 +814,7 @@ def main_csms(argv: list[str] | None = None) -> int:
         heartbeat_interval=args.interval,
         password=args.password,
         echo=say,
+        dedupe=not args.no_dedupe,
     )
     try:
         csms.start()

@@ -48,6 +48,11 @@ class LogEntry:
     # Only for kind "error": the CALLERROR's code and description; payload holds its details.
     error_code: str | None = None
     error_description: str | None = None
+    # For a transaction message (Start/StopTransaction, MeterValues) that a peer saw
+    # before with the same content: the seq of the first one. At-least-once delivery
+    # makes such re-sends legal (a station killed between the CSMS's answer and its
+    # own bookkeeping sends again); tests count them apart from distinct messages.
+    repeat_of: int | None = None
 
     def line(self) -> str:
         """One readable line, for echoing and for timeout summaries."""
@@ -57,6 +62,8 @@ class LogEntry:
             head += f" {self.action or '?'} [{self.unique_id}]"
         if self.kind == "error":
             head += f" {self.error_code}: {self.error_description!r}"
+        if self.repeat_of is not None:
+            head += f" (repeat of #{self.repeat_of})"
         if self.kind == "malformed":
             body = self.text
         else:
@@ -164,6 +171,7 @@ class MessageLog:
         text: str = "",
         error_code: str | None = None,
         error_description: str | None = None,
+        repeat_of: int | None = None,
     ) -> LogEntry:
         with self._cond:
             entry = LogEntry(
@@ -178,6 +186,7 @@ class MessageLog:
                 text=text,
                 error_code=error_code,
                 error_description=error_description,
+                repeat_of=repeat_of,
             )
             self._entries.append(entry)
             if kind == "connect":
