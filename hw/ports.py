@@ -1,14 +1,15 @@
-"""What the EVSE actors need from hardware, as small protocols.
+"""What the EVSE actors need from hardware, as small protocols and values.
 
-The actors depend only on these, so a simulated board, a serial driver or an
-embedder's own code can stand behind them.
+The serial drivers in hw/serial_io.py implement these; the simulated EVSE
+(hw/simulated.py) is the physical world rather than a driver, so its methods
+also take the monotonic time at which the world changes.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 
 class Pilot(StrEnum):
@@ -32,13 +33,41 @@ class MeterReading:
     frequency_hz: float | None = None
 
 
-class ChargeController(Protocol):
-    def pilot(self) -> Pilot: ...
+@dataclass(frozen=True)
+class HwState:
+    """What a charge controller reports: pilot and any hardware fault."""
 
-    def allow_power(self, on: bool) -> None: ...
+    pilot: Pilot
+    fault: str | None  # an OCPP 1.6 ChargePointErrorCode, None when healthy
 
-    def set_offered_current(self, amps: float) -> None: ...
 
-
+@runtime_checkable
 class PowerMeter(Protocol):
-    def read(self, now: float) -> MeterReading: ...
+    """An energy meter (hw.serial_io.ModbusMeter). Raises DeviceError when unreadable."""
+
+    def read(self) -> MeterReading: ...
+
+    def close(self) -> None: ...
+
+
+@runtime_checkable
+class ChargeController(Protocol):
+    """A charge controller board link (hw.serial_io.BoardLink).
+
+    Commands (POWER, CUR, LOCK, ...; docs/hw-protocol.md) return once the
+    board confirmed them and raise DeviceError otherwise: DeviceRefused when
+    the board said no (a jammed lock), another DeviceError when the link
+    failed. Pilot states A to F, relay and lock feedback and error names
+    arrive as events, through the callback the link was built with.
+    """
+
+    def command(self, name: str, value: str | None = None) -> object: ...
+
+    def close(self) -> None: ...
+
+
+@runtime_checkable
+class IdReader(Protocol):
+    """An identification reader (hw.serial_io.CardReader): cards arrive through its callback."""
+
+    def close(self) -> None: ...

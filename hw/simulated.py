@@ -7,8 +7,9 @@ board and meter actors are only its drivers. A lock guards it because both
 drivers (and the console) touch it from their own threads.
 
 Plugging moves the pilot to B; a closed relay with an EV that wants energy
-moves it to C; the meter integrates power over the monotonic time it is
-handed, so tests in virtual time get exact energy figures.
+moves it to C; the EV then draws the offered current, up to its own
+maximum; the meter integrates power over the monotonic time it is handed, so
+tests in virtual time get exact energy figures.
 """
 
 from __future__ import annotations
@@ -17,15 +18,9 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from ocppstation.hw.ports import MeterReading, Pilot
+from ocppstation.hw.ports import HwState, MeterReading, Pilot
 
-
-@dataclass(frozen=True)
-class HwState:
-    """What a charge controller reports: pilot and any hardware fault."""
-
-    pilot: Pilot
-    fault: str | None  # an OCPP 1.6 ChargePointErrorCode, None when healthy
+__all__ = ["HwState", "Listener", "SimulatedEvse"]
 
 
 Listener = Callable[[HwState], None]
@@ -37,6 +32,7 @@ class SimulatedEvse:
     phases: int = 3
     max_current_a: float = 32.0
     ev_wants_energy: bool = True
+    ev_max_current_a: float = 32.0
     fixed_cable: bool = False
     _ev_present: bool = False
     _relay_closed: bool = False
@@ -132,7 +128,8 @@ class SimulatedEvse:
         return Pilot.B
 
     def _current_a(self) -> float:
-        return self._offered_a if self._pilot() is Pilot.C else 0.0
+        # The EV takes what the pilot offers, up to what its charger can.
+        return min(self._offered_a, self.ev_max_current_a) if self._pilot() is Pilot.C else 0.0
 
     def _integrate(self, now: float) -> None:
         if self._last_time is not None and now > self._last_time:

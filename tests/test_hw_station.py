@@ -307,3 +307,35 @@ def test_run_refuses_a_missing_port_with_exit_2_and_the_key(tmp_path: Path) -> N
     )
     assert run.returncode == 2
     assert f"{config}: Hardware.evses.1.board.port: /dev/ttyNOPE9 does not exist" in run.stderr
+
+
+def test_the_serial_devices_implement_the_ports(tmp_path: Path) -> None:
+    from ocppstation.hw.meters import register_map
+    from ocppstation.hw.ports import ChargeController, IdReader, PowerMeter
+    from ocppstation.hw.serial_io import BoardLink, CardReader, ModbusMeter, PortSettings
+    from ocppstation.tools.fake_device import FakeBoard, FakeReader
+
+    world = SimulatedEvse()
+    with FakeMeter(world) as m, FakeBoard(world) as b, FakeReader() as r:
+        meter = ModbusMeter(PortSettings(m.path), 1, register_map("sdm630"))
+        board = BoardLink(PortSettings(b.path), lambda _: None, lambda _: None)
+        reader = CardReader(PortSettings(r.path), "rdm6300", lambda _: None, lambda _: None)
+        try:
+            assert isinstance(meter, PowerMeter)
+            assert isinstance(board, ChargeController)
+            assert isinstance(reader, IdReader)
+        finally:
+            meter.close()
+            board.close()
+            reader.close()
+
+
+def test_the_simulated_ev_draws_up_to_the_offered_current_and_its_own_maximum() -> None:
+    world = SimulatedEvse(ev_max_current_a=16.0)
+    world.plug(0)
+    world.allow_power(True, 0)
+    assert world.read(0).current_a == (16.0, 16.0, 16.0)
+    world.set_offered_current(10, 0)
+    assert world.read(3600).energy_wh == pytest.approx(10 * 230 * 3)
+    world.ev_suspend(True, 3600)
+    assert world.read(7200).power_w == 0
