@@ -2,7 +2,7 @@
 
 Everything that must survive a crash or ``kill -9`` goes through here: the
 configuration overlay, connector availability, the authorization cache and
-local list, transactions, and the queue of transactional messages. Other
+local list, reservations, transactions, and the queue of transactional messages. Other
 actors call the public methods through a proxy and wait with a timeout::
 
     storage = ctx.registry.proxy(STORAGE)
@@ -47,6 +47,7 @@ __all__ = [
     "QueuedMessage",
     "Storage",
     "StorageError",
+    "StoredReservation",
     "TxRecord",
     "apply_migrations",
     "check_migrations",
@@ -91,6 +92,17 @@ class TxRecord:
     meter_stop: int | None = None
     stopped_at: str | None = None
     stop_reason: str | None = None
+
+
+@dataclass(frozen=True)
+class StoredReservation:
+    """A reservation as stored; ``expiry`` is the CSMS's expiryDate (OCPP text)."""
+
+    reservation_id: int
+    connector: int
+    id_tag: str
+    parent_id_tag: str | None
+    expiry: str
 
 
 @dataclass(frozen=True)
@@ -455,6 +467,15 @@ class Storage(Supervised):
         count: int = self._db().execute("SELECT count(*) FROM local_list").fetchone()[0]
         return count
 
+    def local_list_known(self, id_tags: list[str]) -> set[str]:
+        """Those of ``id_tags`` the list holds (matched case-insensitively)."""
+        db = self._db()
+        return {
+            tag
+            for tag in id_tags
+            if db.execute("SELECT 1 FROM local_list WHERE id_tag = ?", (tag,)).fetchone()
+        }
+
     def local_list_replace(self, version: int, entries: list[dict[str, Any]]) -> None:
         """A Full update: the list becomes ``entries``, at ``version``.
 
@@ -508,6 +529,43 @@ class Storage(Supervised):
             (int(version),),
         )
 
+    # -- reservations --
+
+    def reservations(self) -> list[StoredReservation]:
+        """Every reservation in force (not used, cancelled or found expired), by id."""
+        rows = self._db().execute(
+            "SELECT id, connector, id_tag, parent_id_tag, expiry FROM reservation ORDER BY id"
+        )
+        return [StoredReservation(*row) for row in rows]
+
+    def reservation_put(
+        self,
+        reservation_id: int,
+        connector: int,
+        id_tag: str,
+        parent_id_tag: str | None,
+        expiry: str,
+    ) -> None:
+        """Store a reservation; one with the same id is replaced (ReserveNow's rule)."""
+        _require_str(id_tag, "id_tag")
+        _require_str(expiry, "expiry")
+        if parent_id_tag is not None:
+            _require_str(parent_id_tag, "parent_id_tag")
+        with self._write() as conn:
+            conn.execute(
+                "INSERT INTO reservation (id, connector, id_tag, parent_id_tag, expiry)"
+                " VALUES (?, ?, ?, ?, ?) ON CONFLICT (id) DO UPDATE SET"
+                " connector = excluded.connector, id_tag = excluded.id_tag,"
+                " parent_id_tag = excluded.parent_id_tag, expiry = excluded.expiry",
+                (reservation_id, connector, id_tag, parent_id_tag, expiry),
+            )
+
+    def reservation_delete(self, reservation_id: int) -> bool:
+        """Forget a reservation; False if there was none (idempotent, like queue_delete)."""
+        with self._write() as conn:
+            cur = conn.execute("DELETE FROM reservation WHERE id = ?", (reservation_id,))
+            return cur.rowcount > 0
+
     # -- transactions --
 
     def tx_begin(
@@ -518,7 +576,11 @@ class Storage(Supervised):
         started_at: str,
         reservation_id: int | None = None,
     ) -> int:
-        """Record a started transaction; return its local id (never reused)."""
+        """Record a started transaction; return its local id (never reused).
+
+        A transaction with a ``reservation_id`` uses that reservation up: it is
+        deleted in the same commit, so a crash never leaves both.
+        """
         with self._write() as conn:
             return self._insert_tx(conn, connector, id_tag, meter_start, started_at, reservation_id)
 
@@ -579,6 +641,7 @@ class Storage(Supervised):
 
         Returns (local id, seq). Either both are stored or neither: a restart
         never finds a transaction whose start will not be sent, or the reverse.
+        The reservation it uses, if any, is gone in the same commit.
         """
         text = _dump(payload, "payload")
         _require_str(action, "action")
@@ -640,6 +703,8 @@ class Storage(Supervised):
             (connector, id_tag, meter_start, started_at, reservation_id, meter_start, started_at),
         )
         assert cur.lastrowid is not None
+        if reservation_id is not None:
+            conn.execute("DELETE FROM reservation WHERE id = ?", (reservation_id,))
         return cur.lastrowid
 
     @staticmethod
