@@ -106,6 +106,19 @@ class SetAvailability:
 
 
 @dataclass(frozen=True)
+class Maintenance:
+    """Ask: the station holds this connector Unavailable (on) or lets it go (off).
+
+    For the station's own work, such as installing firmware: unlike
+    SetAvailability it is not the CSMS's choice, so it is never stored and
+    a restart ends it. A running transaction finishes first. Answers
+    whether the connector is free of transactions now.
+    """
+
+    on: bool
+
+
+@dataclass(frozen=True)
 class _AuthTimeout:
     seq: int
 
@@ -160,6 +173,7 @@ class Connector(Supervised):
         self.last_reading = MeterReading(energy_wh=0.0, power_w=0.0)
         self.operative = True
         self.scheduled_operative: bool | None = None  # applied when the transaction ends
+        self.maintenance = False  # held Unavailable by the station (Maintenance)
 
     def setup(self) -> None:
         self._unsubscribe = self.ctx.forward(
@@ -250,6 +264,10 @@ class Connector(Supervised):
                 return self._unlock()
             case SetAvailability():
                 return self._set_availability(message.operative)
+            case Maintenance():
+                self.maintenance = message.on
+                self._show_availability()
+                return self.tx is None
             case _:
                 return super().receive(message)
         return None
@@ -436,6 +454,8 @@ class Connector(Supervised):
         if self.scheduled_operative is not None:
             self._become(self.scheduled_operative)
             self.scheduled_operative = None
+        elif self.maintenance:
+            self._show_availability()
         self.ctx.bus.publish(TransactionStopped(self.evse, tx.transaction_id, reason, meter_stop))
 
     def _sample(self) -> None:
@@ -581,7 +601,7 @@ class Connector(Supervised):
     # -- CSMS requests ----------------------------------------------------------
 
     def _remote_start(self, id_tag: str) -> None:
-        if self.tx is not None or not self.operative:
+        if self.tx is not None or not self.operative or self.maintenance:
             self.log.info("remote start for %s ignored: busy or unavailable", id_tag)
             return
         if bool(self.ctx.setting("AuthorizeRemoteTxRequests", False)):
@@ -619,10 +639,17 @@ class Connector(Supervised):
         return "Accepted"
 
     def _become(self, operative: bool) -> None:
-        if operative == self.operative:
-            return
         self.operative = operative
-        self._apply(Event.ENABLE if operative else Event.DISABLE)
+        self._show_availability()
+
+    def _show_availability(self) -> None:
+        """Unavailable exactly while the CSMS or the station's maintenance wants it,
+        except during a transaction, which finishes first."""
+        if self.tx is not None:
+            return
+        off = not self.operative or self.maintenance
+        if off != (self.state.status is Status.UNAVAILABLE):
+            self._apply(Event.DISABLE if off else Event.ENABLE)
 
     # -- status ----------------------------------------------------------------
 
