@@ -46,6 +46,7 @@ from ocppstation.actors.supervisor import ChildRestarted, ChildTerminated
 from ocppstation.protocol.errors import NotSupported, OcppError
 from ocppstation.protocol.framing import Call
 from ocppstation.protocol.timestamps import ocpp_timestamp
+from ocppstation.protocol.v16.reservation import same_tag
 
 
 @dataclass(frozen=True)
@@ -86,6 +87,16 @@ def _evse_of(path: str, part: str | None) -> int | None:
 
 
 STORAGE_TIMEOUT = 10.0
+
+
+def _may_claim(id_tag: str, reserved_for: list[list[str | None]]) -> bool:
+    """Whether a remote start for `id_tag` may go to a connector held for
+    `reserved_for` ([idTag, parentIdTag] pairs; empty: not reserved). A
+    reservation made with a parentIdTag may let the idTag in: the connector
+    asks the auth actor, which knows or learns the idTag's group."""
+    if not reserved_for:
+        return True
+    return any(same_tag(id_tag, str(tag)) or parent is not None for tag, parent in reserved_for)
 
 
 def _wanted(event: object) -> object | None:
@@ -358,20 +369,24 @@ class ChargePoint(Supervised):
 
     def _remote_start(self, payload: dict[str, Any]) -> dict[str, Any]:
         states = self._snapshots()
+        id_tag = payload["idTag"]
         free = {
             n: s
             for n, s in states.items()
             if s["transaction_id"] is None
             and s["operative"]
-            and s["status"] in ("Available", "Preparing")
+            and s["status"] in ("Available", "Preparing", "Reserved")
+            and _may_claim(id_tag, s.get("reserved_for", []))
         }
         wanted = payload.get("connectorId")
         if wanted is not None:
             evse = wanted if wanted in free else None
         else:
-            # No connector named: one with a cable already in is where the driver is.
+            # No connector named: one with a cable already in is where the driver is,
+            # and one reserved for this driver is theirs.
             waiting = [n for n, s in free.items() if s["status"] == "Preparing"]
-            evse = (waiting or sorted(free) or [None])[0]
+            reserved = [n for n, s in free.items() if s["status"] == "Reserved"]
+            evse = (waiting or reserved or sorted(free) or [None])[0]
         if evse is None:
             return {"status": "Rejected"}
         self.ctx.registry.tell(evse_path(evse, "connector"), RemoteStart(payload["idTag"]))

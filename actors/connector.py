@@ -15,7 +15,14 @@ from typing import Any
 
 from ocppstation.actors.auth import Identified, Identify
 from ocppstation.actors.base import Place, Supervised
-from ocppstation.actors.context import AUTH, OUTBOX, STORAGE, StationContext, evse_path
+from ocppstation.actors.context import (
+    AUTH,
+    OUTBOX,
+    RESERVATIONS,
+    STORAGE,
+    StationContext,
+    evse_path,
+)
 from ocppstation.actors.events import (
     ConfigApplied,
     ConfigChanged,
@@ -33,6 +40,7 @@ from ocppstation.actors.hardware import (
     Unlock,
 )
 from ocppstation.actors.outbox import Enqueued, StartDropped, TransactionIdKnown
+from ocppstation.actors.reservations import ReservationsWanted, ReservationUsed, ReservedFor
 from ocppstation.actors.rpc import submit
 from ocppstation.actors.storage import QueuedMessage
 from ocppstation.hw.ports import MeterReading, Pilot
@@ -51,6 +59,12 @@ from ocppstation.protocol.v16.metering import (
     next_aligned,
     parse_measurands,
     sampled_values,
+)
+from ocppstation.protocol.v16.reservation import (
+    ConnectorReservations,
+    fits,
+    same_tag,
+    usable,
 )
 
 _SESSION = (Status.CHARGING, Status.SUSPENDED_EV, Status.SUSPENDED_EVSE)
@@ -173,6 +187,8 @@ class Connector(Supervised):
         self.last_reading = MeterReading(energy_wh=0.0, power_w=0.0)
         self.operative = True
         self.scheduled_operative: bool | None = None  # applied when the transaction ends
+        # Our share of the reservations, as the reservations actor last told it.
+        self.reserved = ConnectorReservations()
         self.maintenance = False  # held Unavailable by the station (Maintenance)
 
     def setup(self) -> None:
@@ -195,6 +211,8 @@ class Connector(Supervised):
             else:
                 self._become(False)
         self._arm_aligned()
+        # Told, not asked: the reservations actor never waits on us either.
+        self.ctx.registry.tell(RESERVATIONS, ReservationsWanted(self.evse))
 
     def teardown(self) -> None:
         self._unsubscribe()
@@ -214,6 +232,8 @@ class Connector(Supervised):
             "transaction_id": self.tx.transaction_id if self.tx else None,
             "id_tag": self.tx.id_tag if self.tx else self.authorized,
             "operative": self.operative,
+            # Who may use the connector while it is Reserved: [idTag, parentIdTag].
+            "reserved_for": [[r.id_tag, r.parent_id_tag] for r in self.reserved.holds],
         }
 
     def receive(self, message: Any) -> Any:
@@ -258,6 +278,8 @@ class Connector(Supervised):
                 self._triggered_values()
             case RemoteStart():
                 self._remote_start(message.id_tag)
+            case ReservedFor():
+                self._reserved(message.share)
             case StopTransaction():
                 self._stop_transaction(message.reason)
             case UnlockCable():
@@ -327,7 +349,9 @@ class Connector(Supervised):
             # The card that started it may always stop it, without asking anyone.
             self._stop_transaction("Local")
             return
-        if not self.ctx.registry.tell(AUTH, Identify(id_tag, self.actor_ref)):
+        # Only while free: a reservation never stands between a driver and their own stop.
+        reserved = self.reserved.holds if self.tx is None else ()
+        if not self.ctx.registry.tell(AUTH, Identify(id_tag, self.actor_ref, reserved)):
             self.log.error("auth not running: tag %s not checked", id_tag)
 
     def _identified(self, message: Identified) -> None:
@@ -343,6 +367,13 @@ class Connector(Supervised):
             return
         if not message.accepted:
             self.log.info("tag %s not accepted: %s", message.id_tag, message.info.get("status"))
+            return
+        parent = message.info.get("parentIdTag")
+        if self.reserved.holds and not any(
+            fits(message.id_tag, parent, r) for r in self.reserved.holds
+        ):
+            # Reserved meanwhile (the auth actor judged it free): the reservation wins.
+            self.log.info("tag %s may not use a connector reserved for another", message.id_tag)
             return
         self.authorized = message.id_tag
         self.authorized_parent = message.info.get("parentIdTag")
@@ -370,19 +401,27 @@ class Connector(Supervised):
         self.auth_seq += 1
         meter_start = int(self._read().energy_wh)
         now = self._now()
-        payload = {
+        payload: dict[str, Any] = {
             "connectorId": self.evse,
             "idTag": id_tag,
             "meterStart": meter_start,
             "timestamp": now,
         }
+        reservation = usable(id_tag, self.authorized_parent, self.reserved)
+        reservation_id = reservation.id if reservation is not None else None
+        if reservation_id is not None:
+            payload["reservationId"] = reservation_id
+        # Storage deletes the reservation in the same commit: it is used up.
         local_tx, seq = (
             self._storage()
             .tx_begin_and_queue(
-                self.evse, id_tag, meter_start, now, None, "StartTransaction", payload
+                self.evse, id_tag, meter_start, now, reservation_id, "StartTransaction", payload
             )
             .get(timeout=STORAGE_TIMEOUT)
         )
+        if reservation_id is not None:
+            self.reserved = ConnectorReservations()  # until the reservations actor says more
+            self.ctx.registry.tell(RESERVATIONS, ReservationUsed(reservation_id, self.evse))
         self.tx = Transaction(id_tag, meter_start, local_tx, parent_id_tag=self.authorized_parent)
         self._enqueued(seq, "StartTransaction", payload, local_tx)
         self._keep_for_stop(
@@ -604,7 +643,11 @@ class Connector(Supervised):
         if self.tx is not None or not self.operative or self.maintenance:
             self.log.info("remote start for %s ignored: busy or unavailable", id_tag)
             return
-        if bool(self.ctx.setting("AuthorizeRemoteTxRequests", False)):
+        if bool(self.ctx.setting("AuthorizeRemoteTxRequests", False)) or (
+            self.reserved.holds and not any(same_tag(id_tag, r.id_tag) for r in self.reserved.holds)
+        ):
+            # Reserved for someone else: only the auth actor can tell (by the
+            # parentIdTag) whether this idTag belongs to the reserved group.
             self._present(id_tag)
             return
         self._identified(Identified(id_tag, True, {"status": "Accepted"}, "csms"))
@@ -653,12 +696,24 @@ class Connector(Supervised):
 
     # -- status ----------------------------------------------------------------
 
+    def _reserved(self, share: ConnectorReservations) -> None:
+        was_held = bool(self.reserved.holds)
+        self.reserved = share
+        if share.holds and not was_held:
+            self._apply(Event.RESERVE)  # only from Available; otherwise when it is free again
+        elif was_held and not share.holds:
+            self._apply(Event.RESERVATION_END)
+
     def _apply(self, event: Event) -> None:
         try:
             new = step(self.state, event)
         except InvalidTransition as exc:
             self.log.debug("ignored: %s", exc)
             return
+        if new.status is Status.AVAILABLE and self.reserved.holds:
+            # Free again while still reserved (a stranger's cable left, a
+            # ConnectionTimeOut ran out): Reserved, never Available to anyone.
+            new = step(new, Event.RESERVE)
         changed = new.status is not self.state.status
         self.state = new
         if changed:

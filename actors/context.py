@@ -30,6 +30,7 @@ LINK = "link"
 RPC = "link/rpc"
 WEBSOCKET = "link/websocket"
 CHARGEPOINT = "chargepoint"
+RESERVATIONS = "reservations"
 EVSES = "evses"
 
 

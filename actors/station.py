@@ -5,6 +5,7 @@
       link (rest_for_one)
         rpc                         CALL queue and dispatch
         websocket                   the connection, reconnects forever
+      reservations                  ReserveNow, CancelReservation, expiry
       evses (one_for_one)           an EVSE that gives up is reported Faulted
         N (one_for_one)             one supervisor per EVSE
           board, meter, connector
@@ -34,6 +35,7 @@ from ocppstation.actors.context import (
     CHARGEPOINT,
     EVSES,
     OUTBOX,
+    RESERVATIONS,
     STORAGE,
     WEBSOCKET,
     StationContext,
@@ -44,6 +46,7 @@ from ocppstation.actors.drivers import check_hardware, evse_hardware, station_re
 from ocppstation.actors.events import EventBus, MessageAnswered, MessageSent, ResetRequested
 from ocppstation.actors.outbox import Outbox
 from ocppstation.actors.registry import Registry
+from ocppstation.actors.reservations import Reservations
 from ocppstation.actors.rpc import Rpc, submit
 from ocppstation.actors.scheduler import Scheduler
 from ocppstation.actors.settings import SETTINGS, Settings
@@ -56,6 +59,10 @@ from ocppstation.hw.simulated import SimulatedEvse
 # Which actor answers which CSMS-initiated action; the rest are NotSupported.
 ROUTES: Mapping[str, str] = {
     "ClearCache": AUTH,
+    "GetLocalListVersion": AUTH,
+    "SendLocalList": AUTH,
+    "ReserveNow": RESERVATIONS,
+    "CancelReservation": RESERVATIONS,
     "ChangeConfiguration": SETTINGS,
     "GetConfiguration": SETTINGS,
     **{
@@ -141,6 +148,8 @@ def station_tree(ctx: StationContext) -> list[ChildSpec]:
         # EVSEs before the chargepoint: they do not need it, and so its crash
         # (it only reboots) never takes a running transaction down with it,
         # while every connector exists by the time it first announces.
+        # Before the EVSEs: a connector asks it for its reservations when it starts.
+        ChildSpec(RESERVATIONS, lambda p: Reservations.start(p, ctx)),
         ChildSpec(EVSES, evses),
         ChildSpec("chargepoint", lambda p: ChargePoint.start(p, ctx)),
         # Last: it tells connectors, and its restarts touch nothing after it.
