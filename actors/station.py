@@ -145,11 +145,11 @@ def station_tree(ctx: StationContext) -> list[ChildSpec]:
         ChildSpec(AUTH, lambda p: Auth.start(p, ctx)),
         ChildSpec(OUTBOX, lambda p: Outbox.start(p, ctx)),
         ChildSpec("link", link),
+        # Before the EVSEs: a connector asks it for its reservations when it starts.
+        ChildSpec(RESERVATIONS, lambda p: Reservations.start(p, ctx)),
         # EVSEs before the chargepoint: they do not need it, and so its crash
         # (it only reboots) never takes a running transaction down with it,
         # while every connector exists by the time it first announces.
-        # Before the EVSEs: a connector asks it for its reservations when it starts.
-        ChildSpec(RESERVATIONS, lambda p: Reservations.start(p, ctx)),
         ChildSpec(EVSES, evses),
         ChildSpec("chargepoint", lambda p: ChargePoint.start(p, ctx)),
         # Last: it tells connectors, and its restarts touch nothing after it.
