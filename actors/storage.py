@@ -417,6 +417,26 @@ class Storage(Supervised):
                 (connector, value),
             )
 
+    # -- firmware update --
+
+    def firmware_job(self) -> dict[str, Any] | None:
+        """The firmware update in progress, as the firmware actor stored it, or None."""
+        row = self._db().execute("SELECT job FROM firmware_job WHERE id = 1").fetchone()
+        return None if row is None else dict(json.loads(row[0]))
+
+    def put_firmware_job(self, job: dict[str, Any] | None) -> None:
+        """Store the firmware update in progress; None: there is none."""
+        text = None if job is None else _dump(job, "job")
+        with self._write() as conn:
+            if text is None:
+                conn.execute("DELETE FROM firmware_job")
+            else:
+                conn.execute(
+                    "INSERT INTO firmware_job (id, job) VALUES (1, ?)"
+                    " ON CONFLICT (id) DO UPDATE SET job = excluded.job",
+                    (text,),
+                )
+
     # -- authorization cache --
 
     def cache_get(self, id_tag: str) -> dict[str, Any] | None:
