@@ -86,6 +86,32 @@ def test_noise_restarts_the_reader_without_a_fault(
     assert statuses(csms, 1, since=mark_csms) == [("Preparing", "NoError")]
 
 
+def test_a_reader_that_keeps_sending_noise_is_reader_failure_until_it_stops(
+    rig: Rig, clock: FakeClock, csms: DevCsms
+) -> None:
+    reader = rig.reader(1)
+    station = rig.start(evses=1)
+    mark_csms, mark = csms.log.mark(), recorded(station).mark()
+    reader.garbage = True
+    health(station, 1, "reader", "failing", since=mark)
+    restart_delayed(station, "evses/1/reader", since=mark)
+    clock.advance(FAULT_DELAY)
+    status_seen(csms, 1, "Faulted", "ReaderFailure", since=mark_csms)
+    # Restarted into the same noise: it fails again, before we quiet it.
+    delayed = restart_delayed(station, "evses/1/reader", count=2, since=mark)
+    # Power-cycled, it is quiet; on the old pty, noise already written could
+    # still trickle in after the driver flushed its input.
+    reader.garbage = False
+    reader.unplug()
+    reader.replug()
+    # That restart had opened the port (recovering) before the noise failed it.
+    since = recorded(station).mark()
+    clock.advance(delayed.delay)
+    health(station, 1, "reader", "recovering", since=since)
+    clock.advance(FAULT_DELAY)
+    status_seen(csms, 1, "Available", since=mark_csms)
+
+
 def test_a_reader_gone_is_reader_failure_until_it_is_back(
     rig: Rig, clock: FakeClock, csms: DevCsms
 ) -> None:

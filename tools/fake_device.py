@@ -270,6 +270,11 @@ class FakeReader(FakeDevice):
     def noise(self, data: bytes = JUNK) -> None:
         self.send(data)
 
+    def tick(self) -> None:
+        # A broken reader (a loose antenna, a wrong baud rate) chatters on its own.
+        if self.garbage:
+            self.send(JUNK)
+
 
 _ERROR_NAMES = {code: name for name, code in bp.ERROR_CODES.items()}
 
