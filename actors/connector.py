@@ -70,6 +70,9 @@ from ocppstation.protocol.v16.reservation import (
 _SESSION = (Status.CHARGING, Status.SUSPENDED_EV, Status.SUSPENDED_EVSE)
 # A storage write is an fsync; generous, since a slow flash card is not a bug.
 STORAGE_TIMEOUT = 10.0
+# Errors that leave the connector able to charge: reported, not Faulted. A
+# broken RFID reader must not end the sessions that are running.
+_WARNINGS = frozenset({"ReaderFailure", "WeakSignal"})
 # Keys whose change re-arms one of our timers.
 _TIMER_KEYS = frozenset({"ClockAlignedDataInterval", "MeterValueSampleInterval"})
 # meterValue entries kept for one StopTransaction's transactionData.
@@ -297,13 +300,19 @@ class Connector(Supervised):
     # -- hardware --------------------------------------------------------------
 
     def _hardware(self, hw: HwState) -> None:
-        if hw.fault is not None and self.state.status is not Status.FAULTED:
+        if hw.fault in _WARNINGS or (hw.fault is None and self.error_code in _WARNINGS):
+            # The connector still charges: report the error with the status it
+            # has (1.6 4.9: Faulted only when it cannot), and stop nothing.
+            if hw.fault != self.error_code:
+                self.error_code = hw.fault or "NoError"
+                self._notify(at_once=True)
+        elif hw.fault is not None and self.state.status is not Status.FAULTED:
             self.error_code = hw.fault
             if self.tx is not None:
                 self._stop_transaction("Other")
             self._apply(Event.FAULT)
             return
-        if hw.fault is None and self.state.status is Status.FAULTED:
+        elif hw.fault is None and self.state.status is Status.FAULTED:
             self.error_code = "NoError"
             self._apply(Event.CLEAR)
         previous, self.pilot = self.pilot, hw.pilot

@@ -54,6 +54,7 @@ from ocppstation.actors.storage import Storage
 from ocppstation.actors.supervisor import ChildSpec, Restart, Strategy, Supervisor
 from ocppstation.actors.websocket import Drop, WebSocketLink
 from ocppstation.config.loader import StationConfig
+from ocppstation.hw import devices as hwconfig
 from ocppstation.hw.simulated import SimulatedEvse
 
 # Which actor answers which CSMS-initiated action; the rest are NotSupported.
@@ -330,25 +331,34 @@ class Station:
     # -- the physical world --------------------------------------------------------
 
     def plug(self, evse: int) -> None:
-        self._hw(evse).plug(self.clock.monotonic())
+        self._simulated(evse).plug(self.clock.monotonic())
 
     def unplug(self, evse: int) -> None:
-        self._hw(evse).unplug(self.clock.monotonic())
+        self._simulated(evse).unplug(self.clock.monotonic())
 
     def fault(self, evse: int, error_code: str) -> None:
-        self._hw(evse).fault(error_code, self.clock.monotonic())
+        self._simulated(evse).fault(error_code, self.clock.monotonic())
 
     def clear(self, evse: int) -> None:
-        self._hw(evse).clear_fault(self.clock.monotonic())
+        self._simulated(evse).clear_fault(self.clock.monotonic())
 
     def ev_suspend(self, evse: int, suspended: bool = True) -> None:
-        self._hw(evse).ev_suspend(suspended, self.clock.monotonic())
+        self._simulated(evse).ev_suspend(suspended, self.clock.monotonic())
 
     def tag(self, evse: int, id_tag: str) -> None:
         """An RFID card held to the reader of `evse`."""
         self._hw(evse)
         if not self.registry.tell(evse_path(evse, "connector"), Present(id_tag)):
             raise StationError(f"EVSE {evse} is down: the card was not read")
+
+    def _simulated(self, evse: int) -> SimulatedEvse:
+        """The simulated car and charger of `evse`; refused where the hardware is real."""
+        simulated = self._hw(evse)
+        if hwconfig.parse(self.config).evse(evse).board is not None:
+            raise StationError(
+                f"EVSE {evse} has a real charge controller: its cable and faults are physical"
+            )
+        return simulated
 
     def _hw(self, evse: int) -> SimulatedEvse:
         try:

@@ -25,6 +25,10 @@ __all__ = ["HwState", "Listener", "SimulatedEvse"]
 
 Listener = Callable[[HwState], None]
 
+# Faults of parts that have nothing to do with the EV's circuit (the card
+# reader, the modem): the pilot and the session carry on.
+_BESIDE_THE_PILOT = frozenset({"ReaderFailure", "WeakSignal"})
+
 
 @dataclass
 class SimulatedEvse:
@@ -119,7 +123,7 @@ class SimulatedEvse:
     # -- inside ---------------------------------------------------------------
 
     def _pilot(self) -> Pilot:
-        if self._fault is not None:
+        if self._fault is not None and self._fault not in _BESIDE_THE_PILOT:
             return Pilot.F
         if not self._ev_present:
             return Pilot.A

@@ -16,7 +16,7 @@ from ocppstation.actors.events import (
 from ocppstation.actors.rpc import SayLinkState
 from ocppstation.actors.supervisor import ChildRestarted, ChildTerminated
 from ocppstation.tools.csms import DevCsms
-from tests.conftest import StationFactory, answered, log_of
+from tests.conftest import StationFactory, answered, log_of, wait_status
 
 CP = "cp-test"
 
@@ -171,3 +171,25 @@ def test_a_repeated_link_up_keeps_the_call_in_flight(
     )
     assert answer.error is None
     assert answer.payload is not None and "currentTime" in answer.payload
+
+
+def test_a_reader_failure_is_reported_without_ending_the_session(
+    csms: DevCsms, make_station: StationFactory
+) -> None:
+    station = make_station(csms)
+    answered(station, "StatusNotification", 3)
+    station.plug(1)
+    station.tag(1, "TAG-1")
+    log_of(station).wait_for(lambda e: isinstance(e, TransactionStarted), timeout=5)
+    wait_status(station, 1, "Charging")
+    station.fault(1, "ReaderFailure")
+    report = csms.log.wait_for(
+        lambda e: e.kind == "call"
+        and e.action == "StatusNotification"
+        and e.payload["errorCode"] == "ReaderFailure"
+    )
+    assert report.payload["status"] == "Charging"
+    station.clear(1)
+    cleared = csms.log.wait_call("StatusNotification", CP, since=report.seq + 1)
+    assert (cleared.payload["status"], cleared.payload["errorCode"]) == ("Charging", "NoError")
+    assert not csms.log.calls("StopTransaction")
