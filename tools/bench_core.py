@@ -13,8 +13,9 @@ in this process on loopback:
     hardware cannot give, and the table says what was sent). Over a window
     of `--window` seconds: the station's CPU share (of one core), its RSS,
     the MeterValues the CSMS received per second, the delay from a sample's
-    timestamp to its arrival, and the backlog left in the station's queue:
-    the queue keeps up when the backlog stays under one round of samples.
+    timestamp to its arrival, and the messages queued at the end. All EVSEs
+    sample at about the same moment, so the queue keeps up when each burst
+    is delivered before the next: every delay under the 1 s interval.
 
 (b) 10,000 transaction messages (StartTransaction, MeterValues with the same
     six measurands, StopTransaction) stored through the storage actor's API
@@ -212,7 +213,9 @@ class Sampling:
 
     @property
     def keeps_up(self) -> bool:
-        return self.backlog < self.evses and self.delivered_per_s >= 0.95 * self.expected_per_s
+        # Every EVSE samples at about the same moment each second: a burst the
+        # queue must clear before the next one, whatever the backlog at one instant.
+        return self.latency_ms[2] < 1000 and self.delivered_per_s >= 0.95 * self.expected_per_s
 
 
 def bench_sampling(evses: int, window_s: float, parent: str | None) -> Sampling:
@@ -472,7 +475,7 @@ def rows_sampling(a: Sampling) -> list[str]:
         f"| (a) MeterValues delivered / s (sampled: {a.expected_per_s:.0f} / s) "
         f"| {a.delivered_per_s:.1f} |",
         f"| (a) sample to CSMS ms, median / p95 / max | {median:.0f} / {p95:.0f} / {worst:.0f} |",
-        f"| (a) queue keeps up (backlog at the end of {a.window_s:.0f} s) "
+        f"| (a) queue keeps up over {a.window_s:.0f} s (messages queued at the end) "
         f"| {'yes' if a.keeps_up else 'no'} ({a.backlog}) |",
         f"| (a) dev CSMS CPU (share of one core) | {a.csms_cpu_share * 100:.0f} % |",
     ]
@@ -497,8 +500,8 @@ def notes_sampling(a: Sampling) -> str:
     return (
         f"(a) {a.sampled_values} sampledValues per MeterValues ({', '.join(a.measurands)}); "
         "CPU from /proc over the window, after every EVSE had sampled once; delay = CSMS "
-        "receipt minus the sample's timestamp; the queue keeps up if the backlog at the end "
-        "is under one round of samples and 95 % of the samples were delivered."
+        "receipt minus the sample's timestamp; the queue keeps up if every sample arrived "
+        "within the sample interval (1 s) and 95 % of the samples were delivered."
     )
 
 
