@@ -25,7 +25,7 @@ from ocppstation.actors.connector import (
     TriggerMeterValues,
     UnlockCable,
 )
-from ocppstation.actors.context import RPC, STORAGE, StationContext, evse_path
+from ocppstation.actors.context import PROFILES, RPC, STORAGE, StationContext, evse_path
 from ocppstation.actors.events import (
     ConfigApplied,
     ConfigChanged,
@@ -33,6 +33,7 @@ from ocppstation.actors.events import (
     RegistrationChanged,
     ResetRequested,
 )
+from ocppstation.actors.profiles import RemoteStartProfile
 from ocppstation.actors.rpc import (
     Answer,
     Inbound,
@@ -389,8 +390,22 @@ class ChargePoint(Supervised):
             evse = (waiting or reserved or sorted(free) or [None])[0]
         if evse is None:
             return {"status": "Rejected"}
+        if "chargingProfile" in payload and not self._remote_profile(evse, payload):
+            return {"status": "Rejected"}
         self.ctx.registry.tell(evse_path(evse, "connector"), RemoteStart(payload["idTag"]))
         return {"status": "Accepted"}
+
+    def _remote_profile(self, evse: int, payload: dict[str, Any]) -> bool:
+        """Whether the request's chargingProfile is taken as the coming
+        transaction's TxProfile (the profiles actor keeps it until then)."""
+        request = RemoteStartProfile(evse, payload["idTag"], payload["chargingProfile"])
+        try:
+            refused = self.ctx.registry.ask(PROFILES, request, timeout=ANNOUNCE_TIMEOUT)
+        except Exception as exc:  # a limit nobody can enforce is no reason to start
+            refused = f"the profiles actor did not answer ({exc})"
+        if refused:
+            self.log.info("RemoteStartTransaction with a profile refused: %s", refused)
+        return not refused
 
     def _remote_stop(self, transaction_id: int) -> dict[str, Any]:
         for evse, state in self._snapshots().items():

@@ -18,6 +18,7 @@ from ocppstation.actors.base import Place, Supervised
 from ocppstation.actors.context import (
     AUTH,
     OUTBOX,
+    PROFILES,
     RESERVATIONS,
     STORAGE,
     StationContext,
@@ -37,9 +38,11 @@ from ocppstation.actors.hardware import (
     HwChanged,
     ReadHw,
     ReadMeter,
+    ReadOffered,
     Unlock,
 )
 from ocppstation.actors.outbox import Enqueued, StartDropped, TransactionIdKnown
+from ocppstation.actors.profiles import TransactionBegins, TransactionEnds
 from ocppstation.actors.reservations import ReservationsWanted, ReservationUsed, ReservedFor
 from ocppstation.actors.rpc import submit
 from ocppstation.actors.storage import QueuedMessage
@@ -436,6 +439,8 @@ class Connector(Supervised):
         self._keep_for_stop(
             self.tx, self.last_reading, "StopTxnSampledData", "Transaction.Begin", now
         )
+        # Before power: the EV is offered what this transaction may draw.
+        self._profiles(TransactionBegins(self.evse, id_tag, now))
         self._energize()
 
     def _energize(self) -> None:
@@ -477,6 +482,7 @@ class Connector(Supervised):
         if tx is None:
             return
         self._board(AllowPower(False))
+        self._profiles(TransactionEnds(self.evse))
         self.ctx.cancel(self.sample_timer)
         self.sample_timer = None
         reading = self._read()
@@ -527,7 +533,7 @@ class Connector(Supervised):
     def _triggered_values(self) -> None:
         """A MeterValues on request: sent now, not queued (it answers a question)."""
         reading = self._read()
-        sampled = sampled_values(reading, self._measurands("MeterValuesSampledData"), "Trigger")
+        sampled = self._sampled(reading, "MeterValuesSampledData", "Trigger")
         payload: dict[str, Any] = {
             "connectorId": self.evse,
             "meterValue": [meter_value(self._now(), sampled)],
@@ -552,8 +558,21 @@ class Connector(Supervised):
         text = value if isinstance(value, str) else ",".join(value)
         return parse_measurands(text)
 
+    def _sampled(self, reading: MeterReading, key: str, context: str) -> list[dict[str, Any]]:
+        measurands = self._measurands(key)
+        offered = self._offered() if "Current.Offered" in measurands else None
+        return sampled_values(reading, measurands, context, offered_a=offered)
+
+    def _offered(self) -> float | None:
+        """The current the board offers the EV now: smart charging's limit, or its rating."""
+        try:
+            amps = self.ctx.registry.ask(evse_path(self.evse, "board"), ReadOffered(), timeout=2)
+        except Exception:  # a restarting board: Current.Offered is left out this once
+            return None
+        return None if amps is None else float(amps)
+
     def _send_values(self, reading: MeterReading, key: str, context: str, now: str) -> None:
-        sampled = sampled_values(reading, self._measurands(key), context)
+        sampled = self._sampled(reading, key, context)
         if not sampled:
             return
         payload: dict[str, Any] = {
@@ -579,7 +598,7 @@ class Connector(Supervised):
     ) -> None:
         if tx is None:
             return
-        sampled = sampled_values(reading, self._measurands(key), context)
+        sampled = self._sampled(reading, key, context)
         if sampled:
             tx.data.append(meter_value(now, sampled))
             if len(tx.data) > TRANSACTION_DATA_LIMIT:
@@ -777,6 +796,13 @@ class Connector(Supervised):
 
     def _now(self) -> str:
         return ocpp_timestamp(self.ctx.clock.wall())
+
+    def _profiles(self, message: object) -> None:
+        """Ask, not tell: the board has the new offer when this returns."""
+        try:
+            self.ctx.registry.ask(PROFILES, message, timeout=5)
+        except Exception as exc:  # no profiles actor: the board keeps its last offer
+            self.log.error("profiles did not take %r: %s", message, exc)
 
     def _storage(self) -> Any:
         return self.ctx.registry.require(STORAGE).proxy()

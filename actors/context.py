@@ -25,6 +25,7 @@ from ocppstation.hw.simulated import SimulatedEvse
 SCHEDULER = "scheduler"
 STORAGE = "storage"
 OUTBOX = "outbox"
+PROFILES = "profiles"
 AUTH = "auth"
 LINK = "link"
 RPC = "link/rpc"

@@ -143,3 +143,12 @@ class ConfigApplied:
 
     path: str
     key: str
+
+
+@dataclass(frozen=True)
+class LimitChanged:
+    """EVSE `evse` now offers `amps` per phase (smart charging's limit in force,
+    or the EVSE's rating where none applies). Published once the board has it."""
+
+    evse: int
+    amps: float

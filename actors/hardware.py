@@ -22,7 +22,7 @@ from typing import Any
 import pykka
 
 from ocppstation.actors.base import Place, Supervised
-from ocppstation.actors.context import StationContext, evse_path
+from ocppstation.actors.context import PROFILES, StationContext, evse_path
 from ocppstation.hw import board_protocol as bp
 from ocppstation.hw import health
 from ocppstation.hw.devices import EvseDevices
@@ -76,6 +76,22 @@ class OfferCurrent:
     """Tell the EV how much current it may draw (the pilot's duty cycle)."""
 
     amps: float
+
+
+@dataclass(frozen=True)
+class OfferWanted:
+    """Hub to the profiles actor, when the hub starts: which current to offer?
+
+    A restarted hub, or a serial board that reset, knows nothing of smart
+    charging's limit; the profiles actor answers with OfferCurrent.
+    """
+
+    evse: int
+
+
+@dataclass(frozen=True)
+class ReadOffered:
+    """Ask: the current per phase offered to the EV now (None if not known)."""
 
 
 @dataclass(frozen=True)
@@ -193,6 +209,7 @@ class Board(Supervised):
             self.device = self.hw.state()
         for path in self.drivers:
             self.ctx.registry.tell(path, ReportHealth(self.path))
+        self.ctx.registry.tell(PROFILES, OfferWanted(self.evse))
         self._forward(force=True)
 
     def teardown(self) -> None:
@@ -218,6 +235,8 @@ class Board(Supervised):
                 self._allow_power(on)
             case OfferCurrent(amps=amps):
                 self._offer(amps)
+            case ReadOffered():
+                return self.hw.offered_a if self.hw is not None else self.want_current
             case ReadHw():
                 return self._combined()
             case Unlock():
@@ -262,7 +281,12 @@ class Board(Supervised):
             return
         assert self.serial is not None
         self.want_current = max(0.0, min(amps, self.serial.max_current))
-        self._command("CUR", f"{self.want_current:.1f}")
+        try:
+            self._command("CUR", f"{self.want_current:.1f}")
+        except Exception as exc:
+            # Told, so raising would crash the hub; the driver re-sends CUR
+            # (want_current) when the board answers again.
+            self.log.warning("offered current not sent to the board: %s", exc)
 
     def _has_lock(self) -> bool:
         if self.hw is not None:

@@ -35,6 +35,7 @@ from ocppstation.actors.context import (
     CHARGEPOINT,
     EVSES,
     OUTBOX,
+    PROFILES,
     RESERVATIONS,
     STORAGE,
     WEBSOCKET,
@@ -45,6 +46,7 @@ from ocppstation.actors.datatransfer import Handler as DataTransferHandler
 from ocppstation.actors.drivers import check_hardware, evse_hardware, station_reader
 from ocppstation.actors.events import EventBus, MessageAnswered, MessageSent, ResetRequested
 from ocppstation.actors.outbox import Outbox
+from ocppstation.actors.profiles import Profiles
 from ocppstation.actors.registry import Registry
 from ocppstation.actors.reservations import Reservations
 from ocppstation.actors.rpc import Rpc, submit
@@ -66,6 +68,9 @@ ROUTES: Mapping[str, str] = {
     "CancelReservation": RESERVATIONS,
     "ChangeConfiguration": SETTINGS,
     "GetConfiguration": SETTINGS,
+    "ClearChargingProfile": PROFILES,
+    "GetCompositeSchedule": PROFILES,
+    "SetChargingProfile": PROFILES,
     **{
         action: CHARGEPOINT
         for action in (
@@ -145,6 +150,9 @@ def station_tree(ctx: StationContext) -> list[ChildSpec]:
         # Before the link: a link restart must not drop the queue's in-flight state.
         ChildSpec(AUTH, lambda p: Auth.start(p, ctx)),
         ChildSpec(OUTBOX, lambda p: Outbox.start(p, ctx)),
+        # Before the EVSEs: their boards ask it for the current to offer when
+        # they start, and a restart of it (rest_for_one) brings them up to date.
+        ChildSpec(PROFILES, lambda p: Profiles.start(p, ctx)),
         ChildSpec("link", link),
         # Before the EVSEs: a connector asks it for its reservations when it starts.
         ChildSpec(RESERVATIONS, lambda p: Reservations.start(p, ctx)),

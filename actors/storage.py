@@ -586,6 +586,38 @@ class Storage(Supervised):
             cur = conn.execute("DELETE FROM reservation WHERE id = ?", (reservation_id,))
             return cur.rowcount > 0
 
+    # -- charging profiles --
+
+    def charging_profiles(self) -> list[tuple[int, dict[str, Any]]]:
+        """Every installed charging profile as (connector, csChargingProfiles), by id."""
+        rows = self._db().execute("SELECT connector, profile FROM charging_profile ORDER BY id")
+        return [(connector, json.loads(text)) for connector, text in rows]
+
+    def charging_profile_put(
+        self, connector: int, profile: dict[str, Any], replaces: list[int]
+    ) -> None:
+        """Install `profile` on `connector`, removing the profiles it replaces, in one commit.
+
+        A profile with the same chargingProfileId is replaced in any case.
+        """
+        text = _dump(profile, "profile")
+        profile_id = int(profile["chargingProfileId"])
+        purpose = _require_str(profile.get("chargingProfilePurpose"), "chargingProfilePurpose")
+        with self._write() as conn:
+            conn.executemany("DELETE FROM charging_profile WHERE id = ?", [(i,) for i in replaces])
+            conn.execute(
+                "INSERT INTO charging_profile (id, connector, purpose, stack_level, profile)"
+                " VALUES (?, ?, ?, ?, ?) ON CONFLICT (id) DO UPDATE SET"
+                " connector = excluded.connector, purpose = excluded.purpose,"
+                " stack_level = excluded.stack_level, profile = excluded.profile",
+                (profile_id, connector, purpose, int(profile["stackLevel"]), text),
+            )
+
+    def charging_profiles_delete(self, ids: list[int]) -> None:
+        """Forget these profiles; unknown ids are not an error (cleared twice is cleared)."""
+        with self._write() as conn:
+            conn.executemany("DELETE FROM charging_profile WHERE id = ?", [(i,) for i in ids])
+
     # -- transactions --
 
     def tx_begin(
