@@ -509,11 +509,6 @@ def write(tmp_path: Path, content: dict[str, Any]) -> Path:
             "no connector 2",
         ),
         (
-            {"Core": {"SupportedFeatureProfiles": "Core,SmartCharging"}},
-            "Core.SupportedFeatureProfiles",
-            "SmartCharging: not implemented",
-        ),
-        (
             {"Security": {"SecurityProfile": 3, "AuthorizationKey": "a-sixteen-chars!"}},
             "Security.SecurityProfile",
             "TLS",
@@ -540,6 +535,18 @@ def test_the_loader_refuses_bad_ocpp_keys_naming_file_and_key(
     assert str(caught.value).startswith(str(path))
     assert caught.value.key == key
     assert words in caught.value.problem
+
+
+def test_a_profile_this_release_does_not_implement_is_refused(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Whatever this release implements, a profile it does not is refused.
+    monkeypatch.setattr(k, "IMPLEMENTED_PROFILES", frozenset({k.CORE}))
+    path = write(tmp_path, {"Core": {"SupportedFeatureProfiles": "Core,SmartCharging"}})
+    with pytest.raises(ConfigError) as caught:
+        load(path)
+    assert caught.value.key == "Core.SupportedFeatureProfiles"
+    assert "SmartCharging: not implemented" in caught.value.problem
 
 
 def test_the_loader_takes_every_profiles_section(tmp_path: Path) -> None:
