@@ -478,7 +478,11 @@ def test_tc_019_retrieve_listed_configuration_keys_with_an_unknown_one(
     )
     assert answer["configurationKey"] == [
         {"key": "ConnectionTimeOut", "readonly": False, "value": "60"},
-        {"key": "SupportedFeatureProfiles", "readonly": True, "value": "Core,SmartCharging,RemoteTrigger"},
+        {
+            "key": "SupportedFeatureProfiles",
+            "readonly": True,
+            "value": "Core,SmartCharging,RemoteTrigger",
+        },
     ]
     assert answer["unknownKey"] == ["NotAKey"]
 
