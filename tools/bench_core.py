@@ -48,6 +48,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from itertools import pairwise
 from pathlib import Path
 from typing import IO, Any
 
@@ -403,6 +404,10 @@ class Drain:
     drain_s: float  # first transaction message received to the last one answered
     per_s: float
     station_cpu_share: float
+    # Medians, ms: the CSMS from a message to its answer; the station from an
+    # answer to its next message (one in flight, so these add up to the pace).
+    csms_turn_ms: float
+    station_turn_ms: float
     # Measured before and after the drain: on a shared machine they drift.
     heartbeat_per_s: tuple[float, float]
     meter_values_per_s: tuple[float, float]
@@ -444,6 +449,7 @@ def bench_drain(messages: int, parent: str | None) -> Drain:
             )
             cpu1 = station.cpu_s()
             left = station.queued()
+            flow = [e for e in csms.log.entries(first.seq) if e.action in _TX_ACTIONS]
         finally:
             station.stop()
         heartbeats.append(round_trips(csms.url, "Heartbeat", {}, ROUND_TRIPS))
@@ -451,6 +457,11 @@ def bench_drain(messages: int, parent: str | None) -> Drain:
     if left > 1:  # the last answer may still be on its way to the delete
         raise RuntimeError(f"{left} messages still queued after the CSMS answered them all")
     drain_s = last.at - first.at
+    pairs = list(pairwise(flow))
+    csms_turn = [(y.at - x.at) * 1000 for x, y in pairs if x.kind == "call" and y.kind == "result"]
+    station_turn = [
+        (y.at - x.at) * 1000 for x, y in pairs if x.kind == "result" and y.kind == "call"
+    ]
     return Drain(
         messages=messages,
         fill_s=fill_s,
@@ -458,6 +469,8 @@ def bench_drain(messages: int, parent: str | None) -> Drain:
         drain_s=drain_s,
         per_s=messages / drain_s,
         station_cpu_share=(cpu1 - cpu0) / max(time.monotonic() - first.at, drain_s),
+        csms_turn_ms=statistics.median(csms_turn),
+        station_turn_ms=statistics.median(station_turn),
         heartbeat_per_s=(heartbeats[0], heartbeats[1]),
         meter_values_per_s=(meter_values[0], meter_values[1]),
     )
@@ -488,6 +501,8 @@ def rows_drain(b: Drain) -> list[str]:
         f"| {b.per_s:.0f} ({b.drain_s:.1f} s) |",
         f"| (b) station CPU while draining (share of one core) "
         f"| {b.station_cpu_share * 100:.0f} % |",
+        f"| (b) per message, ms (medians): CSMS message to answer; station answer to next "
+        f"message | {b.csms_turn_ms:.2f}; {b.station_turn_ms:.2f} |",
         f"| (b) bare client round trips / s, before / after the drain: Heartbeat "
         f"| {hb[0]:.0f} / {hb[1]:.0f} |",
         f"| (b) the same, with one of the queued MeterValues | {mv[0]:.0f} / {mv[1]:.0f} |",
