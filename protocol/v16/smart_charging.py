@@ -46,6 +46,7 @@ from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
+from functools import lru_cache
 from itertools import pairwise
 from typing import Any
 
@@ -411,6 +412,13 @@ def _limit(profile: ChargingProfile, period: SchedulePeriod, voltage: float) -> 
     )
 
 
+@lru_cache(maxsize=1024)
+def _period_limits(profile: ChargingProfile, voltage: float) -> tuple[Limit, ...]:
+    # Worked out once per profile, not per period and call: a station with its
+    # 64 profiles of 96 periods otherwise spends most of a composite here.
+    return tuple(_limit(profile, period, voltage) for period in profile.schedule.periods)
+
+
 def _anchor(profile: ChargingProfile, fallback: int) -> int:
     # Absolute and Recurring profiles without startSchedule are refused by
     # check_profile; one from an older store still gets a defined meaning.
@@ -475,16 +483,17 @@ def _segments(
         origins = list(range(first, hi, every))
     out: list[_Segment] = []
     starts = [p.start for p in schedule.periods]
+    limits = _period_limits(profile, voltage)
     for origin in origins:
         stop = math.inf if schedule.duration is None else origin + schedule.duration
         if every is not None:
             stop = min(stop, origin + every)
-        for i, period in enumerate(schedule.periods):
-            begin = origin + period.start
-            end = origin + starts[i + 1] if i + 1 < len(starts) else math.inf
-            s, e = max(begin, lo), min(end, stop, hi)
+        stop = min(stop, hi)
+        for i, start in enumerate(starts):
+            s = max(origin + start, lo)
+            e = min(origin + starts[i + 1], stop) if i + 1 < len(starts) else stop
             if s < e:
-                out.append((int(s), int(e), _limit(profile, period, voltage)))
+                out.append((int(s), int(e), limits[i]))
     return out
 
 
@@ -675,12 +684,13 @@ def limits_in_force(
     sessions: Mapping[int, Session],
     connectors: Sequence[int],
     voltage: float = 230.0,
-    horizon: int = 86_400,
+    horizon: int = 3600,
 ) -> InForce:
     """Each connector's own limit and the station's cap at `now`, and when to look again.
 
     `next_change` is the first moment within `horizon` at which any of them
-    changes, or the horizon's end.
+    changes, or the horizon's end: the work grows with the period boundaries
+    in the horizon, and looking again in an hour costs less than a day's.
     """
     lo = _ts(now)
     w = _Window(lo, lo + horizon, voltage)

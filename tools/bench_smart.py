@@ -1,0 +1,243 @@
+"""Smart Charging benchmark: GetCompositeSchedule with the most profiles and periods allowed.
+
+    python -m ocppstation.tools.bench_smart              # markdown table
+    python -m ocppstation.tools.bench_smart --calls 500  # more calls per figure
+
+The station holds MaxChargingProfilesInstalled profiles (64 by default), each
+with ChargingScheduleMaxPeriods periods (96): ChargePointMaxProfiles at
+every stack level on connector 0, TxDefaultProfiles at every level on 0, 1
+and 2, and TxProfiles for the transactions running on 1 and 2, until the
+limit is reached. Their kinds rotate through Absolute, Recurring (Daily)
+and Relative, a third are in W, and their period boundaries are staggered
+by a few seconds from profile to profile, so that hardly any two coincide:
+the worst case for the composite, whose work grows with the boundaries.
+
+Measured:
+
+- the pure `composite_schedule` (what the profiles actor runs for a
+  GetCompositeSchedule), for connector 1 and for 0 (every connector summed),
+  over a day and over a week;
+- `limits_in_force` and `share`: what the actor works out at every period
+  boundary to set the EVSEs' offered current;
+- end to end: a station with two charging EVSEs, the profiles installed by a
+  dev CSMS on loopback through SetChargingProfile, and GetCompositeSchedule
+  round trips as the CSMS sees them (validation of both frames included).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import statistics
+import sys
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+DAY = 86_400
+WEEK = 7 * DAY
+MAX_PROFILES = 64
+MAX_PERIODS = 96
+MAX_STACK_LEVEL = 10
+EVSES = 2
+CP = "cp-bench"
+
+
+def bench_profiles(
+    now: datetime,
+    *,
+    transactions: dict[int, int],
+    max_profiles: int = MAX_PROFILES,
+    max_periods: int = MAX_PERIODS,
+    max_stack: int = MAX_STACK_LEVEL,
+) -> list[tuple[int, dict[str, Any]]]:
+    """(connector, csChargingProfiles) for a full station; `transactions` by connector."""
+    slots: list[tuple[int, str]] = [(0, "ChargePointMaxProfile")]
+    slots += [(c, "TxDefaultProfile") for c in range(EVSES + 1)]
+    slots += [(c, "TxProfile") for c in sorted(transactions)]
+    wanted: list[tuple[int, str, int]] = [
+        (connector, purpose, level)
+        for level in range(max_stack + 1)
+        for connector, purpose in slots
+    ][:max_profiles]
+    out = []
+    step = DAY // max_periods
+    for i, (connector, purpose, level) in enumerate(wanted):
+        kinds = ["Absolute", "Recurring"] if purpose == "ChargePointMaxProfile" else [
+            "Absolute", "Recurring", "Relative"
+        ]  # fmt: skip
+        kind = kinds[i % len(kinds)]
+        unit = "W" if i % 3 == 2 else "A"
+        stagger = (i * 7) % step
+        periods = [
+            {
+                "startPeriod": 0 if k == 0 else k * step + stagger,
+                "limit": float(6 + (i + k) % 27) * (690 if unit == "W" else 1),
+            }
+            for k in range(max_periods)
+        ]
+        schedule: dict[str, Any] = {"chargingRateUnit": unit, "chargingSchedulePeriod": periods}
+        if kind != "Relative":
+            start = now - timedelta(seconds=37 * i)
+            schedule["startSchedule"] = start.isoformat().replace("+00:00", "Z")
+        data: dict[str, Any] = {
+            "chargingProfileId": 1000 + i,
+            "stackLevel": level,
+            "chargingProfilePurpose": purpose,
+            "chargingProfileKind": kind,
+            "chargingSchedule": schedule,
+        }
+        if kind == "Recurring":
+            data["recurrencyKind"] = "Daily"
+        if purpose == "TxProfile":
+            data["transactionId"] = transactions[connector]
+        out.append((connector, data))
+    return out
+
+
+def timed(fn: Callable[[], object], calls: int) -> list[float]:
+    """Seconds per call, `calls` of them (after one call to warm up)."""
+    fn()
+    times = []
+    for _ in range(calls):
+        started = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - started)
+    return times
+
+
+def summary(times: list[float]) -> dict[str, float]:
+    ordered = sorted(times)
+    return {
+        "median_ms": statistics.median(ordered) * 1000,
+        "p95_ms": ordered[min(len(ordered) - 1, int(len(ordered) * 0.95))] * 1000,
+    }
+
+
+def pure(calls: int) -> list[dict[str, Any]]:
+    from ocppstation.protocol.v16.smart_charging import (
+        Session,
+        Unit,
+        composite_schedule,
+        limits_in_force,
+        parse_profile,
+        share,
+    )
+
+    now = datetime(2026, 1, 5, 8, tzinfo=UTC)
+    sessions = {
+        1: Session(now - timedelta(minutes=20), 11),
+        2: Session(now - timedelta(hours=3), 12),
+    }
+    raw = bench_profiles(now, transactions={1: 11, 2: 12})
+    profiles = [parse_profile(data, connector) for connector, data in raw]
+    connectors = range(1, EVSES + 1)
+    rows = []
+    for connector in (1, 0):
+        for duration, label in ((DAY, "a day"), (WEEK, "a week")):
+
+            def run(connector: int = connector, duration: int = duration) -> object:
+                return composite_schedule(
+                    profiles, connector, now, duration, Unit.A, sessions=sessions,
+                    connectors=connectors,
+                )  # fmt: skip
+
+            result = run()
+            assert hasattr(result, "periods")
+            rows.append(
+                {
+                    "what": f"composite_schedule, connector {connector}, {label}",
+                    "periods_out": len(result.periods),  # type: ignore[attr-defined]
+                    **summary(timed(run, calls)),
+                }
+            )
+
+    def in_force() -> object:
+        found = limits_in_force(profiles, now, sessions=sessions, connectors=connectors)
+        return share(found, charging={1, 2}, phases={1: 3, 2: 3}, rated={1: 32.0, 2: 32.0})
+
+    rows.append(
+        {"what": "limits_in_force + share (each boundary)", **summary(timed(in_force, calls))}
+    )
+    return rows
+
+
+def end_to_end(calls: int) -> list[dict[str, Any]]:
+    from ocppstation.actors.clock import FakeClock
+    from ocppstation.actors.events import TransactionStarted
+    from ocppstation.actors.station import Station
+    from ocppstation.config.loader import load
+    from ocppstation.tools.csms import DevCsms
+
+    clock = FakeClock()
+    rows = []
+    with DevCsms(port=0, heartbeat_interval=3600) as csms:
+        config = load(
+            None,
+            {"Internal": {"CentralSystemURI": csms.url, "ChargePointId": CP, "Evses": EVSES}},
+        )
+        station = Station(config, clock=clock, record_events=True).start()
+        try:
+            assert station.recorded is not None
+            csms.log.wait_call("StatusNotification", CP, timeout=10)
+            transactions = {}
+            for evse in range(1, EVSES + 1):
+                station.plug(evse)
+                station.tag(evse, f"TAG-{evse}")
+                started = station.recorded.wait_for(
+                    lambda e, n=evse: isinstance(e, TransactionStarted) and e.evse == n, 10
+                )
+                transactions[evse] = started.transaction_id
+            for connector, data in bench_profiles(clock.wall(), transactions=transactions):
+                answer = csms.call(
+                    CP, "SetChargingProfile", {"connectorId": connector, "csChargingProfiles": data}
+                )
+                if answer["status"] != "Accepted":
+                    raise RuntimeError(f"profile {data['chargingProfileId']} refused")
+            for connector in (1, 0):
+                request = {"connectorId": connector, "duration": DAY, "chargingRateUnit": "A"}
+                answer = csms.call(CP, "GetCompositeSchedule", request)
+                periods = len(answer["chargingSchedule"]["chargingSchedulePeriod"])
+
+                def call(request: dict[str, Any] = request) -> object:
+                    return csms.call(CP, "GetCompositeSchedule", request)
+
+                rows.append(
+                    {
+                        "what": f"GetCompositeSchedule round trip, connector {connector}, a day",
+                        "periods_out": periods,
+                        **summary(timed(call, calls)),
+                    }
+                )
+        finally:
+            station.stop()
+    return rows
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--calls", type=int, default=200, help="calls per figure")
+    parser.add_argument("--json", action="store_true", help="rows as JSON")
+    args = parser.parse_args(argv)
+    started = time.monotonic()
+    rows = pure(args.calls) + end_to_end(args.calls)
+    if args.json:
+        print(json.dumps(rows, indent=2))
+        return 0
+    print(f"{MAX_PROFILES} profiles x {MAX_PERIODS} periods, {EVSES} EVSEs charging\n")
+    print("| what | periods in the answer | ms per call, median / p95 |")
+    print("|---|---:|---:|")
+    for row in rows:
+        periods = row.get("periods_out", "")
+        print(f"| {row['what']} | {periods} | {row['median_ms']:.2f} / {row['p95_ms']:.2f} |")
+    print(
+        f"\nPython {platform.python_version()}, {platform.system()} {platform.machine()}; "
+        f"{args.calls} calls per figure; total {time.monotonic() - started:.1f} s."
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
