@@ -205,6 +205,8 @@ PHASES_OF: Mapping[str, tuple[str, ...]] = MappingProxyType(
 ROTATIONS = ("NotApplicable", "Unknown", "RST", "RTS", "SRT", "STR", "TRS", "TSR")
 CHARGING_RATE_UNITS = ("Current", "Power")
 FILE_TRANSFER_PROTOCOLS = ("FTP", "FTPS", "HTTP", "HTTPS", "SFTP")
+# Those the firmware actor's transfers speak (actors/transfer.py).
+IMPLEMENTED_TRANSFER_PROTOCOLS = frozenset({"FTP", "HTTP", "HTTPS"})
 
 
 @dataclass(frozen=True)
@@ -372,7 +374,7 @@ _TABLE: tuple[KeySpec, ...] = (
     _csl(
         "SupportedFileTransferProtocols",
         FIRMWARE,
-        None,
+        "FTP,HTTP,HTTPS",
         items=Items.ENUM,
         allowed=FILE_TRANSFER_PROTOCOLS,
         source=Source.LIBOCPP,
@@ -672,6 +674,10 @@ def _fits(spec: KeySpec, value: Value, values: Mapping[str, Value]) -> str | Non
         profile = values.get("SecurityProfile")
         if profile in (1, 2):
             return f"security profile {profile} needs an AuthorizationKey"
+    if spec.name == "SupportedFileTransferProtocols" and isinstance(value, tuple):
+        missing = [p for p in value if p not in IMPLEMENTED_TRANSFER_PROTOCOLS]
+        if missing:
+            return f"{', '.join(missing)}: not implemented by this release"
     if spec.name == "SupportedFeatureProfiles" and isinstance(value, tuple):
         missing = [p for p in value if p not in IMPLEMENTED_PROFILES]
         if missing:
