@@ -17,6 +17,7 @@ import pykka
 from ocppstation.actors.clock import Clock
 from ocppstation.actors.datatransfer import DataTransferHandlers
 from ocppstation.actors.events import EventBus
+from ocppstation.actors.firmware_hooks import FirmwareHooks
 from ocppstation.actors.registry import Registry
 from ocppstation.actors.settings_view import StationSettings
 from ocppstation.config.loader import StationConfig
@@ -51,6 +52,10 @@ class StationContext:
     data_transfer: DataTransferHandlers = field(default_factory=DataTransferHandlers)
     # The station's SQLite file; None keeps everything in memory (no recovery).
     database: Path | None = None
+    # Where the station keeps its files (database, log, firmware); None: none.
+    data_dir: Path | None = None
+    # The Station's installer and log for the firmware actor, kept across trees.
+    firmware: FirmwareHooks = field(default_factory=FirmwareHooks)
     # The OCPP keys: read through settings.view, written only by the settings actor.
     settings: StationSettings = field(init=False)
 

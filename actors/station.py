@@ -45,6 +45,8 @@ from ocppstation.actors.context import (
 from ocppstation.actors.datatransfer import Handler as DataTransferHandler
 from ocppstation.actors.drivers import check_hardware, evse_hardware, station_reader
 from ocppstation.actors.events import EventBus, MessageAnswered, MessageSent, ResetRequested
+from ocppstation.actors.firmware import FIRMWARE, Firmware
+from ocppstation.actors.firmware_hooks import Installer
 from ocppstation.actors.outbox import Outbox
 from ocppstation.actors.profiles import Profiles
 from ocppstation.actors.registry import Registry
@@ -52,6 +54,7 @@ from ocppstation.actors.reservations import Reservations
 from ocppstation.actors.rpc import Rpc, submit
 from ocppstation.actors.scheduler import Scheduler
 from ocppstation.actors.settings import SETTINGS, Settings
+from ocppstation.actors.station_log import StationLog
 from ocppstation.actors.storage import Storage
 from ocppstation.actors.supervisor import ChildSpec, Restart, Strategy, Supervisor
 from ocppstation.actors.websocket import Drop, WebSocketLink
@@ -68,6 +71,8 @@ ROUTES: Mapping[str, str] = {
     "CancelReservation": RESERVATIONS,
     "ChangeConfiguration": SETTINGS,
     "GetConfiguration": SETTINGS,
+    "GetDiagnostics": FIRMWARE,
+    "UpdateFirmware": FIRMWARE,
     "ClearChargingProfile": PROFILES,
     "GetCompositeSchedule": PROFILES,
     "SetChargingProfile": PROFILES,
@@ -150,6 +155,8 @@ def station_tree(ctx: StationContext) -> list[ChildSpec]:
         # Before the link: a link restart must not drop the queue's in-flight state.
         ChildSpec(AUTH, lambda p: Auth.start(p, ctx)),
         ChildSpec(OUTBOX, lambda p: Outbox.start(p, ctx)),
+        # Its workers report by message; it tells connectors only when it holds them.
+        ChildSpec(FIRMWARE, lambda p: Firmware.start(p, ctx)),
         # Before the EVSEs: their boards ask it for the current to offer when
         # they start, and a restart of it (rest_for_one) brings them up to date.
         ChildSpec(PROFILES, lambda p: Profiles.start(p, ctx)),
@@ -211,7 +218,15 @@ class Station:
             self.hardware,
             random.Random(seed),
             database=database,
+            data_dir=data_dir,
         )
+        # The station's own log, read back by GetDiagnostics.
+        self.station_log = StationLog(
+            self.clock,
+            data_dir / "logs" if data_dir is not None else None,
+            config.charge_point_id,
+        )
+        self.ctx.firmware.log = self.station_log
         # Before start, so that nothing the station does is missed (tests, demo).
         self.recorded = EventLog(self.bus) if record_events else None
         self._root: Any = None
@@ -226,6 +241,7 @@ class Station:
         with self._lifecycle:
             if self._root is not None:
                 raise StationError("the station is already started")
+            self.station_log.attach()
             self._start_tree()
         return self
 
@@ -250,6 +266,7 @@ class Station:
             root, self._root = self._root, None
         if root is not None and root.is_alive():
             root.stop(block=True, timeout=timeout)
+        self.station_log.detach()
         self._stopped.set()
 
     def reset(self, kind: str = "Soft") -> None:
@@ -319,6 +336,18 @@ class Station:
         if data is not None:
             payload["data"] = data
         return submit(self.ctx, "DataTransfer", payload).result(timeout=timeout)
+
+    @property
+    def firmware_installer(self) -> Installer | None:
+        """Installs a downloaded firmware file: called on a worker thread with its
+        path, returns True when installed (raising counts as failed). A reboot
+        (the Hard reset path, so `on_hard_reset`) follows success. None: the
+        command in Internal.FirmwareInstallCommand, the path as last argument."""
+        return self.ctx.firmware.installer
+
+    @firmware_installer.setter
+    def firmware_installer(self, installer: Installer | None) -> None:
+        self.ctx.firmware.installer = installer
 
     def register_data_transfer(
         self, vendor_id: str, message_id: str | None, handler: DataTransferHandler
