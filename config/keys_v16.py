@@ -151,7 +151,7 @@ CUSTOM = "Custom"
 FEATURE_PROFILES = (CORE, FIRMWARE, LOCAL_AUTH, RESERVATION, SMART_CHARGING, REMOTE_TRIGGER)
 # What this release implements, so what a station may claim to support.
 # Extend it when a profile lands (the other 1.6 profiles are issue 5).
-IMPLEMENTED_PROFILES = frozenset({CORE, SMART_CHARGING, REMOTE_TRIGGER})
+IMPLEMENTED_PROFILES = frozenset({CORE, FIRMWARE, SMART_CHARGING, REMOTE_TRIGGER})
 # Profile 2 and 3 need TLS, which the link does not do yet.
 SUPPORTED_SECURITY_PROFILES = frozenset({0, 1})
 
@@ -336,7 +336,7 @@ _TABLE: tuple[KeySpec, ...] = (
     _csl(
         "SupportedFeatureProfiles",
         CORE,
-        "Core,SmartCharging,RemoteTrigger",
+        "Core,FirmwareManagement,SmartCharging,RemoteTrigger",
         items=Items.ENUM,
         allowed=FEATURE_PROFILES,
         max_items_key="SupportedFeatureProfilesMaxLength",

@@ -481,7 +481,7 @@ def test_tc_019_retrieve_listed_configuration_keys_with_an_unknown_one(
         {
             "key": "SupportedFeatureProfiles",
             "readonly": True,
-            "value": "Core,SmartCharging,RemoteTrigger",
+            "value": "Core,FirmwareManagement,SmartCharging,RemoteTrigger",
         },
     ]
     assert answer["unknownKey"] == ["NotAKey"]
