@@ -99,13 +99,13 @@ class StationError(RuntimeError):
     """A request to the station that cannot be carried out (bad EVSE, dead actor)."""
 
 
-def _evse_spec(ctx: StationContext, evse: int) -> ChildSpec:
+def _evse_spec(ctx: StationContext, evse: int, started: set[int]) -> ChildSpec:
     # Only the connector's first start in this tree recovers transactions left
-    # open by a previous run (PowerLoss); a later restart resumes them.
-    first_start = [True]
-
+    # open by a previous run (PowerLoss); a later restart resumes them, also
+    # one of the whole evses subtree after a crash of an actor before it.
     def connector(place: Place) -> Any:
-        recover, first_start[0] = first_start[0], False
+        recover = evse not in started
+        started.add(evse)
         return Connector.start(place, ctx, evse, recover=recover)
 
     def parts(place: Place) -> Any:
@@ -143,8 +143,11 @@ def station_tree(ctx: StationContext) -> list[ChildSpec]:
             on_event=publish,
         )
 
+    # Outlives restarts of the evses subtree (see _evse_spec): the specs do not.
+    started: set[int] = set()
+
     def evses(place: Place) -> Any:
-        specs = [_evse_spec(ctx, n) for n in range(1, ctx.config.evses + 1)]
+        specs = [_evse_spec(ctx, n, started) for n in range(1, ctx.config.evses + 1)]
         return Supervisor.start(place, specs, strategy=Strategy.ONE_FOR_ONE, on_event=publish)
 
     return [
