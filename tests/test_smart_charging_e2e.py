@@ -22,6 +22,7 @@ from ocppstation.actors.events import (
     TransactionStopped,
 )
 from ocppstation.actors.station import Station
+from ocppstation.actors.supervisor import ChildRestarted
 from ocppstation.tools.csms import CallErrorResponse, DevCsms
 from tests.conftest import StationFactory, answered, log_of, wait_status
 
@@ -469,3 +470,34 @@ def test_a_station_without_smart_charging_says_not_supported(
     with pytest.raises(CallErrorResponse) as caught:
         set_profile(csms, 1, profile(1, "TxDefaultProfile", [(0, 10)]))
     assert caught.value.code == "NotSupported"
+
+
+def test_a_restarted_board_is_told_its_offer_again(
+    csms: DevCsms, make_station: StationFactory
+) -> None:
+    station = booted(csms, make_station)
+    assert set_profile(csms, 1, profile(1, "TxDefaultProfile", [(0, 11)])) == "Accepted"
+    mark = log_of(station).mark()
+    station.crash("evses/1/board")
+    # A serial board forgets its current on a reset; the new hub asks again.
+    log_of(station).wait_for(lambda e: isinstance(e, LimitChanged) and e.evse == 1, 5, mark)
+    assert station.hardware[1].offered_a == 11.0
+
+
+def test_a_crashed_profiles_actor_keeps_its_profiles_and_the_transaction_its_limit(
+    csms: DevCsms, make_station: StationFactory, clock: FakeClock
+) -> None:
+    station = booted(csms, make_station, Core=SAMPLING)
+    tx = charging(station)
+    assert set_profile(csms, 1, profile(1, "TxProfile", [(0, 9)], transactionId=tx)) == "Accepted"
+    mark = log_of(station).mark()
+    station.crash("profiles")
+    # rest_for_one: the EVSEs restart after it, resume the transaction, and
+    # their boards are told the TxProfile's limit again.
+    log = log_of(station)
+    log.wait_for(lambda e: isinstance(e, ChildRestarted) and e.path == "chargepoint", 5, mark)
+    log.wait_for(lambda e: isinstance(e, LimitChanged) and e.evse == 1, 5, mark)
+    assert station.status()["evses"][0]["transaction_id"] == tx
+    assert station.hardware[1].offered_a == 9.0
+    assert periods(composite(csms, 1, 60)) == [(0, 9.0)]
+    assert next_values(csms, station, clock)["Current.Import"] == ["9", "9", "9"]
