@@ -161,7 +161,8 @@ class Profiles(Supervised):
         self.pending: dict[int, _Pending] = {}
         self.offers: dict[int, float] = {}
         self.timer: int | None = None
-        self.seq = 0
+        self.seq = 0  # of the boundary timer: only the latest one counts
+        self.pending_seq = 0
         # Subscribed before our thread runs: a connector that starts right
         # after us may end or begin a transaction before our setup.
         self._unsubscribe = ctx.forward(self.actor_ref, _wanted)
@@ -216,22 +217,6 @@ class Profiles(Supervised):
             case _:
                 return super().receive(message)
         return None
-
-    def installed(self) -> list[dict[str, Any]]:
-        """The installed profiles, for embedders and tests (connector, id, purpose, level)."""
-        return [
-            {
-                "id": p.id,
-                "connector": p.connector,
-                "purpose": p.purpose.value,
-                "stack_level": p.stack_level,
-            }
-            for p in sorted(self.profiles.values(), key=lambda p: p.id)
-        ]
-
-    def offered(self) -> dict[int, float]:
-        """The current per phase each EVSE was last told to offer."""
-        return dict(self.offers)
 
     # -- CSMS calls ----------------------------------------------------------------
 
@@ -398,12 +383,13 @@ class Profiles(Supervised):
         waiting = sum(1 for evse in self.pending if evse != message.evse)
         if not self._room_for(profile, waiting):
             return "MaxChargingProfilesInstalled reached"
-        self.seq += 1
-        self.pending[message.evse] = _Pending(message.id_tag, profile, self.seq)
+        self.pending_seq += 1
+        self.pending[message.evse] = _Pending(message.id_tag, profile, self.pending_seq)
         lifetime = float(self.ctx.setting("ConnectionTimeOut", 60)) + float(
             self.ctx.config.value("Internal", "CallTimeout")
         )
-        self.ctx.call_later(lifetime, self.actor_ref, _PendingExpired(message.evse, self.seq))
+        expired = _PendingExpired(message.evse, self.pending_seq)
+        self.ctx.call_later(lifetime, self.actor_ref, expired)
         return None
 
     # -- transactions --------------------------------------------------------------------

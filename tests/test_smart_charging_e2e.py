@@ -501,3 +501,19 @@ def test_a_crashed_profiles_actor_keeps_its_profiles_and_the_transaction_its_lim
     assert station.hardware[1].offered_a == 9.0
     assert periods(composite(csms, 1, 60)) == [(0, 9.0)]
     assert next_values(csms, station, clock)["Current.Import"] == ["9", "9", "9"]
+
+
+def test_a_remote_start_waiting_with_its_profile_does_not_hold_up_a_boundary(
+    csms: DevCsms, make_station: StationFactory, clock: FakeClock
+) -> None:
+    station = booted(csms, make_station)
+    assert set_profile(csms, 1, profile(1, "TxDefaultProfile", [(0, 16), (120, 6)])) == "Accepted"
+    charging(station, 1)
+    request = {
+        "idTag": "REMOTE",
+        "connectorId": 2,
+        "chargingProfile": profile(5, "TxProfile", [(0, 12)]),
+    }
+    assert csms.call(CP, "RemoteStartTransaction", request) == {"status": "Accepted"}
+    answered(station, "StatusNotification", 6)  # connector 2 Preparing: nothing in flight
+    boundary(station, clock, 120, evse=1, amps=6.0)
