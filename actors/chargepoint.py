@@ -33,6 +33,12 @@ from ocppstation.actors.events import (
     RegistrationChanged,
     ResetRequested,
 )
+from ocppstation.actors.firmware import (
+    DIAGNOSTICS_STATUS,
+    FIRMWARE,
+    FIRMWARE_STATUS,
+    TriggerStatus,
+)
 from ocppstation.actors.profiles import RemoteStartProfile
 from ocppstation.actors.rpc import (
     Answer,
@@ -482,6 +488,9 @@ class ChargePoint(Supervised):
             follow_up = self._announce_station
         elif requested == "StatusNotification":
             follow_up = partial(self._announce_one, connector)
+        elif requested in (DIAGNOSTICS_STATUS, FIRMWARE_STATUS):
+            # The firmware actor knows what is under way (Idle when nothing is).
+            follow_up = partial(self.ctx.registry.tell, FIRMWARE, TriggerStatus(requested))
         else:
             return {"status": "NotImplemented"}, None
         return {"status": "Accepted"}, follow_up
