@@ -61,6 +61,7 @@ from ocppstation.protocol.v16.metering import (
     meter_value,
     next_aligned,
     parse_measurands,
+    register_wh,
     sampled_values,
 )
 from ocppstation.protocol.v16.reservation import (
@@ -411,7 +412,7 @@ class Connector(Supervised):
         """
         self.authorized = None
         self.auth_seq += 1
-        meter_start = int(self._read().energy_wh)
+        meter_start = register_wh(self._read())
         now = self._now()
         payload: dict[str, Any] = {
             "connectorId": self.evse,
@@ -486,7 +487,7 @@ class Connector(Supervised):
         self.ctx.cancel(self.sample_timer)
         self.sample_timer = None
         reading = self._read()
-        meter_stop = int(reading.energy_wh)
+        meter_stop = register_wh(reading)
         now = self._now()
         payload: dict[str, Any] = {
             "idTag": tx.id_tag,
@@ -587,7 +588,7 @@ class Connector(Supervised):
         seq = (
             self._storage()
             .tx_meter_and_queue(
-                self.tx.local_id, int(reading.energy_wh), now, "MeterValues", payload
+                self.tx.local_id, register_wh(reading), now, "MeterValues", payload
             )
             .get(timeout=STORAGE_TIMEOUT)
         )

@@ -40,7 +40,7 @@ class SimulatedEvse:
     fixed_cable: bool = False
     _ev_present: bool = False
     _relay_closed: bool = False
-    _offered_a: float = 32.0
+    _offered_a: float | None = None  # until something offers less: the maximum
     _energy_wh: float = 0.0
     _fault: str | None = None
     _last_time: float | None = None
@@ -89,7 +89,7 @@ class SimulatedEvse:
     @property
     def offered_a(self) -> float:
         with self._lock:
-            return self._offered_a
+            return self._offer()
 
     def allow_power(self, on: bool, now: float) -> None:
         self._change(now, lambda: setattr(self, "_relay_closed", on))
@@ -122,6 +122,9 @@ class SimulatedEvse:
 
     # -- inside ---------------------------------------------------------------
 
+    def _offer(self) -> float:
+        return self.max_current_a if self._offered_a is None else self._offered_a
+
     def _pilot(self) -> Pilot:
         if self._fault is not None and self._fault not in _BESIDE_THE_PILOT:
             return Pilot.F
@@ -133,7 +136,7 @@ class SimulatedEvse:
 
     def _current_a(self) -> float:
         # The EV takes what the pilot offers, up to what its charger can.
-        return min(self._offered_a, self.ev_max_current_a) if self._pilot() is Pilot.C else 0.0
+        return min(self._offer(), self.ev_max_current_a) if self._pilot() is Pilot.C else 0.0
 
     def _integrate(self, now: float) -> None:
         if self._last_time is not None and now > self._last_time:

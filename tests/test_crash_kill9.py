@@ -59,11 +59,9 @@ EVSES = 3
 STEP_TIMEOUT = 15.0  # any single wait; generous for a loaded CI machine
 DRAIN_TIMEOUT = 60.0  # the final session waits behind the whole backlog
 FINAL_TAG = "FINAL"
-# The connector stores int(energy) as meterStart, meterStop and the last known
-# meter value, while MeterValues carry round(energy): a PowerLoss stop may be up
-# to 1 Wh below the last meter value sent. Pinned down (xfail) by
-# test_a_power_loss_stop_is_not_below_the_last_meter_value; 0 once that is fixed.
-METER_STOP_SLACK_WH = 1
+# meterStart, meterStop, the stored last meter value and MeterValues all use
+# metering.register_wh, so a PowerLoss stop is never below the last value sent.
+METER_STOP_SLACK_WH = 0
 TRANSACTION_ACTIONS = frozenset({"StartTransaction", "StopTransaction", "MeterValues"})
 
 _CHARGING = r"\| evse {n}\s+Charging$"
@@ -668,11 +666,6 @@ def test_kill_9_during_transactions_loses_and_doubles_nothing(tmp_path: Path) ->
 
 
 @pytest.mark.slow
-@pytest.mark.xfail(
-    strict=True,
-    reason="connector.py: meterStart/meterStop/last meter are int(energy_wh), "
-    "MeterValues round(energy_wh)",
-)
 def test_a_power_loss_stop_is_not_below_the_last_meter_value(tmp_path: Path) -> None:
     rig = _rig(tmp_path)
     try:

@@ -31,6 +31,16 @@ SUPPORTED = frozenset(UNITS)
 _PHASES = ("L1", "L2", "L3")
 
 
+def register_wh(reading: MeterReading) -> int:
+    """The energy register as OCPP carries it (whole Wh), the same everywhere.
+
+    meterStart, meterStop, the stored last value and the sampled values must
+    agree: a PowerLoss stop below the last MeterValues would read as energy
+    flowing backwards.
+    """
+    return round(reading.energy_wh)
+
+
 def parse_measurands(csl: str) -> list[str]:
     """A comma separated list of measurands, in order, without blanks or repeats."""
     seen: list[str] = []
@@ -71,7 +81,7 @@ def sampled_values(
     for measurand in measurands:
         match measurand:
             case "Energy.Active.Import.Register":
-                add(measurand, round(reading.energy_wh))
+                add(measurand, register_wh(reading))
             case "Power.Active.Import":
                 add(measurand, round(reading.power_w))
             case "Current.Import":
