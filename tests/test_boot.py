@@ -156,3 +156,16 @@ def test_refuses_a_csms_that_agrees_no_subprotocol(make_station: StationFactory)
         assert "subprotocol" in failed.reason
         assert not csms.log.calls("BootNotification")
         assert station.status()["link"] == "down"
+
+
+def test_tc_035_an_idle_station_keeps_its_heartbeat(
+    csms: DevCsms, make_station: StationFactory, clock: FakeClock
+) -> None:
+    station = make_station(csms)  # the CSMS's boot answer says 60 s
+    answered(station, "StatusNotification", 3)
+    for beat in range(1, 4):
+        mark = csms.log.mark()
+        clock.advance(60)
+        csms.log.wait_call("Heartbeat", CP, since=mark)
+        answered(station, "Heartbeat", beat)
+    assert len(csms.log.calls("Heartbeat")) == 3
