@@ -72,6 +72,8 @@ def test_two_evses_on_serial_boards_meters_and_readers_run_full_sessions(
         status_seen(csms, n, "Finishing", since=mark)
         world.unplug(clock.monotonic())
         status_seen(csms, n, "Available", since=mark)
+    # Stops go through the outbox, behind the samples: wait for both.
+    csms.log.wait_for(lambda e: len(csms.log.calls("StopTransaction", CP, since=mark)) >= 2)
     stops = csms.log.calls("StopTransaction", CP, since=mark)
     assert sorted(s.payload["reason"] for s in stops) == ["Local", "Local"]
     assert all(s.payload["meterStop"] == pytest.approx(122, abs=2) for s in stops)
