@@ -151,7 +151,9 @@ CUSTOM = "Custom"
 FEATURE_PROFILES = (CORE, FIRMWARE, LOCAL_AUTH, RESERVATION, SMART_CHARGING, REMOTE_TRIGGER)
 # What this release implements, so what a station may claim to support.
 # Extend it when a profile lands (the other 1.6 profiles are issue 5).
-IMPLEMENTED_PROFILES = frozenset({CORE, FIRMWARE, SMART_CHARGING, REMOTE_TRIGGER})
+IMPLEMENTED_PROFILES = frozenset(
+    {CORE, FIRMWARE, LOCAL_AUTH, RESERVATION, SMART_CHARGING, REMOTE_TRIGGER}
+)
 # Profile 2 and 3 need TLS, which the link does not do yet.
 SUPPORTED_SECURITY_PROFILES = frozenset({0, 1})
 
@@ -336,7 +338,7 @@ _TABLE: tuple[KeySpec, ...] = (
     _csl(
         "SupportedFeatureProfiles",
         CORE,
-        "Core,FirmwareManagement,SmartCharging,RemoteTrigger",
+        "Core,FirmwareManagement,LocalAuthListManagement,Reservation,SmartCharging,RemoteTrigger",
         items=Items.ENUM,
         allowed=FEATURE_PROFILES,
         max_items_key="SupportedFeatureProfilesMaxLength",

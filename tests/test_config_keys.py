@@ -116,7 +116,7 @@ def test_a_default_station_has_every_required_key_of_its_profiles() -> None:
 
 
 def test_keys_of_unsupported_profiles_and_unset_optional_keys_are_absent() -> None:
-    values, _ = k.effective({}, number_of_connectors=1)
+    values, _ = k.effective({"Core": {"SupportedFeatureProfiles": "Core"}}, number_of_connectors=1)
     assert "LocalAuthListEnabled" not in values  # profile not supported
     assert "BlinkRepeat" not in values  # optional, default None
     assert "AuthorizationKey" in values  # Security keys are always there
@@ -342,6 +342,12 @@ def test_validate_change_never_raises(key: str, text: str) -> None:
 CURRENT, _ = k.effective({}, number_of_connectors=2)
 
 
+def test_keys_of_a_profile_left_out_of_supported_feature_profiles_are_not_supported() -> None:
+    current, _ = k.effective({"Core": {"SupportedFeatureProfiles": "Core"}}, number_of_connectors=2)
+    change = k.validate_change("LocalAuthListEnabled", "true", current)
+    assert change.status is Status.NOT_SUPPORTED
+
+
 @pytest.mark.parametrize(
     "key,text,status,words",
     [
@@ -354,7 +360,7 @@ CURRENT, _ = k.effective({}, number_of_connectors=2)
         ("Bogus", "1", Status.NOT_SUPPORTED, ""),
         ("ChargePointId", "x", Status.NOT_SUPPORTED, ""),  # Internal, not OCPP
         ("BlinkRepeat", "2", Status.NOT_SUPPORTED, ""),  # optional, this station has none
-        ("LocalAuthListEnabled", "true", Status.NOT_SUPPORTED, ""),  # profile not supported
+        ("LocalAuthListEnabled", "false", Status.ACCEPTED, ""),
         ("ConnectorPhaseRotation", "0.RST,1.RST,2.RTS", Status.ACCEPTED, ""),
         ("ConnectorPhaseRotation", "3.RST", Status.REJECTED, "no connector 3"),
         ("MeterValuesSampledData", ",".join(k.MEASURANDS[:21]), Status.REJECTED, "more than"),

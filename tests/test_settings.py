@@ -159,7 +159,10 @@ def by_key(answer: dict[str, Any]) -> dict[str, dict[str, Any]]:
 
 
 def test_all_keys_in_table_order_without_the_authorization_keys_value(make_env) -> None:
-    env = make_env(Security={"SecurityProfile": 1, "AuthorizationKey": KEY})
+    env = make_env(
+        Security={"SecurityProfile": 1, "AuthorizationKey": KEY},
+        Core={"SupportedFeatureProfiles": "Core,RemoteTrigger"},
+    )
     env.start_storage()
     settings = env.start_settings()
     answer = get(settings)
@@ -481,7 +484,8 @@ def test_tc_019_retrieve_listed_configuration_keys_with_an_unknown_one(
         {
             "key": "SupportedFeatureProfiles",
             "readonly": True,
-            "value": "Core,FirmwareManagement,SmartCharging,RemoteTrigger",
+            "value": "Core,FirmwareManagement,LocalAuthListManagement,Reservation,"
+            "SmartCharging,RemoteTrigger",
         },
     ]
     assert answer["unknownKey"] == ["NotAKey"]
