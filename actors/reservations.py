@@ -22,7 +22,6 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
 from typing import Any
 
 from ocppstation.actors.base import Place, Supervised
@@ -32,7 +31,7 @@ from ocppstation.actors.rpc import Answer, Inbound
 from ocppstation.actors.supervisor import ChildTerminated
 from ocppstation.protocol.errors import NotSupported
 from ocppstation.protocol.framing import Call
-from ocppstation.protocol.timestamps import ocpp_timestamp
+from ocppstation.protocol.timestamps import ocpp_timestamp, parse_timestamp
 from ocppstation.protocol.v16.reservation import (
     ACCEPTED,
     REJECTED,
@@ -104,10 +103,6 @@ def _wanted(event: object) -> object | None:
     return None
 
 
-def _parse_time(text: str) -> datetime:
-    return datetime.fromisoformat(text.replace("Z", "+00:00"))
-
-
 class Reservations(Supervised):
     def __init__(self, place: Place, ctx: StationContext) -> None:
         super().__init__(place)
@@ -130,7 +125,7 @@ class Reservations(Supervised):
                 stored.connector,
                 stored.id_tag,
                 stored.parent_id_tag,
-                _parse_time(stored.expiry),
+                parse_timestamp(stored.expiry),
             )
             if reservation.expiry <= now:
                 # It ran out while the station was down: nothing to tell anyone.
@@ -191,7 +186,7 @@ class Reservations(Supervised):
         if "Reservation" not in profiles:
             self.log.info("reservation %d rejected: the profile is not supported", reservation_id)
             return REJECTED
-        expiry = _parse_time(payload["expiryDate"])
+        expiry = parse_timestamp(payload["expiryDate"])
         if expiry <= self.ctx.clock.wall():
             self.log.info("reservation %d rejected: it expired already", reservation_id)
             return REJECTED

@@ -218,3 +218,21 @@ def test_a_list_disabled_by_the_csms_is_not_used(
     assert list_version(csms) == -1
     station.tag(1, "LISTED")  # with the list in use it would start without asking
     assert csms.log.wait_call("Authorize", CP).payload["idTag"] == "LISTED"
+
+
+def test_an_expiry_date_in_lower_case_is_understood(
+    csms: DevCsms, make_station: StationFactory
+) -> None:
+    """RFC 3339 allows `t` and `z`; the validator takes them, so must the station."""
+    station = booted(csms, make_station, Internal={"RetryBackOffWaitMinimum": FAR})
+    entries = [
+        entry("LATER", accepted(expiryDate="2030-01-01t00:00:00z")),
+        entry("GONE", accepted(expiryDate="2020-01-01t00:00:00.5z")),
+    ]
+    assert send_list(csms, 1, "Full", entries) == "Accepted"
+    go_offline(station)
+    station.plug(1)
+    station.tag(1, "GONE")  # expired: refused offline
+    station.tag(1, "LATER")
+    wait_status(station, 1, "Charging")
+    assert station.status()["evses"][0]["id_tag"] == "LATER"

@@ -392,3 +392,20 @@ def test_expiry_after_a_restart_still_comes_on_time(
         5,
         since=mark,
     )
+
+
+def test_an_expiry_date_in_lower_case_is_understood(
+    csms: DevCsms, make_station: StationFactory, clock: FakeClock
+) -> None:
+    station = booted(csms, make_station)
+    payload = {
+        "connectorId": 1,
+        "expiryDate": expiry(clock, 60).replace("T", "t").replace("Z", "z"),
+        "idTag": "TAG",
+        "reservationId": 5,
+    }
+    assert csms.call(CP, "ReserveNow", payload) == {"status": "Accepted"}
+    wait_status(station, 1, "Reserved")
+    mark = log_of(station).mark()
+    clock.advance(60)
+    wait_status(station, 1, "Available", since=mark)

@@ -24,6 +24,8 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
+from ocppstation.protocol.timestamps import parse_timestamp
+
 
 class Verdict(StrEnum):
     ACCEPT = "accept"
@@ -51,7 +53,7 @@ def parse_expiry(info: dict[str, Any]) -> datetime | None:
     text = info.get("expiryDate")
     if not text:
         return None
-    return datetime.fromisoformat(text.replace("Z", "+00:00"))
+    return parse_timestamp(text)
 
 
 def effective_status(info: dict[str, Any], now: datetime) -> str:
