@@ -409,3 +409,35 @@ def test_an_expiry_date_in_lower_case_is_understood(
     mark = log_of(station).mark()
     clock.advance(60)
     wait_status(station, 1, "Available", since=mark)
+
+
+def test_a_restarted_connector_is_reserved_again(
+    csms: DevCsms, make_station: StationFactory, clock: FakeClock
+) -> None:
+    station = booted(csms, make_station)
+    assert reserve(csms, clock, 1, "OWNER", 12) == "Accepted"
+    wait_status(station, 1, "Reserved")
+    mark = log_of(station).mark()
+    station.crash("evses/1/connector")
+    wait_status(station, 1, "Reserved", since=mark)
+    station.tag(1, "OWNER")
+    station.plug(1)
+    start = csms.log.wait_call("StartTransaction", CP)
+    assert start.payload["reservationId"] == 12
+
+
+def test_a_crash_of_the_reservations_actor_loses_no_reservation(
+    csms: DevCsms, make_station: StationFactory, clock: FakeClock
+) -> None:
+    station = booted(csms, make_station)
+    station.tag(2, "DRIVER")
+    station.plug(2)
+    wait_status(station, 2, "Charging")
+    assert reserve(csms, clock, 1, "OWNER", 13) == "Accepted"
+    wait_status(station, 1, "Reserved")
+    mark = log_of(station).mark()
+    station.crash("reservations")  # rest_for_one: the EVSEs restart after it
+    wait_status(station, 1, "Reserved", since=mark)
+    wait_status(station, 2, "Charging", since=mark)  # the transaction resumed
+    assert csms.call(CP, "CancelReservation", {"reservationId": 13}) == {"status": "Accepted"}
+    wait_status(station, 1, "Available", since=mark)
