@@ -244,7 +244,7 @@ def test_broken_answer_keeps_id_but_gets_no_reply(text: str) -> None:
         assert exc.message_type == json.loads(text)[0]
 
 
-@pytest.mark.parametrize("text", ['[3,5,{}]', '[4,"",  "GenericError","",{}]', "[3]"])
+@pytest.mark.parametrize("text", ["[3,5,{}]", '[4,"",  "GenericError","",{}]', "[3]"])
 def test_answer_with_unreadable_id_gets_no_reply(text: str) -> None:
     exc = refused(text)
     assert (exc.unique_id, exc.reply_allowed) == ("-1", False)
