@@ -121,3 +121,11 @@ def test_a_diagnostics_name_is_always_a_plain_file_name(cp_id: str) -> None:
     name = diagnostics_file_name(cp_id, datetime(2026, 1, 1, tzinfo=UTC))
     assert "/" not in name and len(name) <= 255
     assert name.startswith("diagnostics-") and name.endswith(".zip")
+
+
+def test_a_retrieve_date_in_lower_case_rfc_3339_is_read() -> None:
+    from datetime import UTC, datetime
+
+    from ocppstation.protocol.v16.firmware import parse_timestamp
+
+    assert parse_timestamp("2030-01-01t00:00:00z") == datetime(2030, 1, 1, tzinfo=UTC)

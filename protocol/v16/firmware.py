@@ -153,8 +153,12 @@ def trigger_status(job: FirmwareJob | None) -> str:
 
 
 def parse_timestamp(text: str) -> datetime:
-    """An OCPP dateTime (RFC 3339); one without an offset is taken as UTC."""
-    moment = datetime.fromisoformat(text.strip())
+    """An OCPP dateTime (RFC 3339); one without an offset is taken as UTC.
+
+    RFC 3339 allows a lower-case t and z (the validator accepts them), which
+    Python 3.11's fromisoformat does not.
+    """
+    moment = datetime.fromisoformat(text.strip().upper().replace("Z", "+00:00"))
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=UTC)
     return moment.astimezone(UTC)
