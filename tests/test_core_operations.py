@@ -275,3 +275,11 @@ def test_the_station_sends_its_own_data_transfer(any_csms, make_station: Station
     call = any_csms.log.wait_call("DataTransfer", CP)
     assert call.payload == {"vendorId": "com.example", "messageId": "hello", "data": "world"}
     assert "status" in answer
+
+
+def test_tc_062_data_transfer_for_an_unknown_vendor_is_not_accepted(
+    any_csms, make_station: StationFactory
+) -> None:
+    booted(any_csms, make_station)
+    answer = any_csms.call(CP, "DataTransfer", {"vendorId": "com.unknown", "messageId": "x"})
+    assert answer == {"status": "UnknownVendorId"}

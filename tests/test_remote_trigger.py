@@ -93,3 +93,34 @@ def test_a_trigger_for_a_connector_that_does_not_exist_is_rejected(
     station = make_station(csms)
     answered(station, "StatusNotification", 3)
     assert trigger(csms, "StatusNotification", 9) == {"status": "Rejected"}
+
+
+def test_tc_054_every_triggerable_message_follows_its_answer(
+    any_csms: Any, make_station: StationFactory
+) -> None:
+    station = make_station(any_csms)
+    answered(station, "StatusNotification", 3)
+    for message, connector in [
+        ("MeterValues", 1),
+        ("Heartbeat", None),
+        ("StatusNotification", 1),
+        ("DiagnosticsStatusNotification", None),
+        ("FirmwareStatusNotification", None),
+    ]:
+        mark = any_csms.log.mark()
+        assert trigger(any_csms, message, connector) == {"status": "Accepted"}
+        sent = any_csms.log.wait_call(message, CP, since=mark)
+        answer = any_csms.log.wait_for(
+            lambda e: e.kind == "result" and e.action == "TriggerMessage", since=mark
+        )
+        assert answer.seq < sent.seq, message
+
+
+def test_tc_055_a_trigger_the_station_cannot_honour_is_rejected(
+    any_csms: Any, make_station: StationFactory
+) -> None:
+    station = make_station(any_csms)
+    answered(station, "StatusNotification", 3)
+    mark = any_csms.log.mark()
+    assert trigger(any_csms, "MeterValues", 7) == {"status": "Rejected"}
+    assert not any_csms.log.calls("MeterValues", since=mark)
