@@ -408,18 +408,6 @@ class DevCsms(LogShortcuts):
 
     # -- lifecycle
 
-    @property
-    def port(self) -> int:
-        return self._port
-
-    @property
-    def url(self) -> str:
-        return f"ws://{self.host}:{self._port}"
-
-    @property
-    def log(self) -> MessageLog:
-        return self._log
-
     def start(self) -> None:
         """Listen; returns once the socket is bound. After stop(), reuses the same port."""
         if self._thread is not None:

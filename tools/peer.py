@@ -325,9 +325,26 @@ class MessageLog:
 
 
 class LogShortcuts:
-    """The CsmsPeer log shortcuts, for a peer that keeps its MessageLog in `_log`."""
+    """What both CSMS peers share: address and log, and the log shortcuts.
+
+    A peer keeps its MessageLog in `_log` and listens on `host`:`_port`.
+    """
 
     _log: MessageLog
+    host: str
+    _port: int
+
+    @property
+    def port(self) -> int:
+        return self._port
+
+    @property
+    def url(self) -> str:
+        return f"ws://{self.host}:{self._port}"
+
+    @property
+    def log(self) -> MessageLog:
+        return self._log
 
     def wait_for(
         self, predicate: Callable[[LogEntry], bool], timeout: float = 5.0, *, since: int = 0

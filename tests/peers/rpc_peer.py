@@ -96,18 +96,6 @@ class OcppRpcPeer(LogShortcuts):
     # -- lifecycle
 
     @property
-    def port(self) -> int:
-        return self._port
-
-    @property
-    def url(self) -> str:
-        return f"ws://{self.host}:{self._port}"
-
-    @property
-    def log(self) -> MessageLog:
-        return self._log
-
-    @property
     def validation_failures(self) -> list[dict[str, Any]]:
         """Every strict-mode schema failure ocpp-rpc reported, either direction."""
         with self._lock:
