@@ -181,7 +181,7 @@ def test_a_connector_reserved_for_another_reservation_is_occupied(
 
 
 @pytest.mark.parametrize("connector", [0, 3])
-def test_connector_0_without_reserve_connector_zero_supported_or_an_unknown_one_is_rejected(
+def test_tc_048_4_reservation_rejected_connector_0_unsupported_or_unknown(
     csms: DevCsms, make_station: StationFactory, clock: FakeClock, connector: int
 ) -> None:
     booted(csms, make_station)
