@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -48,6 +49,16 @@ def clock() -> FakeClock:
 
 
 StationFactory = Callable[..., Station]
+
+
+@pytest.fixture
+def rig(tmp_path: Path, clock: FakeClock, csms: DevCsms) -> Iterator[Any]:
+    """Fake serial devices on pty pairs and a station wired to them (tests/hw_rig.py)."""
+    from tests.hw_rig import Rig
+
+    r = Rig(tmp_path, clock, csms)
+    yield r
+    r.close()
 
 
 @pytest.fixture

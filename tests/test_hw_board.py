@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from pathlib import Path
-
 import pytest
 
 from ocppstation.actors.clock import FakeClock
@@ -28,13 +25,6 @@ from tests.hw_rig import (
 pytestmark = pytest.mark.slow
 
 CONTROLLER1 = "evses/1/controller"
-
-
-@pytest.fixture
-def rig(tmp_path: Path, clock: FakeClock, csms: DevCsms) -> Iterator[Rig]:
-    r = Rig(tmp_path, clock, csms)
-    yield r
-    r.close()
 
 
 def commands(fake: FakeBoard) -> list[str]:

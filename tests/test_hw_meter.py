@@ -8,8 +8,6 @@ serial I/O (and its 0.2 s timeouts) is real.
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
@@ -35,13 +33,6 @@ from tests.hw_rig import (
 pytestmark = pytest.mark.slow
 
 METER1 = "evses/1/meter"
-
-
-@pytest.fixture
-def rig(tmp_path: Path, clock: FakeClock, csms: DevCsms) -> Iterator[Rig]:
-    r = Rig(tmp_path, clock, csms)
-    yield r
-    r.close()
 
 
 def charge(rig: Rig, evse: int, tag: str) -> TransactionStarted:

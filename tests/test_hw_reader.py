@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from pathlib import Path
-
 import pytest
 
 from ocppstation.actors.clock import FakeClock
@@ -23,13 +20,6 @@ from tests.hw_rig import (
 pytestmark = pytest.mark.slow
 
 CARD = "62E3086CED"
-
-
-@pytest.fixture
-def rig(tmp_path: Path, clock: FakeClock, csms: DevCsms) -> Iterator[Rig]:
-    r = Rig(tmp_path, clock, csms)
-    yield r
-    r.close()
 
 
 def authorized(csms: DevCsms, since: int = 0) -> list[str]:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -18,13 +17,6 @@ from ocppstation.tools.fake_device import FakeMeter
 from tests.hw_rig import CP, Rig, quiet, status_seen
 
 CARDS = {1: "0A00F1E2D3", 2: "62E3086CED"}
-
-
-@pytest.fixture
-def rig(tmp_path: Path, clock: FakeClock, csms: DevCsms) -> Iterator[Rig]:
-    r = Rig(tmp_path, clock, csms)
-    yield r
-    r.close()
 
 
 @pytest.mark.slow
