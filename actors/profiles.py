@@ -72,6 +72,8 @@ __all__ = ["ACTIONS", "Profiles", "RemoteStartProfile", "TransactionBegins", "Tr
 ACTIONS = ("SetChargingProfile", "ClearChargingProfile", "GetCompositeSchedule")
 SMART_CHARGING = "SmartCharging"
 STORAGE_TIMEOUT = 10.0
+# The longest composite schedule we work out: a month covers every recurrence.
+MAX_COMPOSITE_DURATION = 31 * 24 * 3600
 # A board asked to change its offer answers at once when simulated; a serial
 # one sends a command and may take its driver's timeout.
 BOARD_TIMEOUT = 2.0
@@ -338,6 +340,9 @@ class Profiles(Supervised):
         connector, duration = payload["connectorId"], payload["duration"]
         if not 0 <= connector <= len(self.evses) or duration <= 0:
             return {"status": "Rejected"}
+        # A CSMS asking for years would tie this actor up; the answer's own
+        # duration says how far the schedule really goes.
+        duration = min(duration, MAX_COMPOSITE_DURATION)
         unit = Unit(payload.get("chargingRateUnit") or self._default_unit())
         now = self.ctx.clock.wall()
         composite = composite_schedule(

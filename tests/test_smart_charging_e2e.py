@@ -517,3 +517,12 @@ def test_a_remote_start_waiting_with_its_profile_does_not_hold_up_a_boundary(
     assert csms.call(CP, "RemoteStartTransaction", request) == {"status": "Accepted"}
     answered(station, "StatusNotification", 6)  # connector 2 Preparing: nothing in flight
     boundary(station, clock, 120, evse=1, amps=6.0)
+
+
+def test_a_composite_schedule_asked_for_years_is_answered_for_a_month(
+    csms: DevCsms, make_station: StationFactory
+) -> None:
+    booted(csms, make_station)
+    answer = composite(csms, 1, 10 * 365 * 24 * 3600)
+    assert answer["status"] == "Accepted"
+    assert answer["chargingSchedule"]["duration"] <= 31 * 24 * 3600
