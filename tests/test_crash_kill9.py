@@ -36,7 +36,6 @@ import re
 import signal
 import sqlite3
 import subprocess
-import sys
 import threading
 import time
 from collections import Counter, defaultdict
@@ -48,6 +47,7 @@ from typing import Any
 
 import pytest
 
+from ocppstation.tools.cli import console_argv
 from ocppstation.tools.csms import DevCsms
 from ocppstation.tools.peer import LogEntry
 
@@ -83,19 +83,7 @@ class StationProcess:
 
     def __init__(self, config: Path, data_dir: Path) -> None:
         self.proc = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "ocppstation.tools.cli",
-                "run",
-                "--console",
-                "--config",
-                str(config),
-                "--data-dir",
-                str(data_dir),
-                "--log-level",
-                "WARNING",
-            ],
+            console_argv(config, data_dir),
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,

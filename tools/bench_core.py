@@ -52,6 +52,7 @@ from itertools import pairwise
 from pathlib import Path
 from typing import IO, Any
 
+from ocppstation.tools.cli import console_argv
 from ocppstation.tools.csms import DevCsms
 from ocppstation.tools.peer import LogEntry
 
@@ -80,19 +81,7 @@ class StationProcess:
         config_file.write_text(json.dumps(config))
         self.data_dir = data_dir
         self.proc = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "ocppstation.tools.cli",
-                "run",
-                "--console",
-                "--config",
-                str(config_file),
-                "--data-dir",
-                str(data_dir),
-                "--log-level",
-                "WARNING",
-            ],
+            console_argv(config_file, data_dir),
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             # The live view prints a line per sample: 128 a second is not worth keeping.

@@ -7,6 +7,7 @@ import logging
 import signal
 import sys
 import threading
+from pathlib import Path
 from typing import Any
 
 from ocppstation.config.loader import ConfigError, StationConfig, load
@@ -25,6 +26,23 @@ def _run_parser(sub: Any) -> None:
         "--console", action="store_true", help="read commands on stdin, answer on stdout"
     )
     run.add_argument("--log-level", default="INFO", help="DEBUG, INFO, WARNING, ERROR")
+
+
+def console_argv(config: str | Path, data_dir: str | Path, log_level: str = "WARNING") -> list[str]:
+    """The command line of a console-driven station process (test rigs, benchmarks)."""
+    return [
+        sys.executable,
+        "-m",
+        "ocppstation.tools.cli",
+        "run",
+        "--console",
+        "--config",
+        str(config),
+        "--data-dir",
+        str(data_dir),
+        "--log-level",
+        log_level,
+    ]
 
 
 def station_config(args: argparse.Namespace) -> StationConfig:
