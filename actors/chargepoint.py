@@ -267,7 +267,7 @@ class ChargePoint(Supervised):
     def _announce(self) -> None:
         """StatusNotification for connector 0, then every connector, in order."""
         self._announce_station()
-        evses = range(1, self.ctx.config.evses + 1)
+        evses = self.ctx.config.evse_numbers
         # Ask all connectors first and collect after: the asks run in parallel,
         # and one deadline bounds the whole round.
         pending = {n: self._ask_snapshot(n, to_report=True) for n in evses if n not in self.down}
@@ -359,7 +359,9 @@ class ChargePoint(Supervised):
 
     def _snapshots(self) -> dict[int, dict[str, Any]]:
         """Every live connector's state, asked in parallel."""
-        futures = {n: self._ask_snapshot(n) for n in self._evses() if n not in self.down}
+        futures = {
+            n: self._ask_snapshot(n) for n in self.ctx.config.evse_numbers if n not in self.down
+        }
         deadline = time.monotonic() + ANNOUNCE_TIMEOUT
         states: dict[int, dict[str, Any]] = {}
         for evse, future in futures.items():
@@ -370,9 +372,6 @@ class ChargePoint(Supervised):
             except Exception:  # restarting: treated as not available
                 continue
         return states
-
-    def _evses(self) -> range:
-        return range(1, self.ctx.config.evses + 1)
 
     def _remote_start(self, payload: dict[str, Any]) -> dict[str, Any]:
         states = self._snapshots()
@@ -421,7 +420,7 @@ class ChargePoint(Supervised):
         return {"status": "Rejected"}
 
     def _unlock(self, connector: int) -> str:
-        if connector not in self._evses() or connector in self.down:
+        if connector not in self.ctx.config.evse_numbers or connector in self.down:
             return "NotSupported"
         try:
             return str(
@@ -435,9 +434,9 @@ class ChargePoint(Supervised):
         self, connector: int, kind: str
     ) -> tuple[dict[str, Any], Callable[[], None] | None]:
         operative = kind == "Operative"
-        if connector != 0 and connector not in self._evses():
+        if connector != 0 and connector not in self.ctx.config.evse_numbers:
             return {"status": "Rejected"}, None
-        targets = list(self._evses()) if connector == 0 else [connector]
+        targets = list(self.ctx.config.evse_numbers) if connector == 0 else [connector]
         answers = []
         for evse in targets:
             if evse in self.down:
@@ -476,7 +475,7 @@ class ChargePoint(Supervised):
             return {"status": "Rejected"}, None
         follow_up: Callable[[], None]
         if requested == "MeterValues":
-            targets = [connector] if connector else list(self._evses())
+            targets = [connector] if connector else list(self.ctx.config.evse_numbers)
             follow_up = partial(self._trigger_meter_values, targets)
         elif requested == "BootNotification":
             follow_up = self._boot

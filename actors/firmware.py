@@ -583,7 +583,7 @@ class Firmware(Supervised):
         transactions, False when some has one, None when some is not there."""
         futures: list[tuple[int, Any]] = []
         missing = False
-        for evse in range(1, self.ctx.config.evses + 1):
+        for evse in self.ctx.config.evse_numbers:
             if evse in self.down:
                 continue  # given up: it charges nobody
             ref = self.ctx.registry.get(evse_path(evse, "connector"))

@@ -139,7 +139,7 @@ class Profiles(Supervised):
     def __init__(self, place: Place, ctx: StationContext) -> None:
         super().__init__(place)
         self.ctx = ctx
-        self.evses = range(1, ctx.config.evses + 1)
+        self.evses = ctx.config.evse_numbers
         self.voltage = float(ctx.config.value("Internal", "SupplyVoltage"))
         hardware = parse_hardware(ctx.config)
         self.rated: dict[int, float] = {}

@@ -109,7 +109,7 @@ class Reservations(Supervised):
         self.ctx = ctx
         self.reservations: dict[int, Reservation] = {}
         # Connectors start Available; each one publishes every change from there.
-        self.statuses: dict[int, str] = dict.fromkeys(range(1, ctx.config.evses + 1), "Available")
+        self.statuses: dict[int, str] = dict.fromkeys(ctx.config.evse_numbers, "Available")
         self.shares: dict[int, ConnectorReservations] = {}
         self.timers: dict[int, tuple[int, int]] = {}  # reservation id -> (generation, timer id)
         self.generation = 0

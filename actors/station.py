@@ -147,7 +147,7 @@ def station_tree(ctx: StationContext) -> list[ChildSpec]:
     started: set[int] = set()
 
     def evses(place: Place) -> Any:
-        specs = [_evse_spec(ctx, n, started) for n in range(1, ctx.config.evses + 1)]
+        specs = [_evse_spec(ctx, n, started) for n in ctx.config.evse_numbers]
         return Supervisor.start(place, specs, strategy=Strategy.ONE_FOR_ONE, on_event=publish)
 
     return [
@@ -203,7 +203,7 @@ class Station:
                 max_current_a=float(config.value("Simulation", "MaxCurrentA")),
                 fixed_cable=bool(config.value("Simulation", "FixedCable")),
             )
-            for n in range(1, config.evses + 1)
+            for n in config.evse_numbers
         }
         data_dir = self.data_dir or (
             Path(config.value("Internal", "DataDir"))

@@ -94,6 +94,11 @@ class StationConfig:
     def evses(self) -> int:
         return self.value("Internal", "Evses")
 
+    @property
+    def evse_numbers(self) -> range:
+        """1..Evses: the EVSE (and connector) numbers, connector 0 not included."""
+        return range(1, self.evses + 1)
+
     @cached_property
     def keys(self) -> keys_v16.KeyTable:
         """The station's OCPP key table: the 1.6 keys, then its Custom ones."""
