@@ -28,7 +28,7 @@ from typing import Any
 import pykka
 
 from ocppstation.actors.base import Place, Supervised
-from ocppstation.actors.context import RPC, STORAGE, StationContext
+from ocppstation.actors.context import RPC, StationContext
 from ocppstation.actors.events import Online
 from ocppstation.actors.rpc import Answer, Inbound, Outcome, ReadyQuery, submit
 from ocppstation.protocol.errors import NotSupported
@@ -121,7 +121,7 @@ class Auth(Supervised):
         return bool(self.ctx.setting("LocalAuthListEnabled", False))
 
     def _identify(self, request: Identify, *, online: bool | None = None) -> None:
-        storage = self._storage()
+        storage = self.ctx.storage()
         policy = self._policy()
         listed = storage.local_list_get(request.id_tag).get(timeout=STORAGE_TIMEOUT)
         cached = storage.cache_get(request.id_tag).get(timeout=STORAGE_TIMEOUT)
@@ -189,7 +189,7 @@ class Auth(Supervised):
     def _learn(self, id_tag: str, info: dict[str, Any]) -> None:
         if not bool(self.ctx.setting("AuthorizationCacheEnabled", True)):
             return
-        self._storage().cache_put(id_tag, info).get(timeout=STORAGE_TIMEOUT)
+        self.ctx.storage().cache_put(id_tag, info).get(timeout=STORAGE_TIMEOUT)
 
     def _reply(self, request: Identify, accepted: bool, info: dict[str, Any], source: str) -> None:
         try:
@@ -209,12 +209,12 @@ class Auth(Supervised):
         elif not bool(self.ctx.setting("AuthorizationCacheEnabled", True)):
             result = {"status": "Rejected"}
         else:
-            self._storage().cache_clear().get(timeout=STORAGE_TIMEOUT)
+            self.ctx.storage().cache_clear().get(timeout=STORAGE_TIMEOUT)
             result = {"status": "Accepted"}
         self.ctx.registry.tell(RPC, Answer(call, result))
 
     def _list_version(self) -> int:
-        storage = self._storage()
+        storage = self.ctx.storage()
         return local_list.reported_version(
             enabled=self._list_enabled(),
             stored_version=storage.local_list_version().get(timeout=STORAGE_TIMEOUT),
@@ -222,7 +222,7 @@ class Auth(Supervised):
         )
 
     def _send_local_list(self, payload: dict[str, Any]) -> str:
-        storage = self._storage()
+        storage = self.ctx.storage()
         entries = list(payload.get("localAuthorizationList") or [])
         update_type = payload["updateType"]
         version = int(payload["listVersion"])
@@ -258,9 +258,6 @@ class Auth(Supervised):
             return local_list.FAILED
         self.log.info("local list %s update to version %d", update_type, version)
         return local_list.ACCEPTED
-
-    def _storage(self) -> Any:
-        return self.ctx.registry.require(STORAGE).proxy()
 
     def _now(self) -> datetime:
         return self.ctx.clock.wall()

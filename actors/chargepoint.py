@@ -25,7 +25,7 @@ from ocppstation.actors.connector import (
     TriggerMeterValues,
     UnlockCable,
 )
-from ocppstation.actors.context import PROFILES, RPC, STORAGE, StationContext, evse_path
+from ocppstation.actors.context import PROFILES, RPC, StationContext, evse_path
 from ocppstation.actors.events import (
     ConfigApplied,
     ConfigChanged,
@@ -142,7 +142,7 @@ class ChargePoint(Supervised):
 
     def setup(self) -> None:
         self._unsubscribe = self.ctx.forward(self.actor_ref, _wanted)
-        stored = self.ctx.registry.require(STORAGE).proxy().availability().get(timeout=10)
+        stored = self.ctx.storage().availability().get(timeout=10)
         self.operative = stored.get(0, "Operative") == "Operative"
         # The link may have come up before we started and told nobody.
         try:
@@ -451,7 +451,7 @@ class ChargePoint(Supervised):
                 answers.append("Rejected")
         follow_up = None
         if connector == 0:
-            storage = self.ctx.registry.require(STORAGE).proxy()
+            storage = self.ctx.storage()
             storage.put_availability(0, kind).get(timeout=STORAGE_TIMEOUT)
         if connector == 0 and operative != self.operative:
             self.operative = operative

@@ -20,7 +20,6 @@ from ocppstation.actors.context import (
     OUTBOX,
     PROFILES,
     RESERVATIONS,
-    STORAGE,
     StationContext,
     evse_path,
 )
@@ -211,7 +210,7 @@ class Connector(Supervised):
         if hw is not None:
             self._hardware(hw)
         self._recover()
-        stored = self._storage().availability().get(timeout=STORAGE_TIMEOUT)
+        stored = self.ctx.storage().availability().get(timeout=STORAGE_TIMEOUT)
         if stored.get(self.evse) == "Inoperative":
             if self.tx is not None:
                 self.scheduled_operative = False  # a resumed transaction finishes first
@@ -426,7 +425,7 @@ class Connector(Supervised):
             payload["reservationId"] = reservation_id
         # Storage deletes the reservation in the same commit: it is used up.
         local_tx, seq = (
-            self._storage()
+            self.ctx.storage()
             .tx_begin_and_queue(
                 self.evse, id_tag, meter_start, now, reservation_id, "StartTransaction", payload
             )
@@ -499,7 +498,7 @@ class Connector(Supervised):
         if tx.data:
             payload["transactionData"] = tx.data
         seq = (
-            self._storage()
+            self.ctx.storage()
             .tx_end_and_queue(tx.local_id, meter_stop, now, reason, "StopTransaction", payload)
             .get(timeout=STORAGE_TIMEOUT)
         )
@@ -586,10 +585,8 @@ class Connector(Supervised):
             submit(self.ctx, "MeterValues", payload)
             return
         seq = (
-            self._storage()
-            .tx_meter_and_queue(
-                self.tx.local_id, register_wh(reading), now, "MeterValues", payload
-            )
+            self.ctx.storage()
+            .tx_meter_and_queue(self.tx.local_id, register_wh(reading), now, "MeterValues", payload)
             .get(timeout=STORAGE_TIMEOUT)
         )
         self._enqueued(seq, "MeterValues", payload, self.tx.local_id)
@@ -630,7 +627,7 @@ class Connector(Supervised):
         with PowerLoss at the last known meter value. On a restart of this
         actor within a run they are still going: we pick them up again.
         """
-        for record in self._storage().tx_open().get(timeout=STORAGE_TIMEOUT):
+        for record in self.ctx.storage().tx_open().get(timeout=STORAGE_TIMEOUT):
             if record.connector != self.evse:
                 continue
             if self.recover:
@@ -641,7 +638,7 @@ class Connector(Supervised):
                     "reason": "PowerLoss",
                 }
                 seq = (
-                    self._storage()
+                    self.ctx.storage()
                     .tx_end_and_queue(
                         record.local_id,
                         record.last_meter,
@@ -701,7 +698,7 @@ class Connector(Supervised):
         # Stored first, even when only scheduled: after a power loss the
         # transaction is over and the connector comes back as the CSMS wanted.
         value = "Operative" if operative else "Inoperative"
-        self._storage().put_availability(self.evse, value).get(timeout=STORAGE_TIMEOUT)
+        self.ctx.storage().put_availability(self.evse, value).get(timeout=STORAGE_TIMEOUT)
         if self.tx is not None and operative != self.operative:
             # 1.6 5.2: a running transaction finishes first; the change waits for it.
             self.scheduled_operative = operative
@@ -804,6 +801,3 @@ class Connector(Supervised):
             self.ctx.registry.ask(PROFILES, message, timeout=5)
         except Exception as exc:  # no profiles actor: the board keeps its last offer
             self.log.error("profiles did not take %r: %s", message, exc)
-
-    def _storage(self) -> Any:
-        return self.ctx.registry.require(STORAGE).proxy()

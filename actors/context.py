@@ -97,4 +97,8 @@ class StationContext:
             self._scheduler().cancel(timer_id)  # no need to wait for it
 
     def _scheduler(self) -> Any:
-        return self.registry.require(SCHEDULER).proxy()
+        return self.registry.proxy(SCHEDULER)
+
+    def storage(self) -> Any:
+        """The storage actor's proxy: every write has committed when its future resolves."""
+        return self.registry.proxy(STORAGE)

@@ -51,7 +51,7 @@ import pykka
 
 from ocppstation.actors.base import Place, Supervised
 from ocppstation.actors.connector import Maintenance
-from ocppstation.actors.context import RPC, STORAGE, StationContext, evse_path
+from ocppstation.actors.context import RPC, StationContext, evse_path
 from ocppstation.actors.events import Online, ResetRequested, TransactionStopped
 from ocppstation.actors.firmware_hooks import Installer
 from ocppstation.actors.rpc import Answer, Inbound, Outcome, submit
@@ -736,7 +736,7 @@ class Firmware(Supervised):
 
     def _load(self) -> FirmwareJob | None:
         if self.ctx.database is not None:
-            data = self._storage().firmware_job().get(timeout=STORAGE_TIMEOUT)
+            data = self.ctx.storage().firmware_job().get(timeout=STORAGE_TIMEOUT)
         else:
             data = self.ctx.firmware.remembered
         if data is None:
@@ -750,7 +750,7 @@ class Firmware(Supervised):
 
     def _store(self, job: FirmwareJob | None) -> None:
         data = None if job is None else job.to_json()
-        self._storage().put_firmware_job(data).get(timeout=STORAGE_TIMEOUT)
+        self.ctx.storage().put_firmware_job(data).get(timeout=STORAGE_TIMEOUT)
         self.ctx.firmware.remembered = data
         self.job = job
 
@@ -824,9 +824,6 @@ class Firmware(Supervised):
 
     def _internal(self, key: str, default: Any) -> Any:
         return self.ctx.config["Internal"].get(key, default)
-
-    def _storage(self) -> Any:
-        return self.ctx.registry.require(STORAGE).proxy()
 
 
 def _when(text: str | None) -> datetime | None:

@@ -21,7 +21,7 @@ from typing import Any
 
 from ocppstation.actors.auth import Learned
 from ocppstation.actors.base import Place, Supervised
-from ocppstation.actors.context import AUTH, RPC, STORAGE, StationContext, evse_path
+from ocppstation.actors.context import AUTH, RPC, StationContext, evse_path
 from ocppstation.actors.events import Online
 from ocppstation.actors.rpc import NotRegistered, Outcome, ReadyQuery, submit
 from ocppstation.actors.storage import QueuedMessage
@@ -94,7 +94,7 @@ class Outbox(Supervised):
         self._unsubscribe = self.ctx.forward(
             self.actor_ref, lambda e: e if isinstance(e, Online) else None
         )
-        storage = self.ctx.registry.require(STORAGE).proxy()
+        storage = self.ctx.storage()
         for tx in storage.tx_open().get(timeout=ASK_TIMEOUT):
             self._remember(tx.local_id, tx.connector, tx.transaction_id)
         for message in storage.queue_all().get(timeout=ASK_TIMEOUT):
@@ -211,7 +211,7 @@ class Outbox(Supervised):
             return
         updated = QueuedMessage(head.seq, head.action, head.payload, head.local_tx, retry.attempts)
         self.queue[0] = updated
-        self._storage().queue_attempted(seq, retry.attempts).get(timeout=ASK_TIMEOUT)
+        self.ctx.storage().queue_attempted(seq, retry.attempts).get(timeout=ASK_TIMEOUT)
         self.waiting = seq
         self.ctx.call_later(retry.wait or 0.0, self.actor_ref, _Retry(seq))
 
@@ -224,14 +224,14 @@ class Outbox(Supervised):
             return
         transaction_id = int(result["transactionId"])
         self.transaction_ids[head.local_tx] = transaction_id
-        self._storage().tx_set_id(head.local_tx, transaction_id).get(timeout=ASK_TIMEOUT)
+        self.ctx.storage().tx_set_id(head.local_tx, transaction_id).get(timeout=ASK_TIMEOUT)
         self._tell_connector(
             head.local_tx,
             TransactionIdKnown(head.local_tx, transaction_id, result.get("idTagInfo", {})),
         )
 
     def _forget(self, head: QueuedMessage) -> None:
-        self._storage().queue_delete(head.seq).get(timeout=ASK_TIMEOUT)
+        self.ctx.storage().queue_delete(head.seq).get(timeout=ASK_TIMEOUT)
         self.queue.popleft()
         if head.action == "StopTransaction" and head.local_tx is not None:
             self.transaction_ids.pop(head.local_tx, None)
@@ -241,6 +241,3 @@ class Outbox(Supervised):
         connector = self.connectors.get(local_tx)
         if connector is not None:
             self.ctx.registry.tell(evse_path(connector, "connector"), message)
-
-    def _storage(self) -> Any:
-        return self.ctx.registry.require(STORAGE).proxy()

@@ -37,7 +37,7 @@ from typing import Any
 import pykka
 
 from ocppstation.actors.base import Place, Supervised
-from ocppstation.actors.context import RPC, STORAGE, StationContext, evse_path
+from ocppstation.actors.context import RPC, StationContext, evse_path
 from ocppstation.actors.events import LimitChanged, TransactionStarted, TransactionStopped
 from ocppstation.actors.hardware import OfferCurrent, OfferWanted
 from ocppstation.actors.rpc import Answer, Inbound
@@ -172,7 +172,7 @@ class Profiles(Supervised):
     # -- lifecycle ---------------------------------------------------------------
 
     def setup(self) -> None:
-        storage = self._storage()
+        storage = self.ctx.storage()
         for connector, data in storage.charging_profiles().get(timeout=STORAGE_TIMEOUT):
             try:
                 profile = parse_profile(data, connector)
@@ -298,7 +298,7 @@ class Profiles(Supervised):
     def _install(self, profile: ChargingProfile, data: dict[str, Any]) -> None:
         # Stored before it counts: an Accepted profile survives a crash.
         replaced = self._replaced(profile)
-        self._storage().charging_profile_put(profile.connector, data, replaced).get(
+        self.ctx.storage().charging_profile_put(profile.connector, data, replaced).get(
             timeout=STORAGE_TIMEOUT
         )
         for pid in replaced:
@@ -332,7 +332,7 @@ class Profiles(Supervised):
         return {"status": "Accepted"}
 
     def _forget(self, ids: list[int]) -> None:
-        self._storage().charging_profiles_delete(ids).get(timeout=STORAGE_TIMEOUT)
+        self.ctx.storage().charging_profiles_delete(ids).get(timeout=STORAGE_TIMEOUT)
         for pid in ids:
             self.profiles.pop(pid, None)
 
@@ -485,6 +485,3 @@ class Profiles(Supervised):
         if over:
             self.log.info("charging profiles %s expired (validTo)", over)
             self._forget(over)
-
-    def _storage(self) -> Any:
-        return self.ctx.registry.require(STORAGE).proxy()

@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ocppstation.actors.base import Place, Supervised
-from ocppstation.actors.context import EVSES, RPC, STORAGE, StationContext, evse_path
+from ocppstation.actors.context import EVSES, RPC, StationContext, evse_path
 from ocppstation.actors.events import ConnectorChanged
 from ocppstation.actors.rpc import Answer, Inbound
 from ocppstation.actors.supervisor import ChildTerminated
@@ -119,7 +119,7 @@ class Reservations(Supervised):
         self._unsubscribe = self.ctx.forward(self.actor_ref, _wanted)
         self._read_statuses()
         now = self.ctx.clock.wall()
-        for stored in self._storage().reservations().get(timeout=STORAGE_TIMEOUT):
+        for stored in self.ctx.storage().reservations().get(timeout=STORAGE_TIMEOUT):
             reservation = Reservation(
                 stored.reservation_id,
                 stored.connector,
@@ -130,7 +130,7 @@ class Reservations(Supervised):
             if reservation.expiry <= now:
                 # It ran out while the station was down: nothing to tell anyone.
                 self.log.info("reservation %d expired while stopped", reservation.id)
-                self._storage().reservation_delete(reservation.id).get(timeout=STORAGE_TIMEOUT)
+                self.ctx.storage().reservation_delete(reservation.id).get(timeout=STORAGE_TIMEOUT)
                 continue
             self.reservations[reservation.id] = reservation
             self._arm(reservation)
@@ -204,7 +204,7 @@ class Reservations(Supervised):
             reservation_id, connector, payload["idTag"], payload.get("parentIdTag"), expiry
         )
         # Stored before it is answered: an Accepted reservation survives a crash.
-        self._storage().reservation_put(
+        self.ctx.storage().reservation_put(
             reservation.id,
             reservation.connector,
             reservation.id_tag,
@@ -254,7 +254,7 @@ class Reservations(Supervised):
         self.reservations.pop(reservation_id, None)
         _, timer = self.timers.pop(reservation_id, (0, None))
         self.ctx.cancel(timer)
-        self._storage().reservation_delete(reservation_id).get(timeout=STORAGE_TIMEOUT)
+        self.ctx.storage().reservation_delete(reservation_id).get(timeout=STORAGE_TIMEOUT)
         self.log.info("reservation %d ended: %s", reservation_id, why)
 
     def _arm(self, reservation: Reservation) -> None:
@@ -293,6 +293,3 @@ class Reservations(Supervised):
                 self.statuses[evse] = future.get(timeout=SNAPSHOT_TIMEOUT)["status"]
             except Exception:  # restarting: it publishes its status when it is back
                 continue
-
-    def _storage(self) -> Any:
-        return self.ctx.registry.require(STORAGE).proxy()
