@@ -284,10 +284,10 @@ class ChargePoint(Supervised):
         `to_report`: we are about to send it as the connector's status, and the
         connector must know (MinimumStatusDuration compares with what was sent).
         """
-        ref = self.ctx.registry.get(evse_path(evse, "connector"))
-        if ref is None:
+        path = evse_path(evse, "connector")
+        if self.ctx.registry.get(path) is None:
             return None
-        proxy = ref.proxy()
+        proxy = self.ctx.registry.proxy(path)
         return proxy.report() if to_report else proxy.snapshot()
 
     def _announce_one(self, evse: int, snapshot: Any = None, deadline: float | None = None) -> None:
@@ -359,19 +359,8 @@ class ChargePoint(Supervised):
 
     def _snapshots(self) -> dict[int, dict[str, Any]]:
         """Every live connector's state, asked in parallel."""
-        futures = {
-            n: self._ask_snapshot(n) for n in self.ctx.config.evse_numbers if n not in self.down
-        }
-        deadline = time.monotonic() + ANNOUNCE_TIMEOUT
-        states: dict[int, dict[str, Any]] = {}
-        for evse, future in futures.items():
-            if future is None:
-                continue
-            try:
-                states[evse] = future.get(timeout=max(deadline - time.monotonic(), 0.001))
-            except Exception:  # restarting: treated as not available
-                continue
-        return states
+        evses = [n for n in self.ctx.config.evse_numbers if n not in self.down]
+        return self.ctx.snapshots(evses, ANNOUNCE_TIMEOUT)
 
     def _remote_start(self, payload: dict[str, Any]) -> dict[str, Any]:
         states = self._snapshots()

@@ -7,7 +7,8 @@ through the registry because a restart gives a new ref.
 from __future__ import annotations
 
 import random
-from collections.abc import Callable, Mapping
+import time
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -98,6 +99,26 @@ class StationContext:
 
     def _scheduler(self) -> Any:
         return self.registry.proxy(SCHEDULER)
+
+    def snapshots(self, evses: Iterable[int], timeout: float) -> dict[int, dict[str, Any]]:
+        """The state of each running connector among `evses`, asked in parallel.
+
+        A connector that is not running or does not answer within `timeout`
+        (all of them together) is left out: it is restarting.
+        """
+        futures = {}
+        for evse in evses:
+            ref = self.registry.get(evse_path(evse, "connector"))
+            if ref is not None:
+                futures[evse] = self.registry.proxy(evse_path(evse, "connector")).snapshot()
+        deadline = time.monotonic() + timeout
+        states: dict[int, dict[str, Any]] = {}
+        for evse, future in futures.items():
+            try:
+                states[evse] = future.get(timeout=max(deadline - time.monotonic(), 0.001))
+            except Exception:  # restarting (or gone meanwhile): not there this time
+                continue
+        return states
 
     def storage(self) -> Any:
         """The storage actor's proxy: every write has committed when its future resolves."""

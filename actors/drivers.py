@@ -295,17 +295,7 @@ class ReaderDriver(Driver):
         Its own session first (to stop it), then a cable waiting for a card,
         then a free EVSE (the card comes before the cable).
         """
-        snapshots: dict[int, dict[str, Any]] = {}
-        futures = {}
-        for n in self.evses:
-            ref = self.ctx.registry.get(evse_path(n, "connector"))
-            if ref is not None:
-                futures[n] = ref.proxy().snapshot()
-        for n, future in futures.items():
-            try:
-                snapshots[n] = future.get(timeout=1.0)
-            except Exception:  # restarting: not a candidate this time
-                continue
+        snapshots = self.ctx.snapshots(self.evses, timeout=1.0)
         for n, snap in snapshots.items():
             # Its session (even one the CSMS has not numbered yet), or its pre-authorization.
             if snap.get("id_tag") == tag:

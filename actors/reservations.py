@@ -283,13 +283,6 @@ class Reservations(Supervised):
 
     def _read_statuses(self) -> None:
         """The status of connectors already running (none when the station starts)."""
-        futures = {}
-        for evse in self.statuses:
-            ref = self.ctx.registry.get(evse_path(evse, "connector"))
-            if ref is not None:
-                futures[evse] = ref.proxy().snapshot()
-        for evse, future in futures.items():
-            try:
-                self.statuses[evse] = future.get(timeout=SNAPSHOT_TIMEOUT)["status"]
-            except Exception:  # restarting: it publishes its status when it is back
-                continue
+        # One not running publishes its status when it is back.
+        for evse, state in self.ctx.snapshots(self.statuses, SNAPSHOT_TIMEOUT).items():
+            self.statuses[evse] = state["status"]
