@@ -85,7 +85,10 @@ class Outbox(Supervised):
         self.connectors: dict[int, int] = {}  # local_tx -> connector
         self.transaction_ids: dict[int, int] = {}
         self.in_flight: int | None = None
-        self.highest_seq = 0  # seqs only grow (AUTOINCREMENT): anything at or below is known
+        # Seqs only grow (AUTOINCREMENT), so anything at or below the highest
+        # seq loaded by setup() is known. Later Enqueued may arrive out of seq
+        # order (two connectors storing at once), so only setup's bound dedupes.
+        self.loaded_up_to = 0
         self.waiting: int | None = None  # seq held back until its retry timer
         self.online = False
         self._unsubscribe = lambda: None
@@ -99,7 +102,7 @@ class Outbox(Supervised):
             self._remember(tx.local_id, tx.connector, tx.transaction_id)
         for message in storage.queue_all().get(timeout=ASK_TIMEOUT):
             self.queue.append(message)
-            self.highest_seq = max(self.highest_seq, message.seq)
+            self.loaded_up_to = max(self.loaded_up_to, message.seq)
             if message.local_tx is not None and message.local_tx not in self.connectors:
                 record = storage.tx_get(message.local_tx).get(timeout=ASK_TIMEOUT)
                 if record is not None:
@@ -118,11 +121,10 @@ class Outbox(Supervised):
 
     def receive(self, message: Any) -> Any:
         match message:
-            case Enqueued() if message.message.seq <= self.highest_seq:
+            case Enqueued() if message.message.seq <= self.loaded_up_to:
                 # Already loaded from the database by our setup: sent once, not twice.
                 pass
             case Enqueued():
-                self.highest_seq = message.message.seq
                 self.queue.append(message.message)
                 if message.message.local_tx is not None:
                     self.connectors.setdefault(message.message.local_tx, message.connector)

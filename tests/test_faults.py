@@ -184,9 +184,11 @@ def test_a_reader_failure_is_reported_without_ending_the_session(
     wait_status(station, 1, "Charging")
     station.fault(1, "ReaderFailure")
     report = csms.log.wait_for(
-        lambda e: e.kind == "call"
-        and e.action == "StatusNotification"
-        and e.payload["errorCode"] == "ReaderFailure"
+        lambda e: (
+            e.kind == "call"
+            and e.action == "StatusNotification"
+            and e.payload["errorCode"] == "ReaderFailure"
+        )
     )
     assert report.payload["status"] == "Charging"
     station.clear(1)

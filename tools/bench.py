@@ -49,7 +49,6 @@ BOOT_TIMEOUT = 30.0
 RUN_TIMEOUT = 60.0
 
 
-
 def rss_kib() -> int:
     """Resident set size of this process in KiB (VmRSS; peak RSS if /proc is absent)."""
     try:
