@@ -46,7 +46,6 @@ from ocppstation.actors.rpc import (
     LinkQuery,
     LinkState,
     Outcome,
-    SetRegistered,
     submit,
 )
 from ocppstation.actors.supervisor import ChildRestarted, ChildTerminated
@@ -144,6 +143,11 @@ class ChargePoint(Supervised):
         self._unsubscribe = self.ctx.forward(self.actor_ref, _wanted)
         stored = self.ctx.storage().availability().get(timeout=10)
         self.operative = stored.get(0, "Operative") == "Operative"
+        # Restarted inside the run: the CSMS accepted us already; carry on.
+        self.registration = self.ctx.registration.status
+        interval = self.ctx.registration.heartbeat_interval
+        if self.registration == "Accepted" and interval:
+            self._arm_heartbeat(interval)
         # The link may have come up before we started and told nobody.
         try:
             up = self.ctx.registry.ask(RPC, LinkQuery(), timeout=2)
@@ -180,6 +184,7 @@ class ChargePoint(Supervised):
             case ConfigChanged(key="HeartbeatInterval"):
                 if self.heartbeat_timer is not None:
                     self._arm_heartbeat(int(message.value))
+                    self.ctx.registration.record(self.registration, int(message.value))
                 self.ctx.bus.publish(ConfigApplied(self.path, message.key))
             case _FollowUp():
                 message.run()
@@ -239,7 +244,7 @@ class ChargePoint(Supervised):
         interval = int(result["interval"]) or int(
             self.ctx.config.value("Core", "HeartbeatInterval")
         )
-        self.ctx.registry.tell(RPC, SetRegistered(status == "Accepted"))
+        self.ctx.registration.record(status, interval if status == "Accepted" else None)
         if status == "Accepted":
             self._arm_heartbeat(interval)
             self._announce()

@@ -7,6 +7,7 @@ through the registry because a restart gives a new ref.
 from __future__ import annotations
 
 import random
+import threading
 import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
@@ -42,6 +43,46 @@ def evse_path(evse: int, part: str | None = None) -> str:
     return f"{base}/{part}" if part else base
 
 
+class Registration:
+    """The CSMS's answer to this run's BootNotification, kept across actor restarts.
+
+    Only a reboot boots again (1.6 4.2): a chargepoint or rpc actor restarted
+    inside the run carries on from here instead of sending a BootNotification
+    the CSMS would take for a reboot. Written by the chargepoint; a new
+    station tree (a reset) clears it.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._status = "Unknown"
+        self._heartbeat_interval: int | None = None
+
+    @property
+    def status(self) -> str:
+        with self._lock:
+            return self._status
+
+    @property
+    def accepted(self) -> bool:
+        return self.status == "Accepted"
+
+    @property
+    def heartbeat_interval(self) -> int | None:
+        with self._lock:
+            return self._heartbeat_interval
+
+    def record(self, status: str, heartbeat_interval: int | None = None) -> None:
+        with self._lock:
+            self._status = status
+            if heartbeat_interval is not None:
+                self._heartbeat_interval = heartbeat_interval
+
+    def clear(self) -> None:
+        with self._lock:
+            self._status = "Unknown"
+            self._heartbeat_interval = None
+
+
 @dataclass(frozen=True)
 class StationContext:
     config: StationConfig
@@ -57,6 +98,8 @@ class StationContext:
     data_dir: Path | None = None
     # The Station's installer and log for the firmware actor, kept across trees.
     firmware: FirmwareHooks = field(default_factory=FirmwareHooks)
+    # Registration with the CSMS for this run (see Registration).
+    registration: Registration = field(default_factory=Registration)
     # The OCPP keys: read through settings.view, written only by the settings actor.
     settings: StationSettings = field(init=False)
 

@@ -107,11 +107,6 @@ class FrameIn:
 
 
 @dataclass(frozen=True)
-class SetRegistered:
-    registered: bool
-
-
-@dataclass(frozen=True)
 class LinkState:
     """Told to the chargepoint whenever the link goes up or down."""
 
@@ -173,7 +168,6 @@ class Rpc(Supervised):
         self.call_timeout = float(ctx.config.value("Internal", "CallTimeout"))
         self.session: Session | None = None
         self.generation = -1
-        self.registered = False
         self.queue: deque[Submit] = deque()
         self.in_flight: dict[str, Submit] = {}
 
@@ -182,7 +176,12 @@ class Rpc(Supervised):
         self.ctx.registry.tell(WEBSOCKET, SayLinkState())
 
     def teardown(self) -> None:
-        self._fail_all(OfflineError("rpc stopped"))
+        # The next rpc starts a new session: the station must see this one end
+        # (its calls failed, the chargepoint re-announcing on the next LinkUp).
+        if self.session is not None:
+            self._link_down("rpc stopped")
+        else:
+            self._fail_all(OfflineError("rpc stopped"))
 
     def receive(self, message: Any) -> Any:
         match message:
@@ -216,9 +215,7 @@ class Rpc(Supervised):
             case LinkQuery():
                 return self.session is not None
             case ReadyQuery():
-                return self.session is not None and self.registered
-            case SetRegistered():
-                self.registered = message.registered
+                return self.session is not None and self.ctx.registration.accepted
             case _CheckTimeout():
                 if self.session:
                     self._handle_events(self.session.poll(self._now()))
@@ -231,7 +228,7 @@ class Rpc(Supervised):
     def _enqueue(self, message: Submit) -> None:
         if self.session is None:
             message.future.set_exception(OfflineError(f"{message.action}: link is down"))
-        elif not self.registered and message.action not in _ALLOWED_UNREGISTERED:
+        elif not self.ctx.registration.accepted and message.action not in _ALLOWED_UNREGISTERED:
             message.future.set_exception(
                 NotRegistered(f"{message.action}: the CSMS has not accepted us yet")
             )

@@ -249,6 +249,8 @@ class Station:
         return self
 
     def _start_tree(self) -> None:
+        # A new tree is a reboot: it registers with the CSMS afresh.
+        self.ctx.registration.clear()
         place = Place("", None, self.registry)
 
         def on_root_event(event: object) -> None:

@@ -195,3 +195,26 @@ def test_a_reader_failure_is_reported_without_ending_the_session(
     cleared = csms.log.wait_call("StatusNotification", CP, since=report.seq + 1)
     assert (cleared.payload["status"], cleared.payload["errorCode"]) == ("Charging", "NoError")
     assert not csms.log.calls("StopTransaction")
+
+
+
+@pytest.mark.parametrize("path", ["link/rpc", "link", "chargepoint", "storage"])
+def test_a_restarted_part_rejoins_without_a_new_boot(
+    csms: DevCsms, make_station: StationFactory, clock: FakeClock, path: str
+) -> None:
+    # Only a reboot boots (1.6 4.2). A part restarted inside the run finds the
+    # registration the CSMS gave, the connectors are announced again, and the
+    # heartbeat goes on at the CSMS's interval.
+    csms.set_boot("Accepted", 50)
+    station = make_station(csms)
+    answered(station, "StatusNotification", 3)
+    mark = csms.log.mark()
+    events = log_of(station).mark()
+    station.crash(path)
+    log_of(station).wait_for(
+        lambda e: isinstance(e, ChildRestarted) and e.path == path, timeout=5, since=events
+    )
+    answered(station, "StatusNotification", 6)
+    clock.advance(50)
+    csms.log.wait_call("Heartbeat", CP, since=mark)
+    assert not csms.log.calls("BootNotification", since=mark)
