@@ -27,6 +27,7 @@ from ocppstation.actors.events import (
     ConfigApplied,
     ConfigChanged,
     ConnectorChanged,
+    LimitChanged,
     MeterSampled,
     TransactionStarted,
     TransactionStopped,
@@ -198,10 +199,14 @@ class Connector(Supervised):
         self.maintenance = False  # held Unavailable by the station (Maintenance)
 
     def setup(self) -> None:
-        self._unsubscribe = self.ctx.forward(
-            self.actor_ref,
-            lambda e: e if isinstance(e, ConfigChanged) and e.key in _TIMER_KEYS else None,
-        )
+        def wanted(e: object) -> object | None:
+            if isinstance(e, ConfigChanged) and e.key in _TIMER_KEYS:
+                return e
+            if isinstance(e, LimitChanged) and e.evse == self.evse:
+                return e
+            return None
+
+        self._unsubscribe = self.ctx.forward(self.actor_ref, wanted)
         # The hardware may have changed while we were down (or never started).
         try:
             hw = self.ctx.registry.ask(evse_path(self.evse, "board"), ReadHw(), timeout=2)
@@ -263,6 +268,8 @@ class Connector(Supervised):
                 self.log.error(
                     "the CSMS never got the start of local transaction %d", message.local_tx
                 )
+            case LimitChanged():
+                self._offer_changed(message.amps)
             case _Sample():
                 self._sample()
             case _Aligned():
@@ -447,7 +454,24 @@ class Connector(Supervised):
         # Power first, then Charging: the status must not claim what the relay has not done.
         self._board(AllowPower(True))
         self._arm_sampling()
-        self._apply(Event.START)
+        # Nothing offered (a 0 A limit): straight to SuspendedEVSE, never
+        # claiming a Charging that is not happening.
+        nothing = self._offered() == 0
+        self._apply(Event.START, then=Event.EVSE_SUSPEND if nothing else None)
+
+    def _offer_changed(self, amps: float) -> None:
+        """Smart charging offers nothing (a 0 A limit): SuspendedEVSE until it offers again."""
+        tx = self.tx
+        if tx is None:
+            return
+        status = self.state.status
+        if amps <= 0 and status in (Status.CHARGING, Status.SUSPENDED_EV):
+            self._apply(Event.EVSE_SUSPEND)
+        elif amps > 0 and status is Status.SUSPENDED_EVSE:
+            if tx.energy_cap_wh is not None and self.last_reading.energy_wh >= tx.energy_cap_wh:
+                return  # suspended for MaxEnergyOnInvalidId, not for the limit
+            # Back to whatever the EV does: an EV not drawing (pilot B) is SuspendedEV.
+            self._apply(Event.EV_SUSPEND if self.pilot is Pilot.B else Event.RESUME)
 
     def _arm_sampling(self) -> None:
         self.ctx.cancel(self.sample_timer)
@@ -730,9 +754,12 @@ class Connector(Supervised):
         elif was_held and not share.holds:
             self._apply(Event.RESERVATION_END)
 
-    def _apply(self, event: Event) -> None:
+    def _apply(self, event: Event, then: Event | None = None) -> None:
+        """Step the status machine; `then` steps on before anyone is told."""
         try:
             new = step(self.state, event)
+            if then is not None:
+                new = step(new, then)
         except InvalidTransition as exc:
             self.log.debug("ignored: %s", exc)
             return

@@ -141,6 +141,7 @@ class Profiles(Supervised):
         self.ctx = ctx
         self.evses = ctx.config.evse_numbers
         self.voltage = float(ctx.config.value("Internal", "SupplyVoltage"))
+        self.min_offer = float(ctx.config.value("Internal", "MinimumChargingCurrent"))
         hardware = parse_hardware(ctx.config)
         self.rated: dict[int, float] = {}
         self.phases: dict[int, int] = {}
@@ -444,7 +445,13 @@ class Profiles(Supervised):
             connectors=self.evses,
             voltage=self.voltage,
         )
-        offers = share(in_force, charging=set(self.sessions), phases=self.phases, rated=self.rated)
+        offers = share(
+            in_force,
+            charging=set(self.sessions),
+            phases=self.phases,
+            rated=self.rated,
+            min_offer=self.min_offer,
+        )
         rounded = {evse: floor_tenth(amps) for evse, amps in offers.items()}
         taken = self._push({e: a for e, a in rounded.items() if self.offers.get(e) != a})
         self.ctx.cancel(self.timer)

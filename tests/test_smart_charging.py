@@ -391,6 +391,55 @@ def test_fewer_phases_in_the_limit_than_on_the_evse_lowers_the_current_per_phase
     assert offers == {1: 5.0}
 
 
+def test_below_the_minimum_an_evse_can_signal_the_ev_pauses() -> None:
+    offers = share(
+        in_force({1: Limit(4), 2: None, 3: None}, Limit(14)),
+        charging={1, 2},
+        phases={1: 3, 2: 3, 3: 3},
+        rated={1: 32, 2: 32, 3: 32},
+        min_offer=6,
+    )
+    # 1's own 4 A cannot be signalled: 0, and 2 takes the cap; 3 idles on nothing.
+    assert offers == {1: 0.0, 2: 14.0, 3: 0.0}
+
+
+def test_a_cap_too_small_for_two_pauses_one_not_both() -> None:
+    offers = share(
+        in_force({1: None, 2: None}, Limit(10)),
+        charging={1, 2},
+        phases={1: 3, 2: 3},
+        rated={1: 32, 2: 32},
+        min_offer=6,
+    )
+    assert offers == {1: 10.0, 2: 0.0}
+
+
+@given(
+    own=st.dictionaries(
+        st.integers(1, 6), st.none() | st.floats(0, 40).map(lambda a: Limit(a)), min_size=1
+    ),
+    cap=st.none() | st.floats(0, 80).map(lambda a: Limit(a)),
+    charging=st.sets(st.integers(1, 6)),
+    min_offer=st.sampled_from([0.0, 6.0]),
+)
+def test_shares_respect_every_limit_and_the_signalable_minimum(
+    own: dict[int, Limit | None], cap: Limit | None, charging: set[int], min_offer: float
+) -> None:
+    phases = dict.fromkeys(own, 3)
+    rated = dict.fromkeys(own, 32.0)
+    offers = share(
+        in_force(own, cap), charging=charging, phases=phases, rated=rated, min_offer=min_offer
+    )
+    assert offers.keys() == own.keys()
+    for c, amps in offers.items():
+        assert amps == 0 or amps >= min_offer
+        assert amps <= rated[c] + 1e-9
+        if own[c] is not None:
+            assert amps <= own[c].amps + 1e-9
+    if cap is not None:
+        assert sum(offers[c] for c in charging if c in offers) <= cap.amps + 1e-6
+
+
 def test_without_any_limit_the_rated_current_is_offered() -> None:
     offers = share(in_force({1: None}, None), charging=(), phases={1: 3}, rated={1: 32})
     assert offers == {1: 32.0}

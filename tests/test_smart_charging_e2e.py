@@ -526,3 +526,40 @@ def test_a_composite_schedule_asked_for_years_is_answered_for_a_month(
     answer = composite(csms, 1, 10 * 365 * 24 * 3600)
     assert answer["status"] == "Accepted"
     assert answer["chargingSchedule"]["duration"] <= 31 * 24 * 3600
+
+
+def test_a_limit_below_what_the_evse_can_signal_suspends_the_session(
+    csms: DevCsms, make_station: StationFactory, clock: FakeClock
+) -> None:
+    # IEC 61851-1: an AC EVSE cannot offer 0 < I < 6 A. A 4 A limit pauses the
+    # EV, SuspendedEVSE says why (1.6 4.9), and the next period resumes it.
+    station = booted(csms, make_station, Core={**SAMPLING, "MeterValueSampleInterval": 90})
+    set_profile(csms, 1, profile(1, "TxDefaultProfile", [(0, 4), (120, 10)]))
+    mark = csms.log.mark()
+    station.plug(1)
+    station.tag(1, "TAG-1")
+    csms.log.wait_for(
+        lambda e: e.kind == "call" and e.payload.get("status") == "SuspendedEVSE", since=mark
+    )
+    answered(station, "StartTransaction")
+    # Straight from Preparing: the CSMS never hears of a Charging that is not.
+    statuses = [e.payload["status"] for e in csms.log.calls("StatusNotification", since=mark)]
+    assert statuses == ["Preparing", "SuspendedEVSE"]
+    assert station.hardware[1].offered_a == 0.0
+    values = next_values(csms, station, clock, 90)
+    assert values["Current.Import"] == ["0", "0", "0"]
+    assert values["Current.Offered"] == ["0"]
+    mark = log_of(station).mark()
+    boundary(station, clock, 30, evse=1, amps=10.0)
+    wait_status(station, 1, "Charging", since=mark)
+    assert next_values(csms, station, clock, 60)["Current.Import"] == ["10", "10", "10"]
+
+
+def test_the_signalable_minimum_is_configurable(
+    csms: DevCsms, make_station: StationFactory
+) -> None:
+    station = booted(csms, make_station, Internal={"MinimumChargingCurrent": 0})
+    set_profile(csms, 1, profile(1, "TxDefaultProfile", [(0, 4)]))
+    charging(station)
+    assert station.hardware[1].offered_a == 4.0
+    assert station.status()["evses"][0]["status"] == "Charging"

@@ -711,6 +711,7 @@ def share(
     charging: Collection[int],
     phases: Mapping[int, int],
     rated: Mapping[int, float],
+    min_offer: float = 0.0,
 ) -> dict[int, float]:
     """The current per phase to offer on each connector.
 
@@ -719,8 +720,13 @@ def share(
     `charging` connectors share: equal parts, a connector that needs less
     leaving the rest to the others. One whose part falls below its EV's
     minChargingRate gets 0 rather than charging inefficiently, and its part
-    goes to the others. Idle connectors are offered what is left over, so
-    that an EV that starts before the next sharing cannot overdraw.
+    goes to the others (one connector at a time, highest number first). Idle
+    connectors are offered what is left over, so that an EV that starts
+    before the next sharing cannot overdraw.
+
+    No connector is offered a current between 0 and `min_offer`: an AC
+    EVSE cannot signal less than 6 A (IEC 61851-1), so such a part is 0,
+    the EV pauses, and the part goes to the others.
     """
     cap = in_force.station
     total = math.inf if cap is None else cap.per_phase_on(max(phases.values(), default=1))
@@ -729,20 +735,24 @@ def share(
     for c, own in in_force.own.items():
         limit = _cap([own, cap])
         want[c] = rated[c] if limit is None else min(rated[c], limit.per_phase_on(phases[c]))
+        floor[c] = min_offer
         if own is not None and own.min_amps:
-            floor[c] = own.min_amps * min(1.0, own.phases / phases[c])
+            floor[c] = max(min_offer, own.min_amps * min(1.0, own.phases / phases[c]))
     active = [c for c in sorted(charging) if c in want]
     dropped: set[int] = set()
     while True:
         offers, left = _fill({c: want[c] for c in active if c not in dropped}, total)
-        low = {c for c, amps in offers.items() if amps < floor.get(c, 0.0)}
+        low = [c for c, amps in offers.items() if amps < floor.get(c, 0.0)]
         if not low:
             break
-        dropped |= low
+        # One at a time, the highest number first: without it the parts of
+        # the rest may be enough for them.
+        dropped.add(max(low))
     result = {c: 0.0 for c in dropped} | offers
     for c in want:
         if c not in result:
-            result[c] = min(want[c], left)
+            idle = min(want[c], left)
+            result[c] = idle if idle >= min_offer else 0.0
     return result
 
 
