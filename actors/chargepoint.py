@@ -220,7 +220,9 @@ class ChargePoint(Supervised):
             "chargePointModel": cfg.value("Internal", "ChargePointModel"),
             "chargePointSerialNumber": cfg.value("Internal", "ChargePointSerialNumber"),
             "chargeBoxSerialNumber": cfg.value("Internal", "ChargeBoxSerialNumber"),
-            "firmwareVersion": cfg.value("Internal", "FirmwareVersion"),
+            # After an installation, the version it reported (the config's is the old one).
+            "firmwareVersion": self.ctx.firmware.version
+            or cfg.value("Internal", "FirmwareVersion"),
         }
         submit(
             self.ctx,

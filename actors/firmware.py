@@ -184,6 +184,7 @@ class _Installed:
     seq: int
     ok: bool
     detail: str | None
+    version: str | None = None
 
 
 @dataclass(frozen=True)
@@ -247,12 +248,18 @@ def _wanted(event: object) -> object | None:
     return None
 
 
+FIRMWARE_VERSION_MAX = 50  # BootNotification.firmwareVersion, CiString50
+VERSION_LINE = "FirmwareVersion="
+"""A command installer prints this, then the version it installed, on a line of its own."""
+
+
 def command_installer(command: str, timeout: float, log: logging.Logger) -> Installer:
     """The default installer: run `command` with the firmware file as last argument;
-    exit status 0 is installed. No shell: the command is split like one."""
+    exit status 0 is installed, and a `FirmwareVersion=...` line on its
+    standard output names the new version. No shell: the command is split like one."""
     argv = shlex.split(command)
 
-    def install(path: Path) -> bool:
+    def install(path: Path) -> bool | str:
         if not argv:
             log.error(
                 "no firmware installer: set Internal.FirmwareInstallCommand "
@@ -271,7 +278,12 @@ def command_installer(command: str, timeout: float, log: logging.Logger) -> Inst
             log.error("firmware installer exited with %d: %s", done.returncode, output)
             return False
         log.info("firmware installer done: %s", output or "(no output)")
-        return True
+        versions = [
+            line.strip()[len(VERSION_LINE) :]
+            for line in done.stdout.splitlines()
+            if line.strip().startswith(VERSION_LINE)
+        ]
+        return versions[-1].strip() if versions and versions[-1].strip() else True
 
     return install
 
@@ -536,14 +548,16 @@ class Firmware(Supervised):
         )
         path, seq, log = Path(job.file), self.seq, self.log
 
-        def install() -> bool:
+        def install() -> bool | str:
             log.info("installing firmware %s", path)
-            return bool(installer(path))
+            return installer(path)
 
         self._work(
             f"firmware-install-{seq}",
             install,
-            lambda ok, error: _Installed(seq, bool(ok) and error is None, error),
+            lambda ok, error: _Installed(
+                seq, bool(ok) and error is None, error, ok if isinstance(ok, str) else None
+            ),
         )
 
     def _installed(self, done: _Installed) -> None:
@@ -555,7 +569,12 @@ class Firmware(Supervised):
             )
             self._finish(job.at(Phase.INSTALL_FAILED))
             return
-        self.log.info("firmware installed; rebooting")
+        if done.version is not None:
+            if len(done.version) <= FIRMWARE_VERSION_MAX:
+                self.ctx.firmware.version = done.version
+            else:  # BootNotification's firmwareVersion is a CiString50
+                self.log.warning("installed version %r is too long to report", done.version)
+        self.log.info("firmware installed (%s); rebooting", done.version or "version not said")
         # Stored before the reboot: the next tree owes the CSMS Installed.
         job = job.at(Phase.INSTALLED)
         self._store(job)

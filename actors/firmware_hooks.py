@@ -17,9 +17,10 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from ocppstation.actors.station_log import StationLog
 
-# Installs the firmware file it is given; True when installed. Runs on a
-# worker thread and may take as long as it needs; raising counts as False.
-Installer = Callable[[Path], bool]
+# Installs the firmware file it is given; True, or the version now installed,
+# when installed. Runs on a worker thread and may take as long as it needs;
+# raising counts as False.
+Installer = Callable[[Path], bool | str]
 
 
 @dataclass
@@ -30,3 +31,6 @@ class FirmwareHooks:
     log: StationLog | None = None
     # The update in progress (FirmwareJob.to_json) when storage has no file.
     remembered: dict[str, Any] | None = None
+    # The version the last installation reported: what BootNotification says
+    # from the reboot on, instead of the configured FirmwareVersion.
+    version: str | None = None

@@ -345,9 +345,11 @@ class Station:
     @property
     def firmware_installer(self) -> Installer | None:
         """Installs a downloaded firmware file: called on a worker thread with its
-        path, returns True when installed (raising counts as failed). A reboot
-        (the Hard reset path, so `on_hard_reset`) follows success. None: the
-        command in Internal.FirmwareInstallCommand, the path as last argument."""
+        path, returns True or the new version (a non-empty str, which the next
+        BootNotification carries) when installed; raising counts as failed. A
+        reboot (the Hard reset path, so `on_hard_reset`) follows success. None:
+        the command in Internal.FirmwareInstallCommand, the path as last
+        argument, which may print `FirmwareVersion=<version>`."""
         return self.ctx.firmware.installer
 
     @firmware_installer.setter

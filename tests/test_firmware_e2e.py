@@ -85,10 +85,10 @@ def update(peer: Any, location: str, at: Any, **extra: Any) -> None:
     assert peer.call(CP, "UpdateFirmware", payload) == {}
 
 
-def recording_installer(result: bool = True) -> tuple[list[bytes], Any]:
+def recording_installer(result: bool | str = True) -> tuple[list[bytes], Any]:
     got: list[bytes] = []
 
-    def install(path: Path) -> bool:
+    def install(path: Path) -> bool | str:
         got.append(path.read_bytes())
         return result
 
@@ -116,7 +116,7 @@ def test_tc_044_1_firmware_update_download_and_install(
     with HttpFileServer() as server:
         server.files["/fw/v2.bin"] = IMAGE
         station = booted(any_csms, make_station)
-        got, station.firmware_installer = recording_installer()
+        got, station.firmware_installer = recording_installer("2.0.0")
         mark = any_csms.log.mark()
         events = log_of(station).mark()
         update(any_csms, server.url("/fw/v2.bin"), clock.wall() + timedelta(hours=1))
@@ -131,6 +131,8 @@ def test_tc_044_1_firmware_update_download_and_install(
         clock.advance(1)
 
         boot = any_csms.log.wait_call("BootNotification", CP, timeout=10, since=mark)
+        # The version the installer reported, not the configured one.
+        assert boot.payload["firmwareVersion"] == "2.0.0"
         installed = wait_sent(any_csms, "Installed", since=boot.seq)
         assert statuses(any_csms, mark) == ["Downloading", "Downloaded", "Installing", "Installed"]
         assert got == [IMAGE]
@@ -326,7 +328,10 @@ def test_installation_waits_for_the_running_transaction(
 INSTALL_SCRIPT = """
 import shutil, sys
 shutil.copyfile(sys.argv[2], sys.argv[1])
-sys.exit(0 if open(sys.argv[2], "rb").read().startswith(b"firmware") else 3)
+ok = open(sys.argv[2], "rb").read().startswith(b"firmware")
+print("copied")
+print("FirmwareVersion=2.1.0-rc1")
+sys.exit(0 if ok else 3)
 """
 
 
@@ -350,6 +355,7 @@ def test_the_install_command_and_the_reboot_with_a_database(
         boot = csms.log.wait_call("BootNotification", CP, timeout=10, since=mark)
         wait_sent(csms, "Installed", since=boot.seq)
     assert copy.read_bytes() == IMAGE
+    assert boot.payload["firmwareVersion"] == "2.1.0-rc1"  # from its FirmwareVersion= line
     # Answered, so forgotten: nothing left in the database or the download folder.
     storage = station.registry.proxy(STORAGE)
     settled(station)
