@@ -134,7 +134,9 @@ class Reservations(Supervised):
                 continue
             self.reservations[reservation.id] = reservation
             self._arm(reservation)
-        self._publish()
+        # Everyone: a connector may still hold what a reservation that ended
+        # while we were down (used, expired) left it.
+        self._publish(everyone=True)
 
     def teardown(self) -> None:
         self._unsubscribe()
@@ -269,11 +271,11 @@ class Reservations(Supervised):
 
     # -- telling the connectors --------------------------------------------------------
 
-    def _publish(self) -> None:
+    def _publish(self, *, everyone: bool = False) -> None:
         """Work out every connector's share and tell those whose share changed."""
         shares = plan(self.statuses, self.reservations.values(), held_by_station(self.shares))
         for evse, share in shares.items():
-            if self.shares.get(evse) != share:
+            if everyone or self.shares.get(evse) != share:
                 self._tell(evse, share)
         self.shares = shares
 
@@ -282,7 +284,7 @@ class Reservations(Supervised):
         self.ctx.registry.tell(evse_path(evse, "connector"), ReservedFor(share))
 
     def _read_statuses(self) -> None:
-        """The status of connectors already running (none when the station starts)."""
+        """The status of the connectors running now (all of them, but one restarting)."""
         # One not running publishes its status when it is back.
         for evse, state in self.ctx.snapshots(self.statuses, SNAPSHOT_TIMEOUT).items():
             self.statuses[evse] = state["status"]

@@ -158,18 +158,19 @@ def station_tree(ctx: StationContext) -> list[ChildSpec]:
         # Before the link: a link restart must not drop the queue's in-flight state.
         ChildSpec(AUTH, lambda p: Auth.start(p, ctx)),
         ChildSpec(OUTBOX, lambda p: Outbox.start(p, ctx)),
-        # Its workers report by message; it tells connectors only when it holds them.
-        ChildSpec(FIRMWARE, lambda p: Firmware.start(p, ctx)),
         # Before the EVSEs: their boards ask it for the current to offer when
         # they start, and a restart of it (rest_for_one) brings them up to date.
         ChildSpec(PROFILES, lambda p: Profiles.start(p, ctx)),
         ChildSpec("link", link),
-        # Before the EVSEs: a connector asks it for its reservations when it starts.
-        ChildSpec(RESERVATIONS, lambda p: Reservations.start(p, ctx)),
-        # EVSEs before the chargepoint: they do not need it, and so its crash
-        # (it only reboots) never takes a running transaction down with it,
-        # while every connector exists by the time it first announces.
         ChildSpec(EVSES, evses),
+        # After the EVSEs, so that their crashes never take a running
+        # transaction down. Both only tell connectors, and on start tell them
+        # what they hold (reservations, a firmware hold), so a connector that
+        # started before them, or asked while they restarted, loses nothing.
+        ChildSpec(RESERVATIONS, lambda p: Reservations.start(p, ctx)),
+        ChildSpec(FIRMWARE, lambda p: Firmware.start(p, ctx)),
+        # Before the chargepoint's first announce every connector holds its
+        # reservations; its crash (it only re-announces) touches nothing else.
         ChildSpec("chargepoint", lambda p: ChargePoint.start(p, ctx)),
         # Last: it tells connectors, and its restarts touch nothing after it.
         *([reader] if reader is not None else []),

@@ -438,3 +438,31 @@ def test_a_new_update_replaces_a_scheduled_one(
         wait_sent(csms, "Installed", since=mark)
     assert [r.path for r in server.requests] == ["/new.bin"]
     assert got == [IMAGE]
+
+
+def test_a_crashed_firmware_actor_leaves_the_evses_alone_and_keeps_its_update(
+    csms: DevCsms, make_station: StationFactory, clock: FakeClock
+) -> None:
+    from ocppstation.actors.supervisor import ChildRestarted
+
+    with HttpFileServer() as server:
+        server.files["/fw.bin"] = IMAGE
+        station = booted(csms, make_station)
+        _, station.firmware_installer = recording_installer("3.0")
+        station.plug(2)
+        station.tag(2, "DRIVER")
+        wait_status(station, 2, "Charging")
+        update(csms, server.url("/fw.bin"), clock.wall() + timedelta(hours=1))
+        connectors = [station.registry.require(f"evses/{n}/connector") for n in (1, 2)]
+        mark = log_of(station).mark()
+        station.crash("firmware")
+        log_of(station).wait_for(
+            lambda e: isinstance(e, ChildRestarted) and e.path == "firmware", 5, mark
+        )
+        # After the EVSEs in the tree: the transaction goes on in the same actors.
+        assert [station.registry.require(f"evses/{n}/connector") for n in (1, 2)] == connectors
+        assert station.status()["evses"][1]["status"] == "Charging"
+        # The scheduled update was stored: the new actor carries it out.
+        clock.advance(3600)
+        wait_sent(csms, "Downloaded")
+        assert server.requests

@@ -15,6 +15,7 @@ import pytest
 from ocppstation.actors.clock import FakeClock
 from ocppstation.actors.events import ConnectorChanged
 from ocppstation.actors.station import Station
+from ocppstation.actors.supervisor import ChildRestarted
 from ocppstation.protocol.timestamps import ocpp_timestamp
 from ocppstation.tools.csms import DevCsms
 from tests.conftest import StationFactory, answered, log_of, wait_status
@@ -435,9 +436,15 @@ def test_a_crash_of_the_reservations_actor_loses_no_reservation(
     wait_status(station, 2, "Charging")
     assert reserve(csms, clock, 1, "OWNER", 13) == "Accepted"
     wait_status(station, 1, "Reserved")
+    connectors = [station.registry.require(f"evses/{n}/connector") for n in (1, 2)]
     mark = log_of(station).mark()
-    station.crash("reservations")  # rest_for_one: the EVSEs restart after it
-    wait_status(station, 1, "Reserved", since=mark)
-    wait_status(station, 2, "Charging", since=mark)  # the transaction resumed
+    station.crash("reservations")
+    log_of(station).wait_for(
+        lambda e: isinstance(e, ChildRestarted) and e.path == "reservations", 5, mark
+    )
+    # After the EVSEs in the tree: they go on untouched, the transaction too.
+    assert [station.registry.require(f"evses/{n}/connector") for n in (1, 2)] == connectors
+    assert [e["status"] for e in station.status()["evses"]] == ["Reserved", "Charging"]
+    # The new actor knows the reservation from storage.
     assert csms.call(CP, "CancelReservation", {"reservationId": 13}) == {"status": "Accepted"}
     wait_status(station, 1, "Available", since=mark)
