@@ -84,6 +84,39 @@ class Registration:
 
 
 @dataclass(frozen=True)
+class TlsMaterial:
+    """What the link needs for security profiles 2 and 3, as PEM text."""
+
+    # The CentralSystemRootCertificates the CSMS's server certificate must chain to.
+    csms_roots: tuple[str, ...] = ()
+    # The ChargePointCertificate (leaf first, then any intermediates) and its
+    # unencrypted private key: the client certificate of security profile 3.
+    client_chain: str | None = None
+    client_key: str | None = None
+
+
+class TlsHolder:
+    """The station's current TlsMaterial, replaced whole by the security actor.
+
+    Read by the link when it connects (from its I/O thread), so a certificate
+    installed or renewed is used from the next connection on.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._material = TlsMaterial()
+
+    @property
+    def current(self) -> TlsMaterial:
+        with self._lock:
+            return self._material
+
+    def replace(self, material: TlsMaterial) -> None:
+        with self._lock:
+            self._material = material
+
+
+@dataclass(frozen=True)
 class StationContext:
     config: StationConfig
     registry: Registry
@@ -100,6 +133,8 @@ class StationContext:
     firmware: FirmwareHooks = field(default_factory=FirmwareHooks)
     # Registration with the CSMS for this run (see Registration).
     registration: Registration = field(default_factory=Registration)
+    # Certificates for TLS (security profiles 2 and 3), kept by the security actor.
+    tls: TlsHolder = field(default_factory=TlsHolder)
     # The OCPP keys: read through settings.view, written only by the settings actor.
     settings: StationSettings = field(init=False)
 
