@@ -25,7 +25,7 @@ from ocppstation.actors.connector import (
     TriggerMeterValues,
     UnlockCable,
 )
-from ocppstation.actors.context import PROFILES, RPC, StationContext, evse_path
+from ocppstation.actors.context import PROFILES, RPC, SECURITY, StationContext, evse_path
 from ocppstation.actors.events import (
     ConfigApplied,
     ConfigChanged,
@@ -48,6 +48,7 @@ from ocppstation.actors.rpc import (
     Outcome,
     submit,
 )
+from ocppstation.actors.security import SignRequested
 from ocppstation.actors.supervisor import ChildRestarted, ChildTerminated
 from ocppstation.protocol.errors import NotSupported, OcppError
 from ocppstation.protocol.framing import Call
@@ -343,6 +344,8 @@ class ChargePoint(Supervised):
         match call.action:
             case "TriggerMessage":
                 return self._trigger(payload)
+            case "ExtendedTriggerMessage":
+                return self._extended_trigger(payload)
             case "RemoteStartTransaction":
                 return self._remote_start(payload), None
             case "RemoteStopTransaction":
@@ -462,6 +465,22 @@ class ChargePoint(Supervised):
         for evse in evses:
             if evse not in self.down:
                 self.ctx.registry.tell(evse_path(evse, "connector"), TriggerMeterValues())
+
+    def _extended_trigger(
+        self, payload: dict[str, Any]
+    ) -> tuple[dict[str, Any], Callable[[], None] | None]:
+        """The whitepaper's trigger: TriggerMessage's messages, and a new certificate."""
+        match payload["requestedMessage"]:
+            case "SignChargePointCertificate":
+                return {"status": "Accepted"}, partial(
+                    self.ctx.registry.tell, SECURITY, SignRequested()
+                )
+            case "BootNotification" | "Heartbeat" | "MeterValues" | "StatusNotification":
+                return self._trigger(payload)
+            case _:
+                # FirmwareStatusNotification here asks for the signed firmware
+                # status and LogStatusNotification for GetLog's: neither is done yet.
+                return {"status": "NotImplemented"}, None
 
     def _trigger(self, payload: dict[str, Any]) -> tuple[dict[str, Any], Callable[[], None] | None]:
         requested = payload["requestedMessage"]

@@ -35,6 +35,7 @@ RPC = "link/rpc"
 WEBSOCKET = "link/websocket"
 CHARGEPOINT = "chargepoint"
 RESERVATIONS = "reservations"
+SECURITY = "security"
 EVSES = "evses"
 
 

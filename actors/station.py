@@ -37,6 +37,7 @@ from ocppstation.actors.context import (
     OUTBOX,
     PROFILES,
     RESERVATIONS,
+    SECURITY,
     STORAGE,
     WEBSOCKET,
     StationContext,
@@ -53,6 +54,7 @@ from ocppstation.actors.registry import Registry
 from ocppstation.actors.reservations import Reservations
 from ocppstation.actors.rpc import Rpc, submit
 from ocppstation.actors.scheduler import Scheduler
+from ocppstation.actors.security import Security
 from ocppstation.actors.settings import SETTINGS, Settings
 from ocppstation.actors.station_log import StationLog
 from ocppstation.actors.storage import Storage
@@ -76,11 +78,16 @@ ROUTES: Mapping[str, str] = {
     "ClearChargingProfile": PROFILES,
     "GetCompositeSchedule": PROFILES,
     "SetChargingProfile": PROFILES,
+    "CertificateSigned": SECURITY,
+    "DeleteCertificate": SECURITY,
+    "GetInstalledCertificateIds": SECURITY,
+    "InstallCertificate": SECURITY,
     **{
         action: CHARGEPOINT
         for action in (
             "ChangeAvailability",
             "DataTransfer",
+            "ExtendedTriggerMessage",
             "RemoteStartTransaction",
             "RemoteStopTransaction",
             "Reset",
@@ -158,6 +165,8 @@ def station_tree(ctx: StationContext) -> list[ChildSpec]:
         # Before the link: a link restart must not drop the queue's in-flight state.
         ChildSpec(AUTH, lambda p: Auth.start(p, ctx)),
         ChildSpec(OUTBOX, lambda p: Outbox.start(p, ctx)),
+        # Before the link: the first connection needs its certificates (ctx.tls).
+        ChildSpec(SECURITY, lambda p: Security.start(p, ctx)),
         # Before the EVSEs: their boards ask it for the current to offer when
         # they start, and a restart of it (rest_for_one) brings them up to date.
         ChildSpec(PROFILES, lambda p: Profiles.start(p, ctx)),

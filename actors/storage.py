@@ -47,6 +47,7 @@ __all__ = [
     "QueuedMessage",
     "Storage",
     "StorageError",
+    "StoredCertificate",
     "StoredReservation",
     "TxRecord",
     "apply_migrations",
@@ -92,6 +93,14 @@ class TxRecord:
     meter_stop: int | None = None
     stopped_at: str | None = None
     stop_reason: str | None = None
+
+
+@dataclass(frozen=True)
+class StoredCertificate:
+    id: int
+    use: str
+    pem: str
+    key: str | None
 
 
 @dataclass(frozen=True)
@@ -617,6 +626,48 @@ class Storage(Supervised):
         """Forget these profiles; unknown ids are not an error (cleared twice is cleared)."""
         with self._write() as conn:
             conn.executemany("DELETE FROM charging_profile WHERE id = ?", [(i,) for i in ids])
+
+    # -- certificates (Security Whitepaper) --
+
+    def certificates(self) -> list[StoredCertificate]:
+        """Every installed certificate, oldest first."""
+        rows = self._db().execute("SELECT id, use, pem, key FROM certificate ORDER BY id")
+        return [StoredCertificate(*row) for row in rows]
+
+    def certificate_put(
+        self, use: str, pem: str, key: str | None = None, replaces: list[int] | None = None
+    ) -> int:
+        """Install a certificate, removing the ones it replaces, in one commit; its id."""
+        _require_str(pem, "pem")
+        with self._write() as conn:
+            conn.executemany("DELETE FROM certificate WHERE id = ?", [(i,) for i in replaces or []])
+            cur = conn.execute(
+                "INSERT INTO certificate (use, pem, key) VALUES (?, ?, ?)", (use, pem, key)
+            )
+            return int(cur.lastrowid or 0)
+
+    def certificate_delete(self, certificate_id: int) -> bool:
+        """Forget a certificate; False if there was none."""
+        with self._write() as conn:
+            cur = conn.execute("DELETE FROM certificate WHERE id = ?", (certificate_id,))
+            return cur.rowcount > 0
+
+    def csr_key(self) -> str | None:
+        """The private key of the signing request in flight, PEM, if any."""
+        row = self._db().execute("SELECT key FROM csr_key WHERE id = 1").fetchone()
+        return None if row is None else str(row[0])
+
+    def csr_key_put(self, key: str | None) -> None:
+        """Keep (or, with None, forget) the key of the signing request in flight."""
+        with self._write() as conn:
+            if key is None:
+                conn.execute("DELETE FROM csr_key")
+            else:
+                conn.execute(
+                    "INSERT INTO csr_key (id, key) VALUES (1, ?)"
+                    " ON CONFLICT (id) DO UPDATE SET key = excluded.key",
+                    (key,),
+                )
 
     # -- transactions --
 

@@ -1,0 +1,348 @@
+"""The security actor: the station's certificates and security events (1.6 Security Whitepaper).
+
+It answers InstallCertificate, GetInstalledCertificateIds, DeleteCertificate
+and CertificateSigned, sends SignCertificate when asked to (ExtendedTrigger-
+Message SignChargePointCertificate, or `SignRequested` from an embedder),
+keeps every certificate in storage, and hands the link what TLS needs
+(`ctx.tls`): the CentralSystemRootCertificates and the ChargePointCertificate
+with its key. It sits before the link, so the first connection has them.
+
+Security events (SecurityEventNotification) go through the outbox's
+persisted queue like transaction messages: they are not lost offline or in
+a crash, and reach the CSMS in order.
+
+Decisions:
+
+- Provisioning: certificate files named in the Internal section
+  (CentralSystemRootCertificateFile, ChargePointCertificateFile with
+  ChargePointKeyFile) are imported at start when not installed yet, so a
+  factory-provisioned station can connect with profile 2 or 3 before any
+  InstallCertificate. A deleted root that a file provides comes back on the
+  next start.
+- A root is accepted when it is a valid, self-signed CA certificate; the same
+  certificate installed twice is stored once. CertificateStoreMaxLength,
+  when set, counts the installed roots.
+- CertificateSigned is accepted only for the key of our last SignCertificate,
+  with every certificate valid now and the chain ending at an installed
+  CentralSystemRootCertificate (when there is one); otherwise Rejected and
+  the security event InvalidChargePointCertificate. The new certificate is
+  used from the next connection on.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from cryptography import x509
+from cryptography.hazmat.primitives import serialization
+
+from ocppstation.actors.base import Place, Supervised
+from ocppstation.actors.context import OUTBOX, RPC, StationContext, TlsMaterial
+from ocppstation.actors.events import ConfigChanged
+from ocppstation.actors.outbox import Enqueued
+from ocppstation.actors.rpc import Answer, Inbound, submit
+from ocppstation.actors.storage import QueuedMessage, StoredCertificate
+from ocppstation.protocol.framing import Call
+from ocppstation.protocol.timestamps import ocpp_timestamp
+from ocppstation.protocol.v16.certificates import (
+    CertificateProblem,
+    CertificateUse,
+    HashData,
+    chain_problem,
+    hash_data,
+    make_csr,
+    new_key,
+    parse_chain,
+    root_problem,
+)
+
+STORAGE_TIMEOUT = 10.0
+CHARGE_POINT_CERTIFICATE = "ChargePointCertificate"
+# Keys whose change is a "ReconfigurationOfSecurityParameters" security event.
+_SECURITY_KEYS = frozenset({"SecurityProfile", "AuthorizationKey"})
+
+
+@dataclass(frozen=True)
+class SignRequested:
+    """Make a new key and send SignCertificate for it (a trigger, or the embedder)."""
+
+
+@dataclass(frozen=True)
+class SecurityEvent:
+    """Report a security event to the CSMS (SecurityEventNotification).
+
+    Any actor may tell it to the security actor; `kind` is one of the
+    whitepaper's event types (e.g. InvalidCentralSystemCertificate).
+    """
+
+    kind: str
+    tech_info: str | None = None
+
+
+@dataclass(frozen=True)
+class _Signed:
+    """SignCertificate was answered (or failed)."""
+
+    result: dict[str, Any] | None
+    error: str | None
+
+
+class Security(Supervised):
+    def __init__(self, place: Place, ctx: StationContext) -> None:
+        super().__init__(place)
+        self.ctx = ctx
+        self.installed: list[StoredCertificate] = []
+        self._unsubscribe: Callable[[], None] = lambda: None
+
+    def setup(self) -> None:
+        self._unsubscribe = self.ctx.forward(self.actor_ref, _wanted)
+        self.installed = self._storage().certificates().get(timeout=STORAGE_TIMEOUT)
+        self._import_provisioned()
+        self._publish_tls()
+
+    def teardown(self) -> None:
+        self._unsubscribe()
+
+    def receive(self, message: Any) -> Any:
+        match message:
+            case Inbound():
+                self._inbound(message.call)
+            case SignRequested():
+                self._sign()
+            case _Signed():
+                self._signed(message)
+            case SecurityEvent():
+                self._event(message.kind, message.tech_info)
+            case ConfigChanged():
+                self._event("ReconfigurationOfSecurityParameters", f"{message.key} changed")
+            case _:
+                return super().receive(message)
+        return None
+
+    def state(self) -> dict[str, Any]:
+        return {
+            "roots": {
+                use.value: len(self._of(use.value)) for use in CertificateUse
+            },
+            "charge_point_certificate": bool(self._of(CHARGE_POINT_CERTIFICATE)),
+        }
+
+    # -- CSMS calls ----------------------------------------------------------------
+
+    def _inbound(self, call: Call) -> None:
+        payload = call.payload
+        match call.action:
+            case "InstallCertificate":
+                status = self._install(payload["certificateType"], payload["certificate"])
+                result: dict[str, Any] = {"status": status}
+            case "GetInstalledCertificateIds":
+                result = self._ids(payload["certificateType"])
+            case "DeleteCertificate":
+                wanted = HashData.from_json(payload["certificateHashData"])
+                result = {"status": self._delete(wanted)}
+            case "CertificateSigned":
+                result = {"status": self._accept_signed(payload["certificateChain"])}
+            case _:
+                raise AssertionError(f"routed here by mistake: {call.action}")
+        self.ctx.registry.tell(RPC, Answer(call, result))
+
+    def _install(self, use: str, pem: str) -> str:
+        try:
+            cert = _single(pem)
+        except CertificateProblem as exc:
+            self.log.warning("InstallCertificate %s refused: %s", use, exc)
+            return "Rejected"
+        problem = root_problem(cert, self.ctx.clock.wall())
+        if problem is not None:
+            self.log.warning("InstallCertificate %s refused: %s", use, problem)
+            return "Rejected"
+        if any(_same(c, cert) for c in self._of(use)):
+            return "Accepted"  # installed already: once is enough
+        limit = self.ctx.setting("CertificateStoreMaxLength", None)
+        roots = len(self._of(CertificateUse.CENTRAL_SYSTEM_ROOT)) + len(
+            self._of(CertificateUse.MANUFACTURER_ROOT)
+        )
+        if isinstance(limit, int) and roots >= limit:
+            self.log.warning("InstallCertificate refused: CertificateStoreMaxLength is %d", limit)
+            return "Rejected"
+        try:
+            self._store(use, _pem(cert))
+        except Exception as exc:  # the database refused: the CSMS may try again
+            self.log.error("InstallCertificate %s not stored: %s", use, exc)
+            return "Failed"
+        self.log.info("installed %s %s", use, cert.subject.rfc4514_string())
+        return "Accepted"
+
+    def _ids(self, use: str) -> dict[str, Any]:
+        hashes = [hash_data(_single(c.pem)).to_json() for c in self._of(use)]
+        if not hashes:
+            return {"status": "NotFound"}
+        return {"status": "Accepted", "certificateHashData": hashes}
+
+    def _delete(self, wanted: HashData) -> str:
+        for stored in self.installed:
+            if stored.use == CHARGE_POINT_CERTIFICATE:
+                continue  # only roots are named by GetInstalledCertificateIds
+            cert = _single(stored.pem)
+            if hash_data(cert, algorithm=wanted.hash_algorithm) != wanted:
+                continue
+            if self._in_use(stored):
+                self.log.warning("DeleteCertificate refused: the link trusts only this root")
+                return "Failed"
+            self._storage().certificate_delete(stored.id).get(timeout=STORAGE_TIMEOUT)
+            self.installed = [c for c in self.installed if c.id != stored.id]
+            self._publish_tls()
+            return "Accepted"
+        return "NotFound"
+
+    def _in_use(self, stored: StoredCertificate) -> bool:
+        """The last CSMS root while the link needs one (profile 2 or 3) may not go."""
+        if stored.use != CertificateUse.CENTRAL_SYSTEM_ROOT:
+            return False
+        profile = int(self.ctx.setting("SecurityProfile", 0))
+        return profile >= 2 and len(self._of(CertificateUse.CENTRAL_SYSTEM_ROOT)) == 1
+
+    # -- our own certificate -----------------------------------------------------------
+
+    def _sign(self) -> None:
+        key = new_key()
+        key_pem = key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        ).decode()
+        # Kept before the CSR leaves: the answer may come after a restart.
+        self._storage().csr_key_put(key_pem).get(timeout=STORAGE_TIMEOUT)
+        cfg = self.ctx.config
+        identity = str(cfg.value("Internal", "ChargeBoxSerialNumber") or cfg.charge_point_id)
+        csr = make_csr(key, identity, str(self.ctx.setting("CpoName", "")))
+        submit(
+            self.ctx,
+            "SignCertificate",
+            {"csr": csr},
+            reply_to=self.actor_ref,
+            wrap=lambda outcome: _Signed(
+                outcome.result, None if outcome.error is None else str(outcome.error)
+            ),
+        )
+
+    def _signed(self, message: _Signed) -> None:
+        if message.result is None:
+            self.log.warning("SignCertificate not answered: %s", message.error)
+        elif message.result.get("status") != "Accepted":
+            self.log.warning("the CSMS rejected our SignCertificate")
+
+    def _accept_signed(self, chain_pem: str) -> str:
+        limit = self.ctx.setting("CertificateSignedMaxChainSize", None)
+        if isinstance(limit, int) and len(chain_pem) > limit:
+            return self._reject_signed(f"chain of {len(chain_pem)} bytes, more than {limit}")
+        key_pem = self._storage().csr_key().get(timeout=STORAGE_TIMEOUT)
+        if key_pem is None:
+            return self._reject_signed("no signing request of ours is waiting")
+        try:
+            chain = parse_chain(chain_pem)
+        except CertificateProblem as exc:
+            return self._reject_signed(str(exc))
+        key = serialization.load_pem_private_key(key_pem.encode(), password=None)
+        roots = [_single(c.pem) for c in self._of(CertificateUse.CENTRAL_SYSTEM_ROOT)]
+        problem = chain_problem(chain, roots, self.ctx.clock.wall(), public_key=key.public_key())
+        if problem is not None:
+            return self._reject_signed(problem)
+        old = [c.id for c in self._of(CHARGE_POINT_CERTIFICATE)]
+        self._store(CHARGE_POINT_CERTIFICATE, "".join(_pem(c) for c in chain), key_pem, old)
+        self._storage().csr_key_put(None).get(timeout=STORAGE_TIMEOUT)
+        self.log.info("new ChargePointCertificate %s", chain[0].subject.rfc4514_string())
+        return "Accepted"
+
+    def _reject_signed(self, why: str) -> str:
+        self.log.warning("CertificateSigned rejected: %s", why)
+        self._event("InvalidChargePointCertificate", why[:255])
+        return "Rejected"
+
+    # -- security events -----------------------------------------------------------------
+
+    def _event(self, kind: str, tech_info: str | None = None) -> None:
+        payload: dict[str, Any] = {"type": kind, "timestamp": ocpp_timestamp(self.ctx.clock.wall())}
+        if tech_info:
+            payload["techInfo"] = tech_info[:255]
+        self.log.info("security event %s%s", kind, f": {tech_info}" if tech_info else "")
+        action = "SecurityEventNotification"
+        seq = self._storage().queue_push(action, payload, None).get(timeout=STORAGE_TIMEOUT)
+        self.ctx.registry.tell(OUTBOX, Enqueued(QueuedMessage(seq, action, payload, None, 0), 0))
+
+    # -- the store -------------------------------------------------------------------------
+
+    def _of(self, use: str) -> list[StoredCertificate]:
+        return [c for c in self.installed if c.use == use]
+
+    def _store(
+        self, use: str, pem: str, key: str | None = None, replaces: list[int] | None = None
+    ) -> None:
+        new_id = (
+            self._storage().certificate_put(use, pem, key, replaces).get(timeout=STORAGE_TIMEOUT)
+        )
+        gone = set(replaces or [])
+        self.installed = [c for c in self.installed if c.id not in gone]
+        self.installed.append(StoredCertificate(new_id, use, pem, key))
+        self._publish_tls()
+
+    def _import_provisioned(self) -> None:
+        for use, key_name, cert_name in (
+            (CertificateUse.CENTRAL_SYSTEM_ROOT.value, None, "CentralSystemRootCertificateFile"),
+            (CHARGE_POINT_CERTIFICATE, "ChargePointKeyFile", "ChargePointCertificateFile"),
+        ):
+            internal = self.ctx.config["Internal"]
+            cert_file = str(internal.get(cert_name, "") or "")
+            if not cert_file:
+                continue
+            try:
+                pem = Path(cert_file).read_text()
+                parse_chain(pem)
+                key = None
+                if key_name is not None:
+                    key_file = str(internal.get(key_name, "") or "")
+                    key = Path(key_file).read_text()
+                    serialization.load_pem_private_key(key.encode(), password=None)
+            except (OSError, ValueError) as exc:
+                # Not a crash loop: the station runs, and a TLS link says what it lacks.
+                self.log.error("Internal.%s (%s) not imported: %s", cert_name, cert_file, exc)
+                continue
+            if any(c.pem == pem for c in self._of(use)):
+                continue
+            replaces = [c.id for c in self._of(use)] if use == CHARGE_POINT_CERTIFICATE else []
+            self._store(use, pem, key, replaces)
+            self.log.info("imported %s from %s", use, cert_file)
+
+    def _publish_tls(self) -> None:
+        own = self._of(CHARGE_POINT_CERTIFICATE)
+        self.ctx.tls.replace(
+            TlsMaterial(
+                csms_roots=tuple(c.pem for c in self._of(CertificateUse.CENTRAL_SYSTEM_ROOT)),
+                client_chain=own[-1].pem if own else None,
+                client_key=own[-1].key if own else None,
+            )
+        )
+
+    def _storage(self) -> Any:
+        return self.ctx.storage()
+
+
+def _wanted(event: object) -> object | None:
+    if isinstance(event, ConfigChanged) and event.key in _SECURITY_KEYS:
+        return event
+    return None
+
+
+def _single(pem: str) -> x509.Certificate:
+    return parse_chain(pem)[0]
+
+
+def _same(stored: StoredCertificate, cert: x509.Certificate) -> bool:
+    return _single(stored.pem) == cert
+
+
+def _pem(cert: x509.Certificate) -> str:
+    return cert.public_bytes(serialization.Encoding.PEM).decode()

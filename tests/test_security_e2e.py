@@ -1,0 +1,252 @@
+"""The Security Whitepaper's certificate management and security events, over real websockets."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+from typing import Any
+
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
+
+from ocppstation.actors.station import Station
+from ocppstation.tools.csms import DevCsms
+from tests.conftest import StationFactory, answered
+
+CP = "cp-test"
+ROOT = "CentralSystemRootCertificate"
+
+
+class Ca:
+    """A certificate authority the test plays: the CSMS's root, signing our CSRs."""
+
+    def __init__(self, cn: str = "CSMS Root", *, ca: bool = True) -> None:
+        self.key = ec.generate_private_key(ec.SECP256R1())
+        self.name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, cn)])
+        self.cert = self._build(self.name, self.key.public_key(), ca=ca)
+
+    def _build(self, subject: x509.Name, public_key: Any, *, ca: bool) -> x509.Certificate:
+        # Valid on the station's virtual clock and on the real one (TLS checks that).
+        return (
+            x509.CertificateBuilder()
+            .subject_name(subject)
+            .issuer_name(self.name)
+            .public_key(public_key)
+            .serial_number(x509.random_serial_number())
+            .not_valid_before(dt.datetime(2025, 1, 1, tzinfo=dt.UTC))
+            .not_valid_after(dt.datetime(2031, 1, 1, tzinfo=dt.UTC))
+            .add_extension(x509.BasicConstraints(ca=ca, path_length=None), critical=True)
+            .sign(self.key, hashes.SHA256())
+        )
+
+    @property
+    def pem(self) -> str:
+        return self.cert.public_bytes(serialization.Encoding.PEM).decode()
+
+    def sign(self, csr_pem: str) -> str:
+        csr = x509.load_pem_x509_csr(csr_pem.encode())
+        leaf = self._build(csr.subject, csr.public_key(), ca=False)
+        return leaf.public_bytes(serialization.Encoding.PEM).decode()
+
+
+def booted(peer: Any, make_station: StationFactory, **sections: Any) -> Station:
+    station = make_station(peer, **sections)
+    answered(station, "StatusNotification", 3)
+    return station
+
+
+def install(peer: Any, pem: str, use: str = ROOT) -> str:
+    return peer.call(CP, "InstallCertificate", {"certificateType": use, "certificate": pem})[
+        "status"
+    ]
+
+
+def installed(peer: Any, use: str = ROOT) -> dict[str, Any]:
+    return dict(peer.call(CP, "GetInstalledCertificateIds", {"certificateType": use}))
+
+
+def security_event(peer: Any, kind: str, since: int = 0) -> Any:
+    return peer.log.wait_for(
+        lambda e: (
+            e.kind == "call"
+            and e.action == "SecurityEventNotification"
+            and e.payload["type"] == kind
+        ),
+        since=since,
+    )
+
+
+def test_a_root_is_installed_listed_and_deleted(
+    any_csms: Any, make_station: StationFactory
+) -> None:
+    station = booted(any_csms, make_station)
+    ca = Ca()
+    assert installed(any_csms) == {"status": "NotFound"}
+    assert install(any_csms, ca.pem) == "Accepted"
+    assert install(any_csms, ca.pem) == "Accepted"  # the same one again: still one
+    listed = installed(any_csms)
+    assert listed["status"] == "Accepted"
+    assert len(listed["certificateHashData"]) == 1
+    hash_data = listed["certificateHashData"][0]
+    assert int(hash_data["serialNumber"], 16) == ca.cert.serial_number
+    # The link trusts it from the next connection on.
+    assert station.ctx.tls.current.csms_roots == (ca.pem,)
+    assert installed(any_csms, "ManufacturerRootCertificate") == {"status": "NotFound"}
+
+    delete = {"certificateHashData": hash_data}
+    assert any_csms.call(CP, "DeleteCertificate", delete) == {"status": "Accepted"}
+    assert any_csms.call(CP, "DeleteCertificate", delete) == {"status": "NotFound"}
+    assert installed(any_csms) == {"status": "NotFound"}
+    assert station.ctx.tls.current.csms_roots == ()
+
+
+def test_what_is_not_a_root_is_rejected(csms: DevCsms, make_station: StationFactory) -> None:
+    booted(csms, make_station)
+    assert install(csms, "-----BEGIN CERTIFICATE-----\nnope\n-----END CERTIFICATE-----\n") == (
+        "Rejected"
+    )
+    assert install(csms, Ca(ca=False).pem) == "Rejected"
+    assert installed(csms) == {"status": "NotFound"}
+
+
+def test_the_store_holds_no_more_roots_than_certificate_store_max_length(
+    csms: DevCsms, make_station: StationFactory
+) -> None:
+    booted(csms, make_station, Security={"CertificateStoreMaxLength": 1})
+    assert install(csms, Ca("one").pem) == "Accepted"
+    assert install(csms, Ca("two").pem, "ManufacturerRootCertificate") == "Rejected"
+
+
+def test_sign_certificate_and_certificate_signed(
+    csms: DevCsms, make_station: StationFactory
+) -> None:
+    station = booted(csms, make_station, Security={"CpoName": "Example CPO"})
+    ca = Ca()
+    install(csms, ca.pem)
+    mark = csms.log.mark()
+    trigger = {"requestedMessage": "SignChargePointCertificate"}
+    assert csms.call(CP, "ExtendedTriggerMessage", trigger) == {"status": "Accepted"}
+    request = csms.log.wait_call("SignCertificate", CP, since=mark)
+    csr = x509.load_pem_x509_csr(request.payload["csr"].encode())
+    assert csr.is_signature_valid
+    subject = {a.oid: a.value for a in csr.subject}
+    assert subject[NameOID.COMMON_NAME] == "CB-0001"  # the ChargeBoxSerialNumber
+    assert subject[NameOID.ORGANIZATION_NAME] == "Example CPO"
+
+    chain = ca.sign(request.payload["csr"])
+    answer = csms.call(CP, "CertificateSigned", {"certificateChain": chain})
+    assert answer == {"status": "Accepted"}
+    tls = station.ctx.tls.current
+    assert tls.client_chain == chain
+    assert tls.client_key is not None
+    key = serialization.load_pem_private_key(tls.client_key.encode(), password=None)
+    assert key.public_key() == csr.public_key()
+    # That request is answered: the same chain again has no request to match.
+    assert csms.call(CP, "CertificateSigned", {"certificateChain": chain}) == {"status": "Rejected"}
+
+
+def test_a_certificate_for_another_key_is_rejected_and_reported(
+    csms: DevCsms, make_station: StationFactory
+) -> None:
+    station = booted(csms, make_station)
+    ca = Ca()
+    install(csms, ca.pem)
+    mark = csms.log.mark()
+    csms.call(CP, "ExtendedTriggerMessage", {"requestedMessage": "SignChargePointCertificate"})
+    csms.log.wait_call("SignCertificate", CP, since=mark)
+    stranger = ec.generate_private_key(ec.SECP256R1())
+    from cryptography.x509 import CertificateSigningRequestBuilder
+
+    other_csr = (
+        CertificateSigningRequestBuilder()
+        .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "CB-0001")]))
+        .sign(stranger, hashes.SHA256())
+        .public_bytes(serialization.Encoding.PEM)
+        .decode()
+    )
+    answer = csms.call(CP, "CertificateSigned", {"certificateChain": ca.sign(other_csr)})
+    assert answer == {"status": "Rejected"}
+    event = security_event(csms, "InvalidChargePointCertificate", since=mark)
+    assert "key" in event.payload["techInfo"]
+    assert station.ctx.tls.current.client_chain is None
+
+
+def test_certificates_survive_a_restart(
+    csms: DevCsms, make_station: StationFactory, tmp_path: Path
+) -> None:
+    data = {"DataDir": str(tmp_path)}
+    first = booted(csms, make_station, Internal=data)
+    ca = Ca()
+    install(csms, ca.pem)
+    first.stop()
+    second = booted(csms, make_station, Internal=data)
+    assert installed(csms)["status"] == "Accepted"
+    assert second.ctx.tls.current.csms_roots == (ca.pem,)
+
+
+def test_provisioning_files_are_imported_at_start(
+    csms: DevCsms, make_station: StationFactory, tmp_path: Path
+) -> None:
+    ca = Ca()
+    root_file = tmp_path / "csms-root.pem"
+    root_file.write_text(ca.pem)
+    key = ec.generate_private_key(ec.SECP256R1())
+    key_file = tmp_path / "cp.key"
+    key_file.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    )
+    from cryptography.x509 import CertificateSigningRequestBuilder
+
+    csr = (
+        CertificateSigningRequestBuilder()
+        .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "CB-0001")]))
+        .sign(key, hashes.SHA256())
+        .public_bytes(serialization.Encoding.PEM)
+        .decode()
+    )
+    cert_file = tmp_path / "cp.pem"
+    cert_file.write_text(ca.sign(csr))
+    station = booted(
+        csms,
+        make_station,
+        Internal={
+            "CentralSystemRootCertificateFile": str(root_file),
+            "ChargePointCertificateFile": str(cert_file),
+            "ChargePointKeyFile": str(key_file),
+        },
+    )
+    tls = station.ctx.tls.current
+    assert tls.csms_roots == (ca.pem,)
+    assert tls.client_chain == cert_file.read_text()
+    assert installed(csms)["status"] == "Accepted"
+
+
+def test_extended_trigger_message_sends_what_trigger_message_does(
+    csms: DevCsms, make_station: StationFactory
+) -> None:
+    booted(csms, make_station)
+    mark = csms.log.mark()
+    trigger = {"requestedMessage": "StatusNotification", "connectorId": 2}
+    assert csms.call(CP, "ExtendedTriggerMessage", trigger) == {"status": "Accepted"}
+    status = csms.log.wait_call("StatusNotification", CP, since=mark)
+    assert status.payload["connectorId"] == 2
+    for requested in ("LogStatusNotification", "FirmwareStatusNotification"):
+        answer = csms.call(CP, "ExtendedTriggerMessage", {"requestedMessage": requested})
+        assert answer == {"status": "NotImplemented"}
+
+
+def test_a_changed_authorization_key_is_a_security_event(
+    csms: DevCsms, make_station: StationFactory
+) -> None:
+    booted(csms, make_station)
+    mark = csms.log.mark()
+    change = {"key": "AuthorizationKey", "value": "0123456789abcdef0123"}
+    assert csms.call(CP, "ChangeConfiguration", change)["status"] == "Accepted"
+    event = security_event(csms, "ReconfigurationOfSecurityParameters", since=mark)
+    assert event.payload["techInfo"] == "AuthorizationKey changed"
