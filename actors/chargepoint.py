@@ -48,7 +48,7 @@ from ocppstation.actors.rpc import (
     Outcome,
     submit,
 )
-from ocppstation.actors.security import SignRequested
+from ocppstation.actors.security import SignRequested, report_event
 from ocppstation.actors.supervisor import ChildRestarted, ChildTerminated
 from ocppstation.protocol.errors import NotSupported, OcppError
 from ocppstation.protocol.framing import Call
@@ -357,7 +357,7 @@ class ChargePoint(Supervised):
             case "Reset":
                 kind = payload["type"]
                 # Answer first: after this the tree (this actor too) is restarted.
-                return {"status": "Accepted"}, partial(self.ctx.bus.publish, ResetRequested(kind))
+                return {"status": "Accepted"}, partial(self._reset, kind)
             case "DataTransfer":
                 answer = self.ctx.data_transfer.handle(
                     payload["vendorId"], payload.get("messageId"), payload.get("data")
@@ -465,6 +465,11 @@ class ChargePoint(Supervised):
         for evse in evses:
             if evse not in self.down:
                 self.ctx.registry.tell(evse_path(evse, "connector"), TriggerMeterValues())
+
+    def _reset(self, kind: str) -> None:
+        # Stored before the reset: sent now, or after it if the link is down.
+        report_event(self.ctx, "ResetOrReboot", f"{kind} reset requested by the CSMS")
+        self.ctx.bus.publish(ResetRequested(kind))
 
     def _extended_trigger(
         self, payload: dict[str, Any]

@@ -55,6 +55,7 @@ from ocppstation.actors.context import RPC, StationContext, evse_path
 from ocppstation.actors.events import Online, ResetRequested, TransactionStopped
 from ocppstation.actors.firmware_hooks import Installer
 from ocppstation.actors.rpc import Answer, Inbound, Outcome, submit
+from ocppstation.actors.security import report_event
 from ocppstation.actors.station_log import archive
 from ocppstation.actors.supervisor import ChildRestarted, ChildTerminated
 from ocppstation.actors.transfer import (
@@ -580,6 +581,7 @@ class Firmware(Supervised):
         self._store(job)
         self.job = job
         self.rebooting = True
+        report_event(self.ctx, "FirmwareUpdated", done.version)
         self.ctx.bus.publish(FirmwareStatusChanged("Installed"))
         self.ctx.bus.publish(ResetRequested("Hard"))
 

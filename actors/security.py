@@ -7,9 +7,10 @@ keeps every certificate in storage, and hands the link what TLS needs
 (`ctx.tls`): the CentralSystemRootCertificates and the ChargePointCertificate
 with its key. It sits before the link, so the first connection has them.
 
-Security events (SecurityEventNotification) go through the outbox's
-persisted queue like transaction messages: they are not lost offline or in
-a crash, and reach the CSMS in order.
+Security events (SecurityEventNotification, `report_event`, which any
+actor calls) go through the outbox's persisted queue like transaction
+messages: they are not lost offline or in a crash, and reach the CSMS in
+order.
 
 Decisions:
 
@@ -31,6 +32,7 @@ Decisions:
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -70,16 +72,22 @@ class SignRequested:
     """Make a new key and send SignCertificate for it (a trigger, or the embedder)."""
 
 
-@dataclass(frozen=True)
-class SecurityEvent:
-    """Report a security event to the CSMS (SecurityEventNotification).
+def report_event(ctx: StationContext, kind: str, tech_info: str | None = None) -> None:
+    """Queue a SecurityEventNotification; the outbox delivers it like a transaction message.
 
-    Any actor may tell it to the security actor; `kind` is one of the
-    whitepaper's event types (e.g. InvalidCentralSystemCertificate).
+    Any actor may call it; it returns once the event is stored, so an event
+    reported just before a reboot survives it (with a database file).
+    `kind` is one of the whitepaper's event types.
     """
-
-    kind: str
-    tech_info: str | None = None
+    payload: dict[str, Any] = {"type": kind, "timestamp": ocpp_timestamp(ctx.clock.wall())}
+    if tech_info:
+        payload["techInfo"] = tech_info[:255]
+    logging.getLogger("ocppstation.security").info(
+        "security event %s%s", kind, f": {tech_info}" if tech_info else ""
+    )
+    action = "SecurityEventNotification"
+    seq = ctx.storage().queue_push(action, payload, None).get(timeout=STORAGE_TIMEOUT)
+    ctx.registry.tell(OUTBOX, Enqueued(QueuedMessage(seq, action, payload, None, 0), 0))
 
 
 @dataclass(frozen=True)
@@ -114,19 +122,17 @@ class Security(Supervised):
                 self._sign()
             case _Signed():
                 self._signed(message)
-            case SecurityEvent():
-                self._event(message.kind, message.tech_info)
             case ConfigChanged():
-                self._event("ReconfigurationOfSecurityParameters", f"{message.key} changed")
+                report_event(
+                    self.ctx, "ReconfigurationOfSecurityParameters", f"{message.key} changed"
+                )
             case _:
                 return super().receive(message)
         return None
 
     def state(self) -> dict[str, Any]:
         return {
-            "roots": {
-                use.value: len(self._of(use.value)) for use in CertificateUse
-            },
+            "roots": {use.value: len(self._of(use.value)) for use in CertificateUse},
             "charge_point_certificate": bool(self._of(CHARGE_POINT_CERTIFICATE)),
         }
 
@@ -259,19 +265,8 @@ class Security(Supervised):
 
     def _reject_signed(self, why: str) -> str:
         self.log.warning("CertificateSigned rejected: %s", why)
-        self._event("InvalidChargePointCertificate", why[:255])
+        report_event(self.ctx, "InvalidChargePointCertificate", why)
         return "Rejected"
-
-    # -- security events -----------------------------------------------------------------
-
-    def _event(self, kind: str, tech_info: str | None = None) -> None:
-        payload: dict[str, Any] = {"type": kind, "timestamp": ocpp_timestamp(self.ctx.clock.wall())}
-        if tech_info:
-            payload["techInfo"] = tech_info[:255]
-        self.log.info("security event %s%s", kind, f": {tech_info}" if tech_info else "")
-        action = "SecurityEventNotification"
-        seq = self._storage().queue_push(action, payload, None).get(timeout=STORAGE_TIMEOUT)
-        self.ctx.registry.tell(OUTBOX, Enqueued(QueuedMessage(seq, action, payload, None, 0), 0))
 
     # -- the store -------------------------------------------------------------------------
 

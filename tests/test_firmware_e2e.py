@@ -133,6 +133,11 @@ def test_tc_044_1_firmware_update_download_and_install(
         boot = any_csms.log.wait_call("BootNotification", CP, timeout=10, since=mark)
         # The version the installer reported, not the configured one.
         assert boot.payload["firmwareVersion"] == "2.0.0"
+        updated = any_csms.log.wait_for(
+            lambda e: e.kind == "call" and e.action == "SecurityEventNotification", since=mark
+        )
+        assert updated.payload["type"] == "FirmwareUpdated"
+        assert updated.payload["techInfo"] == "2.0.0"
         installed = wait_sent(any_csms, "Installed", since=boot.seq)
         assert statuses(any_csms, mark) == ["Downloading", "Downloaded", "Installing", "Installed"]
         assert got == [IMAGE]

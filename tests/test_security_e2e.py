@@ -250,3 +250,14 @@ def test_a_changed_authorization_key_is_a_security_event(
     assert csms.call(CP, "ChangeConfiguration", change)["status"] == "Accepted"
     event = security_event(csms, "ReconfigurationOfSecurityParameters", since=mark)
     assert event.payload["techInfo"] == "AuthorizationKey changed"
+
+
+def test_a_reset_is_a_security_event(csms: DevCsms, make_station: StationFactory) -> None:
+    booted(csms, make_station)
+    mark = csms.log.mark()
+    assert csms.call(CP, "Reset", {"type": "Soft"}) == {"status": "Accepted"}
+    event = security_event(csms, "ResetOrReboot", since=mark)
+    assert event.payload["techInfo"] == "Soft reset requested by the CSMS"
+    # Stored before the reset and sent while still online: the boot comes after.
+    boot = csms.log.wait_call("BootNotification", CP, since=mark)
+    assert boot.seq > event.seq
