@@ -4,7 +4,8 @@ It turns hardware events (pilot, faults) and identifications into OCPP 1.6
 status changes through the table in `protocol.v16.connector_status`, and runs
 a simple transaction: Authorize, StartTransaction, periodic MeterValues,
 StopTransaction. Every call to the CSMS is asynchronous; the answer comes
-back as a message, so the actor never blocks on the network.
+back as a message, so the actor never blocks on the network. Meter readings
+and MeterValues are its `Metering` (actors/metering.py), run on its thread.
 """
 
 from __future__ import annotations
@@ -37,10 +38,9 @@ from ocppstation.actors.hardware import (
     HasLock,
     HwChanged,
     ReadHw,
-    ReadMeter,
-    ReadOffered,
     Unlock,
 )
+from ocppstation.actors.metering import Aligned, Metering, Sample
 from ocppstation.actors.outbox import Enqueued, StartDropped, TransactionIdKnown
 from ocppstation.actors.profiles import TransactionBegins, TransactionEnds
 from ocppstation.actors.reservations import ReservationsWanted, ReservationUsed, ReservedFor
@@ -57,13 +57,7 @@ from ocppstation.protocol.v16.connector_status import (
     Status,
     step,
 )
-from ocppstation.protocol.v16.metering import (
-    meter_value,
-    next_aligned,
-    parse_measurands,
-    register_wh,
-    sampled_values,
-)
+from ocppstation.protocol.v16.metering import register_wh
 from ocppstation.protocol.v16.reservation import (
     ConnectorReservations,
     fits,
@@ -79,8 +73,6 @@ STORAGE_TIMEOUT = 10.0
 _WARNINGS = frozenset({"ReaderFailure", "WeakSignal"})
 # Keys whose change re-arms one of our timers.
 _TIMER_KEYS = frozenset({"ClockAlignedDataInterval", "MeterValueSampleInterval"})
-# meterValue entries kept for one StopTransaction's transactionData.
-TRANSACTION_DATA_LIMIT = 100
 
 
 @dataclass(frozen=True)
@@ -145,16 +137,6 @@ class _AuthTimeout:
 
 
 @dataclass(frozen=True)
-class _Sample:
-    pass
-
-
-@dataclass(frozen=True)
-class _Aligned:
-    pass
-
-
-@dataclass(frozen=True)
 class _StatusHeld:
     seq: int
 
@@ -169,6 +151,9 @@ class Transaction:
     # meterValue entries for StopTransaction's transactionData (StopTxn*Data).
     data: list[dict[str, Any]] = field(default_factory=list)
     energy_cap_wh: float | None = None  # MaxEnergyOnInvalidId, once the CSMS refused the tag
+
+    def over_energy_cap(self, reading: MeterReading) -> bool:
+        return self.energy_cap_wh is not None and reading.energy_wh >= self.energy_cap_wh
 
 
 class Connector(Supervised):
@@ -185,13 +170,11 @@ class Connector(Supervised):
         self.authorized_parent: str | None = None
         self.auth_seq = 0
         self.tx: Transaction | None = None
-        self.sample_timer: int | None = None
-        self.aligned_timer: int | None = None
+        self.metering = Metering(ctx, evse, self.actor_ref, self.log, self._enqueued)
         self.status_seq = 0  # for MinimumStatusDuration: which change a timer is about
         self.last_sent: tuple[str, str] | None = None
         self._unsubscribe: Callable[[], None] = lambda: None
         self.pilot = Pilot.A
-        self.last_reading = MeterReading(energy_wh=0.0, power_w=0.0)
         self.operative = True
         self.scheduled_operative: bool | None = None  # applied when the transaction ends
         # Our share of the reservations, as the reservations actor last told it.
@@ -221,14 +204,13 @@ class Connector(Supervised):
                 self.scheduled_operative = False  # a resumed transaction finishes first
             else:
                 self._become(False)
-        self._arm_aligned()
+        self.metering.arm_aligned()
         # Told, not asked: the reservations actor never waits on us either.
         self.ctx.registry.tell(RESERVATIONS, ReservationsWanted(self.evse))
 
     def teardown(self) -> None:
         self._unsubscribe()
-        self.ctx.cancel(self.sample_timer)
-        self.ctx.cancel(self.aligned_timer)
+        self.metering.cancel()
 
     def report(self) -> dict[str, Any]:
         """The snapshot the chargepoint is about to send the CSMS as our status."""
@@ -270,15 +252,15 @@ class Connector(Supervised):
                 )
             case LimitChanged():
                 self._offer_changed(message.amps)
-            case _Sample():
+            case Sample():
                 self._sample()
-            case _Aligned():
-                self._aligned()
+            case Aligned():
+                self.metering.aligned(self.tx)
             case ConfigChanged(key="ClockAlignedDataInterval"):
-                self._arm_aligned()
+                self.metering.arm_aligned()
                 self.ctx.bus.publish(ConfigApplied(self.path, message.key))
             case ConfigChanged(key="MeterValueSampleInterval"):
-                self._arm_sampling()
+                self.metering.arm_sampling(running=self.tx is not None)
                 self.ctx.bus.publish(ConfigApplied(self.path, message.key))
             case Announce():
                 self._notify(at_once=True)
@@ -288,7 +270,7 @@ class Connector(Supervised):
             case _StatusHeld():
                 pass  # changed again meanwhile: only the status that held is sent
             case TriggerMeterValues():
-                self._triggered_values()
+                self.metering.triggered(self.tx)
             case RemoteStart():
                 self._remote_start(message.id_tag)
             case ReservedFor():
@@ -418,7 +400,8 @@ class Connector(Supervised):
         """
         self.authorized = None
         self.auth_seq += 1
-        meter_start = register_wh(self._read())
+        reading = self.metering.read()
+        meter_start = register_wh(reading)
         now = self._now()
         payload: dict[str, Any] = {
             "connectorId": self.evse,
@@ -443,8 +426,8 @@ class Connector(Supervised):
             self.ctx.registry.tell(RESERVATIONS, ReservationUsed(reservation_id, self.evse))
         self.tx = Transaction(id_tag, meter_start, local_tx, parent_id_tag=self.authorized_parent)
         self._enqueued(seq, "StartTransaction", payload, local_tx)
-        self._keep_for_stop(
-            self.tx, self.last_reading, "StopTxnSampledData", "Transaction.Begin", now
+        self.metering.keep_for_stop(
+            self.tx, reading, "StopTxnSampledData", "Transaction.Begin", now
         )
         # Before power: the EV is offered what this transaction may draw.
         self._profiles(TransactionBegins(self.evse, id_tag, now))
@@ -453,10 +436,10 @@ class Connector(Supervised):
     def _energize(self) -> None:
         # Power first, then Charging: the status must not claim what the relay has not done.
         self._board(AllowPower(True))
-        self._arm_sampling()
+        self.metering.arm_sampling(running=True)
         # Nothing offered (a 0 A limit): straight to SuspendedEVSE, never
         # claiming a Charging that is not happening.
-        nothing = self._offered() == 0
+        nothing = self.metering.offered() == 0
         self._apply(Event.START, then=Event.EVSE_SUSPEND if nothing else None)
 
     def _offer_changed(self, amps: float) -> None:
@@ -468,17 +451,10 @@ class Connector(Supervised):
         if amps <= 0 and status in (Status.CHARGING, Status.SUSPENDED_EV):
             self._apply(Event.EVSE_SUSPEND)
         elif amps > 0 and status is Status.SUSPENDED_EVSE:
-            if tx.energy_cap_wh is not None and self.last_reading.energy_wh >= tx.energy_cap_wh:
+            if tx.over_energy_cap(self.metering.last_reading):
                 return  # suspended for MaxEnergyOnInvalidId, not for the limit
             # Back to whatever the EV does: an EV not drawing (pilot B) is SuspendedEV.
             self._apply(Event.EV_SUSPEND if self.pilot is Pilot.B else Event.RESUME)
-
-    def _arm_sampling(self) -> None:
-        self.ctx.cancel(self.sample_timer)
-        self.sample_timer = None
-        interval = int(self.ctx.setting("MeterValueSampleInterval", 60))
-        if self.tx is not None and interval > 0:
-            self.sample_timer = self.ctx.call_every(interval, self.actor_ref, _Sample())
 
     def _transaction_id_known(self, message: TransactionIdKnown) -> None:
         tx = self.tx
@@ -498,8 +474,8 @@ class Connector(Supervised):
         # Not stopping: energy goes on up to MaxEnergyOnInvalidId, then is suspended.
         cap = self.ctx.setting("MaxEnergyOnInvalidId", None)
         if cap is not None:
-            tx.energy_cap_wh = self.last_reading.energy_wh + float(cap)
-            self._check_energy_cap(self.last_reading)
+            tx.energy_cap_wh = self.metering.last_reading.energy_wh + float(cap)
+            self._check_energy_cap(self.metering.last_reading)
 
     def _stop_transaction(self, reason: str) -> None:
         tx, self.tx = self.tx, None
@@ -507,9 +483,8 @@ class Connector(Supervised):
             return
         self._board(AllowPower(False))
         self._profiles(TransactionEnds(self.evse))
-        self.ctx.cancel(self.sample_timer)
-        self.sample_timer = None
-        reading = self._read()
+        self.metering.stop_sampling()
+        reading = self.metering.read()
         meter_stop = register_wh(reading)
         now = self._now()
         payload: dict[str, Any] = {
@@ -518,7 +493,7 @@ class Connector(Supervised):
             "timestamp": now,
             "reason": reason,
         }
-        self._keep_for_stop(tx, reading, "StopTxnSampledData", "Transaction.End", now)
+        self.metering.keep_for_stop(tx, reading, "StopTxnSampledData", "Transaction.End", now)
         if tx.data:
             payload["transactionData"] = tx.data
         seq = (
@@ -537,100 +512,16 @@ class Connector(Supervised):
         self.ctx.bus.publish(TransactionStopped(self.evse, tx.transaction_id, reason, meter_stop))
 
     def _sample(self) -> None:
-        if self.tx is None:
+        tx = self.tx
+        if tx is None:
             return
-        reading = self._read()
-        now = self._now()
-        self._send_values(reading, "MeterValuesSampledData", "Sample.Periodic", now)
-        self._keep_for_stop(self.tx, reading, "StopTxnSampledData", "Sample.Periodic", now)
+        reading = self.metering.sample(tx)
         self._check_energy_cap(reading)
         self.ctx.bus.publish(MeterSampled(self.evse, reading.energy_wh, reading.power_w))
 
-    def _aligned(self) -> None:
-        """A ClockAlignedDataInterval boundary: Sample.Clock values, in a transaction or not."""
-        self._arm_aligned()
-        reading = self._read()
-        now = self._now()
-        self._send_values(reading, "MeterValuesAlignedData", "Sample.Clock", now)
-        self._keep_for_stop(self.tx, reading, "StopTxnAlignedData", "Sample.Clock", now)
-
-    def _triggered_values(self) -> None:
-        """A MeterValues on request: sent now, not queued (it answers a question)."""
-        reading = self._read()
-        sampled = self._sampled(reading, "MeterValuesSampledData", "Trigger")
-        payload: dict[str, Any] = {
-            "connectorId": self.evse,
-            "meterValue": [meter_value(self._now(), sampled)],
-        }
-        if self.tx is not None and self.tx.transaction_id is not None:
-            payload["transactionId"] = self.tx.transaction_id
-        if sampled:
-            submit(self.ctx, "MeterValues", payload)
-
-    def _arm_aligned(self) -> None:
-        self.ctx.cancel(self.aligned_timer)
-        self.aligned_timer = None
-        interval = int(self.ctx.setting("ClockAlignedDataInterval", 0))
-        if interval <= 0:
-            return
-        wall = self.ctx.clock.wall()
-        delay = (next_aligned(wall, interval) - wall).total_seconds()
-        self.aligned_timer = self.ctx.call_later(delay, self.actor_ref, _Aligned())
-
-    def _measurands(self, key: str) -> list[str]:
-        value = self.ctx.setting(key, "")
-        text = value if isinstance(value, str) else ",".join(value)
-        return parse_measurands(text)
-
-    def _sampled(self, reading: MeterReading, key: str, context: str) -> list[dict[str, Any]]:
-        measurands = self._measurands(key)
-        offered = self._offered() if "Current.Offered" in measurands else None
-        return sampled_values(reading, measurands, context, offered_a=offered)
-
-    def _offered(self) -> float | None:
-        """The current the board offers the EV now: smart charging's limit, or its rating."""
-        try:
-            amps = self.ctx.registry.ask(evse_path(self.evse, "board"), ReadOffered(), timeout=2)
-        except Exception:  # a restarting board: Current.Offered is left out this once
-            return None
-        return None if amps is None else float(amps)
-
-    def _send_values(self, reading: MeterReading, key: str, context: str, now: str) -> None:
-        sampled = self._sampled(reading, key, context)
-        if not sampled:
-            return
-        payload: dict[str, Any] = {
-            "connectorId": self.evse,
-            "meterValue": [meter_value(now, sampled)],
-        }
-        if self.tx is None:
-            # Outside a transaction meter values are not transaction messages:
-            # sent if online, not queued (1.6 4.7).
-            submit(self.ctx, "MeterValues", payload)
-            return
-        seq = (
-            self.ctx.storage()
-            .tx_meter_and_queue(self.tx.local_id, register_wh(reading), now, "MeterValues", payload)
-            .get(timeout=STORAGE_TIMEOUT)
-        )
-        self._enqueued(seq, "MeterValues", payload, self.tx.local_id)
-
-    def _keep_for_stop(
-        self, tx: Transaction | None, reading: MeterReading, key: str, context: str, now: str
-    ) -> None:
-        if tx is None:
-            return
-        sampled = self._sampled(reading, key, context)
-        if sampled:
-            tx.data.append(meter_value(now, sampled))
-            if len(tx.data) > TRANSACTION_DATA_LIMIT:
-                # A long session must not grow one message without bound: keep
-                # the Transaction.Begin entry and the most recent ones.
-                del tx.data[1]
-
     def _check_energy_cap(self, reading: MeterReading) -> None:
         tx = self.tx
-        if tx is None or tx.energy_cap_wh is None or reading.energy_wh < tx.energy_cap_wh:
+        if tx is None or not tx.over_energy_cap(reading):
             return
         if self.state.status is Status.CHARGING or self.state.status is Status.SUSPENDED_EV:
             self.log.info("MaxEnergyOnInvalidId reached for %s: suspending", tx.id_tag)
@@ -713,7 +604,7 @@ class Connector(Supervised):
         if self.tx is not None:
             self._stop_transaction("UnlockCommand")
         try:
-            return str(self.ctx.registry.ask(evse_path(self.evse, "board"), Unlock(), timeout=2))
+            return str(self.ctx.registry.ask(board, Unlock(), timeout=2))
         except Exception as exc:  # no board to ask: the lock did not move
             self.log.error("unlock failed: %s", exc)
             return "UnlockFailed"
@@ -802,15 +693,6 @@ class Connector(Supervised):
         )
 
     # -- helpers ---------------------------------------------------------------
-
-    def _read(self) -> MeterReading:
-        try:
-            self.last_reading = self.ctx.registry.ask(
-                evse_path(self.evse, "meter"), ReadMeter(), timeout=2
-            )
-        except Exception as exc:  # a restarting meter must not end the session
-            self.log.warning("meter unreadable (%s); using the last reading", exc)
-        return self.last_reading
 
     def _board(self, message: object) -> None:
         """Ask, not tell: the relay has switched when this returns."""
