@@ -1,4 +1,4 @@
-"""The outbox: transaction messages delivered in order, exactly as queued.
+"""The outbox: transaction messages (and security events) delivered in order, as queued.
 
 Connectors write StartTransaction, in-transaction MeterValues and
 StopTransaction to the database (through the storage actor) before anything
@@ -189,6 +189,14 @@ class Outbox(Supervised):
             failure = Failure.ERROR
         if failure is Failure.OFFLINE:
             self.online = False  # the Online event brings us back
+            return
+        if failure is Failure.ERROR and head.local_tx is None:
+            # Not a transaction message (a security event): a CSMS that answered
+            # with an error, NotImplemented say, will answer so again, and the
+            # transaction messages behind it must not wait for its retries.
+            self.log.warning("dropping %s #%d: %s", head.action, head.seq, outcome.error)
+            self._forget(head)
+            self._pump()
             return
         retry = after_failure(
             failure,

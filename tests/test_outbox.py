@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from ocppstation.actors.clock import FakeClock
 from ocppstation.actors.context import OUTBOX, STORAGE
 from ocppstation.actors.outbox import Enqueued
-from ocppstation.tools.csms import DevCsms
-from tests.conftest import StationFactory, answered
+from ocppstation.actors.security import report_event
+from ocppstation.tools.csms import CallErrorReply, DevCsms
+from tests.conftest import StationFactory, answered, wait_status
+from tests.test_offline import come_back, go_offline, offline_station
 
 
 def test_messages_told_out_of_seq_order_are_all_delivered(
@@ -32,3 +35,23 @@ def test_messages_told_out_of_seq_order_are_all_delivered(
     csms.log.wait_for(lambda e: len(csms.log.calls("MeterValues", since=mark)) >= 2)
     sent = [e.payload["connectorId"] for e in csms.log.calls("MeterValues", since=mark)]
     assert sent == [2, 1]
+
+
+def test_a_security_event_the_csms_refuses_does_not_hold_up_transactions(
+    csms: DevCsms, make_station: StationFactory, clock: FakeClock
+) -> None:
+    # A CSMS without the Security Whitepaper answers NotImplemented: retrying
+    # will not change that, and the start queued behind it must go out at once.
+    csms.set_reply("SecurityEventNotification", CallErrorReply("NotImplemented", "no"))
+    station = offline_station(csms, make_station, Core={"AllowOfflineTxForUnknownId": True})
+    go_offline(station)
+    report_event(station.ctx, "ResetOrReboot", "queued while offline")
+    station.plug(1)
+    station.tag(1, "TAG-1")
+    wait_status(station, 1, "Charging")
+    mark = csms.log.mark()
+    come_back(station, clock)
+    # Virtual time stands still from here: a retry of the event would never come.
+    start = csms.log.wait_call("StartTransaction", "cp-test", since=mark)
+    refused = csms.log.calls("SecurityEventNotification", since=mark)
+    assert len(refused) == 1 and refused[0].seq < start.seq
