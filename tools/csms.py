@@ -14,6 +14,13 @@ whose content it has seen before from that station is logged with `repeat_of` (t
 seq of the first), and a repeated StartTransaction (same connectorId, idTag,
 meterStart and timestamp) gets the transactionId it got the first time, unless the
 CSMS was made with `dedupe=False`.
+
+Security profiles (OCPP 1.6 Security Whitepaper): `password` makes it check HTTP
+Basic auth (profiles 1 and 2); `ssl`, a server context such as
+`server_ssl_context(cert, key)`, makes it a wss:// CSMS (profile 2), and with
+`client_ca` that context requires a client certificate signed by that CA (profile 3).
+The "connect" log entry then says which TLS version was agreed and the client
+certificate's commonName.
 """
 
 from __future__ import annotations
@@ -28,12 +35,14 @@ import hmac
 import itertools
 import json
 import logging
+import ssl as _ssl
 import sys
 import threading
 import uuid
 from collections.abc import Callable, Coroutine, Sequence
 from datetime import UTC, datetime
 from http import HTTPStatus
+from pathlib import Path
 from types import TracebackType
 from typing import Any, TypeVar
 from urllib.parse import unquote, urlsplit
@@ -75,6 +84,7 @@ __all__ = [
     "LogEntry",
     "MessageLog",
     "main_csms",
+    "server_ssl_context",
 ]
 
 OCPP_VERSION = "1.6"
@@ -95,6 +105,36 @@ def _now() -> str:
 
 def _cp_id_from_path(path: str) -> str:
     return unquote(urlsplit(path).path.rstrip("/").rsplit("/", 1)[-1])
+
+
+def server_ssl_context(
+    cert_file: str | Path, key_file: str | Path, client_ca: str | Path | None = None
+) -> _ssl.SSLContext:
+    """A TLS 1.2+ server context for `DevCsms(ssl=...)`: the certificate chain
+    (leaf first) and its key, and with `client_ca` a client certificate signed
+    by that CA is required (security profile 3)."""
+    context = _ssl.SSLContext(_ssl.PROTOCOL_TLS_SERVER)
+    context.minimum_version = _ssl.TLSVersion.TLSv1_2
+    context.load_cert_chain(cert_file, key_file)
+    if client_ca is not None:
+        context.verify_mode = _ssl.CERT_REQUIRED
+        context.load_verify_locations(cafile=client_ca)
+    return context
+
+
+def _tls_facts(ws: ServerConnection) -> dict[str, Any]:
+    """For the connect entry: the TLS version and the client certificate's CN."""
+    transport = ws.transport
+    ssl_object = transport.get_extra_info("ssl_object") if transport is not None else None
+    if ssl_object is None:
+        return {}
+    common_name = None
+    peer = ssl_object.getpeercert()
+    for rdn in (peer or {}).get("subject", ()):
+        for name, value in rdn:
+            if name == "commonName":
+                common_name = value
+    return {"tls": ssl_object.version(), "client_cn": common_name}
 
 
 def _basic_auth_ok(header: str | None, cp_id: str, password: bytes) -> bool:
@@ -380,10 +420,13 @@ class DevCsms(LogShortcuts):
         echo: Callable[[str], None] | None = None,
         close_timeout: float = 2.0,
         dedupe: bool = True,
+        ssl: _ssl.SSLContext | None = None,
     ) -> None:
         _check_boot_status(boot_status)
         self.host = host
         self._port = port
+        # A server context: wss:// instead of ws:// (see server_ssl_context).
+        self._ssl = ssl
         self._subprotocols = tuple(Subprotocol(p) for p in subprotocols)
         self._password = password.encode() if isinstance(password, str) else password
         # Mutable on purpose: a test may block a tag while the CSMS runs.
@@ -405,6 +448,12 @@ class DevCsms(LogShortcuts):
         self._stopping: asyncio.Event | None = None
         self._abort_on_stop = False
         self._sessions: dict[str, _StationSession] = {}
+
+    @property
+    def url(self) -> str:
+        """ws://host:port, or wss://host:port with TLS; stations append "/" + their id."""
+        scheme = "wss" if self._ssl is not None else "ws"
+        return f"{scheme}://{self.host}:{self._port}"
 
     # -- lifecycle
 
@@ -458,6 +507,7 @@ class DevCsms(LogShortcuts):
                 select_subprotocol=self._select_subprotocol,
                 process_request=self._process_request,
                 close_timeout=self._close_timeout,
+                ssl=self._ssl,
             )
         except BaseException as e:
             ready.set_exception(e)
@@ -524,6 +574,7 @@ class DevCsms(LogShortcuts):
                 "path": ws.request.path,
                 "subprotocol": ws.subprotocol,
                 "authorization": _redacted(ws.request.headers),
+                **_tls_facts(ws),
             },
         )
         try:
@@ -781,11 +832,31 @@ def main_csms(argv: list[str] | None = None) -> int:
     parser.add_argument("--interval", type=int, default=300, help="heartbeat interval (s)")
     parser.add_argument("--password", help="require HTTP Basic auth with this password")
     parser.add_argument(
+        "--tls-cert", metavar="FILE", help="serve wss:// with this certificate (PEM, leaf first)"
+    )
+    parser.add_argument("--tls-key", metavar="FILE", help="the --tls-cert's private key (PEM)")
+    parser.add_argument(
+        "--client-ca",
+        metavar="FILE",
+        help="require client certificates signed by this CA (PEM): security profile 3",
+    )
+    parser.add_argument(
         "--no-dedupe",
         action="store_true",
         help="give a re-sent StartTransaction a new transactionId (default: the same one)",
     )
     args = parser.parse_args(argv)
+    if bool(args.tls_cert) != bool(args.tls_key):
+        parser.error("--tls-cert and --tls-key go together")
+    if args.client_ca and not args.tls_cert:
+        parser.error("--client-ca needs --tls-cert and --tls-key")
+    context = None
+    if args.tls_cert:
+        try:
+            context = server_ssl_context(args.tls_cert, args.tls_key, args.client_ca)
+        except (OSError, ValueError) as e:  # ssl.SSLError is an OSError
+            print(f"error: cannot load the TLS files: {e}", file=sys.stderr)
+            return 1
 
     print_lock = threading.Lock()
 
@@ -803,6 +874,7 @@ def main_csms(argv: list[str] | None = None) -> int:
         password=args.password,
         echo=say,
         dedupe=not args.no_dedupe,
+        ssl=context,
     )
     try:
         csms.start()
