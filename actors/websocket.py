@@ -222,8 +222,15 @@ class WebSocketLink(Supervised):
             # The context manager owns the connection for the thread's life.
             with connect(self.url, **self._options()) as connection:
                 reason = self._serve(generation, connection, say)
-        except (OSError, InvalidHandshake, InvalidURI, TimeoutError) as exc:
+        except (OSError, InvalidHandshake, InvalidURI, TimeoutError, ConnectionClosed) as exc:
+            # A server may close the connection under the HTTP upgrade (TLS 1.3
+            # checks a client certificate after its handshake, for one).
             reason = f"connect failed: {exc}"
+        except Exception as exc:
+            # Anything else escaping this thread would leave the link dead for
+            # good, with no retry; log it and retry like any failure.
+            self.log.exception("connection attempt to %s failed", self.url)
+            reason = f"connect failed: {exc!r}"
         if reason:
             say(_Closed(generation, reason))
 
