@@ -29,12 +29,18 @@ Reset rebuilds the tree; a new process reads it from the database).
 
 The view lives in `StationContext.settings` (actors/settings_view.py), so it
 outlives this actor; that module says why readers need no lock.
+
+A SecurityProfile of 2 or 3 is Rejected unless the link could use it now:
+the station's TLS material (`ctx.tls`, kept by the security actor) must
+hold a usable CSMS root certificate, and for 3 a client certificate and
+key. The key table's own rules (only upwards, an AuthorizationKey for 1
+and 2) come first.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from ocppstation.actors.base import Place, Supervised
@@ -42,6 +48,7 @@ from ocppstation.actors.context import RPC, StationContext
 from ocppstation.actors.events import ConfigChanged
 from ocppstation.actors.rpc import Answer, Inbound
 from ocppstation.actors.settings_view import SettingsView
+from ocppstation.actors.websocket import TlsUnavailable, tls_context
 from ocppstation.config import keys_v16
 from ocppstation.config.keys_v16 import Status, Value
 from ocppstation.protocol.errors import (
@@ -181,6 +188,10 @@ class Settings(Supervised):
 
     def _change(self, key: str, text: str) -> tuple[dict[str, Any], Callable[[], None] | None]:
         change = keys_v16.validate_change(key, text, self.values, self.table)
+        if change.key == "SecurityProfile" and change.status is Status.ACCEPTED:
+            problem = self._tls_problem(change.value)
+            if problem is not None:
+                change = replace(change, status=Status.REJECTED, value=None, reason=problem)
         spec = keys_v16.lookup(change.key, self.table)
         secret = spec is not None and spec.write_only
         if change.status not in (Status.ACCEPTED, Status.REBOOT_REQUIRED):
@@ -210,6 +221,18 @@ class Settings(Supervised):
         return {"status": change.status.value}, lambda: self.ctx.bus.publish(event)
 
     # -- helpers -----------------------------------------------------------------------
+
+    def _tls_problem(self, profile: Value | None) -> str | None:
+        """Why the link could not connect with security profile `profile` now, if not."""
+        if not isinstance(profile, int) or profile < 2:
+            return None
+        try:
+            # The very context the link would build: roots that do not load,
+            # or a certificate that does not match its key, count as missing.
+            tls_context(self.ctx.tls.current, profile, self.ctx.data_dir)
+        except TlsUnavailable as exc:
+            return str(exc)
+        return None
 
     def _entry(self, name: str) -> dict[str, Any]:
         spec = self.table[name]

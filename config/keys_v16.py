@@ -42,10 +42,14 @@ Decisions worth knowing:
   view at once and publishes ConfigChanged, and actors re-arm from it. The
   `reboot` flag stays in the table for keys that will (integrators' keys).
 - SecurityProfile may only go up (whitepaper), never past what this station
-  implements (`SUPPORTED_SECURITY_PROFILES`), and profile 1 or 2 needs an
-  AuthorizationKey. AuthorizationKey is write-only: never returned with a
-  value, never published in an event; its value is the HTTP Basic password
-  as sent (16 to 40 characters, no hex decoding).
+  implements (`SUPPORTED_SECURITY_PROFILES`: 0 to 3), and profile 1 or 2 needs
+  an AuthorizationKey. Whether the station holds the certificates profile 2
+  or 3 needs is not a key: the settings actor checks that when the CSMS
+  raises the profile, and a config file may ask for 2 or 3 before they are
+  installed (the link then waits for them, retrying). AuthorizationKey is
+  write-only: never returned with a value, never published in an event; its
+  value is the HTTP Basic password as sent (16 to 40 characters, no hex
+  decoding).
 - Every rendered value fits the 500 characters GetConfiguration.conf allows.
 - `Internal` keys (CentralSystemURI, ChargePointId, ...) are not OCPP keys:
   they live in the file's Internal section and never appear here.
@@ -154,8 +158,8 @@ FEATURE_PROFILES = (CORE, FIRMWARE, LOCAL_AUTH, RESERVATION, SMART_CHARGING, REM
 IMPLEMENTED_PROFILES = frozenset(
     {CORE, FIRMWARE, LOCAL_AUTH, RESERVATION, SMART_CHARGING, REMOTE_TRIGGER}
 )
-# Profile 2 and 3 need TLS, which the link does not do yet.
-SUPPORTED_SECURITY_PROFILES = frozenset({0, 1})
+# 0 plain, 1 HTTP Basic, 2 TLS and HTTP Basic, 3 TLS with a client certificate.
+SUPPORTED_SECURITY_PROFILES = frozenset({0, 1, 2, 3})
 
 # The 1.6 Measurand enumeration (section 7.31), in the spec's order.
 MEASURANDS = (
@@ -669,7 +673,7 @@ def _fits(spec: KeySpec, value: Value, values: Mapping[str, Value]) -> str | Non
                     return f"{item}: there is no connector {connector}"
     if spec.name == "SecurityProfile" and isinstance(value, int):
         if value not in SUPPORTED_SECURITY_PROFILES:
-            return f"security profile {value} needs TLS, which this station does not do yet"
+            return f"security profile {value} is not supported by this station"
         if value in (1, 2) and not values.get("AuthorizationKey"):
             return f"security profile {value} needs an AuthorizationKey"
     if spec.name == "AuthorizationKey" and not value:
