@@ -22,12 +22,21 @@ Decisions worth knowing:
   the servers its CSMS names, directly.
 - A download is written to a `<dest>.*.part` file and renamed when
   complete, so a file at `dest` is always a whole one.
+- A `TransferError` says what kind of failure it was (`Failure`), for
+  GetLog's LogStatusNotification: credentials or rights refused (HTTP 401,
+  403, 407; FTP 530, 532, and 550 or 553 that say so) are DENIED; an
+  operation the server does not do (HTTP 405, 501, 505; FTP 502, 504; a
+  scheme this module does not speak) is UNSUPPORTED; an answer that breaks
+  the protocol, or a server that did not understand us (HTTP 400; FTP 500,
+  501), is BAD_MESSAGE; everything else (the network, timeouts, the
+  server's own trouble) is FAILED.
 """
 
 from __future__ import annotations
 
 import base64
 import ftplib
+import http.client
 import io
 import os
 import ssl
@@ -37,12 +46,14 @@ import urllib.error
 import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass
+from enum import StrEnum
 from pathlib import Path
 from typing import BinaryIO
 from urllib.parse import unquote, urlsplit
 
 __all__ = [
     "SCHEMES",
+    "Failure",
     "TransferError",
     "TransferOptions",
     "download",
@@ -55,8 +66,21 @@ SCHEMES = {"http": "HTTP", "https": "HTTPS", "ftp": "FTP"}
 CHUNK = 64 * 1024
 
 
+class Failure(StrEnum):
+    """What kind of failure a TransferError was."""
+
+    FAILED = "failed"  # the network, a timeout, the server's own trouble
+    DENIED = "denied"  # the server refused our credentials or rights
+    UNSUPPORTED = "unsupported"  # the server (or this module) does not do that
+    BAD_MESSAGE = "bad_message"  # one side did not understand the other
+
+
 class TransferError(Exception):
-    """A transfer that did not complete; the message says why."""
+    """A transfer that did not complete; the message says why, `kind` what kind it was."""
+
+    def __init__(self, message: str, kind: Failure = Failure.FAILED) -> None:
+        super().__init__(message)
+        self.kind = kind
 
 
 @dataclass(frozen=True)
@@ -150,9 +174,13 @@ def _http_get(url: str, write: Callable[[bytes], None], options: TransferOptions
             while chunk := answer.read(CHUNK):
                 write(chunk)
     except urllib.error.HTTPError as exc:
-        raise TransferError(f"GET {_safe(url)}: HTTP {exc.code} {exc.reason}") from exc
+        raise TransferError(
+            f"GET {_safe(url)}: HTTP {exc.code} {exc.reason}", _http_kind(exc.code)
+        ) from exc
     except (urllib.error.URLError, OSError, ValueError) as exc:
         raise TransferError(f"GET {_safe(url)}: {_reason(exc)}") from exc
+    except http.client.HTTPException as exc:  # an answer that is not HTTP
+        raise TransferError(f"GET {_safe(url)}: {_reason(exc)}", Failure.BAD_MESSAGE) from exc
 
 
 def _http_put(url: str, data: bytes, options: TransferOptions) -> None:
@@ -161,9 +189,28 @@ def _http_put(url: str, data: bytes, options: TransferOptions) -> None:
         with _opener(options).open(request, timeout=options.timeout) as answer:
             answer.read()
     except urllib.error.HTTPError as exc:
-        raise TransferError(f"PUT {_safe(url)}: HTTP {exc.code} {exc.reason}") from exc
+        raise TransferError(
+            f"PUT {_safe(url)}: HTTP {exc.code} {exc.reason}", _http_kind(exc.code)
+        ) from exc
     except (urllib.error.URLError, OSError, ValueError) as exc:
         raise TransferError(f"PUT {_safe(url)}: {_reason(exc)}") from exc
+    except http.client.HTTPException as exc:  # an answer that is not HTTP
+        raise TransferError(f"PUT {_safe(url)}: {_reason(exc)}", Failure.BAD_MESSAGE) from exc
+
+
+_HTTP_KINDS = {
+    400: Failure.BAD_MESSAGE,
+    401: Failure.DENIED,
+    403: Failure.DENIED,
+    405: Failure.UNSUPPORTED,
+    407: Failure.DENIED,
+    501: Failure.UNSUPPORTED,
+    505: Failure.UNSUPPORTED,
+}
+
+
+def _http_kind(code: int) -> Failure:
+    return _HTTP_KINDS.get(code, Failure.FAILED)
 
 
 # -- FTP --------------------------------------------------------------------------
@@ -194,7 +241,7 @@ def _ftp_get(url: str, write: Callable[[bytes], None], options: TransferOptions)
                 raise TransferError(f"{_safe(url)}: no file named")
             ftp.retrbinary(f"RETR {path}", write, blocksize=CHUNK)
     except ftplib.all_errors as exc:
-        raise TransferError(f"FTP RETR {_safe(url)}: {_reason(exc)}") from exc
+        raise TransferError(f"FTP RETR {_safe(url)}: {_reason(exc)}", _ftp_kind(exc)) from exc
 
 
 def _ftp_put(url: str, data: bytes, options: TransferOptions) -> None:
@@ -206,7 +253,29 @@ def _ftp_put(url: str, data: bytes, options: TransferOptions) -> None:
                 ftp.cwd(folder)
             ftp.storbinary(f"STOR {name}", io.BytesIO(data), blocksize=CHUNK)
     except ftplib.all_errors as exc:
-        raise TransferError(f"FTP STOR {_safe(url)}: {_reason(exc)}") from exc
+        raise TransferError(f"FTP STOR {_safe(url)}: {_reason(exc)}", _ftp_kind(exc)) from exc
+
+
+# 550 and 553 also mean "no such file or folder": only their words tell a refusal.
+_REFUSAL_WORDS = ("permission", "privilege", "denied", "not allowed", "forbidden")
+
+
+def _ftp_kind(exc: BaseException) -> Failure:
+    if isinstance(exc, ftplib.error_proto | ftplib.error_reply):
+        return Failure.BAD_MESSAGE
+    if not isinstance(exc, ftplib.error_perm | ftplib.error_temp):
+        return Failure.FAILED  # the network
+    text = str(exc)
+    code = text[:3]
+    if code in ("530", "532"):
+        return Failure.DENIED
+    if code in ("550", "553") and any(word in text.lower() for word in _REFUSAL_WORDS):
+        return Failure.DENIED
+    if code in ("500", "501"):
+        return Failure.BAD_MESSAGE
+    if code in ("502", "504"):
+        return Failure.UNSUPPORTED
+    return Failure.FAILED
 
 
 # -- helpers ------------------------------------------------------------------------
@@ -216,7 +285,10 @@ def _scheme(url: str) -> str:
     scheme = urlsplit(url).scheme.lower()
     if scheme not in SCHEMES:
         known = ", ".join(sorted(SCHEMES))
-        raise TransferError(f"{_safe(url)}: {scheme or 'no'} scheme (this station does {known})")
+        raise TransferError(
+            f"{_safe(url)}: {scheme or 'no'} scheme (this station does {known})",
+            Failure.UNSUPPORTED,
+        )
     return scheme
 
 
