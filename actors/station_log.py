@@ -1,4 +1,4 @@
-"""The station's own log, which GetDiagnostics reads back by time.
+"""The station's own log, which GetDiagnostics and GetLog read back by time.
 
 Every record of the `ocppstation` loggers that the process's logging lets
 through (INFO and up with the CLI's default) is written as one line that
@@ -15,6 +15,10 @@ With a data dir the log is `<DataDir>/logs/<ChargePointId>.log`, rotated at
 LOG_BYTES into LOG_BACKUPS older files; without one the last MEMORY_LINES
 lines are kept in memory, so that GetDiagnostics has something to send on a
 station that keeps no files.
+
+GetLog's SecurityLog is the lines of one logger and those below it
+(`ocppstation.security`, where security events are logged): a record's
+logger is the third field of its first line.
 
 The handler sits on the process's `ocppstation` logger: several stations in
 one process (the tests do that) each log every station's records.
@@ -45,7 +49,7 @@ LOG_BACKUPS = 5
 MEMORY_LINES = 5000
 LOGGER = "ocppstation"
 
-_STAMP = re.compile(r"^(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d+)?Z) ")
+_STAMP = re.compile(r"^(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d+)?Z) (?:\S+ (\S+?):)?")
 
 
 class _ClockFormatter(logging.Formatter):
@@ -133,14 +137,20 @@ class StationLog:
             except FileNotFoundError:
                 continue
 
-    def between(self, start: datetime | None, stop: datetime | None) -> list[str]:
-        return records_between(self.lines(), start, stop)
+    def between(
+        self, start: datetime | None, stop: datetime | None, logger: str | None = None
+    ) -> list[str]:
+        return records_between(self.lines(), start, stop, logger)
 
 
 def records_between(
-    lines: Iterable[str], start: datetime | None, stop: datetime | None
+    lines: Iterable[str],
+    start: datetime | None,
+    stop: datetime | None,
+    logger: str | None = None,
 ) -> list[str]:
-    """The lines of the records logged from `start` to `stop` (both included).
+    """The lines of the records logged from `start` to `stop` (both included),
+    by `logger` or a logger below it when one is named.
 
     A line without a time belongs to the record before it; lines before the
     first timed one (the tail of a record rotated away) are dropped.
@@ -156,6 +166,9 @@ def records_between(
                 keep = False
                 continue
             keep = (start is None or moment >= start) and (stop is None or moment <= stop)
+            if logger is not None:
+                name = match[2] or ""
+                keep = keep and (name == logger or name.startswith(logger + "."))
         if keep:
             kept.append(line)
     return kept
