@@ -77,20 +77,26 @@ def test_final_phases_owe_the_csms_their_status_and_busy_ones_answer_a_trigger()
         Phase.SCHEDULED: None,
         Phase.DOWNLOADING: None,
         Phase.DOWNLOADED: None,
+        Phase.VERIFIED: None,
         Phase.INSTALLING: None,
         Phase.DOWNLOAD_FAILED: "DownloadFailed",
         Phase.INSTALL_FAILED: "InstallationFailed",
         Phase.INSTALLED: "Installed",
+        Phase.INVALID_SIGNATURE: "InvalidSignature",
+        Phase.VERIFICATION_FAILED: "InstallVerificationFailed",
     }
     triggered = {phase: trigger_status(job.at(phase)) for phase in Phase}
     assert triggered == {
         Phase.SCHEDULED: "Idle",
         Phase.DOWNLOADING: "Downloading",
         Phase.DOWNLOADED: "Downloaded",
+        Phase.VERIFIED: "Downloaded",
         Phase.INSTALLING: "Installing",
         Phase.DOWNLOAD_FAILED: "Idle",
         Phase.INSTALL_FAILED: "Idle",
         Phase.INSTALLED: "Idle",
+        Phase.INVALID_SIGNATURE: "Idle",
+        Phase.VERIFICATION_FAILED: "Idle",
     }
     assert status_owed(None) is None
     assert trigger_status(None) == "Idle"
