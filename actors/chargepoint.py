@@ -37,6 +37,8 @@ from ocppstation.actors.firmware import (
     DIAGNOSTICS_STATUS,
     FIRMWARE,
     FIRMWARE_STATUS,
+    LOG_STATUS,
+    SIGNED_FIRMWARE_STATUS,
     TriggerStatus,
 )
 from ocppstation.actors.profiles import RemoteStartProfile
@@ -482,9 +484,14 @@ class ChargePoint(Supervised):
                 )
             case "BootNotification" | "Heartbeat" | "MeterValues" | "StatusNotification":
                 return self._trigger(payload)
+            case "FirmwareStatusNotification" | "LogStatusNotification" as requested:
+                # The firmware actor knows: FirmwareStatusNotification here means
+                # the signed firmware status, LogStatusNotification GetLog's.
+                message = SIGNED_FIRMWARE_STATUS if requested == FIRMWARE_STATUS else LOG_STATUS
+                return {"status": "Accepted"}, partial(
+                    self.ctx.registry.tell, FIRMWARE, TriggerStatus(message)
+                )
             case _:
-                # FirmwareStatusNotification here asks for the signed firmware
-                # status and LogStatusNotification for GetLog's: neither is done yet.
                 return {"status": "NotImplemented"}, None
 
     def _trigger(self, payload: dict[str, Any]) -> tuple[dict[str, Any], Callable[[], None] | None]:

@@ -27,7 +27,7 @@ Installer = Callable[[Path], bool | str]
 class FirmwareHooks:
     # An embedder's installer; None: Internal.FirmwareInstallCommand.
     installer: Installer | None = None
-    # The station's log, which GetDiagnostics uploads; None: no diagnostics.
+    # The station's log, which GetDiagnostics and GetLog upload; None: no log uploads.
     log: StationLog | None = None
     # The update in progress (FirmwareJob.to_json) when storage has no file.
     remembered: dict[str, Any] | None = None

@@ -75,6 +75,8 @@ ROUTES: Mapping[str, str] = {
     "GetConfiguration": SETTINGS,
     "GetDiagnostics": FIRMWARE,
     "UpdateFirmware": FIRMWARE,
+    "SignedUpdateFirmware": FIRMWARE,
+    "GetLog": FIRMWARE,
     "ClearChargingProfile": PROFILES,
     "GetCompositeSchedule": PROFILES,
     "SetChargingProfile": PROFILES,

@@ -236,9 +236,15 @@ def test_extended_trigger_message_sends_what_trigger_message_does(
     assert csms.call(CP, "ExtendedTriggerMessage", trigger) == {"status": "Accepted"}
     status = csms.log.wait_call("StatusNotification", CP, since=mark)
     assert status.payload["connectorId"] == 2
-    for requested in ("LogStatusNotification", "FirmwareStatusNotification"):
+    # Its FirmwareStatusNotification is the signed one (tests/test_signed_firmware_e2e.py).
+    for requested, sent in (
+        ("LogStatusNotification", "LogStatusNotification"),
+        ("FirmwareStatusNotification", "SignedFirmwareStatusNotification"),
+    ):
+        mark = csms.log.mark()
         answer = csms.call(CP, "ExtendedTriggerMessage", {"requestedMessage": requested})
-        assert answer == {"status": "NotImplemented"}
+        assert answer == {"status": "Accepted"}
+        assert csms.log.wait_call(sent, CP, since=mark).payload == {"status": "Idle"}
 
 
 def test_a_changed_authorization_key_is_a_security_event(
