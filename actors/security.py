@@ -102,14 +102,17 @@ class Security(Supervised):
     def __init__(self, place: Place, ctx: StationContext) -> None:
         super().__init__(place)
         self.ctx = ctx
-        self.installed: list[StoredCertificate] = []
         self._unsubscribe: Callable[[], None] = lambda: None
+        # Here, not in setup(): the supervisor starts the link once this
+        # returns, and its first connection must find the certificates.
+        self.installed: list[StoredCertificate] = (
+            self._storage().certificates().get(timeout=STORAGE_TIMEOUT)
+        )
+        self._import_provisioned()
+        self._publish_tls()
 
     def setup(self) -> None:
         self._unsubscribe = self.ctx.forward(self.actor_ref, _wanted)
-        self.installed = self._storage().certificates().get(timeout=STORAGE_TIMEOUT)
-        self._import_provisioned()
-        self._publish_tls()
 
     def teardown(self) -> None:
         self._unsubscribe()

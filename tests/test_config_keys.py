@@ -365,7 +365,7 @@ def test_keys_of_a_profile_left_out_of_supported_feature_profiles_are_not_suppor
         ("ConnectorPhaseRotation", "3.RST", Status.REJECTED, "no connector 3"),
         ("MeterValuesSampledData", ",".join(k.MEASURANDS[:21]), Status.REJECTED, "more than"),
         ("SecurityProfile", "1", Status.REJECTED, "needs an AuthorizationKey"),
-        ("SecurityProfile", "2", Status.REJECTED, "TLS"),
+        ("SecurityProfile", "2", Status.REJECTED, "needs an AuthorizationKey"),
         ("SecurityProfile", "0", Status.ACCEPTED, ""),
         ("AuthorizationKey", "", Status.REJECTED, "cannot be cleared"),
         ("AuthorizationKey", "a-sixteen-chars!", Status.ACCEPTED, ""),
@@ -514,11 +514,7 @@ def write(tmp_path: Path, content: dict[str, Any]) -> Path:
             "Core.ConnectorPhaseRotation",
             "no connector 2",
         ),
-        (
-            {"Security": {"SecurityProfile": 3, "AuthorizationKey": "a-sixteen-chars!"}},
-            "Security.SecurityProfile",
-            "TLS",
-        ),
+        ({"Security": {"SecurityProfile": 2}}, "Security.AuthorizationKey", "profile 2"),
         ({"Security": {"AuthorizationKey": "short"}}, "Security.AuthorizationKey", "16 to 40"),
         (
             {"SmartCharging": {"ChargingScheduleMaxPeriods": -1}},
