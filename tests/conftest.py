@@ -124,3 +124,23 @@ def wait_status(station: Station, evse: int, status: str, since: int = 0) -> Non
         timeout=5,
         since=since,
     )
+
+
+def quiet(station: Station, timeout: float = 5.0) -> None:
+    """Wait until every CALL the station sent has its answer.
+
+    Call before moving virtual time: a jump past CallTimeout would fail a
+    call that the CSMS did answer, and a failed transactional message waits
+    TransactionMessageRetryInterval before its retry.
+    """
+    from ocppstation.actors.events import MessageAnswered, MessageSent
+
+    log = log_of(station)
+
+    def settled(_: object) -> bool:
+        events = log.all()
+        sent = sum(isinstance(e, MessageSent) for e in events)
+        return sent == sum(isinstance(e, MessageAnswered) for e in events)
+
+    if not settled(None):
+        log.wait_for(settled, timeout)

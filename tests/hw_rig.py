@@ -187,21 +187,3 @@ def statuses(csms: Any, evse: int, since: int = 0) -> list[tuple[str, str]]:
         for e in csms.log.calls("StatusNotification", CP, since=since)
         if e.direction == "in" and e.payload["connectorId"] == evse
     ]
-
-
-def quiet(station: Station) -> None:
-    """Wait until every CALL the station sent has its answer.
-
-    Call before moving virtual time: a jump past CallTimeout would fail a
-    call that the CSMS did answer, and a failed transactional message waits
-    TransactionMessageRetryInterval before its retry.
-    """
-    from ocppstation.actors.events import MessageAnswered, MessageSent
-
-    def settled(_: object) -> bool:
-        events = recorded(station).all()
-        sent = sum(isinstance(e, MessageSent) for e in events)
-        return sent == sum(isinstance(e, MessageAnswered) for e in events)
-
-    if not settled(None):
-        recorded(station).wait_for(settled, WAIT)

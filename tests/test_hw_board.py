@@ -9,13 +9,13 @@ from ocppstation.actors.events import ConnectorChanged
 from ocppstation.hw.simulated import SimulatedEvse
 from ocppstation.tools.csms import DevCsms
 from ocppstation.tools.fake_device import FakeBoard
+from tests.conftest import quiet
 from tests.hw_rig import (
     CP,
     FAULT_DELAY,
     WAIT,
     Rig,
     health,
-    quiet,
     recorded,
     restart_delayed,
     status_seen,

@@ -16,6 +16,7 @@ from ocppstation.actors.events import ConnectorChanged, MeterSampled, Transactio
 from ocppstation.actors.supervisor import ChildTerminated
 from ocppstation.tools.csms import DevCsms
 from ocppstation.tools.fake_device import FakeMeter
+from tests.conftest import quiet
 from tests.hw_rig import (
     CP,
     FAULT_DELAY,
@@ -23,7 +24,6 @@ from tests.hw_rig import (
     WAIT,
     Rig,
     health,
-    quiet,
     recorded,
     restart_delayed,
     status_seen,

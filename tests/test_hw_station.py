@@ -14,7 +14,8 @@ from ocppstation.config.loader import ConfigError, load
 from ocppstation.hw.simulated import SimulatedEvse
 from ocppstation.tools.csms import DevCsms
 from ocppstation.tools.fake_device import FakeMeter
-from tests.hw_rig import CP, Rig, quiet, status_seen
+from tests.conftest import quiet
+from tests.hw_rig import CP, Rig, status_seen
 
 CARDS = {1: "0A00F1E2D3", 2: "62E3086CED"}
 

@@ -18,13 +18,14 @@ from ocppstation.actors.clock import FakeClock
 from ocppstation.actors.events import (
     LimitChanged,
     MessageAnswered,
+    MessageSent,
     TransactionStarted,
     TransactionStopped,
 )
 from ocppstation.actors.station import Station
 from ocppstation.actors.supervisor import ChildRestarted
 from ocppstation.tools.csms import CallErrorResponse, DevCsms
-from tests.conftest import StationFactory, answered, log_of, wait_status
+from tests.conftest import StationFactory, answered, log_of, quiet, wait_status
 
 CP = "cp-test"
 METER = "Energy.Active.Import.Register,Power.Active.Import,Current.Import,Current.Offered"
@@ -500,6 +501,18 @@ def test_a_crashed_profiles_actor_keeps_its_profiles_and_the_transaction_its_lim
     assert station.status()["evses"][0]["transaction_id"] == tx
     assert station.hardware[1].offered_a == 9.0
     assert periods(composite(csms, 1, 60)) == [(0, 9.0)]
+    # The new link re-announces the connectors: answered before time moves,
+    # or a jump past CallTimeout fails a call the CSMS did answer.
+    log.wait_for(
+        lambda e: (
+            isinstance(e, MessageSent)
+            and e.action == "StatusNotification"
+            and e.payload["connectorId"] == 2
+        ),
+        5,
+        mark,
+    )
+    quiet(station)
     assert next_values(csms, station, clock)["Current.Import"] == ["9", "9", "9"]
 
 
