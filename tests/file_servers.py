@@ -173,6 +173,13 @@ class HttpFileServer:
             if not self._cond.wait_for(enough, timeout):
                 raise TimeoutError(f"{count} {method or ''} requests expected: {self.requests}")
 
+    def wait_upload(self, path: str, timeout: float = 5.0) -> bytes:
+        """The body PUT at `path`, once it has been stored."""
+        with self._cond:
+            if not self._cond.wait_for(lambda: path in self.uploads, timeout):
+                raise TimeoutError(f"nothing uploaded to {path}: {list(self.uploads)}")
+            return self.uploads[path]
+
     def _record(self, request: Request) -> None:
         with self._cond:
             self.requests.append(request)
@@ -217,6 +224,7 @@ class HttpFileServer:
                     return
                 with files._cond:
                     files.uploads[self.path] = body
+                    files._cond.notify_all()
                 self._answer(201)
 
         return Handler

@@ -14,7 +14,6 @@ from __future__ import annotations
 import io
 import json
 import logging
-import time
 import zipfile
 from collections.abc import Iterator
 from datetime import timedelta
@@ -267,10 +266,7 @@ def test_a_new_get_log_cancels_the_upload_under_way(
         assert f"/logs/{second['filename']}" in server.uploads
         # The first one's upload ends now, and nobody hears of it.
         stuck.release.set()
-        deadline = time.monotonic() + 5
-        while f"/logs/{first['filename']}" not in stuck.uploads:
-            assert time.monotonic() < deadline, "the first upload never ended"
-            time.sleep(0.01)
+        stuck.wait_upload(f"/logs/{first['filename']}")
         assert trigger_log(any_csms) == {"status": "Idle"}
     assert log_statuses(any_csms, mark) == [
         ("Uploading", 1),
