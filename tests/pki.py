@@ -2,7 +2,9 @@
 certificates for 127.0.0.1 and localhost, client certificates, as PEM text
 (what `TlsMaterial` holds) and as files (what ssl's server contexts load).
 
-Keys are P-256 ECDSA; everything is valid from yesterday for two days.
+Keys are P-256 ECDSA. Everything is valid from 2025 to 2031: on the real
+clock (TLS handshakes check it) and on the stations' virtual one, which
+starts on 2026-01-01.
 """
 
 from __future__ import annotations
@@ -16,6 +18,10 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+
+
+NOT_BEFORE = dt.datetime(2025, 1, 1, tzinfo=dt.UTC)
+NOT_AFTER = dt.datetime(2031, 1, 1, tzinfo=dt.UTC)
 
 
 @dataclass(frozen=True)
@@ -83,6 +89,17 @@ class Ca:
         """A client certificate (a ChargePointCertificate) for `common_name`."""
         return self._issue(common_name, ExtendedKeyUsageOID.CLIENT_AUTH, [])
 
+    def sign(self, csr_pem: str) -> str:
+        """What a CSMS answers a SignCertificate with: a client certificate for the CSR."""
+        csr = x509.load_pem_x509_csr(csr_pem.encode())
+        cert = (
+            _builder(csr.subject, self.cert.subject, csr.public_key())  # type: ignore[arg-type]
+            .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+            .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.CLIENT_AUTH]), critical=False)
+            .sign(self._key, hashes.SHA256())
+        )
+        return cert.public_bytes(serialization.Encoding.PEM).decode("ascii")
+
     def _issue(
         self, common_name: str, usage: x509.ObjectIdentifier, names: list[x509.GeneralName]
     ) -> Issued:
@@ -116,13 +133,12 @@ def _name(common_name: str) -> x509.Name:
 def _builder(
     subject: x509.Name, issuer: x509.Name, public_key: ec.EllipticCurvePublicKey
 ) -> x509.CertificateBuilder:
-    now = dt.datetime.now(dt.UTC)
     return (
         x509.CertificateBuilder()
         .subject_name(subject)
         .issuer_name(issuer)
         .public_key(public_key)
         .serial_number(x509.random_serial_number())
-        .not_valid_before(now - dt.timedelta(days=1))
-        .not_valid_after(now + dt.timedelta(days=2))
+        .not_valid_before(NOT_BEFORE)
+        .not_valid_after(NOT_AFTER)
     )

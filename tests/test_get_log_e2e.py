@@ -11,11 +11,8 @@ ExtendedTriggerMessage(LogStatusNotification).
 
 from __future__ import annotations
 
-import io
 import json
 import logging
-import zipfile
-from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -24,31 +21,16 @@ import pytest
 
 from ocppstation.actors.clock import FakeClock
 from ocppstation.actors.firmware import LogStatusChanged, TransferFailed
-from ocppstation.actors.station import Station
 from ocppstation.protocol.timestamps import ocpp_timestamp
 from ocppstation.protocol.v16.firmware import parse_timestamp
 from ocppstation.tools.csms import DevCsms
 from ocppstation.tools.peer import LogEntry
-from tests.conftest import StationFactory, answered, log_of
+from tests.conftest import StationFactory, log_of
 from tests.file_servers import FtpServer, HttpFileServer, refused_url
-from tests.test_firmware_e2e import CP, logged, sent, wait_sent
+from tests.test_diagnostics_e2e import booted, info_logs, log_lines, unzip  # noqa: F401
+from tests.test_firmware_e2e import CP, sent, wait_sent
 
 LSN = "LogStatusNotification"
-
-
-@pytest.fixture(autouse=True)
-def info_logs(caplog: pytest.LogCaptureFixture) -> Iterator[None]:
-    # The station's log holds what the process's logging lets through; the CLI
-    # lets INFO through (security events are logged at INFO), pytest only WARNING.
-    caplog.set_level(logging.INFO, logger="ocppstation")
-    yield
-
-
-def booted(peer: Any, make_station: StationFactory, **sections: Any) -> Station:
-    station = make_station(peer, evses=1, **sections)
-    answered(station, "StatusNotification", 2)
-    logged(peer, "StatusNotification", 2)
-    return station
 
 
 def get_log(
@@ -65,16 +47,6 @@ def log_statuses(peer: Any, since: int = 0) -> list[tuple[str, int | None]]:
 
 def wait_log(peer: Any, status: str, since: int = 0) -> LogEntry:
     return wait_sent(peer, status, since=since, action=LSN)
-
-
-def unzip(data: bytes) -> dict[str, str]:
-    with zipfile.ZipFile(io.BytesIO(data)) as zf:
-        return {name: zf.read(name).decode() for name in zf.namelist()}
-
-
-def log_lines(files: dict[str, str]) -> list[str]:
-    (name,) = [n for n in files if n.endswith(".log")]
-    return files[name].splitlines()
 
 
 def logger_of(line: str) -> str:

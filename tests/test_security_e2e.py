@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import datetime as dt
 from pathlib import Path
 from typing import Any
 
@@ -14,41 +13,10 @@ from cryptography.x509.oid import NameOID
 from ocppstation.actors.station import Station
 from ocppstation.tools.csms import DevCsms
 from tests.conftest import StationFactory, answered
+from tests.pki import Ca
 
 CP = "cp-test"
 ROOT = "CentralSystemRootCertificate"
-
-
-class Ca:
-    """A certificate authority the test plays: the CSMS's root, signing our CSRs."""
-
-    def __init__(self, cn: str = "CSMS Root", *, ca: bool = True) -> None:
-        self.key = ec.generate_private_key(ec.SECP256R1())
-        self.name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, cn)])
-        self.cert = self._build(self.name, self.key.public_key(), ca=ca)
-
-    def _build(self, subject: x509.Name, public_key: Any, *, ca: bool) -> x509.Certificate:
-        # Valid on the station's virtual clock and on the real one (TLS checks that).
-        return (
-            x509.CertificateBuilder()
-            .subject_name(subject)
-            .issuer_name(self.name)
-            .public_key(public_key)
-            .serial_number(x509.random_serial_number())
-            .not_valid_before(dt.datetime(2025, 1, 1, tzinfo=dt.UTC))
-            .not_valid_after(dt.datetime(2031, 1, 1, tzinfo=dt.UTC))
-            .add_extension(x509.BasicConstraints(ca=ca, path_length=None), critical=True)
-            .sign(self.key, hashes.SHA256())
-        )
-
-    @property
-    def pem(self) -> str:
-        return self.cert.public_bytes(serialization.Encoding.PEM).decode()
-
-    def sign(self, csr_pem: str) -> str:
-        csr = x509.load_pem_x509_csr(csr_pem.encode())
-        leaf = self._build(csr.subject, csr.public_key(), ca=False)
-        return leaf.public_bytes(serialization.Encoding.PEM).decode()
 
 
 def booted(peer: Any, make_station: StationFactory, **sections: Any) -> Station:
@@ -107,7 +75,7 @@ def test_what_is_not_a_root_is_rejected(csms: DevCsms, make_station: StationFact
     assert install(csms, "-----BEGIN CERTIFICATE-----\nnope\n-----END CERTIFICATE-----\n") == (
         "Rejected"
     )
-    assert install(csms, Ca(ca=False).pem) == "Rejected"
+    assert install(csms, Ca().client("not a CA").cert_pem) == "Rejected"
     assert installed(csms) == {"status": "NotFound"}
 
 
