@@ -45,6 +45,7 @@ from ocppstation.actors.base import Place, Supervised
 from ocppstation.actors.context import RPC, WEBSOCKET, StationContext, TlsMaterial
 from ocppstation.actors.events import ConfigApplied, ConfigChanged, ConnectFailed, LinkChanged
 from ocppstation.actors.rpc import FrameIn, LinkDown, LinkUp, Outgoing, SayLinkState
+from ocppstation.actors.security import report_event
 from ocppstation.protocol.backoff import Backoff
 
 # A change of one of these keys needs a new connection to take effect.
@@ -66,6 +67,8 @@ class _Opened:
 class _Closed:
     generation: int
     reason: str
+    # The whitepaper's security event this failure is, if it is one.
+    security_event: str | None = None
 
 
 @dataclass(frozen=True)
@@ -214,6 +217,17 @@ def _load_client_certificate(
             pass
 
 
+def tls_security_event(exc: BaseException) -> str | None:
+    """The whitepaper's security event for a failed TLS handshake, if it is one."""
+    if isinstance(exc, ssl.SSLCertVerificationError):
+        return "InvalidCentralSystemCertificate"
+    if isinstance(exc, ssl.SSLError) and any(
+        mark in str(exc) for mark in ("PROTOCOL_VERSION", "UNSUPPORTED_PROTOCOL")
+    ):
+        return "InvalidTLSVersion"
+    return None
+
+
 class WebSocketLink(Supervised):
     def __init__(self, place: Place, ctx: StationContext) -> None:
         super().__init__(place)
@@ -228,6 +242,9 @@ class WebSocketLink(Supervised):
         self.generation = 0
         self.connection: ClientConnection | None = None
         self.failures = 0  # consecutive failed attempts, for the backoff
+        # Security events reported since the last good connection: a CSMS
+        # with a bad certificate hears of it once, not at every retry.
+        self.reported: set[str] = set()
         self._unsubscribe: Callable[[], None] = lambda: None
 
     def setup(self) -> None:
@@ -257,6 +274,7 @@ class WebSocketLink(Supervised):
             case _Opened(generation=g) if g == self.generation:
                 self.connection = message.connection
                 self.failures = 0
+                self.reported.clear()
                 self.ctx.registry.tell(RPC, LinkUp(g))
                 self.ctx.bus.publish(LinkChanged(True, self.url))
             case _Opened():
@@ -266,6 +284,9 @@ class WebSocketLink(Supervised):
             case FrameIn():
                 pass
             case _Closed(generation=g) if g == self.generation:
+                if message.security_event and message.security_event not in self.reported:
+                    self.reported.add(message.security_event)
+                    report_event(self.ctx, message.security_event, message.reason)
                 self._lost(message.reason)
             case _Reconnect(generation=g) if g == self.generation:
                 self._attempt()
@@ -395,6 +416,7 @@ class WebSocketLink(Supervised):
             self.log.warning("cannot connect to %s: %s", url, exc)
             say(_Closed(generation, f"cannot connect: {exc}"))
             return
+        event = None
         try:
             # The context manager owns the connection for the thread's life.
             with connect(url, **options) as connection:
@@ -404,13 +426,14 @@ class WebSocketLink(Supervised):
             # server that ends TLS after its handshake (TLS 1.3 checks the client
             # certificate then) closes the connection under the HTTP upgrade.
             reason = f"connect failed: {exc}"
+            event = tls_security_event(exc)
         except Exception as exc:
             # Anything else escaping this thread would leave the link dead for
             # good, with no retry; log it and retry like any failure.
             self.log.exception("connection attempt to %s failed", url)
             reason = f"connect failed: {exc!r}"
         if reason:
-            say(_Closed(generation, reason))
+            say(_Closed(generation, reason, event))
 
     def _serve(
         self, generation: int, connection: ClientConnection, say: Callable[[object], bool]

@@ -1,8 +1,9 @@
 """Security profiles 2 and 3 (OCPP 1.6 Security Whitepaper) on the station's link.
 
 Real TLS on 127.0.0.1: the dev CSMS serves wss:// with a certificate from
-tests/pki.py, and the station trusts what its `ctx.tls` holds (set here
-before the station starts, and kept: see PinnedTls). Waits
+tests/pki.py, and the station is provisioned the way a factory would:
+certificate files named in its Internal section, which its security actor
+imports before the link dials (see `provision`). Waits
 are on the station's events and the CSMS's log, with timeouts; reconnect
 backoff runs in virtual time.
 """
@@ -23,7 +24,7 @@ from websockets.sync.client import connect
 from websockets.typing import Subprotocol
 
 from ocppstation.actors.clock import FakeClock
-from ocppstation.actors.context import WEBSOCKET, TlsHolder, TlsMaterial
+from ocppstation.actors.context import WEBSOCKET, TlsMaterial
 from ocppstation.actors.events import (
     ConfigApplied,
     ConnectFailed,
@@ -32,7 +33,12 @@ from ocppstation.actors.events import (
 )
 from ocppstation.actors.station import Station
 from ocppstation.actors.supervisor import ChildCrashed
-from ocppstation.actors.websocket import TlsUnavailable, station_url, tls_context
+from ocppstation.actors.websocket import (
+    TlsUnavailable,
+    station_url,
+    tls_context,
+    tls_security_event,
+)
 from ocppstation.config.loader import load
 from ocppstation.tools.csms import DevCsms, main_csms, server_ssl_context
 from tests.conftest import answered, log_of
@@ -96,29 +102,28 @@ def mtls_csms(pki: dict[str, Any]) -> Iterator[DevCsms]:
         yield csms
 
 
-class PinnedTls(TlsHolder):
-    """The test's TLS material, whatever the station's security actor publishes.
-
-    The security actor replaces `ctx.tls` with what its storage holds when it
-    starts (in these tests: nothing), racing the link's first attempt; these
-    tests are about the link, so the material is the test's alone, changed
-    only by `install`.
-    """
-
-    def __init__(self, material: TlsMaterial) -> None:
-        super().__init__()
-        super().replace(material)
-
-    def replace(self, material: TlsMaterial) -> None:
-        pass
-
-    def install(self, material: TlsMaterial) -> None:
-        super().replace(material)
+def provision(folder: Path, material: TlsMaterial | None) -> dict[str, str]:
+    """The Internal keys naming files with `material`, as a factory provisions a station."""
+    if material is None:
+        return {}
+    folder.mkdir(parents=True, exist_ok=True)
+    keys: dict[str, str] = {}
+    if material.csms_roots:
+        roots_file = folder / "csms-roots.pem"
+        roots_file.write_text("".join(material.csms_roots))
+        keys["CentralSystemRootCertificateFile"] = str(roots_file)
+    if material.client_chain and material.client_key:
+        cert_file, key_file = folder / "cp.pem", folder / "cp.key"
+        cert_file.write_text(material.client_chain)
+        key_file.write_text(material.client_key)
+        keys["ChargePointCertificateFile"] = str(cert_file)
+        keys["ChargePointKeyFile"] = str(key_file)
+    return keys
 
 
 @pytest.fixture
-def make_tls_station(clock: FakeClock) -> Iterator[MakeStation]:
-    """Like conftest's make_station, with `ctx.tls` set before the station starts."""
+def make_tls_station(clock: FakeClock, tmp_path: Path) -> Iterator[MakeStation]:
+    """Like conftest's make_station, provisioned with `material`'s certificates."""
     started: list[Station] = []
 
     def make(
@@ -136,6 +141,7 @@ def make_tls_station(clock: FakeClock) -> Iterator[MakeStation]:
                 "RetryBackOffRandomRange": 0,
                 "RetryBackOffWaitMinimum": 2,
                 "CallTimeout": 10,
+                **provision(tmp_path / f"provisioned-{len(started)}", material),
             },
         }
         for name, keys in sections.items():
@@ -143,8 +149,6 @@ def make_tls_station(clock: FakeClock) -> Iterator[MakeStation]:
         station = Station(
             load(None, overrides), clock=clock, seed=1, record_events=True, data_dir=data_dir
         )
-        # Before start, so the link's first attempt reads it.
-        object.__setattr__(station.ctx, "tls", PinnedTls(material or TlsMaterial()))
         started.append(station)
         return station.start()
 
@@ -243,6 +247,24 @@ def test_profile_2_never_connects_to_a_csms_whose_certificate_it_cannot_verify(
     assert connects(tls_csms) == []
 
 
+def test_a_csms_certificate_it_cannot_verify_is_a_security_event_once(
+    tls_csms: DevCsms, make_tls_station: MakeStation, pki: dict[str, Any], clock: FakeClock
+) -> None:
+    wrong = TlsMaterial(csms_roots=(pki["stranger"].pem,))
+    station = make_tls_station(tls_csms.url, wrong, Security=profile(2))
+    fails_and_retries(station, clock, "certificate verify failed")
+    # Queued once for the whole streak of failures, not once per attempt.
+    queued = station.registry.proxy("storage").queue_all().get(timeout=5)
+    assert [m.payload["type"] for m in queued] == ["InvalidCentralSystemCertificate"]
+    # Once the right root is there, the CSMS hears of it.
+    station.ctx.tls.replace(roots(pki))
+    clock.advance(PAST_BACKOFF)
+    registered(station)
+    event = tls_csms.log.wait_call("SecurityEventNotification", CP)
+    assert event.payload["type"] == "InvalidCentralSystemCertificate"
+    assert "certificate verify failed" in event.payload["techInfo"]
+
+
 def test_profile_2_checks_the_host_name(
     make_tls_station: MakeStation, pki: dict[str, Any], tmp_path: Path
 ) -> None:
@@ -260,11 +282,9 @@ def test_profile_2_without_a_root_waits_for_one_and_then_connects(
     station = make_tls_station(tls_csms.url, None, Security=profile(2))
     fails_and_retries(station, clock, "needs a CSMS root certificate")
     assert connects(tls_csms) == []
-    # What the security actor will do when the CSMS installs a root: the next
+    # What the security actor does when the CSMS installs a root: the next
     # attempt reads it.
-    tls = station.ctx.tls
-    assert isinstance(tls, PinnedTls)
-    tls.install(roots(pki))
+    station.ctx.tls.replace(roots(pki))
     clock.advance(PAST_BACKOFF)
     registered(station)
 
@@ -576,3 +596,35 @@ def test_the_csms_command_says_when_it_cannot_load_the_certificate(
     missing = str(tmp_path / "missing.pem")
     assert main_csms(["--port", "0", "--tls-cert", missing, "--tls-key", missing]) == 1
     assert "cannot load the TLS files" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    "error,kind",
+    [
+        (
+            ssl.SSLCertVerificationError("certificate verify failed"),
+            "InvalidCentralSystemCertificate",
+        ),
+        (ssl.SSLError(1, "[SSL: TLSV1_ALERT_PROTOCOL_VERSION] tlsv1 alert"), "InvalidTLSVersion"),
+        (ssl.SSLError(1, "[SSL: UNSUPPORTED_PROTOCOL] unsupported protocol"), "InvalidTLSVersion"),
+        # A server that just hangs up cannot be told from any other lost connection.
+        (ssl.SSLError(8, "[SSL: UNEXPECTED_EOF_WHILE_READING] EOF"), None),
+        (ConnectionRefusedError(111, "refused"), None),
+    ],
+)
+def test_which_tls_failures_are_security_events(error: BaseException, kind: str | None) -> None:
+    assert tls_security_event(error) == kind
+
+
+def test_the_root_the_link_relies_on_is_not_deleted(
+    tls_csms: DevCsms, make_tls_station: MakeStation, pki: dict[str, Any]
+) -> None:
+    station = make_tls_station(tls_csms.url, roots(pki), Security=profile(2))
+    registered(station)
+    listed = tls_csms.call(
+        CP, "GetInstalledCertificateIds", {"certificateType": "CentralSystemRootCertificate"}
+    )
+    (only,) = listed["certificateHashData"]
+    answer = tls_csms.call(CP, "DeleteCertificate", {"certificateHashData": only})
+    assert answer == {"status": "Failed"}
+    assert station.ctx.tls.current.csms_roots == roots(pki).csms_roots
