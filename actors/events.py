@@ -114,6 +114,18 @@ class MessageAnswered:
 
 
 @dataclass(frozen=True)
+class RetryScheduled:
+    """The outbox will send queued message `seq` (`action`) again in `wait` seconds.
+
+    Published once the retry timer is armed, so a waiter may move time at once.
+    """
+
+    action: str
+    seq: int
+    wait: float
+
+
+@dataclass(frozen=True)
 class ResetRequested:
     """The CSMS asked for a Reset; the Station (outside the tree) carries it out."""
 

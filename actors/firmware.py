@@ -75,9 +75,10 @@ import pykka
 
 from ocppstation.actors.base import Place, Supervised
 from ocppstation.actors.connector import Maintenance
-from ocppstation.actors.context import RPC, StationContext, evse_path
+from ocppstation.actors.context import OUTBOX, RPC, StationContext, evse_path
 from ocppstation.actors.events import Online, ResetRequested, TransactionStopped
 from ocppstation.actors.firmware_hooks import Installer
+from ocppstation.actors.outbox import WhenDelivered
 from ocppstation.actors.rpc import Answer, Inbound, Outcome, submit
 from ocppstation.actors.security import report_event
 from ocppstation.actors.station_log import archive
@@ -244,6 +245,13 @@ class _Hold:
 
 @dataclass(frozen=True)
 class _Install:
+    seq: int
+
+
+@dataclass(frozen=True)
+class _Flushed:
+    """The outbox delivered what was queued when we were ready to install."""
+
     seq: int
 
 
@@ -492,6 +500,10 @@ class Firmware(Supervised):
                 pass
             case TransactionStopped() | _Rehold():
                 self._rehold()
+            case _Flushed(seq=s) if s == self.seq and self.checking:
+                self._begin_install()
+            case _Flushed():
+                pass  # for a job that is gone
             case _EvseDown():
                 self.down.add(message.evse)
                 self._rehold()
@@ -830,15 +842,26 @@ class Firmware(Supervised):
             # it (re)starts, whichever comes first.
             self.ctx.cancel(self.timer)
             self.timer = self.ctx.call_later(HOLD_RECHECK, self.actor_ref, _Hold(self.seq))
-        elif ready and job.signed:
-            # The file may have waited on disk for hours: is it still the one verified?
-            self.checking = True
-            self._verify()
         elif ready:
-            self._store(job.at(Phase.INSTALLING))
-            self._status("Installing", then=_Install(self.seq))
+            # The StopTransactions of the sessions we waited for go out before
+            # the installation and its reboot (the outbox says when).
+            self.checking = True
+            flushed = WhenDelivered(self.actor_ref, _Flushed(self.seq))
+            if not self.ctx.registry.tell(OUTBOX, flushed):
+                self._begin_install()  # no outbox now: what it holds is in storage
         else:
             self.log.info("firmware installation waits for the transactions to end")
+
+    def _begin_install(self) -> None:
+        job = self.job
+        assert job is not None
+        if job.signed:
+            # The file may have waited on disk for hours: is it still the one verified?
+            self._verify()
+            return
+        self.checking = False
+        self._store(job.at(Phase.INSTALLING))
+        self._status("Installing", then=_Install(self.seq))
 
     def _rehold(self) -> None:
         job = self.job

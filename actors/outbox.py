@@ -19,10 +19,12 @@ from collections import deque
 from dataclasses import dataclass
 from typing import Any
 
+import pykka
+
 from ocppstation.actors.auth import Learned
 from ocppstation.actors.base import Place, Supervised
 from ocppstation.actors.context import AUTH, RPC, StationContext, evse_path
-from ocppstation.actors.events import Online
+from ocppstation.actors.events import Online, RetryScheduled
 from ocppstation.actors.rpc import NotRegistered, Outcome, ReadyQuery, submit
 from ocppstation.actors.storage import QueuedMessage
 from ocppstation.protocol.errors import CallTimeout, OfflineError
@@ -37,6 +39,19 @@ class Enqueued:
 
     message: QueuedMessage
     connector: int
+
+
+@dataclass(frozen=True)
+class WhenDelivered:
+    """Tell `message` to `notify` once everything queued now has left the queue.
+
+    At once when nothing is queued or the station is offline: what waits
+    then is persisted, and the asker (a reboot, say) need not wait for the
+    network.
+    """
+
+    notify: pykka.ActorRef[Any]
+    message: object
 
 
 @dataclass(frozen=True)
@@ -91,6 +106,8 @@ class Outbox(Supervised):
         self.loaded_up_to = 0
         self.waiting: int | None = None  # seq held back until its retry timer
         self.online = False
+        # WhenDelivered askers: the last seq queued when they asked, whom to tell what.
+        self.waiters: list[tuple[int, WhenDelivered]] = []
         self._unsubscribe = lambda: None
 
     def setup(self) -> None:
@@ -131,7 +148,14 @@ class Outbox(Supervised):
                 self._pump()
             case Online():
                 self.online = message.online
+                if not self.online:
+                    self._release_waiters(None)
                 self._pump()
+            case WhenDelivered():
+                if self.queue and self.online:
+                    self.waiters.append((self.queue[-1].seq, message))
+                else:
+                    _tell(message)
             case _Done():
                 self._done(message.seq, message.outcome)
             case _Retry(seq=seq) if seq == self.waiting:
@@ -224,6 +248,7 @@ class Outbox(Supervised):
         self.ctx.storage().queue_attempted(seq, retry.attempts).get(timeout=ASK_TIMEOUT)
         self.waiting = seq
         self.ctx.call_later(retry.wait or 0.0, self.actor_ref, _Retry(seq))
+        self.ctx.bus.publish(RetryScheduled(head.action, seq, retry.wait or 0.0))
 
     def _delivered(self, head: QueuedMessage, result: dict[str, Any]) -> None:
         info = result.get("idTagInfo")
@@ -243,11 +268,26 @@ class Outbox(Supervised):
     def _forget(self, head: QueuedMessage) -> None:
         self.ctx.storage().queue_delete(head.seq).get(timeout=ASK_TIMEOUT)
         self.queue.popleft()
+        self._release_waiters(head.seq)
         if head.action == "StopTransaction" and head.local_tx is not None:
             self.transaction_ids.pop(head.local_tx, None)
             self.connectors.pop(head.local_tx, None)
+
+    def _release_waiters(self, delivered: int | None) -> None:
+        """Tell the waiters whose messages have all left (all of them with None)."""
+        done = [w for w in self.waiters if delivered is None or w[0] <= delivered]
+        self.waiters = [w for w in self.waiters if w not in done]
+        for _, waiter in done:
+            _tell(waiter)
 
     def _tell_connector(self, local_tx: int, message: object) -> None:
         connector = self.connectors.get(local_tx)
         if connector is not None:
             self.ctx.registry.tell(evse_path(connector, "connector"), message)
+
+
+def _tell(waiter: WhenDelivered) -> None:
+    try:
+        waiter.notify.tell(waiter.message)
+    except pykka.ActorDeadError:
+        pass  # it stopped waiting

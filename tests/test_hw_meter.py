@@ -125,6 +125,7 @@ def test_a_meter_gone_for_long_is_faulted_and_the_other_evse_keeps_charging(
 
     fake.unplug()
     clock.advance(POLL)
+    health(station, 1, "meter", "failing", since=mark)  # its fault timer armed
     restart_delayed(station, METER1, since=mark)
     quiet(station)
     clock.advance(FAULT_DELAY)

@@ -148,6 +148,9 @@ def test_a_shared_reader_gone_is_reported_on_every_evse_it_serves(
     mark_csms, mark = csms.log.mark(), recorded(station).mark()
     reader.unplug()
     restart_delayed(station, "reader/rfid", since=mark)
+    # Each EVSE's hub hears of it on its own: both fault timers armed first.
+    health(station, 1, "reader", "failing", since=mark)
+    health(station, 2, "reader", "failing", since=mark)
     clock.advance(FAULT_DELAY)
     status_seen(csms, 1, "Available", "ReaderFailure", since=mark_csms)
     status_seen(csms, 2, "Available", "ReaderFailure", since=mark_csms)

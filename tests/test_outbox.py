@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import threading
+
 from ocppstation.actors.clock import FakeClock
 from ocppstation.actors.context import OUTBOX, STORAGE
-from ocppstation.actors.outbox import Enqueued
+from ocppstation.actors.events import MessageAnswered, RetryScheduled
+from ocppstation.actors.outbox import Enqueued, WhenDelivered
 from ocppstation.actors.security import report_event
-from ocppstation.tools.csms import CallErrorReply, DevCsms
-from tests.conftest import StationFactory, answered, wait_status
+from ocppstation.tools.csms import NO_REPLY, CallErrorReply, DevCsms
+from tests.conftest import StationFactory, answered, log_of, wait_status
 from tests.test_offline import come_back, go_offline, offline_station
 
 
@@ -55,3 +58,63 @@ def test_a_security_event_the_csms_refuses_does_not_hold_up_transactions(
     start = csms.log.wait_call("StartTransaction", "cp-test", since=mark)
     refused = csms.log.calls("SecurityEventNotification", since=mark)
     assert len(refused) == 1 and refused[0].seq < start.seq
+
+
+def test_when_delivered_waits_for_what_is_queued_unless_offline(
+    csms: DevCsms, make_station: StationFactory, clock: FakeClock
+) -> None:
+    import pykka
+
+    delivered = threading.Event()
+
+    class Waiter(pykka.ThreadingActor):
+        def __init__(self) -> None:
+            super().__init__()
+            self.told: list[object] = []
+
+        def on_receive(self, message: object) -> None:
+            self.told.append(message)
+            if message == "delivered":
+                delivered.set()
+
+    waiter = Waiter.start()
+    try:
+        # No samples: the queue holds the StartTransaction alone.
+        core = {"AllowOfflineTxForUnknownId": True, "MeterValueSampleInterval": 0}
+        station = offline_station(csms, make_station, Core=core)
+        outbox = station.registry.require(OUTBOX)
+        # Nothing queued: told at once.
+        outbox.ask(WhenDelivered(waiter, "empty"), timeout=5)
+        go_offline(station)
+        station.plug(1)
+        station.tag(1, "TAG-1")
+        wait_status(station, 1, "Charging")
+        # Offline with the StartTransaction queued: told at once, it is persisted.
+        outbox.ask(WhenDelivered(waiter, "offline"), timeout=5)
+        assert waiter.proxy().told.get(timeout=5) == ["empty", "offline"]
+        # Online with the start in flight (the CSMS holds its answer): not yet.
+        csms.set_reply("StartTransaction", NO_REPLY)
+        come_back(station, clock)
+        csms.log.wait_call("StartTransaction", "cp-test")
+        outbox.ask(WhenDelivered(waiter, "delivered"), timeout=5)
+        assert waiter.proxy().told.get(timeout=5) == ["empty", "offline"]
+        # Answered on its retry: now.
+        csms.set_reply("StartTransaction", None)
+        mark = log_of(station).mark()
+        clock.advance(10)  # CallTimeout: the attempt failed
+        retry = log_of(station).wait_for(lambda e: isinstance(e, RetryScheduled), 5, since=mark)
+        assert (retry.action, retry.wait) == ("StartTransaction", 60)
+        clock.advance(retry.wait)
+        log_of(station).wait_for(
+            lambda e: (
+                isinstance(e, MessageAnswered)
+                and e.action == "StartTransaction"
+                and e.error is None
+            ),
+            5,
+            since=mark,
+        )
+        assert delivered.wait(5)
+        assert waiter.proxy().told.get(timeout=5) == ["empty", "offline", "delivered"]
+    finally:
+        waiter.stop()
