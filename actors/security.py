@@ -47,6 +47,7 @@ from ocppstation.actors.events import ConfigChanged
 from ocppstation.actors.outbox import Enqueued
 from ocppstation.actors.rpc import Answer, Inbound, submit
 from ocppstation.actors.storage import QueuedMessage, StoredCertificate
+from ocppstation.config.loader import ConfigError, StationConfig
 from ocppstation.protocol.framing import Call
 from ocppstation.protocol.timestamps import ocpp_timestamp
 from ocppstation.protocol.v16.certificates import (
@@ -326,6 +327,48 @@ class Security(Supervised):
 
     def _storage(self) -> Any:
         return self.ctx.storage()
+
+
+PROVISIONING_KEYS = (
+    "CentralSystemRootCertificateFile",
+    "ChargePointCertificateFile",
+    "ChargePointKeyFile",
+)
+
+
+def check_provisioning(config: StationConfig) -> None:
+    """Refuse a start whose certificate files cannot be used, naming key and file.
+
+    Checked when the station starts, not when the config is loaded: the files
+    are on the machine that runs it.
+    """
+    internal = config["Internal"]
+    named = {key: str(internal.get(key) or "") for key in PROVISIONING_KEYS}
+    for key, name in named.items():
+        if not name:
+            continue
+        try:
+            text = Path(name).read_text()
+        except OSError as exc:
+            raise ConfigError(
+                config.source, f"Internal.{key}", f"cannot read {name}: {exc.strerror}"
+            ) from None
+        try:
+            if key == "ChargePointKeyFile":
+                serialization.load_pem_private_key(text.encode(), password=None)
+            else:
+                parse_chain(text)
+        except (ValueError, TypeError, CertificateProblem) as exc:
+            what = "an unencrypted PEM private key" if key == "ChargePointKeyFile" else "PEM"
+            raise ConfigError(
+                config.source, f"Internal.{key}", f"{name} is not {what}: {exc}"
+            ) from None
+    cert, key = named["ChargePointCertificateFile"], named["ChargePointKeyFile"]
+    if bool(cert) != bool(key):
+        missing = "ChargePointKeyFile" if cert else "ChargePointCertificateFile"
+        raise ConfigError(
+            config.source, f"Internal.{missing}", "the certificate and its key go together"
+        )
 
 
 def _wanted(event: object) -> object | None:

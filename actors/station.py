@@ -54,7 +54,7 @@ from ocppstation.actors.registry import Registry
 from ocppstation.actors.reservations import Reservations
 from ocppstation.actors.rpc import Rpc, submit
 from ocppstation.actors.scheduler import Scheduler
-from ocppstation.actors.security import Security
+from ocppstation.actors.security import Security, check_provisioning
 from ocppstation.actors.settings import SETTINGS, Settings
 from ocppstation.actors.station_log import StationLog
 from ocppstation.actors.storage import Storage
@@ -137,8 +137,10 @@ def _evse_spec(ctx: StationContext, evse: int, started: set[int]) -> ChildSpec:
 
 def station_tree(ctx: StationContext) -> list[ChildSpec]:
     publish = ctx.bus.publish
-    # A wrong Hardware section or a missing port stops the start here, before anything runs.
+    # A wrong Hardware section, a missing port or an unreadable certificate file
+    # stops the start here, before anything runs.
     check_hardware(ctx)
+    check_provisioning(ctx.config)
     reader = station_reader(ctx)
 
     def link(place: Place) -> Any:

@@ -338,3 +338,85 @@ def test_csms_command_listens_and_obeys_stdin(tmp_path: Path) -> None:
             proc.wait(EXIT_TIMEOUT)
         for pipe in (proc.stdin, proc.stdout, proc.stderr):
             pipe.close()
+
+
+# -- security profiles from the command line --------------------------------------------
+
+
+def test_run_with_security_profile_3_and_provisioning_files(tmp_path: Path) -> None:
+    from ocppstation.tools.csms import server_ssl_context
+    from tests.pki import Ca
+
+    server_ca, station_ca = Ca("CSMS root"), Ca("station CA")
+    server_cert, server_key = server_ca.server().write(tmp_path, "server")
+    cert, key = station_ca.client("cp-tls").write(tmp_path, "cp")
+    context = server_ssl_context(server_cert, server_key, station_ca.write(tmp_path, "station-ca"))
+    with DevCsms(port=0, ssl=context) as csms:
+        station = StationProcess(
+            [
+                "run",
+                "--console",
+                "--csms",
+                csms.url.replace("wss://", "ws://"),  # profile 3 dials it as wss://
+                "--id",
+                "cp-tls",
+                "--evses",
+                "1",
+                "--security-profile",
+                "3",
+                "--csms-root",
+                str(server_ca.write(tmp_path, "csms-root")),
+                "--cert",
+                str(cert),
+                "--key",
+                str(key),
+                "--data-dir",
+                str(tmp_path / "data"),
+            ],
+            tmp_path,
+        )
+        try:
+            boot = csms.log.wait_call("BootNotification", "cp-tls", timeout=WAIT)
+            assert boot.cp_id == "cp-tls"
+            (connect,) = [e for e in csms.log if e.kind == "connect"]
+            assert connect.payload["client_cn"] == "cp-tls"
+        finally:
+            station.close()
+
+
+@pytest.mark.parametrize(
+    ("files", "named"),
+    [
+        pytest.param(
+            {"--cert": None}, "Internal.ChargePointCertificateFile: cannot read", id="gone"
+        ),
+        pytest.param(
+            {"--cert": "cert", "--key": "hello"},
+            "Internal.ChargePointKeyFile: ",
+            id="not-a-key",
+        ),
+        pytest.param(
+            {"--cert": "cert"},
+            "Internal.ChargePointKeyFile: the certificate and its key go together",
+            id="no-key",
+        ),
+    ],
+)
+def test_an_unusable_certificate_file_exits_2_naming_the_key(
+    tmp_path: Path, files: dict[str, str | None], named: str
+) -> None:
+    from tests.pki import Ca
+
+    cert, _ = Ca().client("cp").write(tmp_path, "cp")
+    args = ["run", "--csms", "ws://127.0.0.1:1"]
+    for flag, content in files.items():
+        path = tmp_path / f"{flag.strip('-')}.pem"
+        if content == "cert":
+            path = cert
+        elif content is not None:
+            path.write_text(content)
+        args += [flag, str(path)]
+    done = run_cli(args, tmp_path)
+    assert done.returncode == 2, done.stderr
+    assert named in done.stderr
+    assert "Traceback" not in done.stderr

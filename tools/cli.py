@@ -20,7 +20,18 @@ def _run_parser(sub: Any) -> None:
     run.add_argument("--csms", help="CSMS URL, e.g. ws://host:9000/ocpp (overrides the config)")
     run.add_argument("--id", help="ChargePointId (overrides the config)")
     run.add_argument("--evses", type=int, help="number of EVSEs, 1 to 128")
-    run.add_argument("--password", help="AuthorizationKey; selects security profile 1")
+    run.add_argument(
+        "--password", help="AuthorizationKey; selects security profile 1 unless told otherwise"
+    )
+    run.add_argument(
+        "--security-profile",
+        type=int,
+        choices=(0, 1, 2, 3),
+        help="0 plain, 1 Basic auth, 2 TLS and Basic auth, 3 TLS with a client certificate",
+    )
+    run.add_argument("--csms-root", help="PEM file: the CSMS root certificate to trust (TLS)")
+    run.add_argument("--cert", help="PEM file: the station's certificate (profile 3)")
+    run.add_argument("--key", help="PEM file: the station certificate's private key")
     run.add_argument("--data-dir", help="where the station keeps its database")
     run.add_argument(
         "--console", action="store_true", help="read commands on stdin, answer on stdout"
@@ -55,9 +66,22 @@ def station_config(args: argparse.Namespace) -> StationConfig:
         internal["Evses"] = args.evses
     if args.data_dir:
         internal["DataDir"] = args.data_dir
+    # Provisioning files, imported by the security actor when the station starts.
+    for flag, key in (
+        ("csms_root", "CentralSystemRootCertificateFile"),
+        ("cert", "ChargePointCertificateFile"),
+        ("key", "ChargePointKeyFile"),
+    ):
+        if getattr(args, flag):
+            internal[key] = getattr(args, flag)
     overrides: dict[str, Any] = {"Internal": internal} if internal else {}
+    security: dict[str, Any] = {}
     if args.password:
-        overrides["Security"] = {"SecurityProfile": 1, "AuthorizationKey": args.password}
+        security = {"SecurityProfile": 1, "AuthorizationKey": args.password}
+    if args.security_profile is not None:
+        security["SecurityProfile"] = args.security_profile
+    if security:
+        overrides["Security"] = security
     return load(args.config, overrides)
 
 
