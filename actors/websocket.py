@@ -24,6 +24,7 @@ installed meanwhile is picked up by the next attempt.
 from __future__ import annotations
 
 import base64
+import logging
 import os
 import selectors
 import socket
@@ -217,6 +218,23 @@ def _load_client_certificate(
             pass
 
 
+class _RoutineKeepaliveFailure(logging.Filter):
+    """websockets logs a keepalive ping that failed because the link died as an
+    ERROR with a traceback. For a charger a dead link is routine (it reconnects
+    and says so), so it becomes one WARNING line."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.getMessage() == "keepalive ping failed":
+            record.levelno, record.levelname = logging.WARNING, "WARNING"
+            record.exc_info, record.exc_text = None, None
+        return True
+
+
+# websockets' own log lines for our connections, under our name.
+_WEBSOCKETS_LOG = logging.getLogger("ocppstation.link.websockets")
+_WEBSOCKETS_LOG.addFilter(_RoutineKeepaliveFailure())
+
+
 def tls_security_event(exc: BaseException) -> str | None:
     """The whitepaper's security event for a failed TLS handshake, if it is one."""
     if isinstance(exc, ssl.SSLCertVerificationError):
@@ -395,6 +413,7 @@ class WebSocketLink(Supervised):
             "proxy": None,  # a charger talks to its CSMS directly, whatever the environment says
             "compression": None,
             "user_agent_header": "ocppstation",
+            "logger": _WEBSOCKETS_LOG,
         }
 
     def _run(self, generation: int, url: str) -> None:

@@ -11,6 +11,7 @@ moving virtual time.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterator
 
 import pytest
@@ -56,7 +57,11 @@ def through(proxy: TcpProxy, csms: DevCsms, make_station: StationFactory, ping: 
 
 
 def test_a_missed_pong_brings_the_link_down_and_it_comes_back_without_a_boot(
-    csms: DevCsms, proxy: TcpProxy, make_station: StationFactory, clock: FakeClock
+    csms: DevCsms,
+    proxy: TcpProxy,
+    make_station: StationFactory,
+    clock: FakeClock,
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
     station = through(proxy, csms, make_station, ping=PING_INTERVAL)
     assert proxy.connections == 1
@@ -84,6 +89,8 @@ def test_a_missed_pong_brings_the_link_down_and_it_comes_back_without_a_boot(
     assert [c.payload["connectorId"] for c in announced] == [0, 1, 2]
     assert not csms.log.calls("BootNotification", since=csms_mark)  # same run: no new boot
     assert station.status()["link"] == "up"
+    # A dead link is routine for a charger: no ERROR, no traceback in its log.
+    assert not [r for r in caplog.records if r.levelno >= logging.ERROR or r.exc_info]
 
 
 def test_ping_interval_0_turns_keepalive_off(
