@@ -1202,8 +1202,11 @@ class Firmware(Supervised):
     def _download_folder(self) -> Path:
         if self.ctx.data_dir is not None:
             return self.ctx.data_dir / "firmware"
-        # Named after the station, not random: it must be found again after a reboot.
-        return Path(tempfile.gettempdir()) / f"ocppstation-{self.ctx.config.charge_point_id}"
+        hooks = self.ctx.firmware
+        if hooks.scratch is None:
+            prefix = f"ocppstation-{self.ctx.config.charge_point_id}-"
+            hooks.scratch = Path(tempfile.mkdtemp(prefix=prefix))
+        return hooks.scratch
 
     def _internal(self, key: str, default: Any) -> Any:
         return self.ctx.config["Internal"].get(key, default)

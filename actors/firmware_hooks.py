@@ -34,3 +34,7 @@ class FirmwareHooks:
     # The version the last installation reported: what BootNotification says
     # from the reboot on, instead of the configured FirmwareVersion.
     version: str | None = None
+    # Where downloads go for a station without a data dir: made on first use,
+    # this Station's own (two stations of one ChargePointId must not share
+    # it), kept across its trees and removed when it stops.
+    scratch: Path | None = None

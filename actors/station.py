@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import logging
 import random
+import shutil
 import threading
 import time
 from collections.abc import Callable, Mapping
@@ -286,6 +287,9 @@ class Station:
         if root is not None and root.is_alive():
             root.stop(block=True, timeout=timeout)
         self.station_log.detach()
+        scratch, self.ctx.firmware.scratch = self.ctx.firmware.scratch, None
+        if scratch is not None:
+            shutil.rmtree(scratch, ignore_errors=True)
         self._stopped.set()
 
     def reset(self, kind: str = "Soft") -> None:

@@ -471,3 +471,26 @@ def test_a_crashed_firmware_actor_leaves_the_evses_alone_and_keeps_its_update(
         clock.advance(3600)
         wait_sent(csms, "Downloaded")
         assert server.requests
+
+
+def test_without_a_data_dir_downloads_go_to_a_folder_of_the_stations_own(
+    csms: DevCsms, make_station: StationFactory, clock: FakeClock
+) -> None:
+    paths: list[Path] = []
+
+    def install(path: Path) -> bool:
+        paths.append(path)
+        return True
+
+    with HttpFileServer() as server:
+        server.files["/fw.bin"] = IMAGE
+        station = booted(csms, make_station)
+        station.firmware_installer = install
+        mark = csms.log.mark()
+        update(csms, server.url("/fw.bin"), clock.wall())
+        wait_sent(csms, "Installed", since=mark)
+    (path,) = paths
+    # Its own: two stations of one ChargePointId (tests, or two processes) must not share it.
+    assert path.parent.name.startswith(f"ocppstation-{CP}-")
+    station.stop()
+    assert not path.parent.exists()
