@@ -309,18 +309,24 @@ def test_demo_runs_a_session_and_exits_0(tmp_path: Path) -> None:
     assert "done: one session, start to finish" in done.stdout
 
 
-def test_csms_command_listens_and_obeys_stdin(tmp_path: Path) -> None:
+def csms_process(args: list[str], cwd: Path) -> tuple[subprocess.Popen[str], Lines, Lines]:
+    """`ocppstation csms ARGS` as a subprocess: it, and its stdout and stderr as Lines."""
     proc = subprocess.Popen(
-        [*CLI, "csms", "--port", "0"],
+        [*CLI, "csms", *args],
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
         bufsize=1,
-        cwd=tmp_path,
+        cwd=cwd,
     )
     assert proc.stdin and proc.stdout and proc.stderr
-    out, err = Lines(proc.stdout), Lines(proc.stderr)
+    return proc, Lines(proc.stdout), Lines(proc.stderr)
+
+
+def test_csms_command_listens_and_obeys_stdin(tmp_path: Path) -> None:
+    proc, out, err = csms_process(["--port", "0"], tmp_path)
+    assert proc.stdin
     try:
         first = out.next()
         assert first.startswith("listening ws://127.0.0.1:"), first

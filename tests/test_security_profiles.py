@@ -13,7 +13,6 @@ from __future__ import annotations
 import base64
 import os
 import ssl
-import subprocess
 import warnings
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -43,7 +42,7 @@ from ocppstation.config.loader import load
 from ocppstation.tools.csms import DevCsms, main_csms, server_ssl_context
 from tests.conftest import answered, log_of
 from tests.pki import Ca
-from tests.test_cli import CLI, EXIT_TIMEOUT, Lines
+from tests.test_cli import EXIT_TIMEOUT, csms_process
 
 CP = "cp-test"
 KEY = "s3cret-pass-0123"
@@ -533,10 +532,8 @@ def test_lowering_the_profile_is_rejected(
 def test_the_csms_command_serves_tls_and_requires_client_certificates(
     make_tls_station: MakeStation, pki: dict[str, Any], tmp_path: Path
 ) -> None:
-    proc = subprocess.Popen(
+    proc, out, err = csms_process(
         [
-            *CLI,
-            "csms",
             "--port",
             "0",
             "--tls-cert",
@@ -546,15 +543,9 @@ def test_the_csms_command_serves_tls_and_requires_client_certificates(
             "--client-ca",
             str(pki["client_ca_file"]),
         ],
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        bufsize=1,
-        cwd=tmp_path,
+        tmp_path,
     )
-    assert proc.stdin and proc.stdout and proc.stderr
-    out, err = Lines(proc.stdout), Lines(proc.stderr)
+    assert proc.stdin
     try:
         first = out.next()
         assert first.startswith("listening wss://127.0.0.1:"), first
