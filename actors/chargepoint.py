@@ -33,14 +33,7 @@ from ocppstation.actors.events import (
     RegistrationChanged,
     ResetRequested,
 )
-from ocppstation.actors.firmware import (
-    DIAGNOSTICS_STATUS,
-    FIRMWARE,
-    FIRMWARE_STATUS,
-    LOG_STATUS,
-    SIGNED_FIRMWARE_STATUS,
-    TriggerStatus,
-)
+from ocppstation.actors.firmware import FIRMWARE, FIRMWARE_STATUS, SIGNED_FIRMWARE_STATUS
 from ocppstation.actors.profiles import RemoteStartProfile
 from ocppstation.actors.rpc import (
     Answer,
@@ -52,6 +45,8 @@ from ocppstation.actors.rpc import (
 )
 from ocppstation.actors.security import SignRequested, report_event
 from ocppstation.actors.supervisor import ChildRestarted, ChildTerminated
+from ocppstation.actors.transfer_jobs import TriggerStatus
+from ocppstation.actors.uploads import DIAGNOSTICS_STATUS, LOG_STATUS, UPLOADS
 from ocppstation.protocol.errors import NotSupported, OcppError
 from ocppstation.protocol.framing import Call
 from ocppstation.protocol.timestamps import ocpp_timestamp
@@ -484,12 +479,15 @@ class ChargePoint(Supervised):
                 )
             case "BootNotification" | "Heartbeat" | "MeterValues" | "StatusNotification":
                 return self._trigger(payload)
-            case "FirmwareStatusNotification" | "LogStatusNotification" as requested:
-                # The firmware actor knows: FirmwareStatusNotification here means
-                # the signed firmware status, LogStatusNotification GetLog's.
-                message = SIGNED_FIRMWARE_STATUS if requested == FIRMWARE_STATUS else LOG_STATUS
+            case "FirmwareStatusNotification":
+                # The firmware actor knows; here it means the signed firmware status.
                 return {"status": "Accepted"}, partial(
-                    self.ctx.registry.tell, FIRMWARE, TriggerStatus(message)
+                    self.ctx.registry.tell, FIRMWARE, TriggerStatus(SIGNED_FIRMWARE_STATUS)
+                )
+            case "LogStatusNotification":
+                # The uploads actor knows GetLog's.
+                return {"status": "Accepted"}, partial(
+                    self.ctx.registry.tell, UPLOADS, TriggerStatus(LOG_STATUS)
                 )
             case _:
                 return {"status": "NotImplemented"}, None
@@ -514,9 +512,12 @@ class ChargePoint(Supervised):
             follow_up = self._announce_station
         elif requested == "StatusNotification":
             follow_up = partial(self._announce_one, connector)
-        elif requested in (DIAGNOSTICS_STATUS, FIRMWARE_STATUS):
+        elif requested == FIRMWARE_STATUS:
             # The firmware actor knows what is under way (Idle when nothing is).
             follow_up = partial(self.ctx.registry.tell, FIRMWARE, TriggerStatus(requested))
+        elif requested == DIAGNOSTICS_STATUS:
+            # The uploads actor knows which upload is under way (Idle when none is).
+            follow_up = partial(self.ctx.registry.tell, UPLOADS, TriggerStatus(requested))
         else:
             return {"status": "NotImplemented"}, None
         return {"status": "Accepted"}, follow_up

@@ -130,7 +130,7 @@ class StationContext:
     database: Path | None = None
     # Where the station keeps its files (database, log, firmware); None: none.
     data_dir: Path | None = None
-    # The Station's installer and log for the firmware actor, kept across trees.
+    # The Station's installer and log for the firmware and uploads actors, kept across trees.
     firmware: FirmwareHooks = field(default_factory=FirmwareHooks)
     # Registration with the CSMS for this run (see Registration).
     registration: Registration = field(default_factory=Registration)

@@ -1,4 +1,4 @@
-"""The firmware actor: firmware updates, log uploads and their status notifications.
+"""The firmware actor: firmware updates and their status notifications.
 
 UpdateFirmware (1.6 section 5.16) waits for retrieveDate on the station's
 scheduler, downloads the file (HTTP, HTTPS or FTP, `actors/transfer.py`)
@@ -32,28 +32,16 @@ after every step, so a restart of this actor, the tree or the process picks
 it up where it was (`protocol.v16.firmware.after_restart`) and a final
 status the CSMS has not heard yet is sent when the station is next online.
 
-GetDiagnostics (5.9) and GetLog (Security Whitepaper) answer with the file
-name at once, then gather the station's log within the times asked for
-(`actors/station_log.py`) into a zip and upload it to the location, with
-retries: one upload at a time, a new request replaces the one under way
-(GetLog says AcceptedCanceled then). GetLog's DiagnosticsLog is what
-GetDiagnostics uploads; its SecurityLog is the lines of the
-`ocppstation.security` logger, where security events are logged. GetLog's
-LogStatusNotification tells a refusal (PermissionDenied), an operation the
-server does not do (NotSupportedOperation) and a protocol mismatch
-(BadMessage) from any other failure (UploadFailure), as the transfer layer
-tells them apart. A station without a log answers GetDiagnostics without a
-file name and GetLog Rejected, as does GetLog for a protocol it does not do.
-
-Transfers, hashing and the installer run on a worker thread each and report
-back by message, so this actor is never blocked and can always be asked for
-its status (TriggerMessage, ExtendedTriggerMessage) or told to start over.
-Anything a worker reports about a job that has since been replaced is
-ignored (sequence numbers).
+Downloads, hashing and the installer run on a worker thread each and report
+back by message (`actors/transfer_jobs.py`), so this actor is never blocked
+and can always be asked for its status (TriggerMessage,
+ExtendedTriggerMessage) or told to start over. Anything a worker reports
+about a job that has since been replaced is ignored (sequence numbers).
+GetDiagnostics and GetLog are the log uploads actor's (`actors/uploads.py`).
 
 Events (on the station's bus, published after the timers they imply are
-armed): `FirmwareStatusChanged`, `DiagnosticsStatusChanged`,
-`LogStatusChanged`, `FirmwareUpdateScheduled` and `TransferFailed`.
+armed): `FirmwareStatusChanged`, `FirmwareUpdateScheduled` and
+`transfer_jobs.TransferFailed`.
 """
 
 from __future__ import annotations
@@ -67,39 +55,31 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-import pykka
-
 from ocppstation.actors.base import Place, Supervised
 from ocppstation.actors.connector import Maintenance
-from ocppstation.actors.context import OUTBOX, RPC, StationContext, evse_path
+from ocppstation.actors.context import OUTBOX, StationContext, evse_path
 from ocppstation.actors.events import Online, ResetRequested, TransactionStopped
 from ocppstation.actors.firmware_hooks import Installer
 from ocppstation.actors.outbox import WhenDelivered
-from ocppstation.actors.rpc import Answer, Inbound, Outcome, submit
+from ocppstation.actors.rpc import Inbound
 from ocppstation.actors.security import report_event
-from ocppstation.actors.station_log import archive
 from ocppstation.actors.supervisor import ChildRestarted, ChildTerminated
-from ocppstation.actors.transfer import (
-    SCHEMES,
-    Failure,
-    TransferError,
-    TransferOptions,
-    download,
-    protocol_of,
-    upload,
+from ocppstation.actors.transfer import TransferError, download
+from ocppstation.actors.transfer_jobs import (
+    Notified,
+    Statuses,
+    TransferFailed,
+    TriggerStatus,
+    answer_call,
+    internal,
+    transfer_options,
+    unsupported,
+    work_on_thread,
 )
-from ocppstation.protocol.errors import (
-    InternalError,
-    NotSupported,
-    OcppError,
-    PropertyConstraintViolation,
-)
-from ocppstation.protocol.framing import Call
-from ocppstation.protocol.timestamps import ocpp_timestamp
+from ocppstation.protocol.errors import PropertyConstraintViolation
 from ocppstation.protocol.v16.certificates import CertificateUse, parse_chain
 from ocppstation.protocol.v16.firmware import (
     FirmwareJob,
@@ -107,9 +87,7 @@ from ocppstation.protocol.v16.firmware import (
     after_restart,
     firmware_file_name,
     install_delay,
-    log_file_name,
     parse_timestamp,
-    retrying,
     seconds_until,
     signed_trigger_status,
     status_owed,
@@ -123,22 +101,17 @@ from ocppstation.protocol.v16.firmware_signing import (
 
 __all__ = [
     "FIRMWARE",
-    "DiagnosticsStatusChanged",
+    "FIRMWARE_STATUS",
+    "SIGNED_FIRMWARE_STATUS",
     "Firmware",
     "FirmwareStatusChanged",
     "FirmwareUpdateScheduled",
-    "LogStatusChanged",
-    "TransferFailed",
-    "TriggerStatus",
     "command_installer",
 ]
 
 FIRMWARE = "firmware"
 FIRMWARE_STATUS = "FirmwareStatusNotification"
 SIGNED_FIRMWARE_STATUS = "SignedFirmwareStatusNotification"
-DIAGNOSTICS_STATUS = "DiagnosticsStatusNotification"
-LOG_STATUS = "LogStatusNotification"
-SECURITY_LOGGER = "ocppstation.security"
 STORAGE_TIMEOUT = 10.0
 # How long one round of asking the connectors may take.
 ASK_TIMEOUT = 5.0
@@ -147,24 +120,7 @@ ASK_TIMEOUT = 5.0
 HOLD_RECHECK = 5.0
 HASH_CHUNK = 1024 * 1024
 
-# GetLog's final status for each kind of transfer failure.
-_LOG_FAILURE = {
-    Failure.DENIED: "PermissionDenied",
-    Failure.UNSUPPORTED: "NotSupportedOperation",
-    Failure.BAD_MESSAGE: "BadMessage",
-}
-
-
 # -- messages and events ---------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class TriggerStatus:
-    """Send `message` (FirmwareStatusNotification, DiagnosticsStatusNotification,
-    SignedFirmwareStatusNotification or LogStatusNotification) with the present
-    status now: the CSMS asked for it with (Extended)TriggerMessage."""
-
-    message: str
 
 
 @dataclass(frozen=True)
@@ -179,36 +135,11 @@ class FirmwareStatusChanged:
 
 
 @dataclass(frozen=True)
-class DiagnosticsStatusChanged:
-    status: str  # Uploading, Uploaded or UploadFailed
-    file_name: str
-
-
-@dataclass(frozen=True)
-class LogStatusChanged:
-    """A GetLog upload's status: Uploading, then Uploaded or a failure."""
-
-    status: str
-    file_name: str
-    request_id: int
-
-
-@dataclass(frozen=True)
 class FirmwareUpdateScheduled:
     """An update was accepted; the download starts in `delay` seconds."""
 
     location: str
     delay: float
-
-
-@dataclass(frozen=True)
-class TransferFailed:
-    """One attempt failed; the next comes in `retry_in` seconds (None: that was the last)."""
-
-    kind: str  # "firmware", "diagnostics" or "log"
-    attempt: int
-    error: str
-    retry_in: float | None
 
 
 @dataclass(frozen=True)
@@ -269,27 +200,6 @@ class _Reboot:
 
 
 @dataclass(frozen=True)
-class _Upload:
-    seq: int
-
-
-@dataclass(frozen=True)
-class _Uploaded:
-    seq: int
-    url: str | None
-    error: str | None
-    kind: Failure | None = None
-
-
-@dataclass(frozen=True)
-class _Notified:
-    action: str
-    payload: dict[str, Any]
-    outcome: Outcome
-    then: object
-
-
-@dataclass(frozen=True)
 class _Rehold:
     """A connector (re)started: it knows nothing of a hold in force."""
 
@@ -297,35 +207,6 @@ class _Rehold:
 @dataclass(frozen=True)
 class _EvseDown:
     evse: int
-
-
-@dataclass
-class _LogUpload:
-    """A GetDiagnostics (request_id None) or a GetLog under way."""
-
-    location: str
-    file_name: str
-    retries: int
-    retry_interval: int
-    start: datetime | None
-    stop: datetime | None
-    request_id: int | None = None
-    log_type: str = "DiagnosticsLog"  # or SecurityLog
-    attempts: int = 0
-
-    @property
-    def action(self) -> str:
-        return DIAGNOSTICS_STATUS if self.request_id is None else LOG_STATUS
-
-    def payload(self, status: str) -> dict[str, Any]:
-        if self.request_id is None:
-            return {"status": status}
-        return {"status": status, "requestId": self.request_id}
-
-    def failure_status(self, kind: Failure | None) -> str:
-        if self.request_id is None:
-            return "UploadFailed"
-        return _LOG_FAILURE.get(kind or Failure.FAILED, "UploadFailure")
 
 
 def _evse_of(path: str) -> int | None:
@@ -412,12 +293,7 @@ class Firmware(Supervised):
         self.checking = False  # held, and the file is hashed once more before installing
         self.rebooting = False  # installed: Installed is for the next tree to send
         self.down: set[int] = set()
-        self.upload: _LogUpload | None = None
-        self.upload_seq = 0
-        self.upload_timer: int | None = None
-        # The final status of the last upload, not answered yet: (action, payload).
-        self.upload_owed: tuple[str, dict[str, Any]] | None = None
-        self.in_flight: set[tuple[str, str, int | None]] = set()
+        self.statuses = Statuses(ctx, self.actor_ref, self.log)
         self._unsubscribe: Callable[[], None] = lambda: None
 
     # -- lifecycle ----------------------------------------------------------------
@@ -451,12 +327,15 @@ class Firmware(Supervised):
     def teardown(self) -> None:
         self._unsubscribe()
         self._stop_work()
-        self.ctx.cancel(self.upload_timer)
 
     def receive(self, message: Any) -> Any:
         match message:
             case Inbound():
-                self._inbound(message.call)
+                handlers = {
+                    "UpdateFirmware": self._update_firmware,
+                    "SignedUpdateFirmware": self._signed_update_firmware,
+                }
+                answer_call(self.ctx, self.actor_ref, self.log, message.call, handlers, FIRMWARE)
             case TriggerStatus():
                 self._triggered(message.message)
             case _Schedule(seq=s) if s == self.seq:
@@ -475,10 +354,6 @@ class Firmware(Supervised):
                 self._installed(message)
             case _Reboot(seq=s) if s == self.seq:
                 self.ctx.bus.publish(ResetRequested("Hard"))
-            case _Upload(seq=s) if s == self.upload_seq:
-                self._upload()
-            case _Uploaded(seq=s) if s == self.upload_seq:
-                self._uploaded(message)
             case (
                 _Schedule()
                 | _Retrieve()
@@ -490,10 +365,8 @@ class Firmware(Supervised):
                 | _Reboot()
             ):
                 self.log.debug("stale %r: the update was replaced", message)
-            case _Upload() | _Uploaded():
-                self.log.debug("stale %r: the log upload was replaced", message)
-            case _Notified():
-                self._notified(message)
+            case Notified():
+                self.statuses.settle(message, self._delivered)
             case Online(online=True):
                 self._send_owed()
             case Online():
@@ -512,10 +385,10 @@ class Firmware(Supervised):
         return None
 
     def _triggered(self, message: str) -> None:
-        job, upload = self.job, self.upload
+        job = self.job
         match message:
             case "FirmwareStatusNotification":
-                self._send(FIRMWARE_STATUS, {"status": trigger_status(job)})
+                self.statuses.send(FIRMWARE_STATUS, {"status": trigger_status(job)})
             case "SignedFirmwareStatusNotification":
                 if self.rebooting and job is not None:
                     status = "InstallRebooting"
@@ -524,44 +397,11 @@ class Firmware(Supervised):
                 payload: dict[str, Any] = {"status": status}
                 if status != "Idle" and job is not None and job.request_id is not None:
                     payload["requestId"] = job.request_id
-                self._send(SIGNED_FIRMWARE_STATUS, payload)
-            case "DiagnosticsStatusNotification":
-                busy = upload is not None and upload.request_id is None
-                self._send(DIAGNOSTICS_STATUS, {"status": "Uploading" if busy else "Idle"})
-            case "LogStatusNotification":
-                if upload is not None and upload.request_id is not None:
-                    self._send(LOG_STATUS, upload.payload("Uploading"))
-                else:
-                    self._send(LOG_STATUS, {"status": "Idle"})
+                self.statuses.send(SIGNED_FIRMWARE_STATUS, payload)
             case _:
                 self.log.warning("no status to trigger for %s", message)
 
     # -- the CSMS's calls ------------------------------------------------------------
-
-    def _inbound(self, call: Call) -> None:
-        then: object = None
-        result: dict[str, Any] | OcppError
-        try:
-            if call.action == "UpdateFirmware":
-                result, then = self._update_firmware(call.payload)
-            elif call.action == "SignedUpdateFirmware":
-                result, then = self._signed_update_firmware(call.payload)
-            elif call.action == "GetDiagnostics":
-                result, then = self._get_diagnostics(call.payload)
-            elif call.action == "GetLog":
-                result, then = self._get_log(call.payload)
-            else:
-                raise NotSupported(f"{call.action} is not handled by firmware")
-        except OcppError as exc:
-            result = exc
-        except Exception:
-            # A bug here must not restart the tree behind us (rest_for_one):
-            # the CSMS gets an error, and whatever was under way goes on.
-            self.log.exception("%s failed", call.action)
-            result, then = InternalError(f"{call.action} failed"), None
-        # What the answer starts comes after it on the wire.
-        notify = None if then is None else self.actor_ref
-        self.ctx.registry.tell(RPC, Answer(call, result, notify, then))
 
     def _installing(self) -> bool:
         """Too late to stop: the installer runs (or is about to), or the reboot comes."""
@@ -626,58 +466,6 @@ class Firmware(Supervised):
                     self.log.error("stored ManufacturerRootCertificate unreadable: %s", exc)
         return signing_certificate_problem(pem, roots, self.ctx.clock.wall())
 
-    def _get_diagnostics(self, payload: dict[str, Any]) -> tuple[dict[str, Any], object]:
-        try:
-            start = _when(payload.get("startTime"))
-            stop = _when(payload.get("stopTime"))
-        except ValueError as exc:
-            raise PropertyConstraintViolation(f"startTime/stopTime: {exc}") from None
-        if self.ctx.firmware.log is None:
-            return {}, None  # 1.6 6.24: no file, no fileName
-        self._drop_upload()
-        self.upload = _LogUpload(
-            location=payload["location"],
-            file_name=log_file_name(
-                "diagnostics", self.ctx.config.charge_point_id, self.ctx.clock.wall()
-            ),
-            start=start,
-            stop=stop,
-            **retrying(payload),
-        )
-        return {"fileName": self.upload.file_name}, _Upload(self.upload_seq)
-
-    def _get_log(self, payload: dict[str, Any]) -> tuple[dict[str, Any], object]:
-        wanted = payload["log"]
-        try:
-            start = _when(wanted.get("oldestTimestamp"))
-            stop = _when(wanted.get("latestTimestamp"))
-        except ValueError as exc:
-            raise PropertyConstraintViolation(f"oldestTimestamp/latestTimestamp: {exc}") from None
-        location, request_id = wanted["remoteLocation"], payload["requestId"]
-        if self.ctx.firmware.log is None:
-            self.log.warning("GetLog %s rejected: this station keeps no log", request_id)
-            return {"status": "Rejected"}, None
-        problem = self._unsupported(location)
-        if problem:
-            self.log.warning("GetLog %s rejected: %s", request_id, problem)
-            return {"status": "Rejected"}, None
-        status = "Accepted"
-        if self.upload is not None:
-            self.log.info("GetLog %s cancels the upload of %s", request_id, self.upload.file_name)
-            status = "AcceptedCanceled"
-        self._drop_upload()
-        kind = "security" if payload["logType"] == "SecurityLog" else "diagnostics"
-        self.upload = _LogUpload(
-            location=location,
-            file_name=log_file_name(kind, self.ctx.config.charge_point_id, self.ctx.clock.wall()),
-            start=start,
-            stop=stop,
-            request_id=request_id,
-            log_type=payload["logType"],
-            **retrying(payload),
-        )
-        return {"status": status, "filename": self.upload.file_name}, _Upload(self.upload_seq)
-
     # -- firmware: schedule and download ------------------------------------------
 
     def _schedule(self, first: bool = False) -> None:
@@ -700,16 +488,18 @@ class Firmware(Supervised):
         self._store(job)
         if first:
             self._status("Downloading")
-        problem = self._unsupported(job.location)
+        problem = unsupported(self.ctx, job.location)
         if problem:
             self._downloaded(_Downloaded(self.seq, None, problem), final=True)
             return
         dest = self._download_folder() / firmware_file_name(job.location)
         cancel = threading.Event()
         self.cancel = cancel
-        seq, location, options = self.seq, job.location, self._options()
+        seq, location, options = self.seq, job.location, transfer_options(self.ctx)
         self.log.info("downloading firmware from %s (attempt %d)", location, job.attempts)
-        self._work(
+        work_on_thread(
+            self.actor_ref,
+            self.log,
             f"firmware-download-{seq}",
             lambda: download(location, dest, options, cancel),
             lambda _size, error, _kind: _Downloaded(seq, None if error else str(dest), error),
@@ -763,8 +553,12 @@ class Firmware(Supervised):
             except OSError as exc:
                 raise TransferError(f"cannot read {path}: {exc}") from exc
 
-        self._work(
-            f"firmware-hash-{seq}", work, lambda digest, error, _kind: _Hashed(seq, digest, error)
+        work_on_thread(
+            self.actor_ref,
+            self.log,
+            f"firmware-hash-{seq}",
+            work,
+            lambda digest, error, _kind: _Hashed(seq, digest, error),
         )
 
     def _hashed(self, done: _Hashed) -> None:
@@ -876,8 +670,8 @@ class Firmware(Supervised):
         job = self.job
         assert job is not None and job.file is not None
         installer = self.ctx.firmware.installer or command_installer(
-            str(self._internal("FirmwareInstallCommand", "")),
-            float(self._internal("FirmwareInstallTimeout", 600)),
+            str(internal(self.ctx, "FirmwareInstallCommand", "")),
+            float(internal(self.ctx, "FirmwareInstallTimeout", 600)),
             self.log,
         )
         path, seq, log = Path(job.file), self.seq, self.log
@@ -886,7 +680,9 @@ class Firmware(Supervised):
             log.info("installing firmware %s", path)
             return installer(path)
 
-        self._work(
+        work_on_thread(
+            self.actor_ref,
+            self.log,
             f"firmware-install-{seq}",
             install,
             lambda ok, error, _kind: _Installed(
@@ -964,94 +760,6 @@ class Firmware(Supervised):
             return None
         return free
 
-    # -- log uploads: GetDiagnostics and GetLog ----------------------------------------
-
-    def _upload(self) -> None:
-        upload_ = self.upload
-        assert upload_ is not None
-        self.upload_timer = None
-        upload_.attempts += 1
-        if upload_.attempts == 1:
-            self._upload_status("Uploading")
-        problem = self._unsupported(upload_.location)
-        if problem:
-            self._uploaded(_Uploaded(self.upload_seq, None, problem), final=True)
-            return
-        log = self.ctx.firmware.log
-        assert log is not None
-        seq, options = self.upload_seq, self._options()
-        about = self._about(upload_)
-        location, name = upload_.location, upload_.file_name
-        start, stop = upload_.start, upload_.stop
-        logger = SECURITY_LOGGER if upload_.log_type == "SecurityLog" else None
-        self.log.info("uploading %s to %s (attempt %d)", name, location, upload_.attempts)
-
-        def work() -> str:
-            lines = log.between(start, stop, logger)
-            data = archive(name.removesuffix(".zip"), lines, about)
-            return upload(location, name, data, options)
-
-        self._work(
-            f"log-upload-{seq}",
-            work,
-            lambda url, error, kind: _Uploaded(seq, url, error, kind),
-        )
-
-    def _uploaded(self, done: _Uploaded, *, final: bool = False) -> None:
-        upload_ = self.upload
-        assert upload_ is not None
-        kind = "diagnostics" if upload_.request_id is None else "log"
-        if done.url is not None:
-            self.log.info("%s uploaded to %s", upload_.file_name, done.url)
-            self._upload_done("Uploaded")
-            return
-        assert done.error is not None
-        attempt = upload_.attempts
-        if attempt < upload_.retries + 1 and not final:
-            interval = upload_.retry_interval
-            self.upload_timer = self.ctx.call_later(
-                interval, self.actor_ref, _Upload(self.upload_seq)
-            )
-            self.log.warning(
-                "%s upload failed (%s); retry %d in %d s", kind, done.error, attempt, interval
-            )
-            self.ctx.bus.publish(TransferFailed(kind, attempt, done.error, float(interval)))
-            return
-        self.log.error("%s upload failed for good: %s", kind, done.error)
-        self.ctx.bus.publish(TransferFailed(kind, attempt, done.error, None))
-        self._upload_done(upload_.failure_status(done.kind))
-
-    def _upload_done(self, status: str) -> None:
-        upload_ = self.upload
-        assert upload_ is not None
-        self.upload_owed = (upload_.action, upload_.payload(status))
-        self._upload_status(status)
-        self.upload = None
-        self.upload_seq += 1
-
-    def _drop_upload(self) -> None:
-        self.ctx.cancel(self.upload_timer)
-        self.upload_timer = None
-        self.upload = None
-        self.upload_owed = None  # a new request makes the old outcome moot
-        self.upload_seq += 1
-
-    def _about(self, upload_: _LogUpload) -> dict[str, Any]:
-        internal = self.ctx.config["Internal"]
-        about = {
-            "chargePointId": self.ctx.config.charge_point_id,
-            "chargePointVendor": internal.get("ChargePointVendor"),
-            "chargePointModel": internal.get("ChargePointModel"),
-            "chargePointSerialNumber": internal.get("ChargePointSerialNumber"),
-            "firmwareVersion": internal.get("FirmwareVersion"),
-            "generated": ocpp_timestamp(self.ctx.clock.wall()),
-            "startTime": None if upload_.start is None else ocpp_timestamp(upload_.start),
-            "stopTime": None if upload_.stop is None else ocpp_timestamp(upload_.stop),
-        }
-        if upload_.request_id is not None:
-            about.update(logType=upload_.log_type, requestId=upload_.request_id)
-        return about
-
     # -- status notifications ------------------------------------------------------
 
     def _firmware_message(self, status: str) -> tuple[str, dict[str, Any]]:
@@ -1064,56 +772,19 @@ class Firmware(Supervised):
     def _status(self, status: str, then: object = None) -> None:
         job = self.job
         self.ctx.bus.publish(FirmwareStatusChanged(status, None if job is None else job.request_id))
-        self._send(*self._firmware_message(status), then)
+        self.statuses.send(*self._firmware_message(status), then)
 
-    def _upload_status(self, status: str) -> None:
-        upload_ = self.upload
-        assert upload_ is not None
-        if upload_.request_id is None:
-            self.ctx.bus.publish(DiagnosticsStatusChanged(status, upload_.file_name))
-        else:
-            self.ctx.bus.publish(LogStatusChanged(status, upload_.file_name, upload_.request_id))
-        self._send(upload_.action, upload_.payload(status))
-
-    def _send(self, action: str, payload: dict[str, Any], then: object = None) -> None:
-        """Send a status; `then` is told to us when it is answered or failed."""
-        self.in_flight.add(_key(action, payload))
-        submit(
-            self.ctx,
-            action,
-            payload,
-            reply_to=self.actor_ref,
-            wrap=lambda outcome: _Notified(action, payload, outcome, then),
-        )
-
-    def _notified(self, message: _Notified) -> None:
-        action, payload = message.action, message.payload
-        self.in_flight.discard(_key(action, payload))
-        error = message.outcome.error
+    def _delivered(self, action: str, payload: dict[str, Any]) -> None:
         owed = status_owed(self.job)
-        if error is not None:
-            # A transient status is not worth a retry; a final one is sent
-            # again when the station is next online (_send_owed).
-            self.log.info("%s %s not delivered: %s", action, payload["status"], error)
-        elif owed is not None and (action, payload) == self._firmware_message(owed):
+        if owed is not None and (action, payload) == self._firmware_message(owed):
             request_id = None if self.job is None else self.job.request_id
             self._forget_job()
             self.ctx.bus.publish(FirmwareStatusChanged("Idle", request_id))
-        elif (action, payload) == self.upload_owed:
-            self.upload_owed = None
-        if message.then is not None:
-            self.actor_ref.tell(message.then)
 
     def _send_owed(self) -> None:
         owed = None if self.rebooting else status_owed(self.job)
         if owed is not None:
-            action, payload = self._firmware_message(owed)
-            if _key(action, payload) not in self.in_flight:
-                self._send(action, payload)
-        if self.upload_owed is not None:
-            action, payload = self.upload_owed
-            if _key(action, payload) not in self.in_flight:
-                self._send(action, payload)
+            self.statuses.send_again(*self._firmware_message(owed))
 
     # -- the stored job --------------------------------------------------------------
 
@@ -1161,44 +832,6 @@ class Firmware(Supervised):
 
     # -- helpers ----------------------------------------------------------------------
 
-    def _work(
-        self,
-        name: str,
-        work: Callable[[], Any],
-        done: Callable[[Any, str | None, Failure | None], object],
-    ) -> None:
-        """Run `work` on a thread of its own; tell us `done(result, error, kind)`."""
-        me, log = self.actor_ref, self.log
-
-        def run() -> None:
-            try:
-                message = done(work(), None, None)
-            except TransferError as exc:
-                message = done(None, str(exc), exc.kind)
-            except Exception as exc:  # a bug, or an installer that raised: the job ends
-                log.exception("%s failed", name)
-                message = done(None, f"{type(exc).__name__}: {exc}", Failure.FAILED)
-            try:
-                me.tell(message)
-            except pykka.ActorDeadError:
-                log.debug("%s finished after the firmware actor stopped", name)
-
-        threading.Thread(target=run, name=name, daemon=True).start()
-
-    def _unsupported(self, location: str) -> str | None:
-        protocol = protocol_of(location)
-        supported = self.ctx.setting("SupportedFileTransferProtocols", tuple(SCHEMES.values()))
-        if protocol is None or protocol not in supported:
-            return f"{location}: not a protocol this station supports ({', '.join(supported)})"
-        return None
-
-    def _options(self) -> TransferOptions:
-        ca_file = str(self._internal("FileTransferCaFile", ""))
-        return TransferOptions(
-            timeout=float(self._internal("FileTransferTimeout", 60)),
-            ca_file=ca_file or None,
-        )
-
     def _download_folder(self) -> Path:
         if self.ctx.data_dir is not None:
             return self.ctx.data_dir / "firmware"
@@ -1207,14 +840,3 @@ class Firmware(Supervised):
             prefix = f"ocppstation-{self.ctx.config.charge_point_id}-"
             hooks.scratch = Path(tempfile.mkdtemp(prefix=prefix))
         return hooks.scratch
-
-    def _internal(self, key: str, default: Any) -> Any:
-        return self.ctx.config["Internal"].get(key, default)
-
-
-def _when(text: str | None) -> datetime | None:
-    return None if text is None else parse_timestamp(text)
-
-
-def _key(action: str, payload: dict[str, Any]) -> tuple[str, str, int | None]:
-    return action, str(payload["status"]), payload.get("requestId")

@@ -1,4 +1,4 @@
-"""What the firmware actor gets from the `Station` object, and keeps across trees.
+"""What the firmware and uploads actors get from the `Station`, kept across trees.
 
 One per station, in `StationContext.firmware`. It outlives every tree the
 station builds (a Reset, the reboot after an installation), which is why the
@@ -27,7 +27,8 @@ Installer = Callable[[Path], bool | str]
 class FirmwareHooks:
     # An embedder's installer; None: Internal.FirmwareInstallCommand.
     installer: Installer | None = None
-    # The station's log, which GetDiagnostics and GetLog upload; None: no log uploads.
+    # The station's log, which the uploads actor sends for GetDiagnostics and
+    # GetLog; None: no log uploads.
     log: StationLog | None = None
     # The update in progress (FirmwareJob.to_json) when storage has no file.
     remembered: dict[str, Any] | None = None

@@ -60,6 +60,7 @@ from ocppstation.actors.settings import SETTINGS, Settings
 from ocppstation.actors.station_log import StationLog
 from ocppstation.actors.storage import Storage
 from ocppstation.actors.supervisor import ChildSpec, Restart, Strategy, Supervisor
+from ocppstation.actors.uploads import UPLOADS, Uploads
 from ocppstation.actors.websocket import Drop, WebSocketLink
 from ocppstation.config.loader import StationConfig
 from ocppstation.hw import devices as hwconfig
@@ -74,10 +75,10 @@ ROUTES: Mapping[str, str] = {
     "CancelReservation": RESERVATIONS,
     "ChangeConfiguration": SETTINGS,
     "GetConfiguration": SETTINGS,
-    "GetDiagnostics": FIRMWARE,
     "UpdateFirmware": FIRMWARE,
     "SignedUpdateFirmware": FIRMWARE,
-    "GetLog": FIRMWARE,
+    "GetDiagnostics": UPLOADS,
+    "GetLog": UPLOADS,
     "ClearChargingProfile": PROFILES,
     "GetCompositeSchedule": PROFILES,
     "SetChargingProfile": PROFILES,
@@ -183,6 +184,10 @@ def station_tree(ctx: StationContext) -> list[ChildSpec]:
         # started before them, or asked while they restarted, loses nothing.
         ChildSpec(RESERVATIONS, lambda p: Reservations.start(p, ctx)),
         ChildSpec(FIRMWARE, lambda p: Firmware.start(p, ctx)),
+        # After the EVSEs as well, so that its crashes never take a running
+        # transaction down; it tells no connector, and its crash restarts
+        # only what comes after it (rest_for_one).
+        ChildSpec(UPLOADS, lambda p: Uploads.start(p, ctx)),
         # Before the chargepoint's first announce every connector holds its
         # reservations; its crash (it only re-announces) touches nothing else.
         ChildSpec("chargepoint", lambda p: ChargePoint.start(p, ctx)),

@@ -1,8 +1,9 @@
 """File transfers for Firmware Management: download and upload over HTTP(S) and FTP.
 
-Blocking functions, meant for a worker thread (the firmware actor never
-calls them itself). Every failure is a `TransferError` whose message says
-what went wrong in words a station log can show; nothing else escapes.
+Blocking functions, meant for a worker thread (the firmware and uploads
+actors never call them themselves: `transfer_jobs.work_on_thread`). Every
+failure is a `TransferError` whose message says what went wrong in words a
+station log can show; nothing else escapes.
 
 Decisions worth knowing:
 

@@ -211,7 +211,7 @@ PHASES_OF: Mapping[str, tuple[str, ...]] = MappingProxyType(
 ROTATIONS = ("NotApplicable", "Unknown", "RST", "RTS", "SRT", "STR", "TRS", "TSR")
 CHARGING_RATE_UNITS = ("Current", "Power")
 FILE_TRANSFER_PROTOCOLS = ("FTP", "FTPS", "HTTP", "HTTPS", "SFTP")
-# Those the firmware actor's transfers speak (actors/transfer.py).
+# Those the firmware and uploads actors' transfers speak (actors/transfer.py).
 IMPLEMENTED_TRANSFER_PROTOCOLS = frozenset({"FTP", "HTTP", "HTTPS"})
 
 

@@ -18,12 +18,9 @@ from typing import Any
 from ocppstation.actors.clock import FakeClock
 from ocppstation.actors.context import STORAGE
 from ocppstation.actors.events import TransactionStarted
-from ocppstation.actors.firmware import (
-    FirmwareStatusChanged,
-    FirmwareUpdateScheduled,
-    TransferFailed,
-)
+from ocppstation.actors.firmware import FirmwareStatusChanged, FirmwareUpdateScheduled
 from ocppstation.actors.station import Station
+from ocppstation.actors.transfer_jobs import TransferFailed
 from ocppstation.protocol.timestamps import ocpp_timestamp
 from ocppstation.tools.csms import DevCsms
 from ocppstation.tools.peer import LogEntry
