@@ -106,9 +106,7 @@ def _key_bits(public_key: object) -> bytes:
             serialization.Encoding.X962, serialization.PublicFormat.UncompressedPoint
         )
     if isinstance(public_key, rsa.RSAPublicKey):
-        return public_key.public_bytes(
-            serialization.Encoding.DER, serialization.PublicFormat.PKCS1
-        )
+        return public_key.public_bytes(serialization.Encoding.DER, serialization.PublicFormat.PKCS1)
     raise CertificateProblem(f"unsupported key type {type(public_key).__name__}")
 
 
