@@ -244,9 +244,12 @@ class ChargePoint(Supervised):
         interval = int(result["interval"]) or int(
             self.ctx.config.value("Core", "HeartbeatInterval")
         )
+        first = status == "Accepted" and not self.ctx.registration.accepted
         self.ctx.registration.record(status, interval if status == "Accepted" else None)
         if status == "Accepted":
             self._arm_heartbeat(interval)
+            if first:
+                self._started_up()
             self._announce()
             self.ctx.bus.publish(Online(True))
         else:
@@ -255,6 +258,15 @@ class ChargePoint(Supervised):
             self.ctx.call_later(interval, self.actor_ref, _Boot(self.boot_attempt))
         # Last, so that whoever waits for this event finds the timers armed.
         self._set_registration(status)
+
+    def _started_up(self) -> None:
+        """The security event of a (re)boot, first thing once the CSMS accepted us.
+
+        Sent at once, not queued: the station is online this very moment, and a
+        CSMS that refuses it (no Security Whitepaper) holds up nothing.
+        """
+        payload = {"type": "StartupOfTheDevice", "timestamp": ocpp_timestamp(self.ctx.clock.wall())}
+        submit(self.ctx, "SecurityEventNotification", payload)
 
     def _arm_heartbeat(self, interval: int) -> None:
         self.ctx.cancel(self.heartbeat_timer)

@@ -43,5 +43,8 @@ def test_128_evses_report_every_connector_once_in_order_after_one_boot(
     assert {e.payload["errorCode"] for e in notes} == {"NoError"}
     # Every one was answered: none failed, none was retried.
     assert all(csms.log.reply_to(e) is not None for e in notes)
-    # And nothing else: one BootNotification, 129 StatusNotifications.
-    assert len(csms.log.calls()) == 1 + len(expected)
+    # And nothing else: one BootNotification, the start's security event, 129
+    # StatusNotifications.
+    (startup,) = csms.log.calls("SecurityEventNotification", CP)
+    assert startup.payload["type"] == "StartupOfTheDevice"
+    assert len(csms.log.calls()) == 2 + len(expected)

@@ -10,9 +10,11 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
+from ocppstation.actors.clock import FakeClock
+from ocppstation.actors.events import LinkChanged
 from ocppstation.actors.station import Station
 from ocppstation.tools.csms import DevCsms
-from tests.conftest import StationFactory, answered
+from tests.conftest import StationFactory, answered, log_of
 from tests.pki import Ca
 
 CP = "cp-test"
@@ -235,3 +237,49 @@ def test_a_reset_is_a_security_event(csms: DevCsms, make_station: StationFactory
     # Stored before the reset and sent while still online: the boot comes after.
     boot = csms.log.wait_call("BootNotification", CP, since=mark)
     assert boot.seq > event.seq
+
+
+def test_startup_of_the_device_comes_first_after_each_boot_only(
+    csms: DevCsms, make_station: StationFactory, clock: FakeClock
+) -> None:
+    station = booted(csms, make_station)
+    (startup,) = csms.log.calls("SecurityEventNotification", CP)
+    assert startup.payload["type"] == "StartupOfTheDevice"
+    (boot,) = csms.log.calls("BootNotification", CP)
+    first_status = csms.log.calls("StatusNotification", CP)[0]
+    assert boot.seq < startup.seq < first_status.seq
+    # A part restarted inside the run, or a new connection, is no start.
+    mark = csms.log.mark()
+    station.crash("chargepoint")
+    answered(station, "StatusNotification", 6)
+    events = log_of(station).mark()
+    station.disconnect()
+    log_of(station).wait_for(lambda e: isinstance(e, LinkChanged) and not e.up, 5, events)
+    clock.advance(2)  # RetryBackOffWaitMinimum
+    answered(station, "StatusNotification", 9)
+    assert csms.log.calls("SecurityEventNotification", CP, since=mark) == []
+    # A reset is: a new tree boots, and says so.
+    assert csms.call(CP, "Reset", {"type": "Soft"}) == {"status": "Accepted"}
+    again = csms.log.wait_for(
+        lambda e: (
+            e.kind == "call"
+            and e.action == "SecurityEventNotification"
+            and e.payload["type"] == "StartupOfTheDevice"
+        ),
+        since=mark,
+    )
+    assert again.seq > csms.log.calls("BootNotification", CP, since=mark)[0].seq
+
+
+def test_a_csms_that_refuses_security_events_still_gets_the_statuses(
+    csms: DevCsms, make_station: StationFactory
+) -> None:
+    from ocppstation.tools.csms import CallErrorReply
+
+    csms.set_reply("SecurityEventNotification", CallErrorReply("NotImplemented", "no"))
+    booted(csms, make_station)
+    assert [e.payload["connectorId"] for e in csms.log.calls("StatusNotification", CP)] == [
+        0,
+        1,
+        2,
+    ]

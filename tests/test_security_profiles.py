@@ -259,8 +259,13 @@ def test_a_csms_certificate_it_cannot_verify_is_a_security_event_once(
     station.ctx.tls.replace(roots(pki))
     clock.advance(PAST_BACKOFF)
     registered(station)
-    event = tls_csms.log.wait_call("SecurityEventNotification", CP)
-    assert event.payload["type"] == "InvalidCentralSystemCertificate"
+    event = tls_csms.log.wait_for(
+        lambda e: (
+            e.kind == "call"
+            and e.action == "SecurityEventNotification"
+            and e.payload["type"] == "InvalidCentralSystemCertificate"
+        )
+    )
     assert "certificate verify failed" in event.payload["techInfo"]
 
 
