@@ -23,6 +23,7 @@ from ocppstation.actors.firmware_hooks import FirmwareHooks
 from ocppstation.actors.registry import Registry
 from ocppstation.actors.settings_view import StationSettings
 from ocppstation.config.loader import StationConfig
+from ocppstation.hw.serial_io import ModbusBuses
 from ocppstation.hw.simulated import SimulatedEvse
 
 SCHEDULER = "scheduler"
@@ -136,6 +137,8 @@ class StationContext:
     registration: Registration = field(default_factory=Registration)
     # Certificates for TLS (security profiles 2 and 3), kept by the security actor.
     tls: TlsHolder = field(default_factory=TlsHolder)
+    # The open Modbus lines, shared by the meter drivers on each (hw/serial_io.py).
+    buses: ModbusBuses = field(default_factory=ModbusBuses)
     # The OCPP keys: read through settings.view, written only by the settings actor.
     settings: StationSettings = field(init=False)
 

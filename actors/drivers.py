@@ -1,6 +1,7 @@
 """Serial driver actors: the Modbus meter, the charge controller board, RFID readers.
 
-Each driver owns one port and talks to its device through `hw/serial_io.py`.
+Each driver talks to its device through `hw/serial_io.py`, on a port of its
+own but for meters, which may share an RS-485 line (`ctx.buses`).
 Let it crash: any device error (port gone, timeout, garbage, bad CRC) fails
 the actor, which tells the EVSE's hub `DriverFailed` on its way out; the
 supervisor restarts it after a backoff delay (outside the EVSE's restart
@@ -42,7 +43,7 @@ from ocppstation.hw.devices import BoardDevice, HardwareConfig, MeterDevice, Rea
 from ocppstation.hw.errors import DeviceError, DeviceRefused, Garbage
 from ocppstation.hw.ports import MeterReading
 from ocppstation.hw.rfid import Bad, Card, Debounce, id_tag
-from ocppstation.hw.serial_io import BoardLink, CardReader, ModbusMeter
+from ocppstation.hw.serial_io import BoardLink, CardReader, ModbusBus, ModbusMeter
 
 STATION_READER = "reader"
 STATION_READER_DEVICE = "reader/rfid"
@@ -140,20 +141,27 @@ class ModbusMeterDriver(Driver):
     ) -> None:
         super().__init__(place, ctx, hubs)
         self.device = device
+        self.bus: ModbusBus | None = None
         self.meter: ModbusMeter | None = None
         self.last: MeterReading | None = None
         self.timer: int | None = None
 
     def open(self) -> None:
-        self.meter = ModbusMeter(self.device.port, self.device.unit, self.device.registers)
+        # The line may carry other EVSEs' meters: held, not owned (ctx.buses).
+        self.bus = self.ctx.buses.acquire(self.device.port)
+        self.meter = ModbusMeter(
+            self.device.port, self.device.unit, self.device.registers, bus=self.bus
+        )
         self.last = self.meter.read()
         # Polling notices a dead meter even when nobody reads it (no session).
         self.timer = self.ctx.call_every(self.device.poll_interval, self.actor_ref, _Poll())
 
     def close(self) -> None:
         self.ctx.cancel(self.timer)
-        if self.meter is not None:
-            self.meter.close()
+        # The port closes with its last meter; the others on it read on.
+        bus, self.bus = self.bus, None
+        if bus is not None:
+            self.ctx.buses.release(bus)
 
     def handle(self, message: Any) -> Any:
         match message:

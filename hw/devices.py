@@ -27,7 +27,7 @@ from typing import Any
 from ocppstation.config.loader import ConfigError, StationConfig
 from ocppstation.hw.meters import RegisterMap, register_map
 from ocppstation.hw.rfid import IdFormat
-from ocppstation.hw.serial_io import PortSettings
+from ocppstation.hw.serial_io import LINE_KEYS, PortSettings
 
 SECTION = "Hardware"
 
@@ -175,17 +175,46 @@ def parse(config: StationConfig) -> HardwareConfig:
         raise ConfigError(
             source, f"{SECTION}.restart_delay_min", "must not be more than restart_delay_max"
         )
-    seen: dict[str, str] = {}
+    _check_shared_ports(hardware, source)
+    return hardware
+
+
+def _check_shared_ports(hardware: HardwareConfig, source: str) -> None:
+    """One device per port, but for meters sharing an RS-485 line.
+
+    Meters (of different EVSEs) may share a port: it is one Modbus bus, each
+    meter answering its own unit. They must agree on the line settings and
+    have different units. A board or a reader owns its port alone: two
+    drivers reading one stream would take each other's bytes.
+    """
+    seen: dict[str, BoardDevice | MeterDevice | ReaderDevice] = {}
+    units: dict[tuple[str, int], MeterDevice] = {}
     for device in hardware.devices():
         port = device.port.port
-        if port in seen:
-            # One driver per port: two would read each other's answers. (A
-            # shared RS-485 bus with several meters is not supported yet.)
-            raise ConfigError(
-                source, f"{device.where}.port", f"{port} is already used by {seen[port]}"
-            )
-        seen[port] = device.where
-    return hardware
+        other = seen.setdefault(port, device)
+        if other is not device:
+            if not (isinstance(device, MeterDevice) and isinstance(other, MeterDevice)):
+                raise ConfigError(
+                    source, f"{device.where}.port", f"{port} is already used by {other.where}"
+                )
+            for key in LINE_KEYS:
+                mine, theirs = getattr(device.port, key), getattr(other.port, key)
+                if mine != theirs:
+                    raise ConfigError(
+                        source,
+                        f"{device.where}.{key}",
+                        f"is {mine}, but {other.where} on the same port {port} has {theirs}"
+                        " (meters sharing a bus need the same line settings)",
+                    )
+        if isinstance(device, MeterDevice):
+            same = units.setdefault((port, device.unit), device)
+            if same is not device:
+                raise ConfigError(
+                    source,
+                    f"{device.where}.unit",
+                    f"unit {device.unit} on {port} is already used by {same.where}"
+                    " (meters sharing a bus need different units)",
+                )
 
 
 def check_ports(hardware: HardwareConfig, source: str) -> None:

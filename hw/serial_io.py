@@ -6,7 +6,8 @@ crash them), and `ocppstation hw probe` calls them from the command line.
 Every blocking call is bounded by the port's timeout.
 
 Why our own Modbus client rather than pymodbus: we need one function (read
-registers) on one port per actor thread, with every failure surfacing as an
+registers), one transaction at a time on a line that the meters' actor
+threads may share (`ModbusBus`), with every failure surfacing as an
 exception the supervisor can act on. pymodbus's sync client is not
 thread-safe, retries and reconnects on its own (which would hide a dead meter
 from the supervisor), has broken when used off the main thread (3.8.0/3.8.1,
@@ -41,6 +42,10 @@ class PortSettings:
     parity: str = "N"
     stopbits: int = 1
     timeout: float = 0.5
+
+
+# What the devices on one line must agree on; the timeout may differ per device.
+LINE_KEYS = ("baudrate", "parity", "stopbits")
 
 
 def open_port(settings: PortSettings) -> serial.SerialBase:
@@ -90,55 +95,162 @@ def _close(port: serial.SerialBase | None) -> None:
 # -- Modbus RTU ----------------------------------------------------------------
 
 
-class ModbusClient:
-    """A Modbus RTU master on one port: one request at a time, strictly in turn."""
+class ModbusBus:
+    """A Modbus RTU master on one serial line: one transaction at a time.
+
+    An RS-485 line carries several meters (slaves), each with its own unit
+    address, and every slave hears every request: so a request and its answer
+    are one transaction, under a lock, before the next request goes out,
+    whichever thread asks. Thread-safe; the port is opened on first use.
+    When the port fails (PortGone) it is closed, and the next transaction
+    opens it again: every meter on a vanished line fails in turn, and the
+    first transaction after it is back reopens it for all. A timeout, a bad
+    CRC or an exception answer concern one slave and leave the port open.
+    """
 
     def __init__(self, settings: PortSettings) -> None:
         self.settings = settings
-        self.port = open_port(settings)
+        self._lock = threading.Lock()
+        self._port: serial.SerialBase | None = None
+
+    @property
+    def is_open(self) -> bool:
+        with self._lock:
+            return self._port is not None
 
     def close(self) -> None:
-        _close(self.port)
+        with self._lock:
+            port, self._port = self._port, None
+        _close(port)
 
-    def read(self, unit: int, function: int, address: int, count: int) -> tuple[int, ...]:
+    def read(
+        self, unit: int, function: int, address: int, count: int, timeout: float | None = None
+    ) -> tuple[int, ...]:
+        """Read `count` registers of `unit`; `timeout` (default the bus's) bounds each read."""
         request = ReadRequest(unit, function, address, count)
+        with self._lock:
+            try:
+                if self._port is None:
+                    self._port = open_port(self.settings)
+                return self._transact(self._port, request, timeout or self.settings.timeout)
+            except PortGone:
+                _close(self._port)
+                self._port = None
+                raise
+
+    def _transact(
+        self, port: serial.SerialBase, request: ReadRequest, timeout: float
+    ) -> tuple[int, ...]:
         name = self.settings.port
+        if port.timeout != timeout:  # meters on one line may wait for answers differently
+            _io(name, setattr, port, "timeout", timeout)
         # A late answer to an earlier request that timed out must not be
         # taken for this one's.
-        _io(name, self.port.reset_input_buffer)
-        _io(name, self.port.write, request.encode())
-        head = self._read_exactly(3, request)
+        _io(name, port.reset_input_buffer)
+        _io(name, port.write, request.encode())
+        head = self._read_exactly(port, 3, request, timeout)
         total = response_length(head)
         assert total is not None
         if total > request.response_length:
             raise Garbage(f"answer announces {total} bytes, expected {request.response_length}")
-        frame = head + self._read_exactly(total - 3, request)
+        frame = head + self._read_exactly(port, total - 3, request, timeout)
         return decode_response(request, frame)
 
-    def _read_exactly(self, n: int, request: ReadRequest) -> bytes:
-        data = _io(self.settings.port, self.port.read, n)
+    def _read_exactly(
+        self, port: serial.SerialBase, n: int, request: ReadRequest, timeout: float
+    ) -> bytes:
+        data = _io(self.settings.port, port.read, n)
         if len(data) < n:
             got = f"{len(data)} of {n} bytes" + (f" ({data.hex()})" if data else "")
-            raise DeviceTimeout(
-                f"unit {request.unit} did not answer within {self.settings.timeout} s: {got}"
-            )
+            raise DeviceTimeout(f"unit {request.unit} did not answer within {timeout} s: {got}")
         return data
 
 
-class ModbusMeter:
-    """An energy meter read through its register map."""
+class ModbusBuses:
+    """The station's open Modbus lines, one `ModbusBus` per port, shared by reference count.
 
-    def __init__(self, settings: PortSettings, unit: int, registers: RegisterMap) -> None:
+    Each meter driver `acquire`s its line when it starts and `release`s it
+    when it stops or crashes; the port is closed when the last user lets go,
+    so a restarting driver never closes the line under the other meters on
+    it. Thread-safe (drivers run on their own threads).
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._buses: dict[str, tuple[ModbusBus, int]] = {}
+
+    def acquire(self, settings: PortSettings) -> ModbusBus:
+        """The bus on `settings.port`, created on first use; ValueError on other line settings."""
+        with self._lock:
+            if settings.port in self._buses:
+                bus, users = self._buses[settings.port]
+                if line_settings(bus.settings) != line_settings(settings):
+                    # hw/devices.py refuses such a config; this is a bug.
+                    raise ValueError(
+                        f"{settings.port}: line settings {line_settings(settings)} differ "
+                        f"from {line_settings(bus.settings)}"
+                    )
+            else:
+                bus, users = ModbusBus(settings), 0
+            self._buses[settings.port] = (bus, users + 1)
+            return bus
+
+    def release(self, bus: ModbusBus) -> None:
+        """One user fewer; the last one closes the port."""
+        with self._lock:
+            held, users = self._buses.get(bus.settings.port, (None, 0))
+            if held is not bus:
+                return  # released twice: nothing left to do
+            if users > 1:
+                self._buses[bus.settings.port] = (bus, users - 1)
+                return
+            del self._buses[bus.settings.port]
+        bus.close()
+
+    def find(self, port: str) -> ModbusBus | None:
+        """The bus held on `port`, if any driver holds it."""
+        with self._lock:
+            held = self._buses.get(port)
+            return held[0] if held else None
+
+    def users(self) -> dict[str, int]:
+        """Port -> how many drivers hold it: empty once every driver stopped."""
+        with self._lock:
+            return {port: users for port, (_, users) in self._buses.items()}
+
+
+def line_settings(settings: PortSettings) -> tuple[object, ...]:
+    """What every device on one line must agree on (LINE_KEYS)."""
+    return tuple(getattr(settings, key) for key in LINE_KEYS)
+
+
+class ModbusMeter:
+    """An energy meter read through its register map.
+
+    On its own port by default (`hw probe`); the station's drivers pass the
+    shared `bus` of the meter's line (then `close()` leaves it open).
+    """
+
+    def __init__(
+        self,
+        settings: PortSettings,
+        unit: int,
+        registers: RegisterMap,
+        bus: ModbusBus | None = None,
+    ) -> None:
         self.unit = unit
         self.map = registers
-        self.client = ModbusClient(settings)
+        self.timeout = settings.timeout
+        self._own = bus is None
+        self.bus = bus or ModbusBus(settings)
 
     def close(self) -> None:
-        self.client.close()
+        if self._own:
+            self.bus.close()
 
     def read(self) -> MeterReading:
         blocks = {
-            start: self.client.read(self.unit, self.map.function, start, count)
+            start: self.bus.read(self.unit, self.map.function, start, count, self.timeout)
             for start, count in self.map.blocks()
         }
         reading = self.map.reading(blocks)
