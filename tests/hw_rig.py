@@ -34,7 +34,8 @@ class Rig:
         self.devices: list[FakeDevice] = []
         self.evses: dict[str, dict[str, Any]] = {}
         self.shared_reader: dict[str, Any] | None = None
-        self._station_worlds: list[tuple[FakeMeter, int]] = []
+        # (fake, unit, evse): a meter reading the station's simulated EVSE.
+        self._station_worlds: list[tuple[FakeMeter, int, int]] = []
         self.station: Station | None = None
 
     def _add(self, device: FakeDevice) -> Any:
@@ -52,7 +53,7 @@ class Rig:
             )
         )
         if world is None:
-            self._station_worlds.append((fake, evse))
+            self._station_worlds.append((fake, fake.unit, evse))
         self._entry(evse)["meter"] = {
             "driver": "sdm630",
             "port": fake.path,
@@ -60,6 +61,35 @@ class Rig:
             "poll_interval": POLL,
             **config,
         }
+        return fake
+
+    def bus(self, worlds: dict[int, SimulatedEvse | None], **config: Any) -> FakeMeter:
+        """Fake SDM630s on one pty, one per EVSE in `worlds`, at unit = the EVSE's number.
+
+        A world None is the station's simulated EVSE, as for `meter`.
+        """
+        first, *others = worlds
+        fake = self._add(
+            FakeMeter(
+                worlds[first] or SimulatedEvse(),
+                self.clock.monotonic,
+                unit=first,
+                link=self.tmp / "bus",
+            )
+        )
+        for evse in others:
+            fake.add_meter(evse, worlds[evse] or SimulatedEvse())
+        for evse, world in worlds.items():
+            if world is None:
+                self._station_worlds.append((fake, evse, evse))
+            self._entry(evse)["meter"] = {
+                "driver": "sdm630",
+                "port": fake.path,
+                "unit": evse,
+                "timeout": IO_TIMEOUT,
+                "poll_interval": POLL,
+                **config,
+            }
         return fake
 
     def board(self, evse: int, world: SimulatedEvse, **config: Any) -> FakeBoard:
@@ -116,8 +146,8 @@ class Rig:
         station = Station(
             self.config(evses, **sections), clock=self.clock, seed=1, record_events=True
         )
-        for fake, evse in self._station_worlds:
-            fake.world = station.hardware[evse]
+        for fake, unit, evse in self._station_worlds:
+            fake.worlds[unit] = station.hardware[evse]
         self.station = station.start()
         answered(station, "StatusNotification", evses + 1)
         # Every driver up (its timers armed) before a test moves the clock.

@@ -12,7 +12,8 @@ vanishes, as a pulled USB adapter does; `replug()` brings it back at the same
 answers) and, per device, bad checksums, a board reset, a jammed lock.
 
 `ocppstation fake-device {sdm630|sdm72|sdm120|rfid|board} --pty` runs one
-from the command line and prints the port path.
+from the command line and prints the port path; `--unit 1 --unit 2` puts two
+meters on the one pty, as two meters on an RS-485 bus.
 """
 
 from __future__ import annotations
@@ -202,7 +203,14 @@ def _registers(reading: MeterReading, registers: RegisterMap) -> dict[int, int]:
 
 
 class FakeMeter(FakeDevice):
-    """An Eastron-style Modbus RTU meter reading the energy of `world`."""
+    """Eastron-style Modbus RTU meters on one line: unit `unit` reads the energy of `world`.
+
+    `add_meter(unit, world)` puts another meter (same model) on the same
+    pty, as on an RS-485 bus: every meter hears every request and only the
+    one addressed answers. `mute`, `garbage` and `bad_crc` concern the whole
+    line; `silent` holds the units that stopped answering (a dead meter on a
+    live bus).
+    """
 
     name = "meter"
 
@@ -215,14 +223,32 @@ class FakeMeter(FakeDevice):
         unit: int = 1,
         link: str | Path | None = None,
     ) -> None:
-        self.world = world
+        self.worlds: dict[int, SimulatedEvse] = {unit: world}
         self.clock = clock
         self.map = register_map(model)
         self.unit = unit
+        self.silent: set[int] = set()
+        self.asked: dict[int, int] = {}  # requests taken per unit, for tests to wait on
         self.bad_crc = False
         self.exception: int | None = None  # answer every request with this exception code
         self._buffer = bytearray()
         super().__init__(link)
+
+    @property
+    def world(self) -> SimulatedEvse:
+        """The world of the first meter (`unit`)."""
+        return self.worlds[self.unit]
+
+    @world.setter
+    def world(self, world: SimulatedEvse) -> None:
+        self.worlds[self.unit] = world
+
+    def add_meter(self, unit: int, world: SimulatedEvse) -> None:
+        """Another meter on this line, at address `unit`, reading `world`."""
+        with self._lock:
+            if unit in self.worlds:
+                raise ValueError(f"unit {unit} is already on this line")
+            self.worlds[unit] = world
 
     def on_replug(self) -> None:
         self._buffer.clear()
@@ -236,8 +262,9 @@ class FakeMeter(FakeDevice):
                 del self._buffer[:1]  # not a request start: slide on
                 continue
             del self._buffer[: modbus.REQUEST_LENGTH]
+            self.asked[request.unit] = self.asked.get(request.unit, 0) + 1
             self._count()
-            if request.unit == self.unit and not self.mute:
+            if request.unit in self.worlds and request.unit not in self.silent and not self.mute:
                 self.send(self._answer(request))
 
     def _answer(self, request: modbus.ReadRequest) -> bytes:
@@ -245,7 +272,7 @@ class FakeMeter(FakeDevice):
             return modbus.encode_exception(request.unit, request.function, self.exception)
         if request.function != self.map.function or request.address + request.count > 0x200:
             return modbus.encode_exception(request.unit, request.function, 2)
-        words = _registers(self.world.read(self.clock()), self.map)
+        words = _registers(self.worlds[request.unit].read(self.clock()), self.map)
         values = [words.get(a, 0) for a in range(request.address, request.address + request.count)]
         frame = modbus.encode_response(request.unit, request.function, values)
         if self.bad_crc:
@@ -415,7 +442,7 @@ class FakeBoard(FakeDevice):
 
 HELP = {
     "all": "mute | unmute | garbage | clean | unplug | replug | quit",
-    "meter": "crc | nocrc | exception N | noexception",
+    "meter": "crc | nocrc | exception N | noexception | silent UNIT | answer UNIT",
     "rfid": "card NUMBER | noise",
     "board": "plug-ev | unplug-ev | fault CODE | clear | jam | unjam | reset | suspend | resume",
 }
@@ -433,7 +460,12 @@ def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-ar
     parser.add_argument("device", choices=["sdm630", "sdm72", "sdm120", "rfid", "board"])
     parser.add_argument("--pty", action="store_true", required=True, help="serve on a new pty pair")
     parser.add_argument("--link", help="also make this path a symlink to the pty (stable name)")
-    parser.add_argument("--unit", type=int, default=1, help="Modbus unit of the meter")
+    parser.add_argument(
+        "--unit",
+        type=int,
+        action="append",
+        help="Modbus unit of the meter (1); repeat for several meters on the one pty, as on a bus",
+    )
     parser.add_argument("--mode", choices=["rdm6300", "lines"], default="rdm6300")
     parser.add_argument(
         "--watchdog", type=float, default=5.0, help="board: open the relay after N s of silence"
@@ -450,10 +482,16 @@ def run(args: argparse.Namespace, stdin: IO[str] = sys.stdin, out: IO[str] = sys
         device = FakeBoard(world, watchdog=args.watchdog, link=args.link)
         kind = "board"
     else:
-        # Alone, the meter sees an EV charging at full current, so it counts.
-        world.plug(time.monotonic())
-        world.allow_power(True, time.monotonic())
-        device = FakeMeter(world, model=args.device, unit=args.unit, link=args.link)
+        # Alone, each meter sees an EV charging at full current, so it counts.
+        # World commands (plug-ev, fault ...) act on the first unit's EV.
+        units = args.unit or [1]
+        if len(set(units)) < len(units):
+            print(f"error: a unit given twice: {units}", file=sys.stderr)
+            return 2
+        meter = FakeMeter(_charging(world), model=args.device, unit=units[0], link=args.link)
+        for unit in units[1:]:
+            meter.add_meter(unit, _charging(SimulatedEvse()))
+        device = meter
         kind = "meter"
     print(device.path, file=out, flush=True)
     print(f"commands: {HELP['all']} | {HELP[kind]}", file=sys.stderr, flush=True)
@@ -478,6 +516,12 @@ def run(args: argparse.Namespace, stdin: IO[str] = sys.stdin, out: IO[str] = sys
     finally:
         device.close()
     return 0
+
+
+def _charging(world: SimulatedEvse) -> SimulatedEvse:
+    world.plug(time.monotonic())
+    world.allow_power(True, time.monotonic())
+    return world
 
 
 def _command(device: FakeDevice, world: SimulatedEvse, words: list[str]) -> str:
@@ -515,6 +559,9 @@ def _command(device: FakeDevice, world: SimulatedEvse, words: list[str]) -> str:
             world.fault(args[0], now)
         elif name == "exception" and len(args) == 1 and isinstance(device, FakeMeter):
             device.exception = int(args[0])
+        elif name in ("silent", "answer") and len(args) == 1 and isinstance(device, FakeMeter):
+            unit = int(args[0])
+            (device.silent.add if name == "silent" else device.silent.discard)(unit)
         else:
             return f"error unknown command {' '.join(words)!r}"
     except ValueError as exc:
