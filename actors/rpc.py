@@ -340,3 +340,10 @@ class Outgoing:
 @dataclass(frozen=True)
 class SayLinkState:
     """Asks the websocket actor to repeat LinkUp (after an rpc restart)."""
+
+
+@dataclass(frozen=True)
+class Reconnect:
+    """To the websocket: close cleanly and connect again at once (new credentials)."""
+
+    reason: str

@@ -42,10 +42,10 @@ from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 
 from ocppstation.actors.base import Place, Supervised
-from ocppstation.actors.context import OUTBOX, RPC, StationContext, TlsMaterial
+from ocppstation.actors.context import OUTBOX, RPC, WEBSOCKET, StationContext, TlsMaterial
 from ocppstation.actors.events import ConfigChanged
 from ocppstation.actors.outbox import Enqueued
-from ocppstation.actors.rpc import Answer, Inbound, submit
+from ocppstation.actors.rpc import Answer, Inbound, Reconnect, submit
 from ocppstation.actors.storage import QueuedMessage, StoredCertificate
 from ocppstation.config.loader import ConfigError, StationConfig
 from ocppstation.protocol.framing import Call
@@ -92,6 +92,13 @@ def report_event(ctx: StationContext, kind: str, tech_info: str | None = None) -
 
 
 @dataclass(frozen=True)
+class _After:
+    """What an answer promised, done once the answer is on the wire."""
+
+    steps: tuple[tuple[str, str | None], ...]  # ("report", kind/info) or ("reconnect", reason)
+
+
+@dataclass(frozen=True)
 class _Signed:
     """SignCertificate was answered (or failed)."""
 
@@ -104,6 +111,8 @@ class Security(Supervised):
         super().__init__(place)
         self.ctx = ctx
         self._unsubscribe: Callable[[], None] = lambda: None
+        # Follow-ups of the call being answered (see _After).
+        self.after: list[tuple[str, str | None]] = []
         # Here, not in setup(): the supervisor starts the link once this
         # returns, and its first connection must find the certificates.
         self.installed: list[StoredCertificate] = (
@@ -126,6 +135,8 @@ class Security(Supervised):
                 self._sign()
             case _Signed():
                 self._signed(message)
+            case _After():
+                self._follow_up(message.steps)
             case ConfigChanged():
                 report_event(
                     self.ctx, "ReconfigurationOfSecurityParameters", f"{message.key} changed"
@@ -157,18 +168,28 @@ class Security(Supervised):
                 result = {"status": self._accept_signed(payload["certificateChain"])}
             case _:
                 raise AssertionError(f"routed here by mistake: {call.action}")
-        self.ctx.registry.tell(RPC, Answer(call, result))
+        steps, self.after = tuple(self.after), []
+        if steps:
+            # The CSMS hears the answer first, then the event (OCTT TC_077, TC_078).
+            self.ctx.registry.tell(RPC, Answer(call, result, self.actor_ref, _After(steps)))
+        else:
+            self.ctx.registry.tell(RPC, Answer(call, result))
+
+    def _follow_up(self, steps: tuple[tuple[str, str | None], ...]) -> None:
+        for step, detail in steps:
+            if step == "reconnect":
+                self.ctx.registry.tell(WEBSOCKET, Reconnect(detail or "new certificate"))
+            else:
+                report_event(self.ctx, step, detail)
 
     def _install(self, use: str, pem: str) -> str:
         try:
             cert = _single(pem)
         except CertificateProblem as exc:
-            self.log.warning("InstallCertificate %s refused: %s", use, exc)
-            return "Rejected"
+            return self._reject_root(use, str(exc))
         problem = root_problem(cert, self.ctx.clock.wall())
         if problem is not None:
-            self.log.warning("InstallCertificate %s refused: %s", use, problem)
-            return "Rejected"
+            return self._reject_root(use, problem)
         if any(_same(c, cert) for c in self._of(use)):
             return "Accepted"  # installed already: once is enough
         limit = self.ctx.setting("CertificateStoreMaxLength", None)
@@ -185,6 +206,12 @@ class Security(Supervised):
             return "Failed"
         self.log.info("installed %s %s", use, cert.subject.rfc4514_string())
         return "Accepted"
+
+    def _reject_root(self, use: str, why: str) -> str:
+        self.log.warning("InstallCertificate %s refused: %s", use, why)
+        if use == CertificateUse.CENTRAL_SYSTEM_ROOT:
+            self.after.append(("InvalidCentralSystemCertificate", why))
+        return "Rejected"
 
     def _ids(self, use: str) -> dict[str, Any]:
         hashes = [hash_data(_single(c.pem)).to_json() for c in self._of(use)]
@@ -265,11 +292,14 @@ class Security(Supervised):
         self._store(CHARGE_POINT_CERTIFICATE, "".join(_pem(c) for c in chain), key_pem, old)
         self._storage().csr_key_put(None).get(timeout=STORAGE_TIMEOUT)
         self.log.info("new ChargePointCertificate %s", chain[0].subject.rfc4514_string())
+        if int(self.ctx.setting("SecurityProfile", 0)) == 3:
+            # The link's client certificate: a new connection uses the new one (TC_074).
+            self.after.append(("reconnect", "new ChargePointCertificate"))
         return "Accepted"
 
     def _reject_signed(self, why: str) -> str:
         self.log.warning("CertificateSigned rejected: %s", why)
-        report_event(self.ctx, "InvalidChargePointCertificate", why)
+        self.after.append(("InvalidChargePointCertificate", why))
         return "Rejected"
 
     # -- the store -------------------------------------------------------------------------
@@ -289,31 +319,27 @@ class Security(Supervised):
         self._publish_tls()
 
     def _import_provisioned(self) -> None:
-        for use, key_name, cert_name in (
-            (CertificateUse.CENTRAL_SYSTEM_ROOT.value, None, "CentralSystemRootCertificateFile"),
-            (CHARGE_POINT_CERTIFICATE, "ChargePointKeyFile", "ChargePointCertificateFile"),
-        ):
-            internal = self.ctx.config["Internal"]
-            cert_file = str(internal.get(cert_name, "") or "")
-            if not cert_file:
-                continue
-            try:
-                pem = Path(cert_file).read_text()
-                parse_chain(pem)
-                key = None
-                if key_name is not None:
-                    key_file = str(internal.get(key_name, "") or "")
-                    key = Path(key_file).read_text()
-                    serialization.load_pem_private_key(key.encode(), password=None)
-            except (OSError, ValueError) as exc:
-                # Not a crash loop: the station runs, and a TLS link says what it lacks.
-                self.log.error("Internal.%s (%s) not imported: %s", cert_name, cert_file, exc)
-                continue
-            if any(c.pem == pem for c in self._of(use)):
-                continue
-            replaces = [c.id for c in self._of(use)] if use == CHARGE_POINT_CERTIFICATE else []
-            self._store(use, pem, key, replaces)
-            self.log.info("imported %s from %s", use, cert_file)
+        """The factory's files (checked at start by check_provisioning), when not installed."""
+        internal = self.ctx.config["Internal"]
+        roots = str(internal.get("CentralSystemRootCertificateFile") or "")
+        cert = str(internal.get("ChargePointCertificateFile") or "")
+        key = str(internal.get("ChargePointKeyFile") or "")
+        csms_root = CertificateUse.CENTRAL_SYSTEM_ROOT.value
+        try:
+            # Each root of a bundle on its own, as InstallCertificate would have it.
+            for root in parse_chain(Path(roots).read_text()) if roots else []:
+                if not any(_same(c, root) for c in self._of(csms_root)):
+                    self._store(csms_root, _pem(root))
+                    self.log.info("imported %s %s", csms_root, root.subject.rfc4514_string())
+            if cert and key:
+                pem = Path(cert).read_text()
+                if not any(c.pem == pem for c in self._of(CHARGE_POINT_CERTIFICATE)):
+                    old = [c.id for c in self._of(CHARGE_POINT_CERTIFICATE)]
+                    self._store(CHARGE_POINT_CERTIFICATE, pem, Path(key).read_text(), old)
+                    self.log.info("imported the ChargePointCertificate from %s", cert)
+        except (OSError, ValueError) as exc:
+            # Changed since the start's check: the station runs, the link says what it lacks.
+            self.log.error("provisioning files not imported: %s", exc)
 
     def _publish_tls(self) -> None:
         own = self._of(CHARGE_POINT_CERTIFICATE)

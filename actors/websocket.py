@@ -45,7 +45,7 @@ from websockets.sync.client import ClientConnection, connect
 from ocppstation.actors.base import Place, Supervised
 from ocppstation.actors.context import RPC, WEBSOCKET, StationContext, TlsMaterial
 from ocppstation.actors.events import ConfigApplied, ConfigChanged, ConnectFailed, LinkChanged
-from ocppstation.actors.rpc import FrameIn, LinkDown, LinkUp, Outgoing, SayLinkState
+from ocppstation.actors.rpc import FrameIn, LinkDown, LinkUp, Outgoing, Reconnect, SayLinkState
 from ocppstation.actors.security import report_event
 from ocppstation.protocol.backoff import Backoff
 
@@ -313,6 +313,8 @@ class WebSocketLink(Supervised):
             case ConfigChanged():
                 self._reconnect_now(f"{message.key} changed")
                 self.ctx.bus.publish(ConfigApplied(WEBSOCKET, message.key))
+            case Reconnect():
+                self._reconnect_now(message.reason)
             case SayLinkState():
                 if self.connection is not None:
                     self.ctx.registry.tell(RPC, LinkUp(self.generation))

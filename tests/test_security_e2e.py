@@ -48,7 +48,7 @@ def security_event(peer: Any, kind: str, since: int = 0) -> Any:
     )
 
 
-def test_a_root_is_installed_listed_and_deleted(
+def test_tc_075_tc_076_a_root_is_installed_listed_and_deleted(
     any_csms: Any, make_station: StationFactory
 ) -> None:
     station = booted(any_csms, make_station)
@@ -72,13 +72,23 @@ def test_a_root_is_installed_listed_and_deleted(
     assert station.ctx.tls.current.csms_roots == ()
 
 
-def test_what_is_not_a_root_is_rejected(csms: DevCsms, make_station: StationFactory) -> None:
+def test_tc_078_what_is_not_a_root_is_rejected_and_reported(
+    csms: DevCsms, make_station: StationFactory
+) -> None:
     booted(csms, make_station)
+    mark = csms.log.mark()
     assert install(csms, "-----BEGIN CERTIFICATE-----\nnope\n-----END CERTIFICATE-----\n") == (
         "Rejected"
     )
     assert install(csms, Ca().client("not a CA").cert_pem) == "Rejected"
     assert installed(csms) == {"status": "NotFound"}
+    # Each refusal is reported, after its answer is on the wire.
+    answers = [
+        e for e in csms.log.entries(mark) if e.kind == "result" and e.action == "InstallCertificate"
+    ]
+    events = [security_event(csms, "InvalidCentralSystemCertificate", since=a.seq) for a in answers]
+    assert len({e.seq for e in events}) == 2
+    assert all(a.seq < e.seq for a, e in zip(answers, events, strict=True))
 
 
 def test_the_store_holds_no_more_roots_than_certificate_store_max_length(
@@ -89,7 +99,7 @@ def test_the_store_holds_no_more_roots_than_certificate_store_max_length(
     assert install(csms, Ca("two").pem, "ManufacturerRootCertificate") == "Rejected"
 
 
-def test_sign_certificate_and_certificate_signed(
+def test_tc_074_sign_certificate_and_certificate_signed(
     csms: DevCsms, make_station: StationFactory
 ) -> None:
     station = booted(csms, make_station, Security={"CpoName": "Example CPO"})
@@ -117,7 +127,7 @@ def test_sign_certificate_and_certificate_signed(
     assert csms.call(CP, "CertificateSigned", {"certificateChain": chain}) == {"status": "Rejected"}
 
 
-def test_a_certificate_for_another_key_is_rejected_and_reported(
+def test_tc_077_a_certificate_for_another_key_is_rejected_and_reported(
     csms: DevCsms, make_station: StationFactory
 ) -> None:
     station = booted(csms, make_station)
@@ -139,6 +149,10 @@ def test_a_certificate_for_another_key_is_rejected_and_reported(
     answer = csms.call(CP, "CertificateSigned", {"certificateChain": ca.sign(other_csr)})
     assert answer == {"status": "Rejected"}
     event = security_event(csms, "InvalidChargePointCertificate", since=mark)
+    (conf,) = [
+        e for e in csms.log.entries(mark) if e.kind == "result" and e.action == "CertificateSigned"
+    ]
+    assert conf.seq < event.seq  # the answer first, then the event
     assert "key" in event.payload["techInfo"]
     assert station.ctx.tls.current.client_chain is None
 

@@ -362,6 +362,34 @@ def test_profile_3_boots_with_a_client_certificate_the_csms_trusts(
     assert [p.name for p in data.iterdir() if p.name.startswith(".tls-client-")] == []
 
 
+def test_tc_074_a_renewed_client_certificate_is_used_at_once(
+    mtls_csms: DevCsms, make_tls_station: MakeStation, pki: dict[str, Any]
+) -> None:
+    # The station's certificates come from the CPO's CA, which the station
+    # trusts as a CSMS root too: a signed chain must end at one (as libocpp checks).
+    material = with_client(pki)
+    material = TlsMaterial(
+        (*material.csms_roots, pki["client_ca"].pem), material.client_chain, material.client_key
+    )
+    station = make_tls_station(mtls_csms.url, material, Security=profile(3, key=None))
+    registered(station)
+    mark = mtls_csms.log.mark()
+    trigger = {"requestedMessage": "SignChargePointCertificate"}
+    assert mtls_csms.call(CP, "ExtendedTriggerMessage", trigger) == {"status": "Accepted"}
+    request = mtls_csms.log.wait_call("SignCertificate", CP, since=mark)
+    chain = pki["client_ca"].sign(request.payload["csr"])  # the CSMS's CA signs it
+    answer = mtls_csms.call(CP, "CertificateSigned", {"certificateChain": chain})
+    assert answer == {"status": "Accepted"}
+    # The station drops its connection and comes back with the new certificate,
+    # whose CN is its ChargeBoxSerialNumber; the same run: no new boot.
+    again = mtls_csms.log.wait_for(lambda e: e.kind == "connect", since=mark)
+    assert again.payload["client_cn"] == "CB-0001"
+    mtls_csms.log.wait_for(
+        lambda e: e.kind == "call" and e.action == "StatusNotification", since=again.seq
+    )
+    assert not mtls_csms.log.calls("BootNotification", since=mark)
+
+
 def test_profile_3_without_a_client_certificate_does_not_dial(
     mtls_csms: DevCsms, make_tls_station: MakeStation, pki: dict[str, Any], clock: FakeClock
 ) -> None:
