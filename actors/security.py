@@ -27,7 +27,8 @@ Decisions:
   with every certificate valid now and the chain ending at an installed
   CentralSystemRootCertificate (when there is one); otherwise Rejected and
   the security event InvalidChargePointCertificate. The new certificate is
-  used from the next connection on.
+  used from the next connection on; with profile 3 the link reconnects at
+  once (OCTT TC_074).
 """
 
 from __future__ import annotations
