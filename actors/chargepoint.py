@@ -43,7 +43,7 @@ from ocppstation.actors.rpc import (
     Outcome,
     submit,
 )
-from ocppstation.actors.security import SignRequested, report_event
+from ocppstation.actors.security import SignRequested, event_payload, report_event
 from ocppstation.actors.supervisor import ChildRestarted, ChildTerminated
 from ocppstation.actors.transfer_jobs import TriggerStatus
 from ocppstation.actors.uploads import DIAGNOSTICS_STATUS, LOG_STATUS, UPLOADS
@@ -265,8 +265,7 @@ class ChargePoint(Supervised):
         Sent at once, not queued: the station is online this very moment, and a
         CSMS that refuses it (no Security Whitepaper) holds up nothing.
         """
-        payload = {"type": "StartupOfTheDevice", "timestamp": ocpp_timestamp(self.ctx.clock.wall())}
-        submit(self.ctx, "SecurityEventNotification", payload)
+        submit(self.ctx, "SecurityEventNotification", event_payload(self.ctx, "StartupOfTheDevice"))
 
     def _arm_heartbeat(self, interval: int) -> None:
         self.ctx.cancel(self.heartbeat_timer)

@@ -18,7 +18,6 @@ from ocppstation.actors.auth import Identified, Identify
 from ocppstation.actors.base import Place, Supervised
 from ocppstation.actors.context import (
     AUTH,
-    OUTBOX,
     PROFILES,
     RESERVATIONS,
     StationContext,
@@ -41,11 +40,10 @@ from ocppstation.actors.hardware import (
     Unlock,
 )
 from ocppstation.actors.metering import Aligned, Metering, Sample
-from ocppstation.actors.outbox import Enqueued, StartDropped, TransactionIdKnown
+from ocppstation.actors.outbox import StartDropped, TransactionIdKnown, tell_stored
 from ocppstation.actors.profiles import TransactionBegins, TransactionEnds
 from ocppstation.actors.reservations import ReservationsWanted, ReservationUsed, ReservedFor
 from ocppstation.actors.rpc import submit
-from ocppstation.actors.storage import QueuedMessage
 from ocppstation.hw.ports import MeterReading, Pilot
 from ocppstation.hw.simulated import HwState
 from ocppstation.protocol.timestamps import ocpp_timestamp
@@ -529,9 +527,7 @@ class Connector(Supervised):
             self._apply(Event.EVSE_SUSPEND)
 
     def _enqueued(self, seq: int, action: str, payload: dict[str, Any], local_tx: int) -> None:
-        message = QueuedMessage(seq, action, payload, local_tx, 0)
-        if not self.ctx.registry.tell(OUTBOX, Enqueued(message, self.evse)):
-            # Stored all the same: the outbox reloads the queue when it starts.
+        if not tell_stored(self.ctx, seq, action, payload, local_tx, self.evse):
             self.log.warning("outbox not running; %s #%d waits in the database", action, seq)
 
     def _recover(self) -> None:

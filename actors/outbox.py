@@ -23,7 +23,7 @@ import pykka
 
 from ocppstation.actors.auth import Learned
 from ocppstation.actors.base import Place, Supervised
-from ocppstation.actors.context import AUTH, RPC, StationContext, evse_path
+from ocppstation.actors.context import AUTH, OUTBOX, RPC, StationContext, evse_path
 from ocppstation.actors.events import Online, RetryScheduled
 from ocppstation.actors.rpc import NotRegistered, Outcome, ReadyQuery, submit
 from ocppstation.actors.storage import QueuedMessage
@@ -39,6 +39,20 @@ class Enqueued:
 
     message: QueuedMessage
     connector: int
+
+
+def tell_stored(
+    ctx: StationContext,
+    seq: int,
+    action: str,
+    payload: dict[str, Any],
+    local_tx: int | None = None,
+    connector: int = 0,
+) -> bool:
+    """Tell the outbox about a message just stored as `seq`; False if it is not running
+    (the message waits in the database: the outbox loads the queue when it starts)."""
+    message = QueuedMessage(seq, action, payload, local_tx, 0)
+    return ctx.registry.tell(OUTBOX, Enqueued(message, connector))
 
 
 @dataclass(frozen=True)

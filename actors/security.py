@@ -43,11 +43,11 @@ from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 
 from ocppstation.actors.base import Place, Supervised
-from ocppstation.actors.context import OUTBOX, RPC, WEBSOCKET, StationContext, TlsMaterial
+from ocppstation.actors.context import RPC, WEBSOCKET, StationContext, TlsMaterial
 from ocppstation.actors.events import ConfigChanged
-from ocppstation.actors.outbox import Enqueued
+from ocppstation.actors.outbox import tell_stored
 from ocppstation.actors.rpc import Answer, Inbound, Reconnect, submit
-from ocppstation.actors.storage import QueuedMessage, StoredCertificate
+from ocppstation.actors.storage import StoredCertificate
 from ocppstation.config.loader import ConfigError, StationConfig
 from ocppstation.protocol.framing import Call
 from ocppstation.protocol.timestamps import ocpp_timestamp
@@ -74,6 +74,17 @@ class SignRequested:
     """Make a new key and send SignCertificate for it (a trigger, or the embedder)."""
 
 
+def event_payload(ctx: StationContext, kind: str, tech_info: str | None = None) -> dict[str, Any]:
+    """A SecurityEventNotification's payload, logged where GetLog's SecurityLog finds it."""
+    payload: dict[str, Any] = {"type": kind, "timestamp": ocpp_timestamp(ctx.clock.wall())}
+    if tech_info:
+        payload["techInfo"] = tech_info[:255]
+    logging.getLogger("ocppstation.security").info(
+        "security event %s%s", kind, f": {tech_info}" if tech_info else ""
+    )
+    return payload
+
+
 def report_event(ctx: StationContext, kind: str, tech_info: str | None = None) -> None:
     """Queue a SecurityEventNotification; the outbox delivers it like a transaction message.
 
@@ -81,15 +92,10 @@ def report_event(ctx: StationContext, kind: str, tech_info: str | None = None) -
     reported just before a reboot survives it (with a database file).
     `kind` is one of the whitepaper's event types.
     """
-    payload: dict[str, Any] = {"type": kind, "timestamp": ocpp_timestamp(ctx.clock.wall())}
-    if tech_info:
-        payload["techInfo"] = tech_info[:255]
-    logging.getLogger("ocppstation.security").info(
-        "security event %s%s", kind, f": {tech_info}" if tech_info else ""
-    )
+    payload = event_payload(ctx, kind, tech_info)
     action = "SecurityEventNotification"
     seq = ctx.storage().queue_push(action, payload, None).get(timeout=STORAGE_TIMEOUT)
-    ctx.registry.tell(OUTBOX, Enqueued(QueuedMessage(seq, action, payload, None, 0), 0))
+    tell_stored(ctx, seq, action, payload)
 
 
 @dataclass(frozen=True)
@@ -117,7 +123,7 @@ class Security(Supervised):
         # Here, not in setup(): the supervisor starts the link once this
         # returns, and its first connection must find the certificates.
         self.installed: list[StoredCertificate] = (
-            self._storage().certificates().get(timeout=STORAGE_TIMEOUT)
+            self.ctx.storage().certificates().get(timeout=STORAGE_TIMEOUT)
         )
         self._import_provisioned()
         self._publish_tls()
@@ -230,7 +236,7 @@ class Security(Supervised):
             if self._in_use(stored):
                 self.log.warning("DeleteCertificate refused: the link trusts only this root")
                 return "Failed"
-            self._storage().certificate_delete(stored.id).get(timeout=STORAGE_TIMEOUT)
+            self.ctx.storage().certificate_delete(stored.id).get(timeout=STORAGE_TIMEOUT)
             self.installed = [c for c in self.installed if c.id != stored.id]
             self._publish_tls()
             return "Accepted"
@@ -253,7 +259,7 @@ class Security(Supervised):
             serialization.NoEncryption(),
         ).decode()
         # Kept before the CSR leaves: the answer may come after a restart.
-        self._storage().csr_key_put(key_pem).get(timeout=STORAGE_TIMEOUT)
+        self.ctx.storage().csr_key_put(key_pem).get(timeout=STORAGE_TIMEOUT)
         cfg = self.ctx.config
         identity = str(cfg.value("Internal", "ChargeBoxSerialNumber") or cfg.charge_point_id)
         csr = make_csr(key, identity, str(self.ctx.setting("CpoName", "")))
@@ -277,7 +283,7 @@ class Security(Supervised):
         limit = self.ctx.setting("CertificateSignedMaxChainSize", None)
         if isinstance(limit, int) and len(chain_pem) > limit:
             return self._reject_signed(f"chain of {len(chain_pem)} bytes, more than {limit}")
-        key_pem = self._storage().csr_key().get(timeout=STORAGE_TIMEOUT)
+        key_pem = self.ctx.storage().csr_key().get(timeout=STORAGE_TIMEOUT)
         if key_pem is None:
             return self._reject_signed("no signing request of ours is waiting")
         try:
@@ -291,7 +297,7 @@ class Security(Supervised):
             return self._reject_signed(problem)
         old = [c.id for c in self._of(CHARGE_POINT_CERTIFICATE)]
         self._store(CHARGE_POINT_CERTIFICATE, "".join(_pem(c) for c in chain), key_pem, old)
-        self._storage().csr_key_put(None).get(timeout=STORAGE_TIMEOUT)
+        self.ctx.storage().csr_key_put(None).get(timeout=STORAGE_TIMEOUT)
         self.log.info("new ChargePointCertificate %s", chain[0].subject.rfc4514_string())
         if int(self.ctx.setting("SecurityProfile", 0)) == 3:
             # The link's client certificate: a new connection uses the new one (TC_074).
@@ -312,7 +318,7 @@ class Security(Supervised):
         self, use: str, pem: str, key: str | None = None, replaces: list[int] | None = None
     ) -> None:
         new_id = (
-            self._storage().certificate_put(use, pem, key, replaces).get(timeout=STORAGE_TIMEOUT)
+            self.ctx.storage().certificate_put(use, pem, key, replaces).get(timeout=STORAGE_TIMEOUT)
         )
         gone = set(replaces or [])
         self.installed = [c for c in self.installed if c.id not in gone]
@@ -351,9 +357,6 @@ class Security(Supervised):
                 client_key=own[-1].key if own else None,
             )
         )
-
-    def _storage(self) -> Any:
-        return self.ctx.storage()
 
 
 PROVISIONING_KEYS = (
