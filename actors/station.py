@@ -22,84 +22,31 @@ import random
 import shutil
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from ocppstation.actors.auth import Auth
-from ocppstation.actors.base import Crash, Place
-from ocppstation.actors.chargepoint import ChargePoint
 from ocppstation.actors.clock import Clock, SystemClock
-from ocppstation.actors.connector import Connector, Present, StopTransaction
-from ocppstation.actors.context import (
-    AUTH,
+from ocppstation.actors.events import EventBus, MessageAnswered, MessageSent, ResetRequested
+from ocppstation.actors.evse.connector import Present, StopTransaction
+from ocppstation.actors.files.station_log import StationLog
+from ocppstation.actors.hooks.data_transfer import Handler as DataTransferHandler
+from ocppstation.actors.hooks.firmware import Installer
+from ocppstation.actors.link.rpc import submit
+from ocppstation.actors.link.websocket import Drop
+from ocppstation.actors.runtime.base import Crash, Place
+from ocppstation.actors.runtime.context import (
     CHARGEPOINT,
-    EVSES,
-    OUTBOX,
-    PROFILES,
-    RESERVATIONS,
-    SECURITY,
-    STORAGE,
     WEBSOCKET,
     StationContext,
     evse_path,
 )
-from ocppstation.actors.datatransfer import Handler as DataTransferHandler
-from ocppstation.actors.drivers import check_hardware, evse_hardware, station_reader
-from ocppstation.actors.events import EventBus, MessageAnswered, MessageSent, ResetRequested
-from ocppstation.actors.firmware import FIRMWARE, Firmware
-from ocppstation.actors.firmware_hooks import Installer
-from ocppstation.actors.outbox import Outbox
-from ocppstation.actors.profiles import Profiles
-from ocppstation.actors.registry import Registry
-from ocppstation.actors.reservations import Reservations
-from ocppstation.actors.rpc import Rpc, submit
-from ocppstation.actors.scheduler import Scheduler
-from ocppstation.actors.security import Security, check_provisioning
-from ocppstation.actors.settings import SETTINGS, Settings
-from ocppstation.actors.station_log import StationLog
-from ocppstation.actors.storage import Storage
-from ocppstation.actors.supervisor import ChildSpec, Restart, Strategy, Supervisor
-from ocppstation.actors.uploads import UPLOADS, Uploads
-from ocppstation.actors.websocket import Drop, WebSocketLink
+from ocppstation.actors.runtime.registry import Registry
+from ocppstation.actors.runtime.supervisor import Strategy, Supervisor
+from ocppstation.actors.v16.tree import station_tree
 from ocppstation.config.loader import StationConfig
 from ocppstation.hw import devices as hwconfig
 from ocppstation.hw.simulated import SimulatedEvse
-
-# Which actor answers which CSMS-initiated action; the rest are NotSupported.
-ROUTES: Mapping[str, str] = {
-    "ClearCache": AUTH,
-    "GetLocalListVersion": AUTH,
-    "SendLocalList": AUTH,
-    "ReserveNow": RESERVATIONS,
-    "CancelReservation": RESERVATIONS,
-    "ChangeConfiguration": SETTINGS,
-    "GetConfiguration": SETTINGS,
-    "UpdateFirmware": FIRMWARE,
-    "SignedUpdateFirmware": FIRMWARE,
-    "GetDiagnostics": UPLOADS,
-    "GetLog": UPLOADS,
-    "ClearChargingProfile": PROFILES,
-    "GetCompositeSchedule": PROFILES,
-    "SetChargingProfile": PROFILES,
-    "CertificateSigned": SECURITY,
-    "DeleteCertificate": SECURITY,
-    "GetInstalledCertificateIds": SECURITY,
-    "InstallCertificate": SECURITY,
-    **{
-        action: CHARGEPOINT
-        for action in (
-            "ChangeAvailability",
-            "DataTransfer",
-            "ExtendedTriggerMessage",
-            "RemoteStartTransaction",
-            "RemoteStopTransaction",
-            "Reset",
-            "TriggerMessage",
-            "UnlockConnector",
-        )
-    },
-}
 
 ASK_TIMEOUT = 5.0
 # How long a soft reset waits for the CSMS to answer the StopTransactions.
@@ -108,92 +55,6 @@ RESET_GRACE = 10.0
 
 class StationError(RuntimeError):
     """A request to the station that cannot be carried out (bad EVSE, dead actor)."""
-
-
-def _evse_spec(ctx: StationContext, evse: int, started: set[int]) -> ChildSpec:
-    # Only the connector's first start in this tree recovers transactions left
-    # open by a previous run (PowerLoss); a later restart resumes them, also
-    # one of the whole evses subtree after a crash of an actor before it.
-    def connector(place: Place) -> Any:
-        recover = evse not in started
-        started.add(evse)
-        return Connector.start(place, ctx, evse, recover=recover)
-
-    def parts(place: Place) -> Any:
-        return Supervisor.start(
-            place,
-            # Board hub, then meter and any serial drivers (actors/drivers.py).
-            [*evse_hardware(ctx, evse), ChildSpec("connector", connector)],
-            strategy=Strategy.ONE_FOR_ONE,
-            max_restarts=int(ctx.config.value("Internal", "EvseMaxRestarts")),
-            period=float(ctx.config.value("Internal", "EvseRestartPeriod")),
-            on_event=ctx.bus.publish,
-            # Driver restart backoff runs on the station's clock.
-            later=ctx.call_later,
-        )
-
-    # Temporary: an EVSE that exhausted its restarts stays down (reported
-    # Faulted) instead of dragging the rest of the station with it.
-    return ChildSpec(str(evse), parts, restart=Restart.TEMPORARY)
-
-
-def station_tree(ctx: StationContext) -> list[ChildSpec]:
-    publish = ctx.bus.publish
-    # A wrong Hardware section, a missing port or an unreadable certificate file
-    # stops the start here, before anything runs.
-    check_hardware(ctx)
-    check_provisioning(ctx.config)
-    reader = station_reader(ctx)
-
-    def link(place: Place) -> Any:
-        return Supervisor.start(
-            place,
-            [
-                ChildSpec("rpc", lambda p: Rpc.start(p, ctx, ROUTES)),
-                ChildSpec("websocket", lambda p: WebSocketLink.start(p, ctx)),
-            ],
-            strategy=Strategy.REST_FOR_ONE,
-            on_event=publish,
-        )
-
-    # Outlives restarts of the evses subtree (see _evse_spec): the specs do not.
-    started: set[int] = set()
-
-    def evses(place: Place) -> Any:
-        specs = [_evse_spec(ctx, n, started) for n in ctx.config.evse_numbers]
-        return Supervisor.start(place, specs, strategy=Strategy.ONE_FOR_ONE, on_event=publish)
-
-    return [
-        ChildSpec("scheduler", lambda p: Scheduler.start(p, ctx.clock)),
-        ChildSpec(STORAGE, lambda p: Storage.start(p, ctx.database)),
-        # Right after storage (its overlay) and before every reader of the view.
-        ChildSpec(SETTINGS, lambda p: Settings.start(p, ctx)),
-        # Before the link: a link restart must not drop the queue's in-flight state.
-        ChildSpec(AUTH, lambda p: Auth.start(p, ctx)),
-        ChildSpec(OUTBOX, lambda p: Outbox.start(p, ctx)),
-        # Before the link: the first connection needs its certificates (ctx.tls).
-        ChildSpec(SECURITY, lambda p: Security.start(p, ctx)),
-        # Before the EVSEs: their boards ask it for the current to offer when
-        # they start, and a restart of it (rest_for_one) brings them up to date.
-        ChildSpec(PROFILES, lambda p: Profiles.start(p, ctx)),
-        ChildSpec("link", link),
-        ChildSpec(EVSES, evses),
-        # After the EVSEs, so that their crashes never take a running
-        # transaction down. Both only tell connectors, and on start tell them
-        # what they hold (reservations, a firmware hold), so a connector that
-        # started before them, or asked while they restarted, loses nothing.
-        ChildSpec(RESERVATIONS, lambda p: Reservations.start(p, ctx)),
-        ChildSpec(FIRMWARE, lambda p: Firmware.start(p, ctx)),
-        # After the EVSEs as well, so that its crashes never take a running
-        # transaction down; it tells no connector, and its crash restarts
-        # only what comes after it (rest_for_one).
-        ChildSpec(UPLOADS, lambda p: Uploads.start(p, ctx)),
-        # Before the chargepoint's first announce every connector holds its
-        # reservations; its crash (it only re-announces) touches nothing else.
-        ChildSpec("chargepoint", lambda p: ChargePoint.start(p, ctx)),
-        # Last: it tells connectors, and its restarts touch nothing after it.
-        *([reader] if reader is not None else []),
-    ]
 
 
 class Station:

@@ -11,9 +11,9 @@ from pathlib import Path
 from typing import Any
 
 from ocppstation.actors.clock import FakeClock
-from ocppstation.actors.hardware import DeviceHealthChanged
+from ocppstation.actors.evse.hardware import DeviceHealthChanged
+from ocppstation.actors.runtime.supervisor import ChildRestartDelayed
 from ocppstation.actors.station import Station
-from ocppstation.actors.supervisor import ChildRestartDelayed
 from ocppstation.config.loader import load
 from ocppstation.hw.simulated import SimulatedEvse
 from ocppstation.tools.fake_device import FakeBoard, FakeDevice, FakeMeter, FakeReader

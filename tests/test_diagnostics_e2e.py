@@ -19,9 +19,9 @@ from typing import Any
 import pytest
 
 from ocppstation.actors.clock import FakeClock
+from ocppstation.actors.files.transfer_jobs import TransferFailed
 from ocppstation.actors.station import Station
-from ocppstation.actors.transfer_jobs import TransferFailed
-from ocppstation.actors.uploads import DiagnosticsStatusChanged
+from ocppstation.actors.v16.diagnostics import DiagnosticsStatusChanged
 from ocppstation.protocol.timestamps import ocpp_timestamp
 from ocppstation.protocol.v16.firmware import parse_timestamp
 from ocppstation.tools.csms import DevCsms

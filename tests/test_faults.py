@@ -13,8 +13,8 @@ from ocppstation.actors.events import (
     MessageAnswered,
     TransactionStarted,
 )
-from ocppstation.actors.rpc import SayLinkState
-from ocppstation.actors.supervisor import ChildRestarted, ChildTerminated
+from ocppstation.actors.link.rpc import SayLinkState
+from ocppstation.actors.runtime.supervisor import ChildRestarted, ChildTerminated
 from ocppstation.tools.csms import DevCsms
 from tests.conftest import StationFactory, answered, log_of, wait_status
 

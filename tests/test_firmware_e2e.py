@@ -16,11 +16,14 @@ from pathlib import Path
 from typing import Any
 
 from ocppstation.actors.clock import FakeClock
-from ocppstation.actors.context import STORAGE
 from ocppstation.actors.events import TransactionStarted
-from ocppstation.actors.firmware import FirmwareStatusChanged, FirmwareUpdateScheduled
+from ocppstation.actors.files.transfer_jobs import TransferFailed
+from ocppstation.actors.runtime.context import STORAGE
 from ocppstation.actors.station import Station
-from ocppstation.actors.transfer_jobs import TransferFailed
+from ocppstation.actors.v16.firmware_management import (
+    FirmwareStatusChanged,
+    FirmwareUpdateScheduled,
+)
 from ocppstation.protocol.timestamps import ocpp_timestamp
 from ocppstation.tools.csms import DevCsms
 from ocppstation.tools.peer import LogEntry
@@ -445,7 +448,7 @@ def test_a_new_update_replaces_a_scheduled_one(
 def test_a_crashed_firmware_actor_leaves_the_evses_alone_and_keeps_its_update(
     csms: DevCsms, make_station: StationFactory, clock: FakeClock
 ) -> None:
-    from ocppstation.actors.supervisor import ChildRestarted
+    from ocppstation.actors.runtime.supervisor import ChildRestarted
 
     with HttpFileServer() as server:
         server.files["/fw.bin"] = IMAGE

@@ -11,7 +11,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from ocppstation.actors.station_log import records_between
+from ocppstation.actors.files.station_log import records_between
 from ocppstation.protocol.v16.firmware import (
     FirmwareJob,
     Phase,

@@ -164,7 +164,7 @@ def test_a_board_reset_is_a_blip_and_the_outputs_are_restored(
 
 
 def test_the_offered_current_reaches_the_pilot(rig: Rig, clock: FakeClock, csms: DevCsms) -> None:
-    from ocppstation.actors.hardware import OfferCurrent
+    from ocppstation.actors.evse.hardware import OfferCurrent
 
     world = SimulatedEvse()
     board = rig.board(1, world, max_current=20)

@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 
 from ocppstation.actors.clock import FakeClock
-from ocppstation.actors.hardware import DeviceHealthChanged
+from ocppstation.actors.evse.hardware import DeviceHealthChanged
 from ocppstation.config.loader import ConfigError, load
 from ocppstation.hw.devices import parse
 from ocppstation.hw.errors import DeviceTimeout

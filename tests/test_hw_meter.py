@@ -13,7 +13,7 @@ import pytest
 
 from ocppstation.actors.clock import FakeClock
 from ocppstation.actors.events import ConnectorChanged, MeterSampled, TransactionStarted
-from ocppstation.actors.supervisor import ChildTerminated
+from ocppstation.actors.runtime.supervisor import ChildTerminated
 from ocppstation.tools.csms import DevCsms
 from ocppstation.tools.fake_device import FakeMeter
 from tests.conftest import quiet

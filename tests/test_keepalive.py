@@ -17,8 +17,8 @@ from collections.abc import Iterator
 import pytest
 
 from ocppstation.actors.clock import FakeClock
-from ocppstation.actors.context import WEBSOCKET
 from ocppstation.actors.events import LinkChanged
+from ocppstation.actors.runtime.context import WEBSOCKET
 from ocppstation.actors.station import Station
 from ocppstation.tools.csms import DevCsms
 from tests.conftest import StationFactory, answered, log_of

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from ocppstation.actors.connector import Maintenance
-from ocppstation.actors.context import STORAGE, evse_path
 from ocppstation.actors.events import TransactionStarted
+from ocppstation.actors.evse.connector import Maintenance
+from ocppstation.actors.runtime.context import STORAGE, evse_path
 from ocppstation.tools.csms import DevCsms
 from tests.conftest import StationFactory, answered, log_of, wait_status
 

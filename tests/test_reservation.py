@@ -14,8 +14,8 @@ import pytest
 
 from ocppstation.actors.clock import FakeClock
 from ocppstation.actors.events import ConnectorChanged
+from ocppstation.actors.runtime.supervisor import ChildRestarted
 from ocppstation.actors.station import Station
-from ocppstation.actors.supervisor import ChildRestarted
 from ocppstation.protocol.timestamps import ocpp_timestamp
 from ocppstation.tools.csms import DevCsms
 from tests.conftest import StationFactory, answered, log_of, wait_status

@@ -9,9 +9,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from ocppstation.actors.base import Place
-from ocppstation.actors.registry import Registry
-from ocppstation.actors.storage import Storage, StoredReservation
+from ocppstation.actors.runtime.base import Place
+from ocppstation.actors.runtime.registry import Registry
+from ocppstation.actors.storage.db import Storage, StoredReservation
 from ocppstation.protocol.v16.reservation import (
     ACCEPTED,
     FAULTED,

@@ -6,7 +6,14 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from ocppstation.actors.restart import Intensity, Plan, Restart, RestartBackoff, Strategy, plan
+from ocppstation.actors.runtime.restart import (
+    Intensity,
+    Plan,
+    Restart,
+    RestartBackoff,
+    Strategy,
+    plan,
+)
 
 P, TR, TE = Restart.PERMANENT, Restart.TRANSIENT, Restart.TEMPORARY
 ORDER = ("a", "b", "c", "d")

@@ -12,11 +12,11 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from pykka import ActorDeadError, ActorRef
 
-from ocppstation.actors.base import Crash, Place, Supervised
 from ocppstation.actors.clock import FakeClock, ManualClock, SystemClock
-from ocppstation.actors.registry import Registry
-from ocppstation.actors.scheduler import Scheduler
-from ocppstation.actors.supervisor import ChildSpec, Supervisor
+from ocppstation.actors.runtime.base import Crash, Place, Supervised
+from ocppstation.actors.runtime.registry import Registry
+from ocppstation.actors.runtime.scheduler import Scheduler
+from ocppstation.actors.runtime.supervisor import ChildSpec, Supervisor
 
 WAIT = 5.0
 

@@ -23,21 +23,21 @@ from websockets.sync.client import connect
 from websockets.typing import Subprotocol
 
 from ocppstation.actors.clock import FakeClock
-from ocppstation.actors.context import WEBSOCKET, TlsMaterial
 from ocppstation.actors.events import (
     ConfigApplied,
     ConnectFailed,
     LinkChanged,
     RegistrationChanged,
 )
-from ocppstation.actors.station import Station
-from ocppstation.actors.supervisor import ChildCrashed
-from ocppstation.actors.websocket import (
+from ocppstation.actors.link.websocket import (
     TlsUnavailable,
     station_url,
     tls_context,
     tls_security_event,
 )
+from ocppstation.actors.runtime.context import WEBSOCKET, TlsMaterial
+from ocppstation.actors.runtime.supervisor import ChildCrashed
+from ocppstation.actors.station import Station
 from ocppstation.config.loader import load
 from ocppstation.tools.csms import DevCsms, main_csms, server_ssl_context
 from tests.conftest import answered, log_of

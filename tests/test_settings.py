@@ -11,15 +11,15 @@ from typing import Any
 
 import pytest
 
-from ocppstation.actors.base import Crash, Place, Supervised
 from ocppstation.actors.clock import FakeClock
-from ocppstation.actors.context import RPC, StationContext
 from ocppstation.actors.events import ConfigChanged, EventBus
-from ocppstation.actors.registry import Registry
-from ocppstation.actors.rpc import Answer, Inbound
-from ocppstation.actors.settings import SETTINGS, STORAGE, Settings, settings_view
+from ocppstation.actors.link.rpc import Answer, Inbound
+from ocppstation.actors.runtime.base import Crash, Place, Supervised
+from ocppstation.actors.runtime.context import RPC, StationContext
+from ocppstation.actors.runtime.registry import Registry
 from ocppstation.actors.station import EventLog, Station
-from ocppstation.actors.storage import Storage
+from ocppstation.actors.storage.db import Storage
+from ocppstation.actors.v16.configuration import SETTINGS, STORAGE, Settings, settings_view
 from ocppstation.config import keys_v16
 from ocppstation.config.loader import load
 from ocppstation.protocol.errors import (

@@ -24,8 +24,11 @@ from cryptography.x509.oid import NameOID
 
 from ocppstation.actors.clock import FakeClock
 from ocppstation.actors.events import ConnectorChanged
-from ocppstation.actors.firmware import FirmwareStatusChanged, FirmwareUpdateScheduled
 from ocppstation.actors.station import Station
+from ocppstation.actors.v16.firmware_management import (
+    FirmwareStatusChanged,
+    FirmwareUpdateScheduled,
+)
 from ocppstation.protocol.timestamps import ocpp_timestamp
 from ocppstation.tools.csms import DevCsms
 from ocppstation.tools.peer import LogEntry

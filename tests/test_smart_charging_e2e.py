@@ -22,8 +22,8 @@ from ocppstation.actors.events import (
     TransactionStarted,
     TransactionStopped,
 )
+from ocppstation.actors.runtime.supervisor import ChildRestarted
 from ocppstation.actors.station import Station
-from ocppstation.actors.supervisor import ChildRestarted
 from ocppstation.tools.csms import CallErrorResponse, DevCsms
 from tests.conftest import StationFactory, answered, log_of, quiet, wait_status
 

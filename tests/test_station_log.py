@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from ocppstation.actors.clock import FakeClock
-from ocppstation.actors.station_log import StationLog, archive, records_between
+from ocppstation.actors.files.station_log import StationLog, archive, records_between
 
 START = datetime(2026, 1, 1, tzinfo=UTC)
 

@@ -27,10 +27,11 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from ocppstation.actors import storage as storage_module
-from ocppstation.actors.base import ChildExited, Crash, Place
-from ocppstation.actors.registry import Registry
-from ocppstation.actors.storage import (
+import ocppstation.actors.storage.db as storage_module
+from ocppstation.actors.runtime.base import ChildExited, Crash, Place
+from ocppstation.actors.runtime.registry import Registry
+from ocppstation.actors.runtime.supervisor import ChildSpec, Supervisor
+from ocppstation.actors.storage.db import (
     Migration,
     QueuedMessage,
     Storage,
@@ -40,7 +41,6 @@ from ocppstation.actors.storage import (
     check_migrations,
     load_migrations,
 )
-from ocppstation.actors.supervisor import ChildSpec, Supervisor
 
 WAIT = 10.0
 LATEST = len(load_migrations())
@@ -564,9 +564,9 @@ def test_queue_order_and_ids_keep_growing_across_restarts(db_path: Path) -> None
 
 _WRITER = r"""
 import sys
-from ocppstation.actors.base import Place
-from ocppstation.actors.registry import Registry
-from ocppstation.actors.storage import Storage
+from ocppstation.actors.runtime.base import Place
+from ocppstation.actors.runtime.registry import Registry
+from ocppstation.actors.storage.db import Storage
 
 path, mode = sys.argv[1], sys.argv[2]
 db = Storage.start(Place("storage", None, Registry()), path, synchronous=sys.argv[3]).proxy()

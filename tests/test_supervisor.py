@@ -15,10 +15,10 @@ import pykka
 import pytest
 from pykka import ActorRef
 
-from ocppstation.actors.base import ChildExited, Crash, InjectedCrash, Place, Supervised
-from ocppstation.actors.registry import Registry
-from ocppstation.actors.restart import Restart, RestartBackoff, Strategy
-from ocppstation.actors.supervisor import (
+from ocppstation.actors.runtime.base import ChildExited, Crash, InjectedCrash, Place, Supervised
+from ocppstation.actors.runtime.registry import Registry
+from ocppstation.actors.runtime.restart import Restart, RestartBackoff, Strategy
+from ocppstation.actors.runtime.supervisor import (
     ChildCrashed,
     ChildRestartDelayed,
     ChildRestarted,

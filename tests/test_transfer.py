@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from ocppstation.actors.transfer import (
+from ocppstation.actors.files.transfer import (
     TransferError,
     TransferOptions,
     download,

@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from ocppstation.actors.clock import FakeClock
-from ocppstation.actors.firmware import FirmwareStatusChanged
+from ocppstation.actors.v16.firmware_management import FirmwareStatusChanged
 from tests.conftest import StationFactory, log_of
 from tests.file_servers import HttpFileServer
 from tests.test_firmware_e2e import (

@@ -81,8 +81,8 @@ def summarize(samples: Sequence[float]) -> dict[str, float]:
 
 def measure(evses: int, crashes: int) -> dict[str, Any]:
     """Run one station of `evses` EVSEs and return its measurements."""
+    from ocppstation.actors.runtime.supervisor import ChildRestarted, SupervisorGaveUp
     from ocppstation.actors.station import Station
-    from ocppstation.actors.supervisor import ChildRestarted, SupervisorGaveUp
     from ocppstation.config.loader import load
     from ocppstation.tools.csms import DevCsms
 

@@ -296,9 +296,9 @@ def sample_payload(connector: int, at: datetime, energy_wh: float) -> dict[str, 
 
 def fill_queue(database: Path, messages: int, connectors: int) -> None:
     """Store `messages` transaction messages the way connectors do, through the storage actor."""
-    from ocppstation.actors.base import Place
-    from ocppstation.actors.registry import Registry
-    from ocppstation.actors.storage import Storage
+    from ocppstation.actors.runtime.base import Place
+    from ocppstation.actors.runtime.registry import Registry
+    from ocppstation.actors.storage.db import Storage
     from ocppstation.protocol.timestamps import ocpp_timestamp
 
     # NORMAL: this is only the set-up, and fsyncs would make it slower than the drain.

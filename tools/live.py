@@ -6,8 +6,8 @@ import threading
 import time
 from typing import IO, Any
 
+import ocppstation.actors.runtime.supervisor as sup
 from ocppstation.actors import events as ev
-from ocppstation.actors import supervisor as sup
 
 
 def describe(event: Any) -> str | None:

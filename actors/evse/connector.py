@@ -1,0 +1,708 @@
+"""The connector actor: one EVSE's status machine and its transaction.
+
+It turns hardware events (pilot, faults) and identifications into OCPP 1.6
+status changes through the table in `protocol.v16.connector_status`, and runs
+a simple transaction: Authorize, StartTransaction, periodic MeterValues,
+StopTransaction. Every call to the CSMS is asynchronous; the answer comes
+back as a message, so the actor never blocks on the network. Meter readings
+and MeterValues are its `Metering` (actors/metering.py), run on its thread.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from ocppstation.actors.events import (
+    ConfigApplied,
+    ConfigChanged,
+    ConnectorChanged,
+    LimitChanged,
+    MeterSampled,
+    TransactionStarted,
+    TransactionStopped,
+)
+from ocppstation.actors.evse.hardware import (
+    AllowPower,
+    HasLock,
+    HwChanged,
+    ReadHw,
+    Unlock,
+)
+from ocppstation.actors.evse.metering import Aligned, Metering, Sample
+from ocppstation.actors.link.outbox import StartDropped, TransactionIdKnown, tell_stored
+from ocppstation.actors.link.rpc import submit
+from ocppstation.actors.runtime.base import Place, Supervised
+from ocppstation.actors.runtime.context import (
+    AUTH,
+    PROFILES,
+    RESERVATIONS,
+    StationContext,
+    evse_path,
+)
+from ocppstation.actors.v16.authorization import Identified, Identify
+from ocppstation.actors.v16.reservation import ReservationsWanted, ReservationUsed, ReservedFor
+from ocppstation.actors.v16.smart_charging import TransactionBegins, TransactionEnds
+from ocppstation.hw.ports import MeterReading, Pilot
+from ocppstation.hw.simulated import HwState
+from ocppstation.protocol.timestamps import ocpp_timestamp
+from ocppstation.protocol.v16.authorization import may_stop
+from ocppstation.protocol.v16.connector_status import (
+    ConnectorState,
+    Event,
+    InvalidTransition,
+    Status,
+    step,
+)
+from ocppstation.protocol.v16.metering import register_wh
+from ocppstation.protocol.v16.reservation import (
+    ConnectorReservations,
+    fits,
+    same_tag,
+    usable,
+)
+
+_SESSION = (Status.CHARGING, Status.SUSPENDED_EV, Status.SUSPENDED_EVSE)
+# A storage write is an fsync; generous, since a slow flash card is not a bug.
+STORAGE_TIMEOUT = 10.0
+# Errors that leave the connector able to charge: reported, not Faulted. A
+# broken RFID reader must not end the sessions that are running.
+_WARNINGS = frozenset({"ReaderFailure", "WeakSignal"})
+# Keys whose change re-arms one of our timers.
+_TIMER_KEYS = frozenset({"ClockAlignedDataInterval", "MeterValueSampleInterval"})
+
+
+@dataclass(frozen=True)
+class Present:
+    """An identification (RFID card) presented at this EVSE."""
+
+    id_tag: str
+
+
+@dataclass(frozen=True)
+class Announce:
+    """Send your StatusNotification now (from the chargepoint)."""
+
+
+@dataclass(frozen=True)
+class TriggerMeterValues:
+    """The CSMS asked (TriggerMessage) for a MeterValues of this connector now."""
+
+
+@dataclass(frozen=True)
+class RemoteStart:
+    """The CSMS asked for a transaction here (already accepted by the chargepoint)."""
+
+    id_tag: str
+
+
+@dataclass(frozen=True)
+class StopTransaction:
+    """Stop the running transaction, if any, with an OCPP 1.6 Reason."""
+
+    reason: str
+
+
+@dataclass(frozen=True)
+class UnlockCable:
+    """Ask: UnlockConnector for this connector; answers the UnlockStatus."""
+
+
+@dataclass(frozen=True)
+class SetAvailability:
+    """Ask: Operative or Inoperative; answers Accepted, Scheduled or Rejected."""
+
+    operative: bool
+
+
+@dataclass(frozen=True)
+class Maintenance:
+    """Ask: the station holds this connector Unavailable (on) or lets it go (off).
+
+    For the station's own work, such as installing firmware: unlike
+    SetAvailability it is not the CSMS's choice, so it is never stored and
+    a restart ends it. A running transaction finishes first. Answers
+    whether the connector is free of transactions now.
+    """
+
+    on: bool
+
+
+@dataclass(frozen=True)
+class _AuthTimeout:
+    seq: int
+
+
+@dataclass(frozen=True)
+class _StatusHeld:
+    seq: int
+
+
+@dataclass
+class Transaction:
+    id_tag: str
+    meter_start: int
+    local_id: int  # ours, in the database; the CSMS's id comes later
+    transaction_id: int | None = None  # None until the CSMS answers
+    parent_id_tag: str | None = None
+    # meterValue entries for StopTransaction's transactionData (StopTxn*Data).
+    data: list[dict[str, Any]] = field(default_factory=list)
+    energy_cap_wh: float | None = None  # MaxEnergyOnInvalidId, once the CSMS refused the tag
+
+    def over_energy_cap(self, reading: MeterReading) -> bool:
+        return self.energy_cap_wh is not None and reading.energy_wh >= self.energy_cap_wh
+
+
+class Connector(Supervised):
+    def __init__(
+        self, place: Place, ctx: StationContext, evse: int, *, recover: bool = False
+    ) -> None:
+        super().__init__(place)
+        self.ctx = ctx
+        self.evse = evse
+        self.recover = recover
+        self.state = ConnectorState()
+        self.error_code = "NoError"
+        self.authorized: str | None = None
+        self.authorized_parent: str | None = None
+        self.auth_seq = 0
+        self.tx: Transaction | None = None
+        self.metering = Metering(ctx, evse, self.actor_ref, self.log, self._enqueued)
+        self.status_seq = 0  # for MinimumStatusDuration: which change a timer is about
+        self.last_sent: tuple[str, str] | None = None
+        self._unsubscribe: Callable[[], None] = lambda: None
+        self.pilot = Pilot.A
+        self.operative = True
+        self.scheduled_operative: bool | None = None  # applied when the transaction ends
+        # Our share of the reservations, as the reservations actor last told it.
+        self.reserved = ConnectorReservations()
+        self.maintenance = False  # held Unavailable by the station (Maintenance)
+
+    def setup(self) -> None:
+        def wanted(e: object) -> object | None:
+            if isinstance(e, ConfigChanged) and e.key in _TIMER_KEYS:
+                return e
+            if isinstance(e, LimitChanged) and e.evse == self.evse:
+                return e
+            return None
+
+        self._unsubscribe = self.ctx.forward(self.actor_ref, wanted)
+        # The hardware may have changed while we were down (or never started).
+        try:
+            hw = self.ctx.registry.ask(evse_path(self.evse, "board"), ReadHw(), timeout=2)
+        except Exception:  # no board yet: it tells us when it starts
+            hw = None
+        if hw is not None:
+            self._hardware(hw)
+        self._recover()
+        stored = self.ctx.storage().availability().get(timeout=STORAGE_TIMEOUT)
+        if stored.get(self.evse) == "Inoperative":
+            if self.tx is not None:
+                self.scheduled_operative = False  # a resumed transaction finishes first
+            else:
+                self._become(False)
+        self.metering.arm_aligned()
+        # Told, not asked: the reservations actor never waits on us either.
+        self.ctx.registry.tell(RESERVATIONS, ReservationsWanted(self.evse))
+
+    def teardown(self) -> None:
+        self._unsubscribe()
+        self.metering.cancel()
+
+    def report(self) -> dict[str, Any]:
+        """The snapshot the chargepoint is about to send the CSMS as our status."""
+        self.last_sent = (self.state.status.value, self.error_code)
+        return self.snapshot()
+
+    def snapshot(self) -> dict[str, Any]:
+        return {
+            "status": self.state.status.value,
+            "error_code": self.error_code,
+            "plugged": self.state.plugged,
+            "transaction_id": self.tx.transaction_id if self.tx else None,
+            "id_tag": self.tx.id_tag if self.tx else self.authorized,
+            "operative": self.operative,
+            # Who may use the connector while it is Reserved: [idTag, parentIdTag].
+            "reserved_for": [[r.id_tag, r.parent_id_tag] for r in self.reserved.holds],
+        }
+
+    def receive(self, message: Any) -> Any:
+        match message:
+            case HwChanged():
+                self._hardware(message.state)
+            case Present():
+                self._present(message.id_tag)
+            case Identified():
+                self._identified(message)
+            case _AuthTimeout(seq=s) if s == self.auth_seq and self.tx is None:
+                # Card without cable, or cable without card: the incipient
+                # session is cancelled (1.6 ConnectionTimeOut).
+                self.authorized = None
+                self._apply(Event.TIMEOUT)
+            case _AuthTimeout():
+                pass
+            case TransactionIdKnown():
+                self._transaction_id_known(message)
+            case StartDropped():
+                self.log.error(
+                    "the CSMS never got the start of local transaction %d", message.local_tx
+                )
+            case LimitChanged():
+                self._offer_changed(message.amps)
+            case Sample():
+                self._sample()
+            case Aligned():
+                self.metering.aligned(self.tx)
+            case ConfigChanged(key="ClockAlignedDataInterval"):
+                self.metering.arm_aligned()
+                self.ctx.bus.publish(ConfigApplied(self.path, message.key))
+            case ConfigChanged(key="MeterValueSampleInterval"):
+                self.metering.arm_sampling(running=self.tx is not None)
+                self.ctx.bus.publish(ConfigApplied(self.path, message.key))
+            case Announce():
+                self._notify(at_once=True)
+            case _StatusHeld(seq=seq) if seq == self.status_seq:
+                if (self.state.status.value, self.error_code) != self.last_sent:
+                    self._send_status()  # a flicker that came back needs no report
+            case _StatusHeld():
+                pass  # changed again meanwhile: only the status that held is sent
+            case TriggerMeterValues():
+                self.metering.triggered(self.tx)
+            case RemoteStart():
+                self._remote_start(message.id_tag)
+            case ReservedFor():
+                self._reserved(message.share)
+            case StopTransaction():
+                self._stop_transaction(message.reason)
+            case UnlockCable():
+                return self._unlock()
+            case SetAvailability():
+                return self._set_availability(message.operative)
+            case Maintenance():
+                self.maintenance = message.on
+                self._show_availability()
+                return self.tx is None
+            case _:
+                return super().receive(message)
+        return None
+
+    # -- hardware --------------------------------------------------------------
+
+    def _hardware(self, hw: HwState) -> None:
+        if hw.fault in _WARNINGS or (hw.fault is None and self.error_code in _WARNINGS):
+            # The connector still charges: report the error with the status it
+            # has (1.6 4.9: Faulted only when it cannot), and stop nothing.
+            if hw.fault != self.error_code:
+                self.error_code = hw.fault or "NoError"
+                self._notify(at_once=True)
+        elif hw.fault is not None and self.state.status is not Status.FAULTED:
+            self.error_code = hw.fault
+            if self.tx is not None:
+                self._stop_transaction("Other")
+            self._apply(Event.FAULT)
+            return
+        elif hw.fault is None and self.state.status is Status.FAULTED:
+            self.error_code = "NoError"
+            self._apply(Event.CLEAR)
+        previous, self.pilot = self.pilot, hw.pilot
+        plugged = hw.pilot in (Pilot.B, Pilot.C, Pilot.D)
+        if plugged and not self.state.plugged:
+            if self.authorized is None and self.tx is None:
+                self._arm_connection_timeout()  # the driver has that long to identify
+            self._apply(Event.PLUG)
+            if self.authorized and self.tx is None:
+                self._start_transaction(self.authorized)
+            elif self.tx is not None:
+                self._board(AllowPower(True))  # the EV is back to its running transaction
+        elif not plugged and self.state.plugged:
+            self._ev_left()
+        elif self.tx is not None and previous != hw.pilot:
+            if hw.pilot is Pilot.B and self.state.status is Status.CHARGING:
+                self._apply(Event.EV_SUSPEND)
+            elif hw.pilot in (Pilot.C, Pilot.D) and self.state.status is Status.SUSPENDED_EV:
+                self._apply(Event.RESUME)
+
+    def _ev_left(self) -> None:
+        if self.tx is not None and not bool(
+            self.ctx.setting("StopTransactionOnEVSideDisconnect", True)
+        ):
+            # The transaction outlives the cable (1.6 9.1): no power, SuspendedEV,
+            # until the driver or the CSMS ends it.
+            self._board(AllowPower(False))
+            self._apply(Event.EV_GONE)
+        else:
+            if self.tx is not None:
+                self._stop_transaction("EVDisconnected")
+            self._apply(Event.UNPLUG)
+        if bool(self.ctx.setting("UnlockConnectorOnEVSideDisconnect", True)):
+            self._board(Unlock())
+
+    # -- identification and transactions ----------------------------------------
+
+    def _present(self, id_tag: str) -> None:
+        if self.tx is None and self.state.status in (Status.FAULTED, Status.UNAVAILABLE):
+            self.log.info("tag %s ignored: connector %s", id_tag, self.state.status.value)
+            return
+        if self.tx is not None and id_tag == self.tx.id_tag:
+            # The card that started it may always stop it, without asking anyone.
+            self._stop_transaction("Local")
+            return
+        # Only while free: a reservation never stands between a driver and their own stop.
+        reserved = self.reserved.holds if self.tx is None else ()
+        if not self.ctx.registry.tell(AUTH, Identify(id_tag, self.actor_ref, reserved)):
+            self.log.error("auth not running: tag %s not checked", id_tag)
+
+    def _identified(self, message: Identified) -> None:
+        tx = self.tx
+        if tx is not None:
+            parent = message.info.get("parentIdTag")
+            if message.accepted and may_stop(message.id_tag, parent, tx.id_tag, tx.parent_id_tag):
+                self._stop_transaction("Local")
+            else:
+                self.log.info(
+                    "tag %s may not stop the transaction of %s", message.id_tag, tx.id_tag
+                )
+            return
+        if not message.accepted:
+            self.log.info("tag %s not accepted: %s", message.id_tag, message.info.get("status"))
+            return
+        parent = message.info.get("parentIdTag")
+        if self.reserved.holds and not any(
+            fits(message.id_tag, parent, r) for r in self.reserved.holds
+        ):
+            # Reserved meanwhile (the auth actor judged it free): the reservation wins.
+            self.log.info("tag %s may not use a connector reserved for another", message.id_tag)
+            return
+        self.authorized = message.id_tag
+        self.authorized_parent = message.info.get("parentIdTag")
+        if self.state.plugged:
+            if self.state.status is not Status.PREPARING:
+                self._apply(Event.AUTHORIZE)  # e.g. Finishing with the cable still in
+            self._start_transaction(message.id_tag)
+            return
+        self._arm_connection_timeout()
+        self._apply(Event.AUTHORIZE)
+
+    def _arm_connection_timeout(self) -> None:
+        self.auth_seq += 1
+        timeout = float(self.ctx.setting("ConnectionTimeOut", 60))
+        self.ctx.call_later(timeout, self.actor_ref, _AuthTimeout(self.auth_seq))
+
+    def _start_transaction(self, id_tag: str) -> None:
+        """Begin a transaction: stored and queued first, then power.
+
+        In OCPP 1.6 the transaction starts here, not when the CSMS answers:
+        the StartTransaction waits in the outbox (offline, or behind earlier
+        messages) and the answer may still refuse the idTag.
+        """
+        self.authorized = None
+        self.auth_seq += 1
+        reading = self.metering.read()
+        meter_start = register_wh(reading)
+        now = self._now()
+        payload: dict[str, Any] = {
+            "connectorId": self.evse,
+            "idTag": id_tag,
+            "meterStart": meter_start,
+            "timestamp": now,
+        }
+        reservation = usable(id_tag, self.authorized_parent, self.reserved)
+        reservation_id = reservation.id if reservation is not None else None
+        if reservation_id is not None:
+            payload["reservationId"] = reservation_id
+        # Storage deletes the reservation in the same commit: it is used up.
+        local_tx, seq = (
+            self.ctx.storage()
+            .tx_begin_and_queue(
+                self.evse, id_tag, meter_start, now, reservation_id, "StartTransaction", payload
+            )
+            .get(timeout=STORAGE_TIMEOUT)
+        )
+        if reservation_id is not None:
+            self.reserved = ConnectorReservations()  # until the reservations actor says more
+            self.ctx.registry.tell(RESERVATIONS, ReservationUsed(reservation_id, self.evse))
+        self.tx = Transaction(id_tag, meter_start, local_tx, parent_id_tag=self.authorized_parent)
+        self._enqueued(seq, "StartTransaction", payload, local_tx)
+        self.metering.keep_for_stop(
+            self.tx, reading, "StopTxnSampledData", "Transaction.Begin", now
+        )
+        # Before power: the EV is offered what this transaction may draw.
+        self._profiles(TransactionBegins(self.evse, id_tag, now))
+        self._energize()
+
+    def _energize(self) -> None:
+        # Power first, then Charging: the status must not claim what the relay has not done.
+        self._board(AllowPower(True))
+        self.metering.arm_sampling(running=True)
+        # Nothing offered (a 0 A limit): straight to SuspendedEVSE, never
+        # claiming a Charging that is not happening.
+        nothing = self.metering.offered() == 0
+        self._apply(Event.START, then=Event.EVSE_SUSPEND if nothing else None)
+
+    def _offer_changed(self, amps: float) -> None:
+        """Smart charging offers nothing (a 0 A limit): SuspendedEVSE until it offers again."""
+        tx = self.tx
+        if tx is None:
+            return
+        status = self.state.status
+        if amps <= 0 and status in (Status.CHARGING, Status.SUSPENDED_EV):
+            self._apply(Event.EVSE_SUSPEND)
+        elif amps > 0 and status is Status.SUSPENDED_EVSE:
+            if tx.over_energy_cap(self.metering.last_reading):
+                return  # suspended for MaxEnergyOnInvalidId, not for the limit
+            # Back to whatever the EV does: an EV not drawing (pilot B) is SuspendedEV.
+            self._apply(Event.EV_SUSPEND if self.pilot is Pilot.B else Event.RESUME)
+
+    def _transaction_id_known(self, message: TransactionIdKnown) -> None:
+        tx = self.tx
+        if tx is None or tx.local_id != message.local_tx:
+            return  # already stopped: the outbox sends its stop with this id anyway
+        tx.transaction_id = message.transaction_id
+        self.ctx.bus.publish(
+            TransactionStarted(self.evse, message.transaction_id, tx.id_tag, tx.meter_start)
+        )
+        status = message.id_tag_info.get("status", "Invalid")
+        if status == "Accepted":
+            return
+        if bool(self.ctx.setting("StopTransactionOnInvalidId", True)):
+            self.log.info("CSMS refused %s (%s): stopping", tx.id_tag, status)
+            self._stop_transaction("DeAuthorized")
+            return
+        # Not stopping: energy goes on up to MaxEnergyOnInvalidId, then is suspended.
+        cap = self.ctx.setting("MaxEnergyOnInvalidId", None)
+        if cap is not None:
+            tx.energy_cap_wh = self.metering.last_reading.energy_wh + float(cap)
+            self._check_energy_cap(self.metering.last_reading)
+
+    def _stop_transaction(self, reason: str) -> None:
+        tx, self.tx = self.tx, None
+        if tx is None:
+            return
+        self._board(AllowPower(False))
+        self._profiles(TransactionEnds(self.evse))
+        self.metering.stop_sampling()
+        reading = self.metering.read()
+        meter_stop = register_wh(reading)
+        now = self._now()
+        payload: dict[str, Any] = {
+            "idTag": tx.id_tag,
+            "meterStop": meter_stop,
+            "timestamp": now,
+            "reason": reason,
+        }
+        self.metering.keep_for_stop(tx, reading, "StopTxnSampledData", "Transaction.End", now)
+        if tx.data:
+            payload["transactionData"] = tx.data
+        seq = (
+            self.ctx.storage()
+            .tx_end_and_queue(tx.local_id, meter_stop, now, reason, "StopTransaction", payload)
+            .get(timeout=STORAGE_TIMEOUT)
+        )
+        self._enqueued(seq, "StopTransaction", payload, tx.local_id)
+        if self.state.status in _SESSION:
+            self._apply(Event.STOP)
+        if self.scheduled_operative is not None:
+            self._become(self.scheduled_operative)
+            self.scheduled_operative = None
+        elif self.maintenance:
+            self._show_availability()
+        self.ctx.bus.publish(TransactionStopped(self.evse, tx.transaction_id, reason, meter_stop))
+
+    def _sample(self) -> None:
+        tx = self.tx
+        if tx is None:
+            return
+        reading = self.metering.sample(tx)
+        self._check_energy_cap(reading)
+        self.ctx.bus.publish(MeterSampled(self.evse, reading.energy_wh, reading.power_w))
+
+    def _check_energy_cap(self, reading: MeterReading) -> None:
+        tx = self.tx
+        if tx is None or not tx.over_energy_cap(reading):
+            return
+        if self.state.status is Status.CHARGING or self.state.status is Status.SUSPENDED_EV:
+            self.log.info("MaxEnergyOnInvalidId reached for %s: suspending", tx.id_tag)
+            self._board(AllowPower(False))
+            self._apply(Event.EVSE_SUSPEND)
+
+    def _enqueued(self, seq: int, action: str, payload: dict[str, Any], local_tx: int) -> None:
+        if not tell_stored(self.ctx, seq, action, payload, local_tx, self.evse):
+            self.log.warning("outbox not running; %s #%d waits in the database", action, seq)
+
+    def _recover(self) -> None:
+        """Transactions the database says are open on this connector.
+
+        On the first start in a process they belong to a run that ended
+        without stopping them (a crash, kill -9, power loss): they end now
+        with PowerLoss at the last known meter value. On a restart of this
+        actor within a run they are still going: we pick them up again.
+        """
+        for record in self.ctx.storage().tx_open().get(timeout=STORAGE_TIMEOUT):
+            if record.connector != self.evse:
+                continue
+            if self.recover:
+                payload = {
+                    "idTag": record.id_tag,
+                    "meterStop": record.last_meter,
+                    "timestamp": record.last_at,
+                    "reason": "PowerLoss",
+                }
+                seq = (
+                    self.ctx.storage()
+                    .tx_end_and_queue(
+                        record.local_id,
+                        record.last_meter,
+                        record.last_at,
+                        "PowerLoss",
+                        "StopTransaction",
+                        payload,
+                    )
+                    .get(timeout=STORAGE_TIMEOUT)
+                )
+                self._enqueued(seq, "StopTransaction", payload, record.local_id)
+                self.ctx.bus.publish(
+                    TransactionStopped(
+                        self.evse, record.transaction_id, "PowerLoss", record.last_meter
+                    )
+                )
+            elif self.tx is None:
+                self.tx = Transaction(
+                    record.id_tag, record.meter_start, record.local_id, record.transaction_id
+                )
+                if self.state.plugged:
+                    self._energize()
+        self.recover = False
+
+    # -- CSMS requests ----------------------------------------------------------
+
+    def _remote_start(self, id_tag: str) -> None:
+        if self.tx is not None or not self.operative or self.maintenance:
+            self.log.info("remote start for %s ignored: busy or unavailable", id_tag)
+            return
+        if bool(self.ctx.setting("AuthorizeRemoteTxRequests", False)) or (
+            self.reserved.holds and not any(same_tag(id_tag, r.id_tag) for r in self.reserved.holds)
+        ):
+            # Reserved for someone else: only the auth actor can tell (by the
+            # parentIdTag) whether this idTag belongs to the reserved group.
+            self._present(id_tag)
+            return
+        self._identified(Identified(id_tag, True, {"status": "Accepted"}, "csms"))
+
+    def _unlock(self) -> str:
+        board = evse_path(self.evse, "board")
+        try:
+            has_lock = bool(self.ctx.registry.ask(board, HasLock(), timeout=2))
+        except Exception:  # no board to ask: assume the common case, a lock
+            has_lock = True
+        if not has_lock:
+            return "NotSupported"  # a tethered cable: nothing to release, nothing stops
+        if self.tx is not None:
+            self._stop_transaction("UnlockCommand")
+        try:
+            return str(self.ctx.registry.ask(board, Unlock(), timeout=2))
+        except Exception as exc:  # no board to ask: the lock did not move
+            self.log.error("unlock failed: %s", exc)
+            return "UnlockFailed"
+
+    def _set_availability(self, operative: bool) -> str:
+        # Stored first, even when only scheduled: after a power loss the
+        # transaction is over and the connector comes back as the CSMS wanted.
+        value = "Operative" if operative else "Inoperative"
+        self.ctx.storage().put_availability(self.evse, value).get(timeout=STORAGE_TIMEOUT)
+        if self.tx is not None and operative != self.operative:
+            # 1.6 5.2: a running transaction finishes first; the change waits for it.
+            self.scheduled_operative = operative
+            return "Scheduled"
+        self.scheduled_operative = None
+        self._become(operative)
+        return "Accepted"
+
+    def _become(self, operative: bool) -> None:
+        self.operative = operative
+        self._show_availability()
+
+    def _show_availability(self) -> None:
+        """Unavailable exactly while the CSMS or the station's maintenance wants it,
+        except during a transaction, which finishes first."""
+        if self.tx is not None:
+            return
+        off = not self.operative or self.maintenance
+        if off != (self.state.status is Status.UNAVAILABLE):
+            self._apply(Event.DISABLE if off else Event.ENABLE)
+
+    # -- status ----------------------------------------------------------------
+
+    def _reserved(self, share: ConnectorReservations) -> None:
+        was_held = bool(self.reserved.holds)
+        self.reserved = share
+        if share.holds and not was_held:
+            self._apply(Event.RESERVE)  # only from Available; otherwise when it is free again
+        elif was_held and not share.holds:
+            self._apply(Event.RESERVATION_END)
+
+    def _apply(self, event: Event, then: Event | None = None) -> None:
+        """Step the status machine; `then` steps on before anyone is told."""
+        try:
+            new = step(self.state, event)
+            if then is not None:
+                new = step(new, then)
+        except InvalidTransition as exc:
+            self.log.debug("ignored: %s", exc)
+            return
+        if new.status is Status.AVAILABLE and self.reserved.holds:
+            # Free again while still reserved (a stranger's cable left, a
+            # ConnectionTimeOut ran out): Reserved, never Available to anyone.
+            new = step(new, Event.RESERVE)
+        changed = new.status is not self.state.status
+        self.state = new
+        if changed:
+            self._notify()
+
+    def _notify(self, *, at_once: bool = False) -> None:
+        """Tell the CSMS the status; after MinimumStatusDuration, if it holds that long.
+
+        Local observers hear every change at once. `at_once` is for the CSMS
+        asking (announce, trigger): it wants the present status, not a stable one.
+        """
+        self.status_seq += 1
+        hold = float(self.ctx.setting("MinimumStatusDuration", 0))
+        if hold > 0 and not at_once:
+            self.ctx.call_later(hold, self.actor_ref, _StatusHeld(self.status_seq))
+        else:
+            self._send_status()
+        # Published last, so that whoever waits for it finds the timer armed.
+        status = self.state.status.value
+        self.ctx.bus.publish(ConnectorChanged(self.evse, status, self.error_code))
+
+    def _send_status(self) -> None:
+        self.last_sent = (self.state.status.value, self.error_code)
+        submit(
+            self.ctx,
+            "StatusNotification",
+            {
+                "connectorId": self.evse,
+                "status": self.state.status.value,
+                "errorCode": self.error_code,
+                "timestamp": self._now(),
+            },
+        )
+
+    # -- helpers ---------------------------------------------------------------
+
+    def _board(self, message: object) -> None:
+        """Ask, not tell: the relay has switched when this returns."""
+        try:
+            self.ctx.registry.ask(evse_path(self.evse, "board"), message, timeout=2)
+        except Exception as exc:  # a restarting board is a fault to log, not a crash
+            self.log.error("board did not take %r: %s", message, exc)
+
+    def _now(self) -> str:
+        return ocpp_timestamp(self.ctx.clock.wall())
+
+    def _profiles(self, message: object) -> None:
+        """Ask, not tell: the board has the new offer when this returns."""
+        try:
+            self.ctx.registry.ask(PROFILES, message, timeout=5)
+        except Exception as exc:  # no profiles actor: the board keeps its last offer
+            self.log.error("profiles did not take %r: %s", message, exc)

@@ -1,0 +1,195 @@
+"""A connector's meter values: its timers, the meter readings and the MeterValues.
+
+`Metering` is not an actor but a part of the connector, running on its
+thread: the timers it arms target the connector, whose `receive()` hands
+`Sample` and `Aligned` back to it. The transaction stays the connector's;
+what is sampled, and how it goes on the wire, is the pure
+`protocol.v16.metering`.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import pykka
+
+from ocppstation.actors.evse.hardware import ReadMeter, ReadOffered
+from ocppstation.actors.link.rpc import submit
+from ocppstation.actors.runtime.context import StationContext, evse_path
+from ocppstation.hw.ports import MeterReading
+from ocppstation.protocol.timestamps import ocpp_timestamp
+from ocppstation.protocol.v16.metering import (
+    meter_value,
+    next_aligned,
+    parse_measurands,
+    register_wh,
+    sampled_values,
+)
+
+if TYPE_CHECKING:
+    from ocppstation.actors.evse.connector import Transaction
+
+# A storage write is an fsync; generous, since a slow flash card is not a bug.
+STORAGE_TIMEOUT = 10.0
+# meterValue entries kept for one StopTransaction's transactionData.
+TRANSACTION_DATA_LIMIT = 100
+
+# How a connector queues a transaction message: seq, action, payload, local id.
+Enqueue = Callable[[int, str, dict[str, Any], int], None]
+
+
+@dataclass(frozen=True)
+class Sample:
+    """MeterValueSampleInterval is up (a periodic timer, only during a transaction)."""
+
+
+@dataclass(frozen=True)
+class Aligned:
+    """A ClockAlignedDataInterval boundary."""
+
+
+class Metering:
+    def __init__(
+        self,
+        ctx: StationContext,
+        evse: int,
+        actor_ref: pykka.ActorRef[Any],
+        log: logging.Logger,
+        enqueue: Enqueue,
+    ) -> None:
+        self.ctx = ctx
+        self.evse = evse
+        self.actor_ref = actor_ref
+        self.log = log
+        self.enqueue = enqueue
+        self.sample_timer: int | None = None
+        self.aligned_timer: int | None = None
+        self.last_reading = MeterReading(energy_wh=0.0, power_w=0.0)
+
+    # -- timers ------------------------------------------------------------------
+
+    def arm_sampling(self, running: bool) -> None:
+        """(Re)arm MeterValueSampleInterval; `running` is whether a transaction is."""
+        self.stop_sampling()
+        interval = int(self.ctx.setting("MeterValueSampleInterval", 60))
+        if running and interval > 0:
+            self.sample_timer = self.ctx.call_every(interval, self.actor_ref, Sample())
+
+    def stop_sampling(self) -> None:
+        self.ctx.cancel(self.sample_timer)
+        self.sample_timer = None
+
+    def arm_aligned(self) -> None:
+        self.ctx.cancel(self.aligned_timer)
+        self.aligned_timer = None
+        interval = int(self.ctx.setting("ClockAlignedDataInterval", 0))
+        if interval <= 0:
+            return
+        wall = self.ctx.clock.wall()
+        delay = (next_aligned(wall, interval) - wall).total_seconds()
+        self.aligned_timer = self.ctx.call_later(delay, self.actor_ref, Aligned())
+
+    def cancel(self) -> None:
+        self.ctx.cancel(self.sample_timer)
+        self.ctx.cancel(self.aligned_timer)
+
+    # -- readings ----------------------------------------------------------------
+
+    def read(self) -> MeterReading:
+        try:
+            self.last_reading = self.ctx.registry.ask(
+                evse_path(self.evse, "meter"), ReadMeter(), timeout=2
+            )
+        except Exception as exc:  # a restarting meter must not end the session
+            self.log.warning("meter unreadable (%s); using the last reading", exc)
+        return self.last_reading
+
+    def offered(self) -> float | None:
+        """The current the board offers the EV now: smart charging's limit, or its rating."""
+        try:
+            amps = self.ctx.registry.ask(evse_path(self.evse, "board"), ReadOffered(), timeout=2)
+        except Exception:  # a restarting board: Current.Offered is left out this once
+            return None
+        return None if amps is None else float(amps)
+
+    # -- meter values ------------------------------------------------------------
+
+    def sample(self, tx: Transaction) -> MeterReading:
+        """Sample.Periodic values, sent and kept for the stop; the reading they show."""
+        reading = self.read()
+        now = self._now()
+        self._send(tx, reading, "MeterValuesSampledData", "Sample.Periodic", now)
+        self.keep_for_stop(tx, reading, "StopTxnSampledData", "Sample.Periodic", now)
+        return reading
+
+    def aligned(self, tx: Transaction | None) -> None:
+        """Sample.Clock values, in a transaction or not, and the timer for the next."""
+        self.arm_aligned()
+        reading = self.read()
+        now = self._now()
+        self._send(tx, reading, "MeterValuesAlignedData", "Sample.Clock", now)
+        if tx is not None:
+            self.keep_for_stop(tx, reading, "StopTxnAlignedData", "Sample.Clock", now)
+
+    def triggered(self, tx: Transaction | None) -> None:
+        """A MeterValues on request: sent now, not queued (it answers a question)."""
+        reading = self.read()
+        sampled = self._sampled(reading, "MeterValuesSampledData", "Trigger")
+        payload: dict[str, Any] = {
+            "connectorId": self.evse,
+            "meterValue": [meter_value(self._now(), sampled)],
+        }
+        if tx is not None and tx.transaction_id is not None:
+            payload["transactionId"] = tx.transaction_id
+        if sampled:
+            submit(self.ctx, "MeterValues", payload)
+
+    def keep_for_stop(
+        self, tx: Transaction, reading: MeterReading, key: str, context: str, now: str
+    ) -> None:
+        """Add the values `key` asks for to the StopTransaction's transactionData."""
+        sampled = self._sampled(reading, key, context)
+        if sampled:
+            tx.data.append(meter_value(now, sampled))
+            if len(tx.data) > TRANSACTION_DATA_LIMIT:
+                # A long session must not grow one message without bound: keep
+                # the Transaction.Begin entry and the most recent ones.
+                del tx.data[1]
+
+    def _send(
+        self, tx: Transaction | None, reading: MeterReading, key: str, context: str, now: str
+    ) -> None:
+        sampled = self._sampled(reading, key, context)
+        if not sampled:
+            return
+        payload: dict[str, Any] = {
+            "connectorId": self.evse,
+            "meterValue": [meter_value(now, sampled)],
+        }
+        if tx is None:
+            # Outside a transaction meter values are not transaction messages:
+            # sent if online, not queued (1.6 4.7).
+            submit(self.ctx, "MeterValues", payload)
+            return
+        seq = (
+            self.ctx.storage()
+            .tx_meter_and_queue(tx.local_id, register_wh(reading), now, "MeterValues", payload)
+            .get(timeout=STORAGE_TIMEOUT)
+        )
+        self.enqueue(seq, "MeterValues", payload, tx.local_id)
+
+    def _sampled(self, reading: MeterReading, key: str, context: str) -> list[dict[str, Any]]:
+        measurands = self._measurands(key)
+        offered = self.offered() if "Current.Offered" in measurands else None
+        return sampled_values(reading, measurands, context, offered_a=offered)
+
+    def _measurands(self, key: str) -> list[str]:
+        value = self.ctx.setting(key, "")
+        text = value if isinstance(value, str) else ",".join(value)
+        return parse_measurands(text)
+
+    def _now(self) -> str:
+        return ocpp_timestamp(self.ctx.clock.wall())

@@ -1,0 +1,38 @@
+"""One EVSE's subtree: its hardware drivers and its connector, under a supervisor."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ocppstation.actors.evse.connector import Connector
+from ocppstation.actors.evse.drivers import evse_hardware
+from ocppstation.actors.runtime.base import Place
+from ocppstation.actors.runtime.context import StationContext
+from ocppstation.actors.runtime.supervisor import ChildSpec, Restart, Strategy, Supervisor
+
+
+def evse_spec(ctx: StationContext, evse: int, started: set[int]) -> ChildSpec:
+    # Only the connector's first start in this tree recovers transactions left
+    # open by a previous run (PowerLoss); a later restart resumes them, also
+    # one of the whole evses subtree after a crash of an actor before it.
+    def connector(place: Place) -> Any:
+        recover = evse not in started
+        started.add(evse)
+        return Connector.start(place, ctx, evse, recover=recover)
+
+    def parts(place: Place) -> Any:
+        return Supervisor.start(
+            place,
+            # Board hub, then meter and any serial drivers (actors/drivers.py).
+            [*evse_hardware(ctx, evse), ChildSpec("connector", connector)],
+            strategy=Strategy.ONE_FOR_ONE,
+            max_restarts=int(ctx.config.value("Internal", "EvseMaxRestarts")),
+            period=float(ctx.config.value("Internal", "EvseRestartPeriod")),
+            on_event=ctx.bus.publish,
+            # Driver restart backoff runs on the station's clock.
+            later=ctx.call_later,
+        )
+
+    # Temporary: an EVSE that exhausted its restarts stays down (reported
+    # Faulted) instead of dragging the rest of the station with it.
+    return ChildSpec(str(evse), parts, restart=Restart.TEMPORARY)

@@ -1,0 +1,349 @@
+"""The rpc actor: our outbound CALL queue and the dispatch of the CSMS's CALLs.
+
+It wraps the sans-I/O `Session`: one CALL of ours in flight, the rest queued
+in order; results, errors and timeouts resolve the caller's Future. Inbound
+CALLs go to the actor that owns the action (`routes`), which answers with
+`Answer`; an action we know but route nowhere is NotSupported.
+
+While the link is down, or before the CSMS accepted our BootNotification,
+calls fail fast (OfflineError / NotRegistered) instead of piling up: the
+persisted queue of transactional messages will sit in front of `_enqueue`.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import deque
+from collections.abc import Callable, Mapping
+from concurrent.futures import Future
+from dataclasses import dataclass, field
+from typing import Any
+
+import pykka
+
+from ocppstation.actors.events import MessageAnswered, MessageSent
+from ocppstation.actors.runtime.base import Place, Supervised
+from ocppstation.actors.runtime.context import CHARGEPOINT, RPC, WEBSOCKET, StationContext
+from ocppstation.protocol.errors import (
+    InternalError,
+    NotSupported,
+    OcppError,
+    OcppVersion,
+    OfflineError,
+    OutgoingPayloadInvalid,
+)
+from ocppstation.protocol.framing import Call
+from ocppstation.protocol.session import (
+    CallFailed,
+    CallSucceeded,
+    Dropped,
+    IncomingCall,
+    SendFrame,
+    Session,
+)
+from ocppstation.protocol.validation import Validator
+
+log = logging.getLogger("ocppstation.rpc")
+
+# Before Accepted, OCPP 1.6 lets a station send nothing but BootNotification.
+_ALLOWED_UNREGISTERED = frozenset({"BootNotification"})
+
+
+class NotRegistered(Exception):
+    """The CSMS has not accepted our BootNotification yet."""
+
+
+@dataclass(frozen=True)
+class Outcome:
+    action: str
+    request: dict[str, Any]
+    result: dict[str, Any] | None = None
+    error: Exception | None = None
+
+
+@dataclass(frozen=True)
+class Submit:
+    action: str
+    payload: dict[str, Any]
+    future: Future[dict[str, Any]] = field(default_factory=Future, compare=False)
+
+
+@dataclass(frozen=True)
+class Inbound:
+    """A CSMS CALL for the actor that owns its action; answer with `Answer`."""
+
+    call: Call
+
+
+@dataclass(frozen=True)
+class Answer:
+    """The answer to an Inbound call.
+
+    `then` is told to `notify` once the answer is on its way to the wire, so
+    whatever the answer promised (a triggered message, a reset) comes after it.
+    """
+
+    call: Call
+    result: dict[str, Any] | OcppError
+    notify: pykka.ActorRef[Any] | None = None
+    then: object = None
+
+
+@dataclass(frozen=True)
+class LinkUp:
+    generation: int
+
+
+@dataclass(frozen=True)
+class LinkDown:
+    generation: int
+    reason: str
+
+
+@dataclass(frozen=True)
+class FrameIn:
+    generation: int
+    text: str
+
+
+@dataclass(frozen=True)
+class LinkState:
+    """Told to the chargepoint whenever the link goes up or down."""
+
+    up: bool
+
+
+@dataclass(frozen=True)
+class LinkQuery:
+    """Ask: is the link up? (for an actor that started after it came up)"""
+
+
+@dataclass(frozen=True)
+class ReadyQuery:
+    """Ask: may calls go out now (link up and Accepted)?"""
+
+
+@dataclass(frozen=True)
+class _CheckTimeout:
+    pass
+
+
+def submit(
+    ctx: StationContext,
+    action: str,
+    payload: dict[str, Any],
+    reply_to: pykka.ActorRef[Any] | None = None,
+    wrap: Callable[[Outcome], object] | None = None,
+) -> Future[dict[str, Any]]:
+    """Send a CALL through the station's rpc actor.
+
+    Returns a Future of the CALLRESULT payload. With `reply_to`, the actor is
+    also told `wrap(outcome)` (or the Outcome itself) when the call ends, so
+    actors never block waiting for the CSMS.
+    """
+    message = Submit(action, payload)
+    if reply_to is not None:
+
+        def tell(fut: Future[dict[str, Any]]) -> None:
+            exc = fut.exception()
+            outcome = Outcome(action, payload, None if exc else fut.result(), exc)
+            try:
+                reply_to.tell(wrap(outcome) if wrap else outcome)
+            except pykka.ActorDeadError:
+                log.debug("%s finished after its caller stopped", action)
+
+        message.future.add_done_callback(tell)
+    if not ctx.registry.tell(RPC, message):
+        message.future.set_exception(OfflineError("the rpc actor is not running"))
+    return message.future
+
+
+class Rpc(Supervised):
+    def __init__(self, place: Place, ctx: StationContext, routes: Mapping[str, str]) -> None:
+        super().__init__(place)
+        self.ctx = ctx
+        self.routes = dict(routes)
+        self.version = OcppVersion(ctx.config.ocpp_version)
+        self.validator = Validator(self.version)
+        self.call_timeout = float(ctx.config.value("Internal", "CallTimeout"))
+        self.session: Session | None = None
+        self.generation = -1
+        self.queue: deque[Submit] = deque()
+        self.in_flight: dict[str, Submit] = {}
+
+    def setup(self) -> None:
+        # A restarted rpc may have missed the link's LinkUp: ask it to say again.
+        self.ctx.registry.tell(WEBSOCKET, SayLinkState())
+
+    def teardown(self) -> None:
+        # The next rpc starts a new session: the station must see this one end
+        # (its calls failed, the chargepoint re-announcing on the next LinkUp).
+        if self.session is not None:
+            self._link_down("rpc stopped")
+        else:
+            self._fail_all(OfflineError("rpc stopped"))
+
+    def receive(self, message: Any) -> Any:
+        match message:
+            case Submit():
+                self._enqueue(message)
+            case FrameIn(generation=g) if g == self.generation and self.session:
+                self._handle_events(self.session.receive(message.text, self._now()))
+            case FrameIn():
+                log.debug("dropped a frame from an old connection")
+            case Answer():
+                self._answer(message.call, message.result)
+                if message.notify is not None:
+                    try:
+                        message.notify.tell(message.then)
+                    except pykka.ActorDeadError:
+                        log.info("%s answered after its handler stopped", message.call.action)
+            case LinkUp(generation=g) if g == self.generation and self.session:
+                pass  # a repeat (after our SayLinkState): keep the live session
+            case LinkUp():
+                if self.session is not None:
+                    self._link_down("replaced by a new connection")
+                self.generation = message.generation
+                self.session = Session(
+                    self.validator, call_timeout=self.call_timeout, version=self.version
+                )
+                self.ctx.registry.tell(CHARGEPOINT, LinkState(True))
+            case LinkDown(generation=g) if g == self.generation:
+                self._link_down(message.reason)
+            case LinkDown():
+                pass
+            case LinkQuery():
+                return self.session is not None
+            case ReadyQuery():
+                return self.session is not None and self.ctx.registration.accepted
+            case _CheckTimeout():
+                if self.session:
+                    self._handle_events(self.session.poll(self._now()))
+            case _:
+                return super().receive(message)
+        return None
+
+    # -- outbound -------------------------------------------------------------
+
+    def _enqueue(self, message: Submit) -> None:
+        if self.session is None:
+            message.future.set_exception(OfflineError(f"{message.action}: link is down"))
+        elif not self.ctx.registration.accepted and message.action not in _ALLOWED_UNREGISTERED:
+            message.future.set_exception(
+                NotRegistered(f"{message.action}: the CSMS has not accepted us yet")
+            )
+        else:
+            self.queue.append(message)
+            self._pump()
+
+    def _pump(self) -> None:
+        while self.session and self.session.outstanding is None and self.queue:
+            message = self.queue.popleft()
+            try:
+                unique_id, text = self.session.send_call(
+                    message.action, message.payload, self._now()
+                )
+            except OutgoingPayloadInvalid as exc:
+                # Our own bug: refuse to put it on the wire, and say so loudly.
+                log.error("refused to send an invalid %s: %s", message.action, exc)
+                message.future.set_exception(exc)
+                continue
+            self.in_flight[unique_id] = message
+            self.ctx.bus.publish(MessageSent(message.action, message.payload))
+            self._send(text)
+            self.ctx.call_later(self.call_timeout, self.actor_ref, _CheckTimeout())
+
+    def _send(self, text: str) -> None:
+        self.ctx.registry.tell(WEBSOCKET, Outgoing(self.generation, text))
+
+    # -- inbound --------------------------------------------------------------
+
+    def _handle_events(self, events: list[Any]) -> None:
+        for event in events:
+            match event:
+                case SendFrame():
+                    self._send(event.text)
+                case IncomingCall():
+                    self._dispatch(event.call)
+                case CallSucceeded():
+                    self._resolve(event.unique_id, event.action, event.payload, None)
+                case CallFailed():
+                    self._resolve(event.unique_id, event.action, None, event.error)
+                case Dropped():
+                    log.warning("dropped from the CSMS: %s: %.200s", event.reason, event.text)
+        self._pump()
+
+    def _resolve(
+        self, unique_id: str, action: str, payload: dict[str, Any] | None, error: Exception | None
+    ) -> None:
+        message = self.in_flight.pop(unique_id, None)
+        self.ctx.bus.publish(
+            MessageAnswered(action, payload, None if error is None else str(error))
+        )
+        if message is None:
+            return
+        if error is not None:
+            message.future.set_exception(error)
+        else:
+            message.future.set_result(payload or {})
+
+    def _dispatch(self, call: Call) -> None:
+        target = self.routes.get(call.action)
+        if target is None or not self.ctx.registry.tell(target, Inbound(call)):
+            why = "not supported" if target is None else f"{target} is not running"
+            self._answer(call, NotSupported(f"{call.action}: {why}"))
+
+    def _answer(self, call: Call, result: dict[str, Any] | OcppError) -> None:
+        if self.session is None:
+            log.info("link went down before %s was answered", call.action)
+            return
+        if isinstance(result, OcppError):
+            self._send(self.session.reply_error(call, result))
+            return
+        try:
+            self._send(self.session.reply(call, result))
+        except OutgoingPayloadInvalid as exc:
+            log.error("our answer to %s is invalid, sending InternalError: %s", call.action, exc)
+            self._send(self.session.reply_error(call, InternalError("invalid response")))
+
+    # -- link -----------------------------------------------------------------
+
+    def _link_down(self, reason: str) -> None:
+        # Cleared first: the failure events must not pump queued calls into
+        # the session that is closing.
+        session, self.session = self.session, None
+        if session is not None:
+            self._handle_events(session.close(self._now()))
+        self._fail_all(OfflineError(f"link down: {reason}"))
+        self.ctx.registry.tell(CHARGEPOINT, LinkState(False))
+
+    def _fail_all(self, error: Exception) -> None:
+        pending = [*self.in_flight.values(), *self.queue]
+        self.in_flight.clear()
+        self.queue.clear()
+        for message in pending:
+            if not message.future.done():
+                message.future.set_exception(error)
+
+    def _now(self) -> float:
+        return self.ctx.clock.monotonic()
+
+
+@dataclass(frozen=True)
+class Outgoing:
+    """A frame for the websocket actor to put on the connection `generation`."""
+
+    generation: int
+    text: str
+
+
+@dataclass(frozen=True)
+class SayLinkState:
+    """Asks the websocket actor to repeat LinkUp (after an rpc restart)."""
+
+
+@dataclass(frozen=True)
+class Reconnect:
+    """To the websocket: close cleanly and connect again at once (new credentials)."""
+
+    reason: str

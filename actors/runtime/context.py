@@ -1,0 +1,207 @@
+"""What every station actor is handed: the shared, thread-safe parts.
+
+Nothing here holds actor state; it is wiring. Actors find each other by path
+through the registry because a restart gives a new ref.
+"""
+
+from __future__ import annotations
+
+import random
+import threading
+import time
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pykka
+
+from ocppstation.actors.clock import Clock
+from ocppstation.actors.events import EventBus
+from ocppstation.actors.hooks.data_transfer import DataTransferHandlers
+from ocppstation.actors.hooks.firmware import FirmwareHooks
+from ocppstation.actors.runtime.registry import Registry
+from ocppstation.actors.settings.view import StationSettings
+from ocppstation.config.loader import StationConfig
+from ocppstation.hw.serial_io import ModbusBuses
+from ocppstation.hw.simulated import SimulatedEvse
+
+SCHEDULER = "scheduler"
+STORAGE = "storage"
+OUTBOX = "outbox"
+PROFILES = "profiles"
+AUTH = "auth"
+LINK = "link"
+RPC = "link/rpc"
+WEBSOCKET = "link/websocket"
+CHARGEPOINT = "chargepoint"
+RESERVATIONS = "reservations"
+SECURITY = "security"
+EVSES = "evses"
+
+
+def evse_path(evse: int, part: str | None = None) -> str:
+    base = f"{EVSES}/{evse}"
+    return f"{base}/{part}" if part else base
+
+
+class Registration:
+    """The CSMS's answer to this run's BootNotification, kept across actor restarts.
+
+    Only a reboot boots again (1.6 4.2): a chargepoint or rpc actor restarted
+    inside the run carries on from here instead of sending a BootNotification
+    the CSMS would take for a reboot. Written by the chargepoint; a new
+    station tree (a reset) clears it.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._status = "Unknown"
+        self._heartbeat_interval: int | None = None
+
+    @property
+    def status(self) -> str:
+        with self._lock:
+            return self._status
+
+    @property
+    def accepted(self) -> bool:
+        return self.status == "Accepted"
+
+    @property
+    def heartbeat_interval(self) -> int | None:
+        with self._lock:
+            return self._heartbeat_interval
+
+    def record(self, status: str, heartbeat_interval: int | None = None) -> None:
+        with self._lock:
+            self._status = status
+            if heartbeat_interval is not None:
+                self._heartbeat_interval = heartbeat_interval
+
+    def clear(self) -> None:
+        with self._lock:
+            self._status = "Unknown"
+            self._heartbeat_interval = None
+
+
+@dataclass(frozen=True)
+class TlsMaterial:
+    """What the link needs for security profiles 2 and 3, as PEM text."""
+
+    # The CentralSystemRootCertificates the CSMS's server certificate must chain to.
+    csms_roots: tuple[str, ...] = ()
+    # The ChargePointCertificate (leaf first, then any intermediates) and its
+    # unencrypted private key: the client certificate of security profile 3.
+    client_chain: str | None = None
+    client_key: str | None = None
+
+
+class TlsHolder:
+    """The station's current TlsMaterial, replaced whole by the security actor.
+
+    Read by the link when it connects (from its I/O thread), so a certificate
+    installed or renewed is used from the next connection on.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._material = TlsMaterial()
+
+    @property
+    def current(self) -> TlsMaterial:
+        with self._lock:
+            return self._material
+
+    def replace(self, material: TlsMaterial) -> None:
+        with self._lock:
+            self._material = material
+
+
+@dataclass(frozen=True)
+class StationContext:
+    config: StationConfig
+    registry: Registry
+    clock: Clock
+    bus: EventBus
+    hardware: Mapping[int, SimulatedEvse]
+    rng: random.Random = field(default_factory=random.Random)
+    data_transfer: DataTransferHandlers = field(default_factory=DataTransferHandlers)
+    # The station's SQLite file; None keeps everything in memory (no recovery).
+    database: Path | None = None
+    # Where the station keeps its files (database, log, firmware); None: none.
+    data_dir: Path | None = None
+    # The Station's installer and log for the firmware and uploads actors, kept across trees.
+    firmware: FirmwareHooks = field(default_factory=FirmwareHooks)
+    # Registration with the CSMS for this run (see Registration).
+    registration: Registration = field(default_factory=Registration)
+    # Certificates for TLS (security profiles 2 and 3), kept by the security actor.
+    tls: TlsHolder = field(default_factory=TlsHolder)
+    # The open Modbus lines, shared by the meter drivers on each (hw/serial_io.py).
+    buses: ModbusBuses = field(default_factory=ModbusBuses)
+    # The OCPP keys: read through settings.view, written only by the settings actor.
+    settings: StationSettings = field(init=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "settings", StationSettings(self.config))
+
+    def forward(
+        self, target: pykka.ActorRef[Any], wanted: Callable[[object], object | None]
+    ) -> Callable[[], None]:
+        """Tell `target` the message `wanted(event)` for every bus event it maps to one.
+
+        `wanted` returns None for events the actor does not care about. Returns
+        the unsubscribe function, for the actor's teardown.
+        """
+
+        def on_event(event: object) -> None:
+            message = wanted(event)
+            if message is not None:
+                try:
+                    target.tell(message)
+                except pykka.ActorDeadError:
+                    pass  # stopped, and about to unsubscribe in its teardown
+
+        return self.bus.subscribe(on_event)
+
+    def setting(self, key: str, default: Any) -> Any:
+        """The current value of the OCPP key `key`, or `default` if the station lacks it."""
+        return self.settings.view.get(key, default)
+
+    def call_later(self, delay: float, target: pykka.ActorRef[Any], message: object) -> int:
+        """Arm a one-shot timer; a target that stops first simply misses it."""
+        return self._scheduler().call_later(delay, target, message).get(timeout=5)
+
+    def call_every(self, interval: float, target: pykka.ActorRef[Any], message: object) -> int:
+        return self._scheduler().call_every(interval, target, message).get(timeout=5)
+
+    def cancel(self, timer_id: int | None) -> None:
+        if timer_id is not None:
+            self._scheduler().cancel(timer_id)  # no need to wait for it
+
+    def _scheduler(self) -> Any:
+        return self.registry.proxy(SCHEDULER)
+
+    def snapshots(self, evses: Iterable[int], timeout: float) -> dict[int, dict[str, Any]]:
+        """The state of each running connector among `evses`, asked in parallel.
+
+        A connector that is not running or does not answer within `timeout`
+        (all of them together) is left out: it is restarting.
+        """
+        futures = {}
+        for evse in evses:
+            ref = self.registry.get(evse_path(evse, "connector"))
+            if ref is not None:
+                futures[evse] = self.registry.proxy(evse_path(evse, "connector")).snapshot()
+        deadline = time.monotonic() + timeout
+        states: dict[int, dict[str, Any]] = {}
+        for evse, future in futures.items():
+            try:
+                states[evse] = future.get(timeout=max(deadline - time.monotonic(), 0.001))
+            except Exception:  # restarting (or gone meanwhile): not there this time
+                continue
+        return states
+
+    def storage(self) -> Any:
+        """The storage actor's proxy: every write has committed when its future resolves."""
+        return self.registry.proxy(STORAGE)

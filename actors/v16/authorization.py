@@ -1,0 +1,263 @@
+"""The auth actor: who may start or stop a transaction, online or not.
+
+A connector tells it `Identify`; the answer comes back as `Identified`. The
+decision follows `protocol.v16.authorization.decide` over the Local
+Authorization List and the Authorization Cache (both in storage); when that
+says ask, an Authorize goes to the CSMS, and if the link is down meanwhile
+the offline rules decide after all. Every idTagInfo the CSMS gives
+(Authorize, StartTransaction and StopTransaction answers) refreshes the cache
+when AuthorizationCacheEnabled.
+
+A connector that is reserved sends the reservations it holds with
+`Identify`: an idTag that is neither the reserved one nor of its group
+(parentIdTag) is refused here, before any Authorize, unless only the CSMS
+can tell its group (`protocol.v16.reservation.gate`).
+
+It also answers SendLocalList and GetLocalListVersion by the rules of
+`protocol.v16.local_list`; the list lives in storage and is used only while
+LocalAuthListEnabled (a station without the Local Auth List Management
+profile does not have that key, and has no list).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import pykka
+
+from ocppstation.actors.events import Online
+from ocppstation.actors.link.rpc import Answer, Inbound, Outcome, ReadyQuery, submit
+from ocppstation.actors.runtime.base import Place, Supervised
+from ocppstation.actors.runtime.context import RPC, StationContext
+from ocppstation.protocol.errors import NotSupported
+from ocppstation.protocol.v16 import local_list
+from ocppstation.protocol.v16.authorization import Policy, Verdict, decide
+from ocppstation.protocol.v16.reservation import Gate, Reservation, gate
+
+STORAGE_TIMEOUT = 10.0
+
+
+@dataclass(frozen=True)
+class Identify:
+    """May `id_tag` charge? The answer goes to `reply_to` as `Identified`."""
+
+    id_tag: str
+    reply_to: pykka.ActorRef[Any]
+    # The reservations holding the connector: only their idTags or groups may use it.
+    reserved: tuple[Reservation, ...] = ()
+
+
+@dataclass(frozen=True)
+class Identified:
+    id_tag: str
+    accepted: bool
+    info: dict[str, Any]  # the idTagInfo behind the decision (parentIdTag included)
+    source: str  # list, cache, unknown, csms or reservation (refused for another's reservation)
+
+
+@dataclass(frozen=True)
+class Learned:
+    """An idTagInfo the CSMS gave for `id_tag` (from any answer): cache it."""
+
+    id_tag: str
+    info: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class _Asked:
+    request: Identify
+    outcome: Outcome
+
+
+class Auth(Supervised):
+    def __init__(self, place: Place, ctx: StationContext) -> None:
+        super().__init__(place)
+        self.ctx = ctx
+        self.online = False
+        self._unsubscribe = lambda: None
+
+    def setup(self) -> None:
+        self._unsubscribe = self.ctx.forward(
+            self.actor_ref, lambda e: e if isinstance(e, Online) else None
+        )
+        try:
+            self.online = bool(self.ctx.registry.ask(RPC, ReadyQuery(), timeout=2))
+        except Exception:  # no rpc yet: Online tells us
+            self.online = False
+
+    def teardown(self) -> None:
+        self._unsubscribe()
+
+    def receive(self, message: Any) -> Any:
+        match message:
+            case Online():
+                self.online = message.online
+            case Identify():
+                self._identify(message)
+            case _Asked():
+                self._asked(message)
+            case Learned():
+                self._learn(message.id_tag, message.info)
+            case Inbound():
+                self._inbound(message)
+            case _:
+                return super().receive(message)
+        return None
+
+    def _policy(self) -> Policy:
+        s = self.ctx.setting
+        return Policy(
+            local_pre_authorize=bool(s("LocalPreAuthorize", False)),
+            local_authorize_offline=bool(s("LocalAuthorizeOffline", True)),
+            allow_offline_tx_for_unknown_id=bool(s("AllowOfflineTxForUnknownId", False)),
+            cache_enabled=bool(s("AuthorizationCacheEnabled", True)),
+            local_list_enabled=self._list_enabled(),
+        )
+
+    def _list_enabled(self) -> bool:
+        # Absent (False) when the profile is not supported: no list is used then.
+        return bool(self.ctx.setting("LocalAuthListEnabled", False))
+
+    def _identify(self, request: Identify, *, online: bool | None = None) -> None:
+        storage = self.ctx.storage()
+        policy = self._policy()
+        listed = storage.local_list_get(request.id_tag).get(timeout=STORAGE_TIMEOUT)
+        cached = storage.cache_get(request.id_tag).get(timeout=STORAGE_TIMEOUT)
+        online = self.online if online is None else online
+        # What the station knows of the idTag, in the order decide() trusts it.
+        if policy.local_list_enabled and listed is not None:
+            known = listed
+        elif policy.cache_enabled:
+            known = cached
+        else:
+            known = None
+        passage = gate(request.id_tag, known, request.reserved)
+        if passage is Gate.REFUSE or (passage is Gate.ASK and not online):
+            self._refuse_reserved(request, known)
+            return
+        if passage is Gate.ASK:
+            # Only the CSMS can say whether this idTag is of the reserved group.
+            self._authorize(request)
+            return
+        decision = decide(
+            online=online,
+            listed=listed,
+            cached=cached,
+            policy=policy,
+            now=self._now(),
+        )
+        if decision.verdict is Verdict.ASK:
+            self._authorize(request)
+            return
+        behind = (listed if decision.source == "list" else cached) or {}
+        info = {**behind, "status": decision.status}
+        self._reply(request, decision.verdict is Verdict.ACCEPT, info, decision.source)
+
+    def _authorize(self, request: Identify) -> None:
+        submit(
+            self.ctx,
+            "Authorize",
+            {"idTag": request.id_tag},
+            reply_to=self.actor_ref,
+            wrap=lambda outcome: _Asked(request, outcome),
+        )
+
+    def _refuse_reserved(self, request: Identify, known: dict[str, Any] | None) -> None:
+        self.log.info("tag %s may not use a connector reserved for another", request.id_tag)
+        info = {**(known or {}), "status": (known or {}).get("status", "Invalid")}
+        self._reply(request, False, info, "reservation")
+
+    def _asked(self, message: _Asked) -> None:
+        result = message.outcome.result
+        if result is None:
+            # No answer (link lost, timeout): decide as a station that is offline.
+            self.log.info(
+                "Authorize of %s failed (%s)", message.request.id_tag, message.outcome.error
+            )
+            self._identify(message.request, online=False)
+            return
+        info = dict(result["idTagInfo"])
+        self._learn(message.request.id_tag, info)
+        request = message.request
+        if gate(request.id_tag, info, request.reserved) is not Gate.PASS:
+            self._refuse_reserved(request, info)
+            return
+        self._reply(request, info.get("status") == "Accepted", info, "csms")
+
+    def _learn(self, id_tag: str, info: dict[str, Any]) -> None:
+        if not bool(self.ctx.setting("AuthorizationCacheEnabled", True)):
+            return
+        self.ctx.storage().cache_put(id_tag, info).get(timeout=STORAGE_TIMEOUT)
+
+    def _reply(self, request: Identify, accepted: bool, info: dict[str, Any], source: str) -> None:
+        try:
+            request.reply_to.tell(Identified(request.id_tag, accepted, info, source))
+        except pykka.ActorDeadError:
+            self.log.info("no one left to tell about %s", request.id_tag)
+
+    def _inbound(self, message: Inbound) -> None:
+        call = message.call
+        result: dict[str, Any] | NotSupported
+        if call.action == "SendLocalList":
+            result = {"status": self._send_local_list(call.payload)}
+        elif call.action == "GetLocalListVersion":
+            result = {"listVersion": self._list_version()}
+        elif call.action != "ClearCache":
+            result = NotSupported(call.action)
+        elif not bool(self.ctx.setting("AuthorizationCacheEnabled", True)):
+            result = {"status": "Rejected"}
+        else:
+            self.ctx.storage().cache_clear().get(timeout=STORAGE_TIMEOUT)
+            result = {"status": "Accepted"}
+        self.ctx.registry.tell(RPC, Answer(call, result))
+
+    def _list_version(self) -> int:
+        storage = self.ctx.storage()
+        return local_list.reported_version(
+            enabled=self._list_enabled(),
+            stored_version=storage.local_list_version().get(timeout=STORAGE_TIMEOUT),
+            size=storage.local_list_size().get(timeout=STORAGE_TIMEOUT),
+        )
+
+    def _send_local_list(self, payload: dict[str, Any]) -> str:
+        storage = self.ctx.storage()
+        entries = list(payload.get("localAuthorizationList") or [])
+        update_type = payload["updateType"]
+        version = int(payload["listVersion"])
+        present: set[str] = set()
+        if update_type == local_list.DIFFERENTIAL and self._list_enabled():
+            tags = [str(e["idTag"]) for e in entries]
+            present = storage.local_list_known(tags).get(timeout=STORAGE_TIMEOUT)
+        judgement = local_list.judge_update(
+            enabled=self._list_enabled(),
+            update_type=update_type,
+            version=version,
+            entries=entries,
+            current_version=self._list_version(),
+            current_size=storage.local_list_size().get(timeout=STORAGE_TIMEOUT),
+            present=present,
+            limits=local_list.Limits(
+                max_length=int(self.ctx.setting("LocalAuthListMaxLength", 0)),
+                send_max_length=int(self.ctx.setting("SendLocalListMaxLength", 0)),
+            ),
+        )
+        if judgement.status != local_list.ACCEPTED:
+            self.log.info("SendLocalList %s v%d: %s", update_type, version, judgement.reason)
+            return judgement.status
+        store = (
+            storage.local_list_replace
+            if update_type == local_list.FULL
+            else storage.local_list_update
+        )
+        try:
+            store(version, entries).get(timeout=STORAGE_TIMEOUT)
+        except Exception as exc:  # a failed write leaves the old list whole
+            self.log.error("SendLocalList %s v%d not stored: %s", update_type, version, exc)
+            return local_list.FAILED
+        self.log.info("local list %s update to version %d", update_type, version)
+        return local_list.ACCEPTED
+
+    def _now(self) -> datetime:
+        return self.ctx.clock.wall()

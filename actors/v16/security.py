@@ -1,0 +1,419 @@
+"""The security actor: the station's certificates and security events (1.6 Security Whitepaper).
+
+It answers InstallCertificate, GetInstalledCertificateIds, DeleteCertificate
+and CertificateSigned, sends SignCertificate when asked to (ExtendedTrigger-
+Message SignChargePointCertificate, or `SignRequested` from an embedder),
+keeps every certificate in storage, and hands the link what TLS needs
+(`ctx.tls`): the CentralSystemRootCertificates and the ChargePointCertificate
+with its key. It sits before the link, so the first connection has them.
+
+Security events (SecurityEventNotification, `report_event`, which any
+actor calls) go through the outbox's persisted queue like transaction
+messages: they are not lost offline or in a crash, and reach the CSMS in
+order.
+
+Decisions:
+
+- Provisioning: certificate files named in the Internal section
+  (CentralSystemRootCertificateFile, ChargePointCertificateFile with
+  ChargePointKeyFile) are imported at start when not installed yet, so a
+  factory-provisioned station can connect with profile 2 or 3 before any
+  InstallCertificate. A deleted root that a file provides comes back on the
+  next start.
+- A root is accepted when it is a valid, self-signed CA certificate; the same
+  certificate installed twice is stored once. CertificateStoreMaxLength,
+  when set, counts the installed roots.
+- CertificateSigned is accepted only for the key of our last SignCertificate,
+  with every certificate valid now and the chain ending at an installed
+  CentralSystemRootCertificate (when there is one); otherwise Rejected and
+  the security event InvalidChargePointCertificate. The new certificate is
+  used from the next connection on; with profile 3 the link reconnects at
+  once (OCTT TC_074).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from cryptography import x509
+from cryptography.hazmat.primitives import serialization
+
+from ocppstation.actors.events import ConfigChanged
+from ocppstation.actors.link.outbox import tell_stored
+from ocppstation.actors.link.rpc import Answer, Inbound, Reconnect, submit
+from ocppstation.actors.runtime.base import Place, Supervised
+from ocppstation.actors.runtime.context import RPC, WEBSOCKET, StationContext, TlsMaterial
+from ocppstation.actors.storage.db import StoredCertificate
+from ocppstation.config.loader import ConfigError, StationConfig
+from ocppstation.protocol.framing import Call
+from ocppstation.protocol.timestamps import ocpp_timestamp
+from ocppstation.protocol.v16.certificates import (
+    CertificateProblem,
+    CertificateUse,
+    HashData,
+    chain_problem,
+    hash_data,
+    make_csr,
+    new_key,
+    parse_chain,
+    root_problem,
+)
+
+STORAGE_TIMEOUT = 10.0
+CHARGE_POINT_CERTIFICATE = "ChargePointCertificate"
+# Keys whose change is a "ReconfigurationOfSecurityParameters" security event.
+_SECURITY_KEYS = frozenset({"SecurityProfile", "AuthorizationKey"})
+
+
+@dataclass(frozen=True)
+class SignRequested:
+    """Make a new key and send SignCertificate for it (a trigger, or the embedder)."""
+
+
+def event_payload(ctx: StationContext, kind: str, tech_info: str | None = None) -> dict[str, Any]:
+    """A SecurityEventNotification's payload, logged where GetLog's SecurityLog finds it."""
+    payload: dict[str, Any] = {"type": kind, "timestamp": ocpp_timestamp(ctx.clock.wall())}
+    if tech_info:
+        payload["techInfo"] = tech_info[:255]
+    logging.getLogger("ocppstation.security").info(
+        "security event %s%s", kind, f": {tech_info}" if tech_info else ""
+    )
+    return payload
+
+
+def report_event(ctx: StationContext, kind: str, tech_info: str | None = None) -> None:
+    """Queue a SecurityEventNotification; the outbox delivers it like a transaction message.
+
+    Any actor may call it; it returns once the event is stored, so an event
+    reported just before a reboot survives it (with a database file).
+    `kind` is one of the whitepaper's event types.
+    """
+    payload = event_payload(ctx, kind, tech_info)
+    action = "SecurityEventNotification"
+    seq = ctx.storage().queue_push(action, payload, None).get(timeout=STORAGE_TIMEOUT)
+    tell_stored(ctx, seq, action, payload)
+
+
+@dataclass(frozen=True)
+class _After:
+    """What an answer promised, done once the answer is on the wire."""
+
+    steps: tuple[tuple[str, str | None], ...]  # ("report", kind/info) or ("reconnect", reason)
+
+
+@dataclass(frozen=True)
+class _Signed:
+    """SignCertificate was answered (or failed)."""
+
+    result: dict[str, Any] | None
+    error: str | None
+
+
+class Security(Supervised):
+    def __init__(self, place: Place, ctx: StationContext) -> None:
+        super().__init__(place)
+        self.ctx = ctx
+        self._unsubscribe: Callable[[], None] = lambda: None
+        # Follow-ups of the call being answered (see _After).
+        self.after: list[tuple[str, str | None]] = []
+        # Here, not in setup(): the supervisor starts the link once this
+        # returns, and its first connection must find the certificates.
+        self.installed: list[StoredCertificate] = (
+            self.ctx.storage().certificates().get(timeout=STORAGE_TIMEOUT)
+        )
+        self._import_provisioned()
+        self._publish_tls()
+
+    def setup(self) -> None:
+        self._unsubscribe = self.ctx.forward(self.actor_ref, _wanted)
+
+    def teardown(self) -> None:
+        self._unsubscribe()
+
+    def receive(self, message: Any) -> Any:
+        match message:
+            case Inbound():
+                self._inbound(message.call)
+            case SignRequested():
+                self._sign()
+            case _Signed():
+                self._signed(message)
+            case _After():
+                self._follow_up(message.steps)
+            case ConfigChanged():
+                report_event(
+                    self.ctx, "ReconfigurationOfSecurityParameters", f"{message.key} changed"
+                )
+            case _:
+                return super().receive(message)
+        return None
+
+    def state(self) -> dict[str, Any]:
+        return {
+            "roots": {use.value: len(self._of(use.value)) for use in CertificateUse},
+            "charge_point_certificate": bool(self._of(CHARGE_POINT_CERTIFICATE)),
+        }
+
+    # -- CSMS calls ----------------------------------------------------------------
+
+    def _inbound(self, call: Call) -> None:
+        payload = call.payload
+        match call.action:
+            case "InstallCertificate":
+                status = self._install(payload["certificateType"], payload["certificate"])
+                result: dict[str, Any] = {"status": status}
+            case "GetInstalledCertificateIds":
+                result = self._ids(payload["certificateType"])
+            case "DeleteCertificate":
+                wanted = HashData.from_json(payload["certificateHashData"])
+                result = {"status": self._delete(wanted)}
+            case "CertificateSigned":
+                result = {"status": self._accept_signed(payload["certificateChain"])}
+            case _:
+                raise AssertionError(f"routed here by mistake: {call.action}")
+        steps, self.after = tuple(self.after), []
+        if steps:
+            # The CSMS hears the answer first, then the event (OCTT TC_077, TC_078).
+            self.ctx.registry.tell(RPC, Answer(call, result, self.actor_ref, _After(steps)))
+        else:
+            self.ctx.registry.tell(RPC, Answer(call, result))
+
+    def _follow_up(self, steps: tuple[tuple[str, str | None], ...]) -> None:
+        for step, detail in steps:
+            if step == "reconnect":
+                self.ctx.registry.tell(WEBSOCKET, Reconnect(detail or "new certificate"))
+            else:
+                report_event(self.ctx, step, detail)
+
+    def _install(self, use: str, pem: str) -> str:
+        try:
+            cert = _single(pem)
+        except CertificateProblem as exc:
+            return self._reject_root(use, str(exc))
+        problem = root_problem(cert, self.ctx.clock.wall())
+        if problem is not None:
+            return self._reject_root(use, problem)
+        if any(_same(c, cert) for c in self._of(use)):
+            return "Accepted"  # installed already: once is enough
+        limit = self.ctx.setting("CertificateStoreMaxLength", None)
+        roots = len(self._of(CertificateUse.CENTRAL_SYSTEM_ROOT)) + len(
+            self._of(CertificateUse.MANUFACTURER_ROOT)
+        )
+        if isinstance(limit, int) and roots >= limit:
+            self.log.warning("InstallCertificate refused: CertificateStoreMaxLength is %d", limit)
+            return "Rejected"
+        try:
+            self._store(use, _pem(cert))
+        except Exception as exc:  # the database refused: the CSMS may try again
+            self.log.error("InstallCertificate %s not stored: %s", use, exc)
+            return "Failed"
+        self.log.info("installed %s %s", use, cert.subject.rfc4514_string())
+        return "Accepted"
+
+    def _reject_root(self, use: str, why: str) -> str:
+        self.log.warning("InstallCertificate %s refused: %s", use, why)
+        if use == CertificateUse.CENTRAL_SYSTEM_ROOT:
+            self.after.append(("InvalidCentralSystemCertificate", why))
+        return "Rejected"
+
+    def _ids(self, use: str) -> dict[str, Any]:
+        hashes = [hash_data(_single(c.pem)).to_json() for c in self._of(use)]
+        if not hashes:
+            return {"status": "NotFound"}
+        return {"status": "Accepted", "certificateHashData": hashes}
+
+    def _delete(self, wanted: HashData) -> str:
+        for stored in self.installed:
+            if stored.use == CHARGE_POINT_CERTIFICATE:
+                continue  # only roots are named by GetInstalledCertificateIds
+            cert = _single(stored.pem)
+            if hash_data(cert, algorithm=wanted.hash_algorithm) != wanted:
+                continue
+            if self._in_use(stored):
+                self.log.warning("DeleteCertificate refused: the link trusts only this root")
+                return "Failed"
+            self.ctx.storage().certificate_delete(stored.id).get(timeout=STORAGE_TIMEOUT)
+            self.installed = [c for c in self.installed if c.id != stored.id]
+            self._publish_tls()
+            return "Accepted"
+        return "NotFound"
+
+    def _in_use(self, stored: StoredCertificate) -> bool:
+        """The last CSMS root while the link needs one (profile 2 or 3) may not go."""
+        if stored.use != CertificateUse.CENTRAL_SYSTEM_ROOT:
+            return False
+        profile = int(self.ctx.setting("SecurityProfile", 0))
+        return profile >= 2 and len(self._of(CertificateUse.CENTRAL_SYSTEM_ROOT)) == 1
+
+    # -- our own certificate -----------------------------------------------------------
+
+    def _sign(self) -> None:
+        key = new_key()
+        key_pem = key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        ).decode()
+        # Kept before the CSR leaves: the answer may come after a restart.
+        self.ctx.storage().csr_key_put(key_pem).get(timeout=STORAGE_TIMEOUT)
+        cfg = self.ctx.config
+        identity = str(cfg.value("Internal", "ChargeBoxSerialNumber") or cfg.charge_point_id)
+        csr = make_csr(key, identity, str(self.ctx.setting("CpoName", "")))
+        submit(
+            self.ctx,
+            "SignCertificate",
+            {"csr": csr},
+            reply_to=self.actor_ref,
+            wrap=lambda outcome: _Signed(
+                outcome.result, None if outcome.error is None else str(outcome.error)
+            ),
+        )
+
+    def _signed(self, message: _Signed) -> None:
+        if message.result is None:
+            self.log.warning("SignCertificate not answered: %s", message.error)
+        elif message.result.get("status") != "Accepted":
+            self.log.warning("the CSMS rejected our SignCertificate")
+
+    def _accept_signed(self, chain_pem: str) -> str:
+        limit = self.ctx.setting("CertificateSignedMaxChainSize", None)
+        if isinstance(limit, int) and len(chain_pem) > limit:
+            return self._reject_signed(f"chain of {len(chain_pem)} bytes, more than {limit}")
+        key_pem = self.ctx.storage().csr_key().get(timeout=STORAGE_TIMEOUT)
+        if key_pem is None:
+            return self._reject_signed("no signing request of ours is waiting")
+        try:
+            chain = parse_chain(chain_pem)
+        except CertificateProblem as exc:
+            return self._reject_signed(str(exc))
+        key = serialization.load_pem_private_key(key_pem.encode(), password=None)
+        roots = [_single(c.pem) for c in self._of(CertificateUse.CENTRAL_SYSTEM_ROOT)]
+        problem = chain_problem(chain, roots, self.ctx.clock.wall(), public_key=key.public_key())
+        if problem is not None:
+            return self._reject_signed(problem)
+        old = [c.id for c in self._of(CHARGE_POINT_CERTIFICATE)]
+        self._store(CHARGE_POINT_CERTIFICATE, "".join(_pem(c) for c in chain), key_pem, old)
+        self.ctx.storage().csr_key_put(None).get(timeout=STORAGE_TIMEOUT)
+        self.log.info("new ChargePointCertificate %s", chain[0].subject.rfc4514_string())
+        if int(self.ctx.setting("SecurityProfile", 0)) == 3:
+            # The link's client certificate: a new connection uses the new one (TC_074).
+            self.after.append(("reconnect", "new ChargePointCertificate"))
+        return "Accepted"
+
+    def _reject_signed(self, why: str) -> str:
+        self.log.warning("CertificateSigned rejected: %s", why)
+        self.after.append(("InvalidChargePointCertificate", why))
+        return "Rejected"
+
+    # -- the store -------------------------------------------------------------------------
+
+    def _of(self, use: str) -> list[StoredCertificate]:
+        return [c for c in self.installed if c.use == use]
+
+    def _store(
+        self, use: str, pem: str, key: str | None = None, replaces: list[int] | None = None
+    ) -> None:
+        new_id = (
+            self.ctx.storage().certificate_put(use, pem, key, replaces).get(timeout=STORAGE_TIMEOUT)
+        )
+        gone = set(replaces or [])
+        self.installed = [c for c in self.installed if c.id not in gone]
+        self.installed.append(StoredCertificate(new_id, use, pem, key))
+        self._publish_tls()
+
+    def _import_provisioned(self) -> None:
+        """The factory's files (checked at start by check_provisioning), when not installed."""
+        internal = self.ctx.config["Internal"]
+        roots = str(internal.get("CentralSystemRootCertificateFile") or "")
+        cert = str(internal.get("ChargePointCertificateFile") or "")
+        key = str(internal.get("ChargePointKeyFile") or "")
+        csms_root = CertificateUse.CENTRAL_SYSTEM_ROOT.value
+        try:
+            # Each root of a bundle on its own, as InstallCertificate would have it.
+            for root in parse_chain(Path(roots).read_text()) if roots else []:
+                if not any(_same(c, root) for c in self._of(csms_root)):
+                    self._store(csms_root, _pem(root))
+                    self.log.info("imported %s %s", csms_root, root.subject.rfc4514_string())
+            if cert and key:
+                pem = Path(cert).read_text()
+                if not any(c.pem == pem for c in self._of(CHARGE_POINT_CERTIFICATE)):
+                    old = [c.id for c in self._of(CHARGE_POINT_CERTIFICATE)]
+                    self._store(CHARGE_POINT_CERTIFICATE, pem, Path(key).read_text(), old)
+                    self.log.info("imported the ChargePointCertificate from %s", cert)
+        except (OSError, ValueError) as exc:
+            # Changed since the start's check: the station runs, the link says what it lacks.
+            self.log.error("provisioning files not imported: %s", exc)
+
+    def _publish_tls(self) -> None:
+        own = self._of(CHARGE_POINT_CERTIFICATE)
+        self.ctx.tls.replace(
+            TlsMaterial(
+                csms_roots=tuple(c.pem for c in self._of(CertificateUse.CENTRAL_SYSTEM_ROOT)),
+                client_chain=own[-1].pem if own else None,
+                client_key=own[-1].key if own else None,
+            )
+        )
+
+
+PROVISIONING_KEYS = (
+    "CentralSystemRootCertificateFile",
+    "ChargePointCertificateFile",
+    "ChargePointKeyFile",
+)
+
+
+def check_provisioning(config: StationConfig) -> None:
+    """Refuse a start whose certificate files cannot be used, naming key and file.
+
+    Checked when the station starts, not when the config is loaded: the files
+    are on the machine that runs it.
+    """
+    internal = config["Internal"]
+    named = {key: str(internal.get(key) or "") for key in PROVISIONING_KEYS}
+    for key, name in named.items():
+        if not name:
+            continue
+        try:
+            text = Path(name).read_text()
+        except OSError as exc:
+            raise ConfigError(
+                config.source, f"Internal.{key}", f"cannot read {name}: {exc.strerror}"
+            ) from None
+        try:
+            if key == "ChargePointKeyFile":
+                serialization.load_pem_private_key(text.encode(), password=None)
+            else:
+                parse_chain(text)
+        except (ValueError, TypeError, CertificateProblem) as exc:
+            what = "an unencrypted PEM private key" if key == "ChargePointKeyFile" else "PEM"
+            raise ConfigError(
+                config.source, f"Internal.{key}", f"{name} is not {what}: {exc}"
+            ) from None
+    cert, key = named["ChargePointCertificateFile"], named["ChargePointKeyFile"]
+    if bool(cert) != bool(key):
+        missing = "ChargePointKeyFile" if cert else "ChargePointCertificateFile"
+        raise ConfigError(
+            config.source, f"Internal.{missing}", "the certificate and its key go together"
+        )
+
+
+def _wanted(event: object) -> object | None:
+    if isinstance(event, ConfigChanged) and event.key in _SECURITY_KEYS:
+        return event
+    return None
+
+
+def _single(pem: str) -> x509.Certificate:
+    return parse_chain(pem)[0]
+
+
+def _same(stored: StoredCertificate, cert: x509.Certificate) -> bool:
+    return _single(stored.pem) == cert
+
+
+def _pem(cert: x509.Certificate) -> str:
+    return cert.public_bytes(serialization.Encoding.PEM).decode()
