@@ -1,0 +1,39 @@
+"""Typed payloads: the `ocpp` package's call and call_result dataclasses, to and from the wire.
+
+Blocks build what they send and read what they receive through the `ocpp`
+package's dataclasses (`ocpp.v16.call`, `ocpp.v16.call_result`, and the
+same for 2.0.1 and 2.1), so a field name is checked by the type checker and
+not spelled inline in a dict. The wire is camelCase JSON, already validated
+against the official schemas by the session; these two functions only
+convert. Nested objects stay plain mappings inside a parsed message (the
+dataclasses type them as `dict` or a datatype, and the schema already
+checked their shape).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import asdict, is_dataclass
+from typing import Any, TypeVar
+
+from ocpp.charge_point import camel_to_snake_case, remove_nones, snake_to_camel_case
+
+T = TypeVar("T")
+
+
+def parse(cls: type[T], payload: Mapping[str, Any]) -> T:
+    """The message `cls` (an `ocpp` dataclass) read from a validated wire payload."""
+    return cls(**camel_to_snake_case(dict(payload)))
+
+
+def dump(message: object) -> dict[str, Any]:
+    """The wire payload of an `ocpp` dataclass: camelCase, absent fields left out."""
+    if not is_dataclass(message) or isinstance(message, type):
+        raise TypeError(f"not an ocpp message: {message!r}")
+    result: dict[str, Any] = snake_to_camel_case(remove_nones(asdict(message)))
+    return result
+
+
+def action(message: object) -> str:
+    """The OCPP action a call dataclass stands for (its class name)."""
+    return type(message).__name__
