@@ -364,7 +364,7 @@ def test_the_install_command_and_the_reboot_with_a_database(
     # Answered, so forgotten: nothing left in the database or the download folder.
     storage = station.registry.proxy(STORAGE)
     settled(station)
-    assert storage.firmware_job().get(timeout=5) is None
+    assert storage.firmware_job.get().get(timeout=5) is None
     assert list((data / "firmware").iterdir()) == []
 
 
@@ -418,7 +418,7 @@ def test_power_lost_during_the_installation_is_reported_after_the_restart(
         boot = csms.log.wait_call("BootNotification", CP, since=mark)
         wait_sent(csms, "InstallationFailed", since=boot.seq)
         settled(second)
-        assert second.registry.proxy(STORAGE).firmware_job().get(timeout=5) is None
+        assert second.registry.proxy(STORAGE).firmware_job.get().get(timeout=5) is None
     finally:
         release.set()
 

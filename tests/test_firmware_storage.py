@@ -22,20 +22,20 @@ JOB = {
 def test_one_job_at_a_time_and_it_survives_a_reopen(tmp_path: Path) -> None:
     path = tmp_path / "station.sqlite"
     with running(path) as db:
-        assert db.firmware_job() is None
-        db.put_firmware_job({**JOB, "phase": "downloading"})
-        db.put_firmware_job(JOB)  # replaces
+        assert db.firmware_job.get() is None
+        db.firmware_job.put({**JOB, "phase": "downloading"})
+        db.firmware_job.put(JOB)  # replaces
     with running(path) as db:
-        assert db.firmware_job() == JOB
-        db.put_firmware_job(None)
-        assert db.firmware_job() is None
-        db.put_firmware_job(None)  # nothing to forget is not an error
+        assert db.firmware_job.get() == JOB
+        db.firmware_job.put(None)
+        assert db.firmware_job.get() is None
+        db.firmware_job.put(None)  # nothing to forget is not an error
 
 
 def test_a_job_must_be_json(tmp_path: Path) -> None:
     with running(tmp_path / "station.sqlite") as db:
         with pytest.raises(TypeError):
-            db.put_firmware_job(["not", "a", "dict"])  # type: ignore[arg-type]
+            db.firmware_job.put(["not", "a", "dict"])  # type: ignore[arg-type]
         with pytest.raises(ValueError):
-            db.put_firmware_job({"x": float("nan")})
-        assert db.firmware_job() is None
+            db.firmware_job.put({"x": float("nan")})
+        assert db.firmware_job.get() is None

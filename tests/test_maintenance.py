@@ -29,7 +29,7 @@ def test_a_hold_makes_idle_connectors_unavailable_and_waits_for_a_transaction(
     assert station.registry.ask(evse_path(2, "connector"), Maintenance(True), timeout=5) is True
 
     # Not the CSMS's choice: nothing is stored, and letting go restores Available.
-    stored = station.registry.proxy(STORAGE).availability().get(timeout=5)
+    stored = station.registry.proxy(STORAGE).availability.all().get(timeout=5)
     assert stored == {}
     for evse in (1, 2):
         station.registry.ask(evse_path(evse, "connector"), Maintenance(False), timeout=5)

@@ -28,8 +28,8 @@ def test_messages_told_out_of_seq_order_are_all_delivered(
             "connectorId": n,
             "meterValue": [{"timestamp": "2026-01-01T00:00:00Z", "sampledValue": [{"value": "1"}]}],
         }
-        seq = storage.queue_push("MeterValues", payload, None).get(timeout=5)
-        stored.append(storage.queue_all().get(timeout=5)[-1])
+        seq = storage.queue.push("MeterValues", payload, None).get(timeout=5)
+        stored.append(storage.queue.all().get(timeout=5)[-1])
         assert stored[-1].seq == seq
     mark = csms.log.mark()
     for message in reversed(stored):

@@ -11,7 +11,8 @@ from hypothesis import strategies as st
 
 from ocppstation.actors.runtime.base import Place
 from ocppstation.actors.runtime.registry import Registry
-from ocppstation.actors.storage.db import Storage, StoredReservation
+from ocppstation.actors.storage.db import Storage
+from ocppstation.actors.storage.reservations import StoredReservation
 from ocppstation.protocol.v16.reservation import (
     ACCEPTED,
     FAULTED,
@@ -216,17 +217,19 @@ def test_storage_keeps_reservations_and_a_transaction_uses_one_up(tmp_path: Path
     path = tmp_path / "station.sqlite"
     storage = Storage.start(Place("storage", None, Registry()), path).proxy()
     try:
-        storage.reservation_put(5, 1, "A", None, "2030-01-01T00:00:00.000Z").get(timeout=5)
-        storage.reservation_put(6, 0, "B", "G", "2030-01-01T00:00:00.000Z").get(timeout=5)
-        storage.reservation_put(5, 2, "C", None, "2031-01-01T00:00:00.000Z").get(timeout=5)
-        assert storage.reservations().get(timeout=5) == [
+        storage.reservations.put(5, 1, "A", None, "2030-01-01T00:00:00.000Z").get(timeout=5)
+        storage.reservations.put(6, 0, "B", "G", "2030-01-01T00:00:00.000Z").get(timeout=5)
+        storage.reservations.put(5, 2, "C", None, "2031-01-01T00:00:00.000Z").get(timeout=5)
+        assert storage.reservations.all().get(timeout=5) == [
             StoredReservation(5, 2, "C", None, "2031-01-01T00:00:00.000Z"),
             StoredReservation(6, 0, "B", "G", "2030-01-01T00:00:00.000Z"),
         ]
         payload = {"connectorId": 2, "idTag": "C", "meterStart": 0, "timestamp": "t"}
-        storage.tx_begin_and_queue(2, "C", 0, "t", 5, "StartTransaction", payload).get(timeout=5)
-        assert [r.reservation_id for r in storage.reservations().get(timeout=5)] == [6]
-        assert storage.reservation_delete(6).get(timeout=5) is True
-        assert storage.reservation_delete(6).get(timeout=5) is False
+        storage.transactions.begin_and_queue(2, "C", 0, "t", 5, "StartTransaction", payload).get(
+            timeout=5
+        )
+        assert [r.reservation_id for r in storage.reservations.all().get(timeout=5)] == [6]
+        assert storage.reservations.delete(6).get(timeout=5) is True
+        assert storage.reservations.delete(6).get(timeout=5) is False
     finally:
         storage.stop()  # type: ignore[attr-defined]

@@ -253,7 +253,7 @@ def test_a_csms_certificate_it_cannot_verify_is_a_security_event_once(
     station = make_tls_station(tls_csms.url, wrong, Security=profile(2))
     fails_and_retries(station, clock, "certificate verify failed")
     # Queued once for the whole streak of failures, not once per attempt.
-    queued = station.registry.proxy("storage").queue_all().get(timeout=5)
+    queued = station.registry.proxy("storage").queue.all().get(timeout=5)
     assert [m.payload["type"] for m in queued] == ["InvalidCentralSystemCertificate"]
     # Once the right root is there, the CSMS hears of it.
     station.ctx.tls.replace(roots(pki))

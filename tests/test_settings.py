@@ -9,6 +9,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
+import pykka
 import pytest
 
 from ocppstation.actors.clock import FakeClock
@@ -73,14 +74,21 @@ class SyncRpc:
         return answers[0]
 
 
+@pykka.traversable
+class _BrokenSettings:
+    def overlay(self) -> dict[str, str]:
+        return {}
+
+    def put(self, key: str, value: str) -> None:
+        raise OSError("disk I/O error")
+
+
 class BrokenStorage(Supervised):
     """A storage actor whose disk is gone: reads work, writes fail."""
 
-    def config_overlay(self) -> dict[str, str]:
-        return {}
-
-    def put_config(self, key: str, value: str) -> None:
-        raise OSError("disk I/O error")
+    def __init__(self, place: Place) -> None:
+        self.settings = _BrokenSettings()
+        super().__init__(place)
 
 
 class Env:
@@ -118,7 +126,7 @@ class Env:
         self.refs.clear()
 
     def overlay(self) -> dict[str, str]:
-        return self.registry.proxy(STORAGE).config_overlay().get(timeout=WAIT)
+        return self.registry.proxy(STORAGE).settings.overlay().get(timeout=WAIT)
 
     def changes(self) -> list[ConfigChanged]:
         return [e for e in self.events.all() if isinstance(e, ConfigChanged)]
@@ -307,9 +315,9 @@ def test_a_database_in_memory_still_keeps_changes_across_restarts_of_the_tree(ma
 def test_a_stale_stored_value_is_skipped_with_a_warning(make_env, caplog) -> None:
     env = make_env()
     storage = env.start_storage().proxy()
-    storage.put_config("HeartbeatInterval", "often").get(timeout=WAIT)
-    storage.put_config("NoLongerAKey", "1").get(timeout=WAIT)
-    storage.put_config("ConnectionTimeOut", "90").get(timeout=WAIT)
+    storage.settings.put("HeartbeatInterval", "often").get(timeout=WAIT)
+    storage.settings.put("NoLongerAKey", "1").get(timeout=WAIT)
+    storage.settings.put("ConnectionTimeOut", "90").get(timeout=WAIT)
     with caplog.at_level(logging.WARNING):
         env.start_settings()
         view = settings_view(env.ctx)

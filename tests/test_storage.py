@@ -28,33 +28,45 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import ocppstation.actors.storage.db as storage_module
+import ocppstation.actors.storage.transactions as transactions_module
 from ocppstation.actors.runtime.base import ChildExited, Crash, Place
 from ocppstation.actors.runtime.registry import Registry
 from ocppstation.actors.runtime.supervisor import ChildSpec, Supervisor
-from ocppstation.actors.storage.db import (
+from ocppstation.actors.storage.connection import StorageError
+from ocppstation.actors.storage.db import Storage
+from ocppstation.actors.storage.migrations import (
     Migration,
-    QueuedMessage,
-    Storage,
-    StorageError,
-    TxRecord,
     apply_migrations,
     check_migrations,
     load_migrations,
 )
+from ocppstation.actors.storage.queue import QueuedMessage
+from ocppstation.actors.storage.transactions import TxRecord
+from ocppstation.tools.csms import DevCsms
+from tests.conftest import StationFactory
 
 WAIT = 10.0
 LATEST = len(load_migrations())
 
 
 class Db:
-    """A Storage actor whose methods are called through its proxy and waited on."""
+    """A Storage actor whose stores are called through its proxy and waited on.
 
-    def __init__(self, ref: pykka.ActorRef[Any]) -> None:
+    ``db.queue.push(...)`` asks the actor's ``queue`` store, as
+    ``ctx.storage().queue.push(...).get()`` does in the station.
+    """
+
+    def __init__(
+        self, ref: pykka.ActorRef[Any], proxy: pykka.ActorProxy[Any] | None = None
+    ) -> None:
         self.ref = ref
-        self._proxy = ref.proxy()
+        self._proxy = ref.proxy() if proxy is None else proxy
 
-    def __getattr__(self, name: str) -> Callable[..., Any]:
-        method = getattr(self._proxy, name)
+    def __getattr__(self, name: str) -> Any:
+        found = getattr(self._proxy, name)
+        if isinstance(found, pykka.ActorProxy):  # a store: traversed, not called
+            return Db(self.ref, found)
+        method: Callable[..., Any] = found
 
         def call(*args: Any, **kwargs: Any) -> Any:
             return method(*args, **kwargs).get(timeout=WAIT)
@@ -138,7 +150,7 @@ def test_migration_lists_with_gaps_or_duplicates_are_refused() -> None:
 
 def test_an_empty_file_is_migrated_to_the_latest_version_in_wal(db_path: Path) -> None:
     with running(db_path) as db:
-        assert db.queue_len() == 0
+        assert db.queue.size() == 0
     assert user_version(db_path) == LATEST
     conn = sqlite3.connect(db_path)
     try:
@@ -154,12 +166,12 @@ def test_reopening_is_idempotent_and_keeps_the_data(
 ) -> None:
     caplog.set_level(logging.DEBUG, logger="ocppstation")
     with running(db_path) as db:
-        db.put_config("HeartbeatInterval", "120")
+        db.settings.put("HeartbeatInterval", "120")
     assert sum("migrated from version 0" in r.getMessage() for r in caplog.records) == 1
     caplog.clear()
     for _ in range(2):
         with running(db_path) as db:
-            assert db.config_overlay() == {"HeartbeatInterval": "120"}
+            assert db.settings.overlay() == {"HeartbeatInterval": "120"}
     assert not any("migrated" in r.getMessage() for r in caplog.records)
     assert user_version(db_path) == LATEST
 
@@ -186,7 +198,7 @@ def test_a_file_that_is_not_sqlite_is_refused_naming_it(db_path: Path) -> None:
 def test_a_damaged_page_inside_a_valid_file_is_refused_naming_it(db_path: Path) -> None:
     with running(db_path) as db:
         for i in range(300):
-            db.queue_push("MeterValues", {"n": i, "pad": "x" * 200}, None)
+            db.queue.push("MeterValues", {"n": i, "pad": "x" * 200}, None)
     page = 4096
     pages = db_path.stat().st_size // page
     assert pages > 8
@@ -221,6 +233,49 @@ def test_a_failing_migration_is_rolled_back_whole(db_path: Path) -> None:
         conn.close()
 
 
+# -- files --
+
+
+def mode_of(path: Path) -> int:
+    return path.stat().st_mode & 0o777
+
+
+def test_the_folder_and_the_file_it_creates_are_owner_only(tmp_path: Path) -> None:
+    path = tmp_path / "made" / "station.sqlite"
+    with running(path) as db:
+        db.csr_key.put("-----BEGIN PRIVATE KEY-----...")
+        assert mode_of(path.parent) == 0o700
+        assert mode_of(path) == 0o600
+        # SQLite gives the WAL and its index the database file's mode.
+        for companion in ("-wal", "-shm"):
+            assert mode_of(Path(f"{path}{companion}")) == 0o600
+    with running(path) as db:
+        assert db.csr_key.get() == "-----BEGIN PRIVATE KEY-----..."
+    assert mode_of(path) == 0o600
+
+
+def test_an_existing_folder_and_file_keep_their_modes(tmp_path: Path) -> None:
+    folder = tmp_path / "shared"
+    folder.mkdir(mode=0o750)
+    folder.chmod(0o750)
+    path = folder / "station.sqlite"
+    with running(path) as db:
+        db.settings.put("HeartbeatInterval", "60")
+    path.chmod(0o640)
+    with running(path) as db:
+        assert db.settings.overlay() == {"HeartbeatInterval": "60"}
+    assert (mode_of(folder), mode_of(path)) == (0o750, 0o640)
+
+
+def test_a_station_creates_its_data_dir_owner_only(
+    csms: DevCsms, make_station: StationFactory, tmp_path: Path
+) -> None:
+    data = tmp_path / "data"
+    make_station(csms, Internal={"DataDir": str(data)})
+    assert mode_of(data) == 0o700
+    assert mode_of(data / "cp-test.sqlite") == 0o600
+
+
 # -- options --
 
 
@@ -231,17 +286,17 @@ def test_in_memory_storage_works_and_warns_once_per_process(
     caplog.set_level(logging.WARNING, logger="ocppstation")
     for _ in range(2):
         with running(None) as db:
-            db.put_config("K", "V")
-            assert db.config_overlay() == {"K": "V"}
+            db.settings.put("K", "V")
+            assert db.settings.overlay() == {"K": "V"}
     warnings = [r for r in caplog.records if "in memory" in r.getMessage()]
     assert len(warnings) == 1
 
 
 def test_synchronous_normal_is_accepted_and_unknown_modes_are_refused(db_path: Path) -> None:
     with running(db_path, synchronous="normal") as db:
-        db.put_availability(0, "Inoperative")
+        db.availability.put(0, "Inoperative")
     with running(db_path) as db:
-        assert db.availability() == {0: "Inoperative"}
+        assert db.availability.all() == {0: "Inoperative"}
     with pytest.raises(ValueError, match="OFF"):
         Storage(Place("storage", None, Registry()), db_path, synchronous="OFF")
 
@@ -251,55 +306,55 @@ def test_synchronous_normal_is_accepted_and_unknown_modes_are_refused(db_path: P
 
 def test_config_overlay_round_trip(db_path: Path) -> None:
     with running(db_path) as db:
-        assert db.config_overlay() == {}
-        db.put_config("HeartbeatInterval", "60")
-        db.put_config("MeterValuesSampledData", "Energy.Active.Import.Register,SoC")
-        db.put_config("HeartbeatInterval", "300")
-        assert db.config_overlay() == {
+        assert db.settings.overlay() == {}
+        db.settings.put("HeartbeatInterval", "60")
+        db.settings.put("MeterValuesSampledData", "Energy.Active.Import.Register,SoC")
+        db.settings.put("HeartbeatInterval", "300")
+        assert db.settings.overlay() == {
             "HeartbeatInterval": "300",
             "MeterValuesSampledData": "Energy.Active.Import.Register,SoC",
         }
         with pytest.raises(TypeError):
-            db.put_config("HeartbeatInterval", 300)
+            db.settings.put("HeartbeatInterval", 300)
 
 
 def test_availability_round_trip(db_path: Path) -> None:
     with running(db_path) as db:
-        assert db.availability() == {}
-        db.put_availability(0, "Inoperative")
-        db.put_availability(2, "Inoperative")
-        db.put_availability(2, "Operative")
-        assert db.availability() == {0: "Inoperative", 2: "Operative"}
+        assert db.availability.all() == {}
+        db.availability.put(0, "Inoperative")
+        db.availability.put(2, "Inoperative")
+        db.availability.put(2, "Operative")
+        assert db.availability.all() == {0: "Inoperative", 2: "Operative"}
         with pytest.raises(ValueError, match="Scheduled"):
-            db.put_availability(1, "Scheduled")
+            db.availability.put(1, "Scheduled")
         with pytest.raises(ValueError):
-            db.put_availability(-1, "Operative")
-        assert db.availability() == {0: "Inoperative", 2: "Operative"}
+            db.availability.put(-1, "Operative")
+        assert db.availability.all() == {0: "Inoperative", 2: "Operative"}
 
 
 def test_authorization_cache_round_trip(db_path: Path) -> None:
     accepted = {"status": "Accepted", "expiryDate": "2030-01-01T00:00:00Z", "parentIdTag": "G1"}
     with running(db_path) as db:
-        assert db.cache_get("04A1B2") is None
-        assert db.cache_size() == 0
-        db.cache_put("04A1B2", accepted)
-        db.cache_put("CAFE", {"status": "Blocked"})
-        assert db.cache_get("04A1B2") == accepted
+        assert db.auth_cache.get("04A1B2") is None
+        assert db.auth_cache.size() == 0
+        db.auth_cache.put("04A1B2", accepted)
+        db.auth_cache.put("CAFE", {"status": "Blocked"})
+        assert db.auth_cache.get("04A1B2") == accepted
         # OCPP 1.6: an IdToken is case-insensitive.
-        assert db.cache_get("04a1b2") == accepted
-        db.cache_put("04a1b2", {"status": "Expired"})
-        assert db.cache_get("04A1B2") == {"status": "Expired"}
-        assert db.cache_size() == 2
-        db.cache_clear()
-        assert db.cache_size() == 0
-        assert db.cache_get("CAFE") is None
+        assert db.auth_cache.get("04a1b2") == accepted
+        db.auth_cache.put("04a1b2", {"status": "Expired"})
+        assert db.auth_cache.get("04A1B2") == {"status": "Expired"}
+        assert db.auth_cache.size() == 2
+        db.auth_cache.clear()
+        assert db.auth_cache.size() == 0
+        assert db.auth_cache.get("CAFE") is None
 
 
 def test_local_list_full_and_differential_updates(db_path: Path) -> None:
     with running(db_path) as db:
-        assert db.local_list_version() == 0
-        assert db.local_list_get("A") is None
-        db.local_list_replace(
+        assert db.local_list.version() == 0
+        assert db.local_list.get("A") is None
+        db.local_list.replace(
             3,
             [
                 {"idTag": "A", "idTagInfo": {"status": "Accepted"}},
@@ -307,11 +362,11 @@ def test_local_list_full_and_differential_updates(db_path: Path) -> None:
                 {"idTag": "C"},  # no idTagInfo: not in the list
             ],
         )
-        assert db.local_list_version() == 3
-        assert db.local_list_size() == 2
-        assert db.local_list_get("b") == {"status": "Blocked", "parentIdTag": "G"}
-        assert db.local_list_get("C") is None
-        db.local_list_update(
+        assert db.local_list.version() == 3
+        assert db.local_list.size() == 2
+        assert db.local_list.get("b") == {"status": "Blocked", "parentIdTag": "G"}
+        assert db.local_list.get("C") is None
+        db.local_list.update(
             4,
             [
                 {"idTag": "A"},  # delete
@@ -319,27 +374,27 @@ def test_local_list_full_and_differential_updates(db_path: Path) -> None:
                 {"idTag": "D", "idTagInfo": {"status": "Accepted"}},  # add
             ],
         )
-        assert db.local_list_version() == 4
-        assert db.local_list_get("A") is None
-        assert db.local_list_get("B") == {"status": "Accepted"}
-        assert db.local_list_get("D") == {"status": "Accepted"}
+        assert db.local_list.version() == 4
+        assert db.local_list.get("A") is None
+        assert db.local_list.get("B") == {"status": "Accepted"}
+        assert db.local_list.get("D") == {"status": "Accepted"}
         # One bad entry rejects the whole update: nothing of it is applied.
         with pytest.raises(TypeError):
-            db.local_list_update(5, [{"idTag": "E", "idTagInfo": {}}, {"idTagInfo": {}}])
-        assert db.local_list_version() == 4
-        assert db.local_list_get("E") is None
-        db.local_list_replace(6, [])
-        assert db.local_list_size() == 0
-        assert db.local_list_version() == 6
+            db.local_list.update(5, [{"idTag": "E", "idTagInfo": {}}, {"idTagInfo": {}}])
+        assert db.local_list.version() == 4
+        assert db.local_list.get("E") is None
+        db.local_list.replace(6, [])
+        assert db.local_list.size() == 0
+        assert db.local_list.version() == 6
 
 
 def test_transaction_life_cycle(db_path: Path) -> None:
     with running(db_path) as db:
-        assert db.tx_open() == []
-        first = db.tx_begin(1, "04A1B2", 1000, "2025-01-01T10:00:00Z", reservation_id=7)
-        second = db.tx_begin(2, "CAFE", 50, "2025-01-01T10:01:00Z")
+        assert db.transactions.open() == []
+        first = db.transactions.begin(1, "04A1B2", 1000, "2025-01-01T10:00:00Z", reservation_id=7)
+        second = db.transactions.begin(2, "CAFE", 50, "2025-01-01T10:01:00Z")
         assert second > first
-        assert db.tx_get(first) == TxRecord(
+        assert db.transactions.get(first) == TxRecord(
             local_id=first,
             connector=1,
             id_tag="04A1B2",
@@ -351,17 +406,17 @@ def test_transaction_life_cycle(db_path: Path) -> None:
             stopped=False,
             reservation_id=7,
         )
-        db.tx_set_id(first, 4242)
-        db.tx_meter(first, 1500, "2025-01-01T10:05:00Z")
-        rec = db.tx_get(first)
+        db.transactions.set_id(first, 4242)
+        db.transactions.meter(first, 1500, "2025-01-01T10:05:00Z")
+        rec = db.transactions.get(first)
         assert (rec.transaction_id, rec.last_meter, rec.last_at) == (
             4242,
             1500,
             "2025-01-01T10:05:00Z",
         )
-        assert [t.local_id for t in db.tx_open()] == [first, second]
-        db.tx_end(first, 1700, "2025-01-01T10:06:00Z", "EVDisconnected")
-        rec = db.tx_get(first)
+        assert [t.local_id for t in db.transactions.open()] == [first, second]
+        db.transactions.end(first, 1700, "2025-01-01T10:06:00Z", "EVDisconnected")
+        rec = db.transactions.get(first)
         assert rec.stopped
         assert (rec.meter_stop, rec.stopped_at, rec.stop_reason) == (
             1700,
@@ -369,22 +424,22 @@ def test_transaction_life_cycle(db_path: Path) -> None:
             "EVDisconnected",
         )
         assert (rec.last_meter, rec.last_at) == (1700, "2025-01-01T10:06:00Z")
-        assert [t.local_id for t in db.tx_open()] == [second]
+        assert [t.local_id for t in db.transactions.open()] == [second]
         # A second stop, or a meter reading after the stop, is a bug upstream.
         with pytest.raises(ValueError, match="already stopped"):
-            db.tx_end(first, 1800, "2025-01-01T10:07:00Z", "Local")
+            db.transactions.end(first, 1800, "2025-01-01T10:07:00Z", "Local")
         with pytest.raises(ValueError, match="stopped"):
-            db.tx_meter(first, 1800, "2025-01-01T10:07:00Z")
-        assert db.tx_get(first) == rec
+            db.transactions.meter(first, 1800, "2025-01-01T10:07:00Z")
+        assert db.transactions.get(first) == rec
         # The real id may still arrive after the stop (StartTransaction answered late).
-        db.tx_end(second, 60, "2025-01-01T10:08:00Z", None)
-        db.tx_set_id(second, 4243)
-        assert db.tx_get(second).transaction_id == 4243
-        assert db.tx_get(999) is None
+        db.transactions.end(second, 60, "2025-01-01T10:08:00Z", None)
+        db.transactions.set_id(second, 4243)
+        assert db.transactions.get(second).transaction_id == 4243
+        assert db.transactions.get(999) is None
         for call in (
-            lambda: db.tx_set_id(999, 1),
-            lambda: db.tx_meter(999, 1, "t"),
-            lambda: db.tx_end(999, 1, "t", "Local"),
+            lambda: db.transactions.set_id(999, 1),
+            lambda: db.transactions.meter(999, 1, "t"),
+            lambda: db.transactions.end(999, 1, "t", "Local"),
         ):
             with pytest.raises(KeyError, match="999"):
                 call()
@@ -407,44 +462,44 @@ def test_queue_round_trip(db_path: Path) -> None:
         "flag": True,
     }
     with running(db_path) as db:
-        local = db.tx_begin(1, "T", 0, "t0")
-        a = db.queue_push("MeterValues", payload, local)
-        b = db.queue_push("StopTransaction", {"meterStop": 10}, None)
+        local = db.transactions.begin(1, "T", 0, "t0")
+        a = db.queue.push("MeterValues", payload, local)
+        b = db.queue.push("StopTransaction", {"meterStop": 10}, None)
         assert b > a
-        assert db.queue_len() == 2
-        db.queue_attempted(a, 3)
-        assert db.queue_all() == [
+        assert db.queue.size() == 2
+        db.queue.attempted(a, 3)
+        assert db.queue.all() == [
             QueuedMessage(a, "MeterValues", payload, local, 3),
             QueuedMessage(b, "StopTransaction", {"meterStop": 10}, None, 0),
         ]
-        assert db.queue_head() == db.queue_all()[:1]
-        assert db.queue_head(5) == db.queue_all()
-        db.queue_delete(a)
-        db.queue_delete(a)  # an answer handled twice is harmless
-        assert [m.seq for m in db.queue_all()] == [b]
+        assert db.queue.head() == db.queue.all()[:1]
+        assert db.queue.head(5) == db.queue.all()
+        db.queue.delete(a)
+        db.queue.delete(a)  # an answer handled twice is harmless
+        assert [m.seq for m in db.queue.all()] == [b]
         # What cannot be stored is refused in the caller, and nothing is stored.
         with pytest.raises(ValueError):
-            db.queue_push("MeterValues", {"value": float("nan")}, None)
+            db.queue.push("MeterValues", {"value": float("nan")}, None)
         with pytest.raises(TypeError):
-            db.queue_push("MeterValues", ["not", "a", "dict"], None)
+            db.queue.push("MeterValues", ["not", "a", "dict"], None)
         with pytest.raises(sqlite3.IntegrityError):
-            db.queue_push("MeterValues", {}, 12345)  # no such transaction
-        assert db.queue_len() == 1
+            db.queue.push("MeterValues", {}, 12345)  # no such transaction
+        assert db.queue.size() == 1
 
 
 def test_pruning_keeps_transactions_that_queued_messages_refer_to(db_path: Path) -> None:
     with running(db_path) as db:
-        done, seq = db.tx_begin_and_queue(1, "A", 0, "t0", None, "StartTransaction", {})
-        stop_seq = db.tx_end_and_queue(done, 5, "t1", "Local", "StopTransaction", {})
-        running_tx = db.tx_begin(2, "B", 0, "t2")
-        assert db.tx_prune() == 0  # done still has queued messages
-        db.queue_delete(seq)
-        db.queue_delete(stop_seq)
-        assert db.tx_prune() == 1
-        assert db.tx_get(done) is None
-        assert db.tx_get(running_tx) is not None
+        done, seq = db.transactions.begin_and_queue(1, "A", 0, "t0", None, "StartTransaction", {})
+        stop_seq = db.transactions.end_and_queue(done, 5, "t1", "Local", "StopTransaction", {})
+        running_tx = db.transactions.begin(2, "B", 0, "t2")
+        assert db.transactions.prune() == 0  # done still has queued messages
+        db.queue.delete(seq)
+        db.queue.delete(stop_seq)
+        assert db.transactions.prune() == 1
+        assert db.transactions.get(done) is None
+        assert db.transactions.get(running_tx) is not None
         # A pruned id is never handed out again.
-        assert db.tx_begin(1, "C", 0, "t3") > running_tx
+        assert db.transactions.begin(1, "C", 0, "t3") > running_tx
 
 
 # -- the atomic helpers --
@@ -452,52 +507,54 @@ def test_pruning_keeps_transactions_that_queued_messages_refer_to(db_path: Path)
 
 def test_begin_meter_and_end_helpers_store_both_halves(db_path: Path) -> None:
     with running(db_path) as db:
-        local, start_seq = db.tx_begin_and_queue(
+        local, start_seq = db.transactions.begin_and_queue(
             1, "A", 100, "t0", 3, "StartTransaction", {"meterStart": 100}
         )
-        meter_seq = db.tx_meter_and_queue(local, 150, "t1", "MeterValues", {"v": 150})
-        stop_seq = db.tx_end_and_queue(local, 200, "t2", "Local", "StopTransaction", {"v": 200})
+        meter_seq = db.transactions.meter_and_queue(local, 150, "t1", "MeterValues", {"v": 150})
+        stop_seq = db.transactions.end_and_queue(
+            local, 200, "t2", "Local", "StopTransaction", {"v": 200}
+        )
         assert start_seq < meter_seq < stop_seq
-        assert db.queue_all() == [
+        assert db.queue.all() == [
             QueuedMessage(start_seq, "StartTransaction", {"meterStart": 100}, local, 0),
             QueuedMessage(meter_seq, "MeterValues", {"v": 150}, local, 0),
             QueuedMessage(stop_seq, "StopTransaction", {"v": 200}, local, 0),
         ]
-        rec = db.tx_get(local)
+        rec = db.transactions.get(local)
         assert rec.stopped
         assert rec.reservation_id == 3
         assert rec.meter_stop == 200
         # A second stop queues no second StopTransaction.
         with pytest.raises(ValueError, match="already stopped"):
-            db.tx_end_and_queue(local, 300, "t3", "Local", "StopTransaction", {})
-        assert db.queue_len() == 3
+            db.transactions.end_and_queue(local, 300, "t3", "Local", "StopTransaction", {})
+        assert db.queue.size() == 3
 
 
 def test_helpers_roll_back_both_halves_when_the_second_fails(
     db_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     with running(db_path) as db:
-        local = db.tx_begin(1, "A", 100, "t0")
+        local = db.transactions.begin(1, "A", 100, "t0")
 
         def broken(*args: Any) -> int:
             raise sqlite3.OperationalError("disk I/O error (simulated)")
 
         # Fails after the transaction row was written, inside the same commit.
-        monkeypatch.setattr(Storage, "_insert_message", staticmethod(broken))
+        monkeypatch.setattr(transactions_module, "insert_message", broken)
         with pytest.raises(sqlite3.OperationalError):
-            db.tx_end_and_queue(local, 200, "t2", "Local", "StopTransaction", {})
+            db.transactions.end_and_queue(local, 200, "t2", "Local", "StopTransaction", {})
         with pytest.raises(sqlite3.OperationalError):
-            db.tx_meter_and_queue(local, 150, "t1", "MeterValues", {})
+            db.transactions.meter_and_queue(local, 150, "t1", "MeterValues", {})
         with pytest.raises(sqlite3.OperationalError):
-            db.tx_begin_and_queue(2, "B", 0, "t0", None, "StartTransaction", {})
+            db.transactions.begin_and_queue(2, "B", 0, "t0", None, "StartTransaction", {})
         monkeypatch.undo()
-        assert [t.local_id for t in db.tx_open()] == [local]
-        rec = db.tx_get(local)
+        assert [t.local_id for t in db.transactions.open()] == [local]
+        rec = db.transactions.get(local)
         assert (rec.stopped, rec.last_meter) == (False, 100)
-        assert db.queue_len() == 0
+        assert db.queue.size() == 0
         # And the actor is still usable.
-        db.tx_end_and_queue(local, 200, "t2", "Local", "StopTransaction", {})
-        assert db.queue_len() == 1
+        db.transactions.end_and_queue(local, 200, "t2", "Local", "StopTransaction", {})
+        assert db.queue.size() == 1
 
 
 # -- persistence --
@@ -511,53 +568,55 @@ def test_everything_survives_a_crash_of_the_actor_under_its_supervisor(db_path: 
     )
     try:
         db = Db(registry.require("storage"))
-        db.put_config("HeartbeatInterval", "90")
-        db.put_availability(1, "Inoperative")
-        db.cache_put("A", {"status": "Accepted"})
-        db.local_list_replace(2, [{"idTag": "L", "idTagInfo": {"status": "Accepted"}}])
-        local, seq = db.tx_begin_and_queue(1, "A", 10, "t0", None, "StartTransaction", {"i": 1})
-        db.tx_set_id(local, 77)
-        db.tx_meter(local, 20, "t1")
-        db.queue_attempted(seq, 2)
+        db.settings.put("HeartbeatInterval", "90")
+        db.availability.put(1, "Inoperative")
+        db.auth_cache.put("A", {"status": "Accepted"})
+        db.local_list.replace(2, [{"idTag": "L", "idTagInfo": {"status": "Accepted"}}])
+        local, seq = db.transactions.begin_and_queue(
+            1, "A", 10, "t0", None, "StartTransaction", {"i": 1}
+        )
+        db.transactions.set_id(local, 77)
+        db.transactions.meter(local, 20, "t1")
+        db.queue.attempted(seq, 2)
 
         old = registry.require("storage")
         old.tell(Crash("test"))
         db = Db(registry.wait_for("storage", WAIT, not_ref=old))
 
-        assert db.config_overlay() == {"HeartbeatInterval": "90"}
-        assert db.availability() == {1: "Inoperative"}
-        assert db.cache_get("a") == {"status": "Accepted"}
-        assert db.local_list_version() == 2
-        assert db.local_list_get("L") == {"status": "Accepted"}
-        [rec] = db.tx_open()
+        assert db.settings.overlay() == {"HeartbeatInterval": "90"}
+        assert db.availability.all() == {1: "Inoperative"}
+        assert db.auth_cache.get("a") == {"status": "Accepted"}
+        assert db.local_list.version() == 2
+        assert db.local_list.get("L") == {"status": "Accepted"}
+        [rec] = db.transactions.open()
         assert (rec.local_id, rec.transaction_id, rec.last_meter, rec.last_at) == (
             local,
             77,
             20,
             "t1",
         )
-        assert db.queue_all() == [QueuedMessage(seq, "StartTransaction", {"i": 1}, local, 2)]
+        assert db.queue.all() == [QueuedMessage(seq, "StartTransaction", {"i": 1}, local, 2)]
     finally:
         root.stop(timeout=WAIT)
 
 
 def test_queue_order_and_ids_keep_growing_across_restarts(db_path: Path) -> None:
     with running(db_path) as db:
-        first = [db.queue_push("MeterValues", {"n": n}, None) for n in range(3)]
-        t1 = db.tx_begin(1, "A", 0, "t0")
+        first = [db.queue.push("MeterValues", {"n": n}, None) for n in range(3)]
+        t1 = db.transactions.begin(1, "A", 0, "t0")
     with running(db_path) as db:
-        second = [db.queue_push("MeterValues", {"n": n}, None) for n in range(3, 6)]
-        db.queue_delete(first[1])
-        assert [m.payload["n"] for m in db.queue_all()] == [0, 2, 3, 4, 5]
+        second = [db.queue.push("MeterValues", {"n": n}, None) for n in range(3, 6)]
+        db.queue.delete(first[1])
+        assert [m.payload["n"] for m in db.queue.all()] == [0, 2, 3, 4, 5]
         assert first + second == sorted(first + second)
-        for m in db.queue_all():
-            db.queue_delete(m.seq)
-        db.tx_end(t1, 0, "t1", "Local")
-        assert db.tx_prune() == 1
+        for m in db.queue.all():
+            db.queue.delete(m.seq)
+        db.transactions.end(t1, 0, "t1", "Local")
+        assert db.transactions.prune() == 1
     with running(db_path) as db:
         # Emptied queue, pruned transactions: neither id goes back.
-        assert db.queue_push("MeterValues", {}, None) > second[-1]
-        assert db.tx_begin(1, "B", 0, "t2") > t1
+        assert db.queue.push("MeterValues", {}, None) > second[-1]
+        assert db.transactions.begin(1, "B", 0, "t2") > t1
 
 
 # -- kill -9 --
@@ -575,14 +634,15 @@ def call(future):
     return future.get(timeout=30)
 
 if mode == "once":
-    call(db.put_config("HeartbeatInterval", "90"))
-    call(db.put_availability(0, "Inoperative"))
-    call(db.cache_put("A", {"status": "Accepted", "expiryDate": "2030-01-01T00:00:00Z"}))
-    call(db.local_list_replace(5, [{"idTag": "L", "idTagInfo": {"status": "Accepted"}}]))
-    local, seq = call(db.tx_begin_and_queue(1, "A", 10, "t0", 4, "StartTransaction", {"i": 1}))
-    call(db.tx_set_id(local, 77))
-    call(db.tx_meter(local, 20, "t1"))
-    call(db.queue_attempted(seq, 2))
+    call(db.settings.put("HeartbeatInterval", "90"))
+    call(db.availability.put(0, "Inoperative"))
+    call(db.auth_cache.put("A", {"status": "Accepted", "expiryDate": "2030-01-01T00:00:00Z"}))
+    call(db.local_list.replace(5, [{"idTag": "L", "idTagInfo": {"status": "Accepted"}}]))
+    local, seq = call(
+        db.transactions.begin_and_queue(1, "A", 10, "t0", 4, "StartTransaction", {"i": 1}))
+    call(db.transactions.set_id(local, 77))
+    call(db.transactions.meter(local, 20, "t1"))
+    call(db.queue.attempted(seq, 2))
     print("done", local, seq, flush=True)
     sys.stdin.readline()  # stay alive, holding the database, until killed
 else:
@@ -591,15 +651,16 @@ else:
     i = 0
     while True:
         i += 1
-        local, start = call(db.tx_begin_and_queue(
+        local, start = call(db.transactions.begin_and_queue(
             1, f"T{i}", i * 100, f"s{i}", None, "StartTransaction", {"i": i}))
         print("begin", i, local, start, flush=True)
-        seq = call(db.tx_meter_and_queue(local, i * 100 + 50, f"m{i}", "MeterValues", {"i": i}))
+        seq = call(db.transactions.meter_and_queue(
+            local, i * 100 + 50, f"m{i}", "MeterValues", {"i": i}))
         print("meter", i, local, seq, flush=True)
-        seq = call(db.tx_end_and_queue(
+        seq = call(db.transactions.end_and_queue(
             local, i * 100 + 99, f"e{i}", "Local", "StopTransaction", {"i": i}))
         print("end", i, local, seq, flush=True)
-        call(db.queue_delete(start))
+        call(db.queue.delete(start))
         print("delete", i, local, start, flush=True)
 """
 
@@ -644,15 +705,18 @@ def test_acknowledged_writes_survive_kill_9(db_path: Path, synchronous: str) -> 
     # Killed, not closed: the writes are in the WAL, not yet checkpointed.
     assert Path(f"{db_path}-wal").exists()
     with running(db_path) as db:
-        assert db.config_overlay() == {"HeartbeatInterval": "90"}
-        assert db.availability() == {0: "Inoperative"}
-        assert db.cache_get("A") == {"status": "Accepted", "expiryDate": "2030-01-01T00:00:00Z"}
-        assert db.local_list_version() == 5
-        assert db.local_list_get("L") == {"status": "Accepted"}
-        [rec] = db.tx_open()
+        assert db.settings.overlay() == {"HeartbeatInterval": "90"}
+        assert db.availability.all() == {0: "Inoperative"}
+        assert db.auth_cache.get("A") == {
+            "status": "Accepted",
+            "expiryDate": "2030-01-01T00:00:00Z",
+        }
+        assert db.local_list.version() == 5
+        assert db.local_list.get("L") == {"status": "Accepted"}
+        [rec] = db.transactions.open()
         assert (rec.local_id, rec.transaction_id, rec.reservation_id) == (int(local), 77, 4)
         assert (rec.last_meter, rec.last_at) == (20, "t1")
-        assert db.queue_all() == [
+        assert db.queue.all() == [
             QueuedMessage(int(seq), "StartTransaction", {"i": 1}, int(local), 2)
         ]
 
@@ -666,14 +730,14 @@ def test_kill_9_in_the_middle_of_writing_loses_nothing_acknowledged(
         # The writer is busy with the next write when the signal lands.
         kill9(proc)
     with running(db_path) as db:
-        queued = db.queue_all()
-        txs = {t.local_id: t for t in db.tx_open()}
+        queued = db.queue.all()
+        txs = {t.local_id: t for t in db.transactions.open()}
         queued_by_tx: dict[int, list[str]] = {}
         for m in queued:
             queued_by_tx.setdefault(m.local_tx, []).append(m.action)
         for word, i, local, seq in lines:
             n, local_id, seq_n = int(i), int(local), int(seq)
-            rec = db.tx_get(local_id)
+            rec = db.transactions.get(local_id)
             assert rec is not None
             if word == "begin":
                 assert rec.meter_start == n * 100
@@ -690,7 +754,7 @@ def test_kill_9_in_the_middle_of_writing_loses_nothing_acknowledged(
         # still has its StartTransaction (deleted only after the stop).
         all_tx = {m.local_tx for m in queued}
         for local_id in all_tx:
-            rec = db.tx_get(local_id)
+            rec = db.transactions.get(local_id)
             actions = queued_by_tx[local_id]
             if rec.stopped:
                 assert "StopTransaction" in actions
@@ -750,27 +814,27 @@ def test_queue_all_equals_a_model_list_under_pushes_deletes_and_restarts(
         try:
             for op in ops:
                 if op[0] == "push":
-                    seq = db.queue_push(op[1], op[2], None)
+                    seq = db.queue.push(op[1], op[2], None)
                     assert seq > last_seq
                     last_seq = seq
                     model.append(QueuedMessage(seq, op[1], op[2], None, 0))
                 elif op[0] == "delete":
                     if op[1] < len(model):
-                        db.queue_delete(model.pop(op[1]).seq)
+                        db.queue.delete(model.pop(op[1]).seq)
                     else:
-                        db.queue_delete(last_seq + 1 + op[1])
+                        db.queue.delete(last_seq + 1 + op[1])
                 elif op[0] == "attempt":
                     if op[1] < len(model):
                         m = model[op[1]]
-                        db.queue_attempted(m.seq, m.attempts + 1)
+                        db.queue.attempted(m.seq, m.attempts + 1)
                         model[op[1]] = QueuedMessage(
                             m.seq, m.action, m.payload, m.local_tx, m.attempts + 1
                         )
                 else:
                     close_db(db)
                     db = open_db(path)
-                assert db.queue_all() == model
-                assert db.queue_head(2) == model[:2]
-                assert db.queue_len() == len(model)
+                assert db.queue.all() == model
+                assert db.queue.head(2) == model[:2]
+                assert db.queue.size() == len(model)
         finally:
             close_db(db)

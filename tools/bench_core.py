@@ -315,7 +315,7 @@ def fill_queue(database: Path, messages: int, connectors: int) -> None:
                 "meterStart": 0,
                 "timestamp": ocpp_timestamp(at),
             }
-            local, _ = storage.tx_begin_and_queue(
+            local, _ = storage.transactions.begin_and_queue(
                 connector, tag, 0, start["timestamp"], None, "StartTransaction", start
             ).get(timeout=STEP_TIMEOUT)
             energy = 0.0
@@ -324,9 +324,9 @@ def fill_queue(database: Path, messages: int, connectors: int) -> None:
                 energy += 22080 / 3600
                 payload = sample_payload(connector, at, energy)
                 stamp = payload["meterValue"][0]["timestamp"]
-                storage.tx_meter_and_queue(local, int(energy), stamp, "MeterValues", payload).get(
-                    timeout=STEP_TIMEOUT
-                )
+                storage.transactions.meter_and_queue(
+                    local, int(energy), stamp, "MeterValues", payload
+                ).get(timeout=STEP_TIMEOUT)
             at += timedelta(seconds=1)
             stop = {
                 "idTag": tag,
@@ -334,10 +334,10 @@ def fill_queue(database: Path, messages: int, connectors: int) -> None:
                 "timestamp": ocpp_timestamp(at),
                 "reason": "Local",
             }
-            storage.tx_end_and_queue(
+            storage.transactions.end_and_queue(
                 local, int(energy), stop["timestamp"], "Local", "StopTransaction", stop
             ).get(timeout=STEP_TIMEOUT)
-        queued = storage.queue_len().get(timeout=STEP_TIMEOUT)
+        queued = storage.queue.size().get(timeout=STEP_TIMEOUT)
     finally:
         ref.stop()
     if queued != messages:

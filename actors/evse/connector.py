@@ -196,7 +196,7 @@ class Connector(Supervised):
         if hw is not None:
             self._hardware(hw)
         self._recover()
-        stored = self.ctx.storage().availability().get(timeout=STORAGE_TIMEOUT)
+        stored = self.ctx.storage().availability.all().get(timeout=STORAGE_TIMEOUT)
         if stored.get(self.evse) == "Inoperative":
             if self.tx is not None:
                 self.scheduled_operative = False  # a resumed transaction finishes first
@@ -414,7 +414,7 @@ class Connector(Supervised):
         # Storage deletes the reservation in the same commit: it is used up.
         local_tx, seq = (
             self.ctx.storage()
-            .tx_begin_and_queue(
+            .transactions.begin_and_queue(
                 self.evse, id_tag, meter_start, now, reservation_id, "StartTransaction", payload
             )
             .get(timeout=STORAGE_TIMEOUT)
@@ -496,7 +496,9 @@ class Connector(Supervised):
             payload["transactionData"] = tx.data
         seq = (
             self.ctx.storage()
-            .tx_end_and_queue(tx.local_id, meter_stop, now, reason, "StopTransaction", payload)
+            .transactions.end_and_queue(
+                tx.local_id, meter_stop, now, reason, "StopTransaction", payload
+            )
             .get(timeout=STORAGE_TIMEOUT)
         )
         self._enqueued(seq, "StopTransaction", payload, tx.local_id)
@@ -538,7 +540,7 @@ class Connector(Supervised):
         with PowerLoss at the last known meter value. On a restart of this
         actor within a run they are still going: we pick them up again.
         """
-        for record in self.ctx.storage().tx_open().get(timeout=STORAGE_TIMEOUT):
+        for record in self.ctx.storage().transactions.open().get(timeout=STORAGE_TIMEOUT):
             if record.connector != self.evse:
                 continue
             if self.recover:
@@ -550,7 +552,7 @@ class Connector(Supervised):
                 }
                 seq = (
                     self.ctx.storage()
-                    .tx_end_and_queue(
+                    .transactions.end_and_queue(
                         record.local_id,
                         record.last_meter,
                         record.last_at,
@@ -609,7 +611,7 @@ class Connector(Supervised):
         # Stored first, even when only scheduled: after a power loss the
         # transaction is over and the connector comes back as the CSMS wanted.
         value = "Operative" if operative else "Inoperative"
-        self.ctx.storage().put_availability(self.evse, value).get(timeout=STORAGE_TIMEOUT)
+        self.ctx.storage().availability.put(self.evse, value).get(timeout=STORAGE_TIMEOUT)
         if self.tx is not None and operative != self.operative:
             # 1.6 5.2: a running transaction finishes first; the change waits for it.
             self.scheduled_operative = operative

@@ -176,7 +176,9 @@ class Metering:
             return
         seq = (
             self.ctx.storage()
-            .tx_meter_and_queue(tx.local_id, register_wh(reading), now, "MeterValues", payload)
+            .transactions.meter_and_queue(
+                tx.local_id, register_wh(reading), now, "MeterValues", payload
+            )
             .get(timeout=STORAGE_TIMEOUT)
         )
         self.enqueue(seq, "MeterValues", payload, tx.local_id)

@@ -25,7 +25,7 @@ from ocppstation.actors.events import Online, RetryScheduled
 from ocppstation.actors.link.rpc import NotRegistered, Outcome, ReadyQuery, submit
 from ocppstation.actors.runtime.base import Place, Supervised
 from ocppstation.actors.runtime.context import AUTH, OUTBOX, RPC, StationContext, evse_path
-from ocppstation.actors.storage.db import QueuedMessage
+from ocppstation.actors.storage.queue import QueuedMessage
 from ocppstation.actors.v16.authorization import Learned
 from ocppstation.protocol.errors import CallTimeout, OfflineError
 from ocppstation.protocol.v16.txqueue import Failure, Unresolvable, after_failure, resolve
@@ -129,13 +129,13 @@ class Outbox(Supervised):
             self.actor_ref, lambda e: e if isinstance(e, Online) else None
         )
         storage = self.ctx.storage()
-        for tx in storage.tx_open().get(timeout=ASK_TIMEOUT):
+        for tx in storage.transactions.open().get(timeout=ASK_TIMEOUT):
             self._remember(tx.local_id, tx.connector, tx.transaction_id)
-        for message in storage.queue_all().get(timeout=ASK_TIMEOUT):
+        for message in storage.queue.all().get(timeout=ASK_TIMEOUT):
             self.queue.append(message)
             self.loaded_up_to = max(self.loaded_up_to, message.seq)
             if message.local_tx is not None and message.local_tx not in self.connectors:
-                record = storage.tx_get(message.local_tx).get(timeout=ASK_TIMEOUT)
+                record = storage.transactions.get(message.local_tx).get(timeout=ASK_TIMEOUT)
                 if record is not None:
                     self._remember(record.local_id, record.connector, record.transaction_id)
         try:
@@ -259,7 +259,7 @@ class Outbox(Supervised):
             return
         updated = QueuedMessage(head.seq, head.action, head.payload, head.local_tx, retry.attempts)
         self.queue[0] = updated
-        self.ctx.storage().queue_attempted(seq, retry.attempts).get(timeout=ASK_TIMEOUT)
+        self.ctx.storage().queue.attempted(seq, retry.attempts).get(timeout=ASK_TIMEOUT)
         self.waiting = seq
         self.ctx.call_later(retry.wait or 0.0, self.actor_ref, _Retry(seq))
         self.ctx.bus.publish(RetryScheduled(head.action, seq, retry.wait or 0.0))
@@ -273,14 +273,16 @@ class Outbox(Supervised):
             return
         transaction_id = int(result["transactionId"])
         self.transaction_ids[head.local_tx] = transaction_id
-        self.ctx.storage().tx_set_id(head.local_tx, transaction_id).get(timeout=ASK_TIMEOUT)
+        self.ctx.storage().transactions.set_id(head.local_tx, transaction_id).get(
+            timeout=ASK_TIMEOUT
+        )
         self._tell_connector(
             head.local_tx,
             TransactionIdKnown(head.local_tx, transaction_id, result.get("idTagInfo", {})),
         )
 
     def _forget(self, head: QueuedMessage) -> None:
-        self.ctx.storage().queue_delete(head.seq).get(timeout=ASK_TIMEOUT)
+        self.ctx.storage().queue.delete(head.seq).get(timeout=ASK_TIMEOUT)
         self.queue.popleft()
         self._release_waiters(head.seq)
         if head.action == "StopTransaction" and head.local_tx is not None:

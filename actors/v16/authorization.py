@@ -123,8 +123,8 @@ class Auth(Supervised):
     def _identify(self, request: Identify, *, online: bool | None = None) -> None:
         storage = self.ctx.storage()
         policy = self._policy()
-        listed = storage.local_list_get(request.id_tag).get(timeout=STORAGE_TIMEOUT)
-        cached = storage.cache_get(request.id_tag).get(timeout=STORAGE_TIMEOUT)
+        listed = storage.local_list.get(request.id_tag).get(timeout=STORAGE_TIMEOUT)
+        cached = storage.auth_cache.get(request.id_tag).get(timeout=STORAGE_TIMEOUT)
         online = self.online if online is None else online
         # What the station knows of the idTag, in the order decide() trusts it.
         if policy.local_list_enabled and listed is not None:
@@ -189,7 +189,7 @@ class Auth(Supervised):
     def _learn(self, id_tag: str, info: dict[str, Any]) -> None:
         if not bool(self.ctx.setting("AuthorizationCacheEnabled", True)):
             return
-        self.ctx.storage().cache_put(id_tag, info).get(timeout=STORAGE_TIMEOUT)
+        self.ctx.storage().auth_cache.put(id_tag, info).get(timeout=STORAGE_TIMEOUT)
 
     def _reply(self, request: Identify, accepted: bool, info: dict[str, Any], source: str) -> None:
         try:
@@ -209,7 +209,7 @@ class Auth(Supervised):
         elif not bool(self.ctx.setting("AuthorizationCacheEnabled", True)):
             result = {"status": "Rejected"}
         else:
-            self.ctx.storage().cache_clear().get(timeout=STORAGE_TIMEOUT)
+            self.ctx.storage().auth_cache.clear().get(timeout=STORAGE_TIMEOUT)
             result = {"status": "Accepted"}
         self.ctx.registry.tell(RPC, Answer(call, result))
 
@@ -217,8 +217,8 @@ class Auth(Supervised):
         storage = self.ctx.storage()
         return local_list.reported_version(
             enabled=self._list_enabled(),
-            stored_version=storage.local_list_version().get(timeout=STORAGE_TIMEOUT),
-            size=storage.local_list_size().get(timeout=STORAGE_TIMEOUT),
+            stored_version=storage.local_list.version().get(timeout=STORAGE_TIMEOUT),
+            size=storage.local_list.size().get(timeout=STORAGE_TIMEOUT),
         )
 
     def _send_local_list(self, payload: dict[str, Any]) -> str:
@@ -229,14 +229,14 @@ class Auth(Supervised):
         present: set[str] = set()
         if update_type == local_list.DIFFERENTIAL and self._list_enabled():
             tags = [str(e["idTag"]) for e in entries]
-            present = storage.local_list_known(tags).get(timeout=STORAGE_TIMEOUT)
+            present = storage.local_list.known(tags).get(timeout=STORAGE_TIMEOUT)
         judgement = local_list.judge_update(
             enabled=self._list_enabled(),
             update_type=update_type,
             version=version,
             entries=entries,
             current_version=self._list_version(),
-            current_size=storage.local_list_size().get(timeout=STORAGE_TIMEOUT),
+            current_size=storage.local_list.size().get(timeout=STORAGE_TIMEOUT),
             present=present,
             limits=local_list.Limits(
                 max_length=int(self.ctx.setting("LocalAuthListMaxLength", 0)),
@@ -247,9 +247,9 @@ class Auth(Supervised):
             self.log.info("SendLocalList %s v%d: %s", update_type, version, judgement.reason)
             return judgement.status
         store = (
-            storage.local_list_replace
+            storage.local_list.replace
             if update_type == local_list.FULL
-            else storage.local_list_update
+            else storage.local_list.update
         )
         try:
             store(version, entries).get(timeout=STORAGE_TIMEOUT)

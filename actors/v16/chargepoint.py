@@ -143,7 +143,7 @@ class ChargePoint(Supervised):
 
     def setup(self) -> None:
         self._unsubscribe = self.ctx.forward(self.actor_ref, _wanted)
-        stored = self.ctx.storage().availability().get(timeout=10)
+        stored = self.ctx.storage().availability.all().get(timeout=10)
         self.operative = stored.get(0, "Operative") == "Operative"
         # Restarted inside the run: the CSMS accepted us already; carry on.
         self.registration = self.ctx.registration.status
@@ -463,7 +463,7 @@ class ChargePoint(Supervised):
         follow_up = None
         if connector == 0:
             storage = self.ctx.storage()
-            storage.put_availability(0, kind).get(timeout=STORAGE_TIMEOUT)
+            storage.availability.put(0, kind).get(timeout=STORAGE_TIMEOUT)
         if connector == 0 and operative != self.operative:
             self.operative = operative
             follow_up = self._announce_station

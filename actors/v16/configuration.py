@@ -260,10 +260,10 @@ class Settings(Supervised):
             self.persistent = False
             return remembered
         self.persistent = True
-        stored: dict[str, str] = self.ctx.storage().config_overlay().get(timeout=STORAGE_TIMEOUT)
+        stored: dict[str, str] = self.ctx.storage().settings.overlay().get(timeout=STORAGE_TIMEOUT)
         return {**remembered, **stored}
 
     def _persist(self, key: str, text: str) -> None:
         if self.persistent:
-            self.ctx.storage().put_config(key, text).get(timeout=STORAGE_TIMEOUT)
+            self.ctx.storage().settings.put(key, text).get(timeout=STORAGE_TIMEOUT)
         self.shared.memory_overlay[key] = text

@@ -456,7 +456,7 @@ class Firmware(Supervised):
         return {"status": status}, _Schedule(self.seq, first=True)
 
     def _signing_certificate_problem(self, pem: str) -> str | None:
-        stored = self.ctx.storage().certificates().get(timeout=STORAGE_TIMEOUT)
+        stored = self.ctx.storage().certificates.all().get(timeout=STORAGE_TIMEOUT)
         roots = []
         for certificate in stored:
             if certificate.use == CertificateUse.MANUFACTURER_ROOT:
@@ -790,7 +790,7 @@ class Firmware(Supervised):
 
     def _load(self) -> FirmwareJob | None:
         if self.ctx.database is not None:
-            data = self.ctx.storage().firmware_job().get(timeout=STORAGE_TIMEOUT)
+            data = self.ctx.storage().firmware_job.get().get(timeout=STORAGE_TIMEOUT)
         else:
             data = self.ctx.firmware.remembered
         if data is None:
@@ -804,7 +804,7 @@ class Firmware(Supervised):
 
     def _store(self, job: FirmwareJob | None) -> None:
         data = None if job is None else job.to_json()
-        self.ctx.storage().put_firmware_job(data).get(timeout=STORAGE_TIMEOUT)
+        self.ctx.storage().firmware_job.put(data).get(timeout=STORAGE_TIMEOUT)
         self.ctx.firmware.remembered = data
         self.job = job
 

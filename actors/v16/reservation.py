@@ -119,7 +119,7 @@ class Reservations(Supervised):
         self._unsubscribe = self.ctx.forward(self.actor_ref, _wanted)
         self._read_statuses()
         now = self.ctx.clock.wall()
-        for stored in self.ctx.storage().reservations().get(timeout=STORAGE_TIMEOUT):
+        for stored in self.ctx.storage().reservations.all().get(timeout=STORAGE_TIMEOUT):
             reservation = Reservation(
                 stored.reservation_id,
                 stored.connector,
@@ -130,7 +130,7 @@ class Reservations(Supervised):
             if reservation.expiry <= now:
                 # It ran out while the station was down: nothing to tell anyone.
                 self.log.info("reservation %d expired while stopped", reservation.id)
-                self.ctx.storage().reservation_delete(reservation.id).get(timeout=STORAGE_TIMEOUT)
+                self.ctx.storage().reservations.delete(reservation.id).get(timeout=STORAGE_TIMEOUT)
                 continue
             self.reservations[reservation.id] = reservation
             self._arm(reservation)
@@ -206,7 +206,7 @@ class Reservations(Supervised):
             reservation_id, connector, payload["idTag"], payload.get("parentIdTag"), expiry
         )
         # Stored before it is answered: an Accepted reservation survives a crash.
-        self.ctx.storage().reservation_put(
+        self.ctx.storage().reservations.put(
             reservation.id,
             reservation.connector,
             reservation.id_tag,
@@ -256,7 +256,7 @@ class Reservations(Supervised):
         self.reservations.pop(reservation_id, None)
         _, timer = self.timers.pop(reservation_id, (0, None))
         self.ctx.cancel(timer)
-        self.ctx.storage().reservation_delete(reservation_id).get(timeout=STORAGE_TIMEOUT)
+        self.ctx.storage().reservations.delete(reservation_id).get(timeout=STORAGE_TIMEOUT)
         self.log.info("reservation %d ended: %s", reservation_id, why)
 
     def _arm(self, reservation: Reservation) -> None:

@@ -47,7 +47,7 @@ from ocppstation.actors.link.outbox import tell_stored
 from ocppstation.actors.link.rpc import Answer, Inbound, Reconnect, submit
 from ocppstation.actors.runtime.base import Place, Supervised
 from ocppstation.actors.runtime.context import RPC, WEBSOCKET, StationContext, TlsMaterial
-from ocppstation.actors.storage.db import StoredCertificate
+from ocppstation.actors.storage.certificates import StoredCertificate
 from ocppstation.config.loader import ConfigError, StationConfig
 from ocppstation.protocol.framing import Call
 from ocppstation.protocol.timestamps import ocpp_timestamp
@@ -94,7 +94,7 @@ def report_event(ctx: StationContext, kind: str, tech_info: str | None = None) -
     """
     payload = event_payload(ctx, kind, tech_info)
     action = "SecurityEventNotification"
-    seq = ctx.storage().queue_push(action, payload, None).get(timeout=STORAGE_TIMEOUT)
+    seq = ctx.storage().queue.push(action, payload, None).get(timeout=STORAGE_TIMEOUT)
     tell_stored(ctx, seq, action, payload)
 
 
@@ -123,7 +123,7 @@ class Security(Supervised):
         # Here, not in setup(): the supervisor starts the link once this
         # returns, and its first connection must find the certificates.
         self.installed: list[StoredCertificate] = (
-            self.ctx.storage().certificates().get(timeout=STORAGE_TIMEOUT)
+            self.ctx.storage().certificates.all().get(timeout=STORAGE_TIMEOUT)
         )
         self._import_provisioned()
         self._publish_tls()
@@ -236,7 +236,7 @@ class Security(Supervised):
             if self._in_use(stored):
                 self.log.warning("DeleteCertificate refused: the link trusts only this root")
                 return "Failed"
-            self.ctx.storage().certificate_delete(stored.id).get(timeout=STORAGE_TIMEOUT)
+            self.ctx.storage().certificates.delete(stored.id).get(timeout=STORAGE_TIMEOUT)
             self.installed = [c for c in self.installed if c.id != stored.id]
             self._publish_tls()
             return "Accepted"
@@ -259,7 +259,7 @@ class Security(Supervised):
             serialization.NoEncryption(),
         ).decode()
         # Kept before the CSR leaves: the answer may come after a restart.
-        self.ctx.storage().csr_key_put(key_pem).get(timeout=STORAGE_TIMEOUT)
+        self.ctx.storage().csr_key.put(key_pem).get(timeout=STORAGE_TIMEOUT)
         cfg = self.ctx.config
         identity = str(cfg.value("Internal", "ChargeBoxSerialNumber") or cfg.charge_point_id)
         csr = make_csr(key, identity, str(self.ctx.setting("CpoName", "")))
@@ -283,7 +283,7 @@ class Security(Supervised):
         limit = self.ctx.setting("CertificateSignedMaxChainSize", None)
         if isinstance(limit, int) and len(chain_pem) > limit:
             return self._reject_signed(f"chain of {len(chain_pem)} bytes, more than {limit}")
-        key_pem = self.ctx.storage().csr_key().get(timeout=STORAGE_TIMEOUT)
+        key_pem = self.ctx.storage().csr_key.get().get(timeout=STORAGE_TIMEOUT)
         if key_pem is None:
             return self._reject_signed("no signing request of ours is waiting")
         try:
@@ -297,7 +297,7 @@ class Security(Supervised):
             return self._reject_signed(problem)
         old = [c.id for c in self._of(CHARGE_POINT_CERTIFICATE)]
         self._store(CHARGE_POINT_CERTIFICATE, "".join(_pem(c) for c in chain), key_pem, old)
-        self.ctx.storage().csr_key_put(None).get(timeout=STORAGE_TIMEOUT)
+        self.ctx.storage().csr_key.put(None).get(timeout=STORAGE_TIMEOUT)
         self.log.info("new ChargePointCertificate %s", chain[0].subject.rfc4514_string())
         if int(self.ctx.setting("SecurityProfile", 0)) == 3:
             # The link's client certificate: a new connection uses the new one (TC_074).
@@ -318,7 +318,9 @@ class Security(Supervised):
         self, use: str, pem: str, key: str | None = None, replaces: list[int] | None = None
     ) -> None:
         new_id = (
-            self.ctx.storage().certificate_put(use, pem, key, replaces).get(timeout=STORAGE_TIMEOUT)
+            self.ctx.storage()
+            .certificates.put(use, pem, key, replaces)
+            .get(timeout=STORAGE_TIMEOUT)
         )
         gone = set(replaces or [])
         self.installed = [c for c in self.installed if c.id not in gone]

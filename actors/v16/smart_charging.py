@@ -174,14 +174,14 @@ class Profiles(Supervised):
 
     def setup(self) -> None:
         storage = self.ctx.storage()
-        for connector, data in storage.charging_profiles().get(timeout=STORAGE_TIMEOUT):
+        for connector, data in storage.profiles.all().get(timeout=STORAGE_TIMEOUT):
             try:
                 profile = parse_profile(data, connector)
             except ProfileError as exc:  # written by another release: not ours to guess at
                 self.log.warning("stored charging profile skipped: %s", exc)
                 continue
             self.profiles[profile.id] = profile
-        for record in storage.tx_open().get(timeout=STORAGE_TIMEOUT):
+        for record in storage.transactions.open().get(timeout=STORAGE_TIMEOUT):
             self.sessions[record.connector] = Session(
                 parse_time(record.started_at), record.transaction_id
             )
@@ -299,7 +299,7 @@ class Profiles(Supervised):
     def _install(self, profile: ChargingProfile, data: dict[str, Any]) -> None:
         # Stored before it counts: an Accepted profile survives a crash.
         replaced = self._replaced(profile)
-        self.ctx.storage().charging_profile_put(profile.connector, data, replaced).get(
+        self.ctx.storage().profiles.put(profile.connector, data, replaced).get(
             timeout=STORAGE_TIMEOUT
         )
         for pid in replaced:
@@ -333,7 +333,7 @@ class Profiles(Supervised):
         return {"status": "Accepted"}
 
     def _forget(self, ids: list[int]) -> None:
-        self.ctx.storage().charging_profiles_delete(ids).get(timeout=STORAGE_TIMEOUT)
+        self.ctx.storage().profiles.delete(ids).get(timeout=STORAGE_TIMEOUT)
         for pid in ids:
             self.profiles.pop(pid, None)
 

@@ -1,0 +1,52 @@
+"""The authorization cache: the idTagInfo last heard for each idTag."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pykka
+
+from ocppstation.actors.storage.connection import Connection
+from ocppstation.actors.storage.values import require_str, to_json
+
+__all__ = ["AuthCache"]
+
+
+@pykka.traversable
+class AuthCache:
+    """``storage.auth_cache``: table auth_cache (idTags match case-insensitively)."""
+
+    def __init__(self, db: Connection) -> None:
+        self._db = db
+
+    def get(self, id_tag: str) -> dict[str, Any] | None:
+        """The idTagInfo last stored for ``id_tag`` (case-insensitive), or None.
+
+        Expiry is the caller's business: it knows the time, this store does not.
+        """
+        row = self._db.read().execute("SELECT info FROM auth_cache WHERE id_tag = ?", (id_tag,))
+        found = row.fetchone()
+        return None if found is None else json.loads(found[0])
+
+    def put(self, id_tag: str, info: dict[str, Any]) -> None:
+        require_str(id_tag, "id_tag")
+        text = to_json(info, "idTagInfo")
+        with self._db.write() as conn:
+            conn.execute(
+                "INSERT INTO auth_cache (id_tag, info, stored)"
+                " VALUES (?, ?, (SELECT coalesce(max(stored), 0) + 1 FROM auth_cache))"
+                " ON CONFLICT (id_tag) DO UPDATE"
+                " SET info = excluded.info, stored = excluded.stored",
+                (id_tag, text),
+            )
+            # An eviction policy (AuthorizationCache size limit) belongs here,
+            # in the same transaction, choosing victims by `stored`.
+
+    def clear(self) -> None:
+        with self._db.write() as conn:
+            conn.execute("DELETE FROM auth_cache")
+
+    def size(self) -> int:
+        count: int = self._db.read().execute("SELECT count(*) FROM auth_cache").fetchone()[0]
+        return count
