@@ -93,7 +93,8 @@ class Station:
         )
         database = data_dir / f"{config.charge_point_id}.sqlite" if data_dir else None
         if data_dir is not None:
-            data_dir.mkdir(parents=True, exist_ok=True)
+            # Owner-only: the database in it holds the station's private keys.
+            data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
         self.ctx = StationContext(
             config,
             self.registry,
