@@ -160,7 +160,7 @@ def _check(sections: Any, source: str, *, complete: bool = True) -> None:
         _validate()({k: v for k, v in sections.items() if k not in ocpp})
     except fastjsonschema.JsonSchemaValueException as exc:
         path = ".".join(str(p) for p in exc.path[1:])
-        problem = exc.message.removeprefix(exc.name).strip() or exc.message
+        problem = exc.message.removeprefix(exc.name or "").strip() or exc.message
         raise ConfigError(source, path, f"{problem} (got {exc.value!r})") from None
     if complete:
         values, _ = keys_v16.effective(sections, int(sections["Internal"]["Evses"]))

@@ -200,7 +200,7 @@ def _short(value: Any) -> str:
 def _explain(exc: fastjsonschema.JsonSchemaValueException) -> tuple[str, str]:
     """(field path, what is wrong with it) for one schema violation."""
     rule, value, definition = exc.rule, exc.value, exc.rule_definition
-    path = _field(exc.name)
+    path = _field(exc.name or "data")
     if rule == "required" and isinstance(value, dict):
         missing = [key for key in definition if key not in value]
         return _join(path, ",".join(missing)), "is required but missing"
@@ -221,7 +221,7 @@ def _explain(exc: fastjsonschema.JsonSchemaValueException) -> tuple[str, str]:
         return path, f"{_short(value)} is not a valid {definition}"
     if rule in ("minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum", "multipleOf"):
         return path, f"{_short(value)} violates {rule} {definition}"
-    message = exc.message.removeprefix(exc.name).strip()
+    message = exc.message.removeprefix(exc.name or "").strip()
     return path, message or f"violates {rule}"
 
 

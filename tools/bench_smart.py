@@ -34,6 +34,7 @@ import sys
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
+from functools import partial
 from typing import Any
 
 DAY = 86_400
@@ -149,7 +150,7 @@ def pure(calls: int) -> list[dict[str, Any]]:
             rows.append(
                 {
                     "what": f"composite_schedule, connector {connector}, {label}",
-                    "periods_out": len(result.periods),  # type: ignore[attr-defined]
+                    "periods_out": len(result.periods),
                     **summary(timed(run, calls)),
                 }
             )
@@ -164,9 +165,14 @@ def pure(calls: int) -> list[dict[str, Any]]:
     return rows
 
 
+def _started_on(evse: int, event: object) -> bool:
+    from ocppstation.actors.events import TransactionStarted
+
+    return isinstance(event, TransactionStarted) and event.evse == evse
+
+
 def end_to_end(calls: int) -> list[dict[str, Any]]:
     from ocppstation.actors.clock import FakeClock
-    from ocppstation.actors.events import TransactionStarted
     from ocppstation.actors.station import Station
     from ocppstation.config.loader import load
     from ocppstation.tools.csms import DevCsms
@@ -186,9 +192,7 @@ def end_to_end(calls: int) -> list[dict[str, Any]]:
             for evse in range(1, EVSES + 1):
                 station.plug(evse)
                 station.tag(evse, f"TAG-{evse}")
-                started = station.recorded.wait_for(
-                    lambda e, n=evse: isinstance(e, TransactionStarted) and e.evse == n, 10
-                )
+                started = station.recorded.wait_for(partial(_started_on, evse), 10)
                 transactions[evse] = started.transaction_id
             for connector, data in bench_profiles(clock.wall(), transactions=transactions):
                 answer = csms.call(

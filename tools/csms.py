@@ -53,6 +53,12 @@ from ocpp.routing import on
 from ocpp.v16 import ChargePoint
 from ocpp.v16 import call_result as result
 from ocpp.v16.datatypes import IdTagInfo
+from ocpp.v16.enums import (
+    AuthorizationStatus,
+    DataTransferStatus,
+    GenericStatus,
+    RegistrationStatus,
+)
 from websockets.asyncio.server import Server, ServerConnection, serve
 from websockets.datastructures import Headers
 from websockets.exceptions import ConnectionClosed, NegotiationError
@@ -340,11 +346,13 @@ class _StationSession(ChargePoint):
     @on("BootNotification")
     def on_boot_notification(self, **_: Any) -> result.BootNotification:
         status, interval = self.csms.boot
-        return result.BootNotification(current_time=_now(), interval=interval, status=status)
+        return result.BootNotification(
+            current_time=_now(), interval=interval, status=RegistrationStatus(status)
+        )
 
     @on("DataTransfer")
     def on_data_transfer(self, **_: Any) -> result.DataTransfer:
-        return result.DataTransfer(status="Accepted")
+        return result.DataTransfer(status=DataTransferStatus.accepted)
 
     @on("DiagnosticsStatusNotification")
     def on_diagnostics_status(self, **_: Any) -> result.DiagnosticsStatusNotification:
@@ -390,7 +398,7 @@ class _StationSession(ChargePoint):
 
     @on("SignCertificate")
     def on_sign_certificate(self, **_: Any) -> result.SignCertificate:
-        return result.SignCertificate(status="Accepted")
+        return result.SignCertificate(status=GenericStatus.accepted)
 
     @on("LogStatusNotification")
     def on_log_status(self, **_: Any) -> result.LogStatusNotification:
@@ -640,8 +648,8 @@ class DevCsms(LogShortcuts):
             return reply(cp_id, payload)
         return reply
 
-    def tag_status(self, id_tag: str) -> str:
-        return self.known_tags.get(id_tag, "Accepted")
+    def tag_status(self, id_tag: str) -> AuthorizationStatus:
+        return AuthorizationStatus(self.known_tags.get(id_tag, "Accepted"))
 
     def next_transaction_id(self) -> int:
         with self._settings_lock:

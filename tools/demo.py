@@ -44,7 +44,7 @@ def run_demo(out: IO[str]) -> int:
         assert events is not None
         mark = 0
 
-        def step(what: str, act: Callable[[], None], until: Callable[[Any], bool]) -> Any:
+        def step(what: str, act: Callable[[], object], until: Callable[[Any], bool]) -> Any:
             nonlocal mark
             say("script", what)
             act()

@@ -448,7 +448,7 @@ HELP = {
 }
 
 
-def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+def add_parser(sub: argparse._SubParsersAction) -> None:
     parser = sub.add_parser(
         "fake-device",
         help="run a device simulator on a new pty and print its port path",

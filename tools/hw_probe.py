@@ -19,7 +19,7 @@ from ocppstation.hw.rfid import Bad, Card, id_tag
 from ocppstation.hw.serial_io import BoardLink, CardReader, ModbusMeter, PortSettings
 
 
-def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+def add_parser(sub: argparse._SubParsersAction) -> None:
     hw = sub.add_parser("hw", help="hardware tools (see `ocppstation hw probe --help`)")
     hw_sub = hw.add_subparsers(dest="hw_command", required=True)
     probe = hw_sub.add_parser(

@@ -49,7 +49,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
-from typing import BinaryIO
+from typing import IO
 from urllib.parse import unquote, urlsplit
 
 __all__ = [
@@ -293,7 +293,7 @@ def _scheme(url: str) -> str:
     return scheme
 
 
-def _writer(out: BinaryIO, cancel: threading.Event | None) -> Callable[[bytes], None]:
+def _writer(out: IO[bytes], cancel: threading.Event | None) -> Callable[[bytes], None]:
     def write(chunk: bytes) -> None:
         if cancel is not None and cancel.is_set():
             raise TransferError("cancelled")

@@ -58,7 +58,7 @@ class Outcome:
     action: str
     request: dict[str, Any]
     result: dict[str, Any] | None = None
-    error: Exception | None = None
+    error: BaseException | None = None
 
 
 @dataclass(frozen=True)

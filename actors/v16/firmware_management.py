@@ -570,6 +570,7 @@ class Firmware(Supervised):
             self._rechecked(job, done)
 
     def _signature_checked(self, job: FirmwareJob, done: _Hashed) -> None:
+        problem: str | None
         if done.digest is None:
             problem = done.error or "not read"
         else:

@@ -40,7 +40,7 @@ import re
 from dataclasses import asdict, dataclass, replace
 from datetime import UTC, datetime
 from enum import StrEnum
-from typing import Any
+from typing import Any, TypedDict
 from urllib.parse import unquote, urlsplit
 
 __all__ = [
@@ -192,7 +192,12 @@ def _text(value: Any) -> str | None:
     return None if value is None else str(value)
 
 
-def retrying(payload: dict[str, Any]) -> dict[str, int]:
+class Retrying(TypedDict):
+    retries: int
+    retry_interval: int
+
+
+def retrying(payload: dict[str, Any]) -> Retrying:
     """`retries` and `retry_interval` from a request's retries and retryInterval."""
     retries = payload.get("retries")
     interval = payload.get("retryInterval")

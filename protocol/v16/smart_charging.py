@@ -624,6 +624,7 @@ def _composite_pieces(
     connectors: Sequence[int],
     w: _Window,
 ) -> list[_Piece]:
+    own: list[_Piece]
     if connector == 0:
         owns = [_own(profiles, c, sessions.get(c), w) for c in connectors]
         own = _combine(owns, _sum, w.hi) if owns else [(w.lo, w.hi, None)]
