@@ -43,7 +43,7 @@ from ocppstation.actors.runtime.context import (
 )
 from ocppstation.actors.runtime.registry import Registry
 from ocppstation.actors.runtime.supervisor import Strategy, Supervisor
-from ocppstation.actors.v16.tree import station_tree
+from ocppstation.actors.versions import station_tree
 from ocppstation.config.loader import StationConfig
 from ocppstation.hw import devices as hwconfig
 from ocppstation.hw.simulated import SimulatedEvse
@@ -127,7 +127,11 @@ class Station:
             if self._root is not None:
                 raise StationError("the station is already started")
             self.station_log.attach()
-            self._start_tree()
+            try:
+                self._start_tree()
+            except Exception:
+                self.station_log.detach()
+                raise
         return self
 
     def _start_tree(self) -> None:

@@ -31,6 +31,7 @@ from typing import Any
 import fastjsonschema
 
 from ocppstation.config import keys_v16
+from ocppstation.protocol.errors import OcppVersion
 
 Sections = dict[str, dict[str, Any]]
 
@@ -86,9 +87,9 @@ class StationConfig:
         return self.value("Internal", "CentralSystemURI")
 
     @property
-    def ocpp_version(self) -> str:
+    def ocpp_version(self) -> OcppVersion:
         # Only 1.6 so far; 2.0.1 will be chosen here, from the config.
-        return "ocpp1.6"
+        return OcppVersion.V16
 
     @property
     def evses(self) -> int:

@@ -28,7 +28,6 @@ from ocppstation.protocol.errors import (
     InternalError,
     NotSupported,
     OcppError,
-    OcppVersion,
     OfflineError,
     OutgoingPayloadInvalid,
 )
@@ -163,7 +162,7 @@ class Rpc(Supervised):
         super().__init__(place)
         self.ctx = ctx
         self.routes = dict(routes)
-        self.version = OcppVersion(ctx.config.ocpp_version)
+        self.version = ctx.config.ocpp_version
         self.validator = Validator(self.version)
         self.call_timeout = float(ctx.config.value("Internal", "CallTimeout"))
         self.session: Session | None = None
