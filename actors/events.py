@@ -13,6 +13,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from ocppstation.protocol.txqueue import TransactionId
+
 log = logging.getLogger("ocppstation.events")
 
 Subscriber = Callable[[Any], None]
@@ -80,7 +82,7 @@ class ConnectorChanged:
 @dataclass(frozen=True)
 class TransactionStarted:
     evse: int
-    transaction_id: int
+    transaction_id: TransactionId  # 1.6: the CSMS's integer
     id_tag: str
     meter_start: int
 
@@ -88,7 +90,7 @@ class TransactionStarted:
 @dataclass(frozen=True)
 class TransactionStopped:
     evse: int
-    transaction_id: int | None  # None if the CSMS has not answered its start yet
+    transaction_id: TransactionId | None  # None if the CSMS has not answered its start yet
     reason: str
     meter_stop: int
 

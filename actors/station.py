@@ -1,15 +1,6 @@
 """The station: its actor tree, and the Python API for embedding it.
 
-    station (rest_for_one)          later children depend on earlier ones
-      scheduler                     timers on the station's clock
-      link (rest_for_one)
-        rpc                         CALL queue and dispatch
-        websocket                   the connection, reconnects forever
-      reservations                  ReserveNow, CancelReservation, expiry
-      evses (one_for_one)           an EVSE that gives up is reported Faulted
-        N (one_for_one)             one supervisor per EVSE
-          board, meter, connector
-      chargepoint                   boot, heartbeat, station-wide calls
+The tree is the version's (actors/versions.py; 1.6: actors/v16/tree.py).
 
 `Station` is what an embedder (and the console, and the tests) holds: start
 it from a config, act on the simulated hardware, subscribe to events, stop.
@@ -36,7 +27,7 @@ from ocppstation.actors.link.rpc import submit
 from ocppstation.actors.link.websocket import Drop
 from ocppstation.actors.runtime.base import Crash, Place
 from ocppstation.actors.runtime.context import (
-    CHARGEPOINT,
+    REGISTRATION,
     WEBSOCKET,
     StationContext,
     evse_path,
@@ -137,6 +128,7 @@ class Station:
     def _start_tree(self) -> None:
         # A new tree is a reboot: it registers with the CSMS afresh.
         self.ctx.registration.clear()
+        self.ctx.given_up.clear()
         place = Place("", None, self.registry)
 
         def on_root_event(event: object) -> None:
@@ -339,7 +331,7 @@ class Station:
         """Registration, link and per-EVSE state, as the console prints it."""
         snapshot: dict[str, Any] = {"id": self.config.charge_point_id}
         try:
-            snapshot.update(self.registry.proxy(CHARGEPOINT).state().get(timeout=ASK_TIMEOUT))
+            snapshot.update(self.registry.proxy(REGISTRATION).state().get(timeout=ASK_TIMEOUT))
         except Exception:  # a restarting actor shows as unknown, not as an error
             snapshot.update({"registration": "unknown", "link": "unknown"})
         evses = []

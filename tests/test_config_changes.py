@@ -37,7 +37,7 @@ def test_a_new_heartbeat_interval_applies_at_once(
 ) -> None:
     station = make_station(csms)  # the CSMS's boot answer says 60 s
     answered(station, "StatusNotification", 3)
-    change(csms, station, "HeartbeatInterval", "20", applied_by="chargepoint")
+    change(csms, station, "HeartbeatInterval", "20", applied_by="registration")
     mark = csms.log.mark()
     clock.advance(20)
     csms.log.wait_call("Heartbeat", CP, since=mark)

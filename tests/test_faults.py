@@ -197,7 +197,7 @@ def test_a_reader_failure_is_reported_without_ending_the_session(
     assert not csms.log.calls("StopTransaction")
 
 
-@pytest.mark.parametrize("path", ["link/rpc", "link", "chargepoint", "storage"])
+@pytest.mark.parametrize("path", ["link/rpc", "link", "registration", "storage"])
 def test_a_restarted_part_rejoins_without_a_new_boot(
     csms: DevCsms, make_station: StationFactory, clock: FakeClock, path: str
 ) -> None:

@@ -8,7 +8,7 @@ from ocppstation.actors.clock import FakeClock
 from ocppstation.actors.events import MessageAnswered, RetryScheduled
 from ocppstation.actors.link.outbox import Enqueued, WhenDelivered
 from ocppstation.actors.runtime.context import OUTBOX, STORAGE
-from ocppstation.actors.v16.security import report_event
+from ocppstation.actors.security_events import report_event
 from ocppstation.tools.csms import NO_REPLY, CallErrorReply, DevCsms
 from tests.conftest import StationFactory, answered, log_of, wait_status
 from tests.test_offline import come_back, go_offline, offline_station

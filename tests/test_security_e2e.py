@@ -264,7 +264,7 @@ def test_startup_of_the_device_comes_first_after_each_boot_only(
     assert boot.seq < startup.seq < first_status.seq
     # A part restarted inside the run, or a new connection, is no start.
     mark = csms.log.mark()
-    station.crash("chargepoint")
+    station.crash("registration")
     answered(station, "StatusNotification", 6)
     events = log_of(station).mark()
     station.disconnect()

@@ -35,7 +35,8 @@ from ocppstation.actors.link.websocket import (
     tls_context,
     tls_security_event,
 )
-from ocppstation.actors.runtime.context import WEBSOCKET, TlsMaterial
+from ocppstation.actors.runtime.context import WEBSOCKET
+from ocppstation.actors.runtime.holders import TlsMaterial
 from ocppstation.actors.runtime.supervisor import ChildCrashed
 from ocppstation.actors.station import Station
 from ocppstation.config.loader import load

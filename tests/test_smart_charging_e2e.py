@@ -496,7 +496,7 @@ def test_a_crashed_profiles_actor_keeps_its_profiles_and_the_transaction_its_lim
     # rest_for_one: the EVSEs restart after it, resume the transaction, and
     # their boards are told the TxProfile's limit again.
     log = log_of(station)
-    log.wait_for(lambda e: isinstance(e, ChildRestarted) and e.path == "chargepoint", 5, mark)
+    log.wait_for(lambda e: isinstance(e, ChildRestarted) and e.path == "registration", 5, mark)
     log.wait_for(lambda e: isinstance(e, LimitChanged) and e.evse == 1, 5, mark)
     assert station.status()["evses"][0]["transaction_id"] == tx
     assert station.hardware[1].offered_a == 9.0

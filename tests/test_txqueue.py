@@ -6,7 +6,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from ocppstation.protocol.v16.txqueue import Failure, Unresolvable, after_failure, resolve
+from ocppstation.protocol.txqueue import Failure, Unresolvable, after_failure
+from ocppstation.protocol.v16.txqueue import resolve
 
 
 @given(st.integers(0, 20), st.integers(0, 20), st.floats(0, 1000))

@@ -33,6 +33,15 @@ from ocppstation.actors.evse.hardware import (
 from ocppstation.actors.evse.metering import Aligned, Metering, Sample
 from ocppstation.actors.link.outbox import StartDropped, TransactionIdKnown, tell_stored
 from ocppstation.actors.link.rpc import submit
+from ocppstation.actors.messages import (
+    Identified,
+    Identify,
+    ReservationsWanted,
+    ReservationUsed,
+    ReservedFor,
+    TransactionBegins,
+    TransactionEnds,
+)
 from ocppstation.actors.runtime.base import Place, Supervised
 from ocppstation.actors.runtime.context import (
     AUTH,
@@ -41,12 +50,10 @@ from ocppstation.actors.runtime.context import (
     StationContext,
     evse_path,
 )
-from ocppstation.actors.v16.authorization import Identified, Identify
-from ocppstation.actors.v16.reservation import ReservationsWanted, ReservationUsed, ReservedFor
-from ocppstation.actors.v16.smart_charging import TransactionBegins, TransactionEnds
 from ocppstation.hw.ports import MeterReading, Pilot
 from ocppstation.hw.simulated import HwState
 from ocppstation.protocol.timestamps import ocpp_timestamp
+from ocppstation.protocol.txqueue import TransactionId
 from ocppstation.protocol.v16.authorization import may_stop
 from ocppstation.protocol.v16.connector_status import (
     ConnectorState,
@@ -82,7 +89,7 @@ class Present:
 
 @dataclass(frozen=True)
 class Announce:
-    """Send your StatusNotification now (from the chargepoint)."""
+    """Send your StatusNotification now (from the registration block)."""
 
 
 @dataclass(frozen=True)
@@ -92,7 +99,7 @@ class TriggerMeterValues:
 
 @dataclass(frozen=True)
 class RemoteStart:
-    """The CSMS asked for a transaction here (already accepted by the chargepoint)."""
+    """The CSMS asked for a transaction here (already accepted by the remote control block)."""
 
     id_tag: str
 
@@ -144,7 +151,7 @@ class Transaction:
     id_tag: str
     meter_start: int
     local_id: int  # ours, in the database; the CSMS's id comes later
-    transaction_id: int | None = None  # None until the CSMS answers
+    transaction_id: TransactionId | None = None  # 1.6: None until the CSMS answers
     parent_id_tag: str | None = None
     # meterValue entries for StopTransaction's transactionData (StopTxn*Data).
     data: list[dict[str, Any]] = field(default_factory=list)
@@ -211,7 +218,7 @@ class Connector(Supervised):
         self.metering.cancel()
 
     def report(self) -> dict[str, Any]:
-        """The snapshot the chargepoint is about to send the CSMS as our status."""
+        """The snapshot the registration block is about to send the CSMS as our status."""
         self.last_sent = (self.state.status.value, self.error_code)
         return self.snapshot()
 

@@ -21,7 +21,7 @@ class _Key:
 
 
 class DataTransferHandlers:
-    """Thread-safe: registered from the embedder's thread, used by the chargepoint."""
+    """Thread-safe: registered from the embedder's thread, used by the data transfer block."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()

@@ -1,15 +1,18 @@
 """The outbox: transaction messages (and security events) delivered in order, as queued.
 
-Connectors write StartTransaction, in-transaction MeterValues and
-StopTransaction to the database (through the storage actor) before anything
-else, then tell the outbox `Enqueued`. The outbox keeps the same queue in
-memory, sends the head through the rpc actor when the station is online,
-deletes it from the database only when the CSMS has answered, and follows
-`protocol.v16.txqueue` for failures. On start it reloads the queue, so what
-was queued before a crash or kill -9 goes out after it.
+Connectors write their transaction messages (1.6: StartTransaction,
+in-transaction MeterValues, StopTransaction) to the database (through the
+storage actor) before anything else, then tell the outbox `Enqueued`. The
+outbox keeps the same queue in memory, sends the head through the rpc actor
+when the station is online, deletes it from the database only when the CSMS
+has answered, and follows `protocol.txqueue` for failures. On start it
+reloads the queue, so what was queued before a crash or kill -9 goes out
+after it.
 
-When a StartTransaction is answered, the CSMS's transactionId is stored and
-the connector is told (`TransactionIdKnown`), and every later message of that
+Which messages open and close a transaction and where its id goes is the
+version's (`TransactionMessages`, 1.6: protocol/v16/txqueue.py). When the
+answer that gives a transaction its id arrives, the id is stored and the
+connector is told (`TransactionIdKnown`), and every later message of that
 transaction is sent with it.
 """
 
@@ -23,12 +26,18 @@ import pykka
 
 from ocppstation.actors.events import Online, RetryScheduled
 from ocppstation.actors.link.rpc import NotRegistered, Outcome, ReadyQuery, submit
+from ocppstation.actors.messages import Learned
 from ocppstation.actors.runtime.base import Place, Supervised
 from ocppstation.actors.runtime.context import AUTH, OUTBOX, RPC, StationContext, evse_path
 from ocppstation.actors.storage.queue import QueuedMessage
-from ocppstation.actors.v16.authorization import Learned
 from ocppstation.protocol.errors import CallTimeout, OfflineError
-from ocppstation.protocol.v16.txqueue import Failure, Unresolvable, after_failure, resolve
+from ocppstation.protocol.txqueue import (
+    Failure,
+    TransactionId,
+    TransactionMessages,
+    Unresolvable,
+    after_failure,
+)
 
 ASK_TIMEOUT = 10.0
 
@@ -70,16 +79,16 @@ class WhenDelivered:
 
 @dataclass(frozen=True)
 class TransactionIdKnown:
-    """To the connector: the CSMS answered the StartTransaction of `local_tx`."""
+    """To the connector: the CSMS answered the message that opened `local_tx`."""
 
     local_tx: int
-    transaction_id: int
+    transaction_id: TransactionId
     id_tag_info: dict[str, Any]
 
 
 @dataclass(frozen=True)
 class StartDropped:
-    """To the connector: its StartTransaction could not be delivered and was dropped."""
+    """To the connector: the message opening its transaction was dropped undelivered."""
 
     local_tx: int
 
@@ -107,12 +116,13 @@ class QueueState:
 
 
 class Outbox(Supervised):
-    def __init__(self, place: Place, ctx: StationContext) -> None:
+    def __init__(self, place: Place, ctx: StationContext, messages: TransactionMessages) -> None:
         super().__init__(place)
         self.ctx = ctx
+        self.messages = messages
         self.queue: deque[QueuedMessage] = deque()
         self.connectors: dict[int, int] = {}  # local_tx -> connector
-        self.transaction_ids: dict[int, int] = {}
+        self.transaction_ids: dict[int, TransactionId] = {}
         self.in_flight: int | None = None
         # Seqs only grow (AUTOINCREMENT), so anything at or below the highest
         # seq loaded by setup() is known. Later Enqueued may arrive out of seq
@@ -181,7 +191,9 @@ class Outbox(Supervised):
                 return super().receive(message)
         return None
 
-    def _remember(self, local_tx: int, connector: int, transaction_id: int | None) -> None:
+    def _remember(
+        self, local_tx: int, connector: int, transaction_id: TransactionId | None
+    ) -> None:
         self.connectors[local_tx] = connector
         if transaction_id is not None:
             self.transaction_ids[local_tx] = transaction_id
@@ -192,9 +204,11 @@ class Outbox(Supervised):
         while self.online and self.in_flight is None and self.waiting is None and self.queue:
             head = self.queue[0]
             try:
-                payload = resolve(head.action, head.payload, head.local_tx, self.transaction_ids)
+                payload = self.messages.resolve(
+                    head.action, head.payload, head.local_tx, self.transaction_ids
+                )
             except Unresolvable as exc:
-                # Its StartTransaction was dropped: the CSMS has no transaction to
+                # Its opening message was dropped: the CSMS has no transaction to
                 # attach this to. Loud, because a CSMS operator will miss it.
                 self.log.error("dropping %s #%d: %s", head.action, head.seq, exc)
                 self._forget(head)
@@ -252,7 +266,7 @@ class Outbox(Supervised):
         )
         if retry.drop:
             self.log.error("dropping %s #%d after %d attempts", head.action, seq, retry.attempts)
-            if head.action == "StartTransaction" and head.local_tx is not None:
+            if self.messages.opens(head.action) and head.local_tx is not None:
                 self._tell_connector(head.local_tx, StartDropped(head.local_tx))
             self._forget(head)
             self._pump()
@@ -265,27 +279,26 @@ class Outbox(Supervised):
         self.ctx.bus.publish(RetryScheduled(head.action, seq, retry.wait or 0.0))
 
     def _delivered(self, head: QueuedMessage, result: dict[str, Any]) -> None:
-        info = result.get("idTagInfo")
-        id_tag = head.payload.get("idTag")
-        if info is not None and id_tag:
-            self.ctx.registry.tell(AUTH, Learned(id_tag, info))
-        if head.action != "StartTransaction" or head.local_tx is None:
+        delivered = self.messages.delivered(head.action, head.payload, result)
+        if delivered.token_info is not None and delivered.token:
+            self.ctx.registry.tell(AUTH, Learned(delivered.token, dict(delivered.token_info)))
+        transaction_id = delivered.transaction_id
+        if transaction_id is None or head.local_tx is None:
             return
-        transaction_id = int(result["transactionId"])
         self.transaction_ids[head.local_tx] = transaction_id
         self.ctx.storage().transactions.set_id(head.local_tx, transaction_id).get(
             timeout=ASK_TIMEOUT
         )
         self._tell_connector(
             head.local_tx,
-            TransactionIdKnown(head.local_tx, transaction_id, result.get("idTagInfo", {})),
+            TransactionIdKnown(head.local_tx, transaction_id, dict(delivered.token_info or {})),
         )
 
     def _forget(self, head: QueuedMessage) -> None:
         self.ctx.storage().queue.delete(head.seq).get(timeout=ASK_TIMEOUT)
         self.queue.popleft()
         self._release_waiters(head.seq)
-        if head.action == "StopTransaction" and head.local_tx is not None:
+        if self.messages.closes(head.action) and head.local_tx is not None:
             self.transaction_ids.pop(head.local_tx, None)
             self.connectors.pop(head.local_tx, None)
 

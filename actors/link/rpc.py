@@ -23,7 +23,7 @@ import pykka
 
 from ocppstation.actors.events import MessageAnswered, MessageSent
 from ocppstation.actors.runtime.base import Place, Supervised
-from ocppstation.actors.runtime.context import CHARGEPOINT, RPC, WEBSOCKET, StationContext
+from ocppstation.actors.runtime.context import REGISTRATION, RPC, WEBSOCKET, StationContext
 from ocppstation.protocol.errors import (
     InternalError,
     NotSupported,
@@ -107,7 +107,7 @@ class FrameIn:
 
 @dataclass(frozen=True)
 class LinkState:
-    """Told to the chargepoint whenever the link goes up or down."""
+    """Told to the registration block whenever the link goes up or down."""
 
     up: bool
 
@@ -176,7 +176,7 @@ class Rpc(Supervised):
 
     def teardown(self) -> None:
         # The next rpc starts a new session: the station must see this one end
-        # (its calls failed, the chargepoint re-announcing on the next LinkUp).
+        # (its calls failed, the registration block re-announcing on the next LinkUp).
         if self.session is not None:
             self._link_down("rpc stopped")
         else:
@@ -206,7 +206,7 @@ class Rpc(Supervised):
                 self.session = Session(
                     self.validator, call_timeout=self.call_timeout, version=self.version
                 )
-                self.ctx.registry.tell(CHARGEPOINT, LinkState(True))
+                self.ctx.registry.tell(REGISTRATION, LinkState(True))
             case LinkDown(generation=g) if g == self.generation:
                 self._link_down(message.reason)
             case LinkDown():
@@ -314,7 +314,7 @@ class Rpc(Supervised):
         if session is not None:
             self._handle_events(session.close(self._now()))
         self._fail_all(OfflineError(f"link down: {reason}"))
-        self.ctx.registry.tell(CHARGEPOINT, LinkState(False))
+        self.ctx.registry.tell(REGISTRATION, LinkState(False))
 
     def _fail_all(self, error: Exception) -> None:
         pending = [*self.in_flight.values(), *self.queue]

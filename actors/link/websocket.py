@@ -45,8 +45,9 @@ from websockets.sync.client import ClientConnection, connect
 from ocppstation.actors.events import ConfigApplied, ConfigChanged, ConnectFailed, LinkChanged
 from ocppstation.actors.link.rpc import FrameIn, LinkDown, LinkUp, Outgoing, Reconnect, SayLinkState
 from ocppstation.actors.runtime.base import Place, Supervised
-from ocppstation.actors.runtime.context import RPC, WEBSOCKET, StationContext, TlsMaterial
-from ocppstation.actors.v16.security import report_event
+from ocppstation.actors.runtime.context import RPC, WEBSOCKET, StationContext
+from ocppstation.actors.runtime.holders import TlsMaterial
+from ocppstation.actors.security_events import report_event
 from ocppstation.protocol.backoff import Backoff
 
 # A change of one of these keys needs a new connection to take effect.

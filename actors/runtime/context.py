@@ -1,13 +1,13 @@
-"""What every station actor is handed: the shared, thread-safe parts.
+"""What every station actor is handed: the wiring, and the holders it shares.
 
-Nothing here holds actor state; it is wiring. Actors find each other by path
-through the registry because a restart gives a new ref.
+Nothing here holds actor state: the holders (holders.py) keep what outlives
+an actor's restart. Actors find each other by path through the registry
+because a restart gives a new ref.
 """
 
 from __future__ import annotations
 
 import random
-import threading
 import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
@@ -20,6 +20,11 @@ from ocppstation.actors.clock import Clock
 from ocppstation.actors.events import EventBus
 from ocppstation.actors.hooks.data_transfer import DataTransferHandlers
 from ocppstation.actors.hooks.firmware import FirmwareHooks
+from ocppstation.actors.runtime.holders import (
+    GivenUp,
+    RegistrationState,
+    TlsHolder,
+)
 from ocppstation.actors.runtime.registry import Registry
 from ocppstation.actors.settings.view import StationSettings
 from ocppstation.config.loader import StationConfig
@@ -34,7 +39,12 @@ AUTH = "auth"
 LINK = "link"
 RPC = "link/rpc"
 WEBSOCKET = "link/websocket"
-CHARGEPOINT = "chargepoint"
+REGISTRATION = "registration"
+REMOTE_CONTROL = "remote_control"
+AVAILABILITY = "availability"
+RESET = "reset"
+DATA_TRANSFER = "data_transfer"
+REMOTE_TRIGGER = "remote_trigger"
 RESERVATIONS = "reservations"
 SECURITY = "security"
 EVSES = "evses"
@@ -45,77 +55,14 @@ def evse_path(evse: int, part: str | None = None) -> str:
     return f"{base}/{part}" if part else base
 
 
-class Registration:
-    """The CSMS's answer to this run's BootNotification, kept across actor restarts.
-
-    Only a reboot boots again (1.6 4.2): a chargepoint or rpc actor restarted
-    inside the run carries on from here instead of sending a BootNotification
-    the CSMS would take for a reboot. Written by the chargepoint; a new
-    station tree (a reset) clears it.
-    """
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._status = "Unknown"
-        self._heartbeat_interval: int | None = None
-
-    @property
-    def status(self) -> str:
-        with self._lock:
-            return self._status
-
-    @property
-    def accepted(self) -> bool:
-        return self.status == "Accepted"
-
-    @property
-    def heartbeat_interval(self) -> int | None:
-        with self._lock:
-            return self._heartbeat_interval
-
-    def record(self, status: str, heartbeat_interval: int | None = None) -> None:
-        with self._lock:
-            self._status = status
-            if heartbeat_interval is not None:
-                self._heartbeat_interval = heartbeat_interval
-
-    def clear(self) -> None:
-        with self._lock:
-            self._status = "Unknown"
-            self._heartbeat_interval = None
-
-
-@dataclass(frozen=True)
-class TlsMaterial:
-    """What the link needs for security profiles 2 and 3, as PEM text."""
-
-    # The CentralSystemRootCertificates the CSMS's server certificate must chain to.
-    csms_roots: tuple[str, ...] = ()
-    # The ChargePointCertificate (leaf first, then any intermediates) and its
-    # unencrypted private key: the client certificate of security profile 3.
-    client_chain: str | None = None
-    client_key: str | None = None
-
-
-class TlsHolder:
-    """The station's current TlsMaterial, replaced whole by the security actor.
-
-    Read by the link when it connects (from its I/O thread), so a certificate
-    installed or renewed is used from the next connection on.
-    """
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._material = TlsMaterial()
-
-    @property
-    def current(self) -> TlsMaterial:
-        with self._lock:
-            return self._material
-
-    def replace(self, material: TlsMaterial) -> None:
-        with self._lock:
-            self._material = material
+def evse_of(path: str, part: str | None = None) -> int | None:
+    """N for `evses/N` (part None) or `evses/N/part`; None for any other path."""
+    pieces = path.split("/")
+    if len(pieces) != (2 if part is None else 3) or pieces[0] != EVSES:
+        return None
+    if not pieces[1].isdigit() or (part is not None and pieces[2] != part):
+        return None
+    return int(pieces[1])
 
 
 @dataclass(frozen=True)
@@ -133,8 +80,10 @@ class StationContext:
     data_dir: Path | None = None
     # The Station's installer and log for the firmware and uploads actors, kept across trees.
     firmware: FirmwareHooks = field(default_factory=FirmwareHooks)
-    # Registration with the CSMS for this run (see Registration).
-    registration: Registration = field(default_factory=Registration)
+    # Registration with the CSMS for this run (see RegistrationState).
+    registration: RegistrationState = field(default_factory=RegistrationState)
+    # The EVSEs whose supervisor gave up in this run.
+    given_up: GivenUp = field(default_factory=GivenUp)
     # Certificates for TLS (security profiles 2 and 3), kept by the security actor.
     tls: TlsHolder = field(default_factory=TlsHolder)
     # The open Modbus lines, shared by the meter drivers on each (hw/serial_io.py).

@@ -17,6 +17,7 @@ from ocppstation.actors.storage.connection import Connection
 from ocppstation.actors.storage.queue import insert_message
 from ocppstation.actors.storage.reservations import forget_reservation
 from ocppstation.actors.storage.values import require_str, to_json
+from ocppstation.protocol.txqueue import TransactionId
 
 __all__ = ["Transactions", "TxRecord"]
 
@@ -30,7 +31,7 @@ class TxRecord:
     id_tag: str
     meter_start: int
     started_at: str
-    transaction_id: int | None
+    transaction_id: TransactionId | None
     last_meter: int
     last_at: str
     stopped: bool
@@ -90,7 +91,7 @@ class Transactions:
         with self._db.write() as conn:
             return _insert(conn, connector, id_tag, meter_start, started_at, reservation_id)
 
-    def set_id(self, local_id: int, transaction_id: int) -> None:
+    def set_id(self, local_id: int, transaction_id: TransactionId) -> None:
         """Record the transactionId the CSMS gave (also after the stop)."""
         with self._db.write() as conn:
             cur = conn.execute(

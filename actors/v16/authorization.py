@@ -29,40 +29,15 @@ import pykka
 
 from ocppstation.actors.events import Online
 from ocppstation.actors.link.rpc import Answer, Inbound, Outcome, ReadyQuery, submit
+from ocppstation.actors.messages import Identified, Identify, Learned
 from ocppstation.actors.runtime.base import Place, Supervised
 from ocppstation.actors.runtime.context import RPC, StationContext
 from ocppstation.protocol.errors import NotSupported
 from ocppstation.protocol.v16 import local_list
 from ocppstation.protocol.v16.authorization import Policy, Verdict, decide
-from ocppstation.protocol.v16.reservation import Gate, Reservation, gate
+from ocppstation.protocol.v16.reservation import Gate, gate
 
 STORAGE_TIMEOUT = 10.0
-
-
-@dataclass(frozen=True)
-class Identify:
-    """May `id_tag` charge? The answer goes to `reply_to` as `Identified`."""
-
-    id_tag: str
-    reply_to: pykka.ActorRef[Any]
-    # The reservations holding the connector: only their idTags or groups may use it.
-    reserved: tuple[Reservation, ...] = ()
-
-
-@dataclass(frozen=True)
-class Identified:
-    id_tag: str
-    accepted: bool
-    info: dict[str, Any]  # the idTagInfo behind the decision (parentIdTag included)
-    source: str  # list, cache, unknown, csms or reservation (refused for another's reservation)
-
-
-@dataclass(frozen=True)
-class Learned:
-    """An idTagInfo the CSMS gave for `id_tag` (from any answer): cache it."""
-
-    id_tag: str
-    info: dict[str, Any]
 
 
 @dataclass(frozen=True)

@@ -78,7 +78,7 @@ from ocppstation.actors.link.rpc import Inbound
 from ocppstation.actors.runtime.base import Place, Supervised
 from ocppstation.actors.runtime.context import OUTBOX, StationContext, evse_path
 from ocppstation.actors.runtime.supervisor import ChildRestarted, ChildTerminated
-from ocppstation.actors.v16.security import report_event
+from ocppstation.actors.security_events import report_event
 from ocppstation.protocol.errors import PropertyConstraintViolation
 from ocppstation.protocol.v16.certificates import CertificateUse, parse_chain
 from ocppstation.protocol.v16.firmware import (

@@ -26,6 +26,7 @@ from typing import Any
 
 from ocppstation.actors.events import ConnectorChanged
 from ocppstation.actors.link.rpc import Answer, Inbound
+from ocppstation.actors.messages import ReservationsWanted, ReservationUsed, ReservedFor
 from ocppstation.actors.runtime.base import Place, Supervised
 from ocppstation.actors.runtime.context import EVSES, RPC, StationContext, evse_path
 from ocppstation.actors.runtime.supervisor import ChildTerminated
@@ -46,28 +47,6 @@ from ocppstation.protocol.v16.reservation import (
 STORAGE_TIMEOUT = 10.0
 # How long setup waits for a running connector to say its status.
 SNAPSHOT_TIMEOUT = 2.0
-
-
-@dataclass(frozen=True)
-class ReservedFor:
-    """To a connector: its share of the reservations (replaces the previous one)."""
-
-    share: ConnectorReservations
-
-
-@dataclass(frozen=True)
-class ReservationsWanted:
-    """From a connector that (re)started: tell me my share."""
-
-    evse: int
-
-
-@dataclass(frozen=True)
-class ReservationUsed:
-    """From a connector: a transaction started for this reservation (stored already)."""
-
-    reservation_id: int
-    evse: int
 
 
 @dataclass(frozen=True)

@@ -10,9 +10,13 @@ from collections.abc import Mapping
 
 from ocppstation.actors.runtime.context import (
     AUTH,
-    CHARGEPOINT,
+    AVAILABILITY,
+    DATA_TRANSFER,
     PROFILES,
+    REMOTE_CONTROL,
+    REMOTE_TRIGGER,
     RESERVATIONS,
+    RESET,
     SECURITY,
 )
 from ocppstation.actors.v16.configuration import SETTINGS
@@ -39,17 +43,12 @@ ROUTES: Mapping[str, str] = {
     "DeleteCertificate": SECURITY,
     "GetInstalledCertificateIds": SECURITY,
     "InstallCertificate": SECURITY,
-    **{
-        action: CHARGEPOINT
-        for action in (
-            "ChangeAvailability",
-            "DataTransfer",
-            "ExtendedTriggerMessage",
-            "RemoteStartTransaction",
-            "RemoteStopTransaction",
-            "Reset",
-            "TriggerMessage",
-            "UnlockConnector",
-        )
-    },
+    "ChangeAvailability": AVAILABILITY,
+    "DataTransfer": DATA_TRANSFER,
+    "RemoteStartTransaction": REMOTE_CONTROL,
+    "RemoteStopTransaction": REMOTE_CONTROL,
+    "UnlockConnector": REMOTE_CONTROL,
+    "Reset": RESET,
+    "TriggerMessage": REMOTE_TRIGGER,
+    "ExtendedTriggerMessage": REMOTE_TRIGGER,
 }

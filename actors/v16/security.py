@@ -33,7 +33,6 @@ Decisions:
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -43,14 +42,14 @@ from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 
 from ocppstation.actors.events import ConfigChanged
-from ocppstation.actors.link.outbox import tell_stored
 from ocppstation.actors.link.rpc import Answer, Inbound, Reconnect, submit
 from ocppstation.actors.runtime.base import Place, Supervised
-from ocppstation.actors.runtime.context import RPC, WEBSOCKET, StationContext, TlsMaterial
+from ocppstation.actors.runtime.context import RPC, WEBSOCKET, StationContext
+from ocppstation.actors.runtime.holders import TlsMaterial
+from ocppstation.actors.security_events import report_event
 from ocppstation.actors.storage.certificates import StoredCertificate
 from ocppstation.config.loader import ConfigError, StationConfig
 from ocppstation.protocol.framing import Call
-from ocppstation.protocol.timestamps import ocpp_timestamp
 from ocppstation.protocol.v16.certificates import (
     CertificateProblem,
     CertificateUse,
@@ -72,30 +71,6 @@ _SECURITY_KEYS = frozenset({"SecurityProfile", "AuthorizationKey"})
 @dataclass(frozen=True)
 class SignRequested:
     """Make a new key and send SignCertificate for it (a trigger, or the embedder)."""
-
-
-def event_payload(ctx: StationContext, kind: str, tech_info: str | None = None) -> dict[str, Any]:
-    """A SecurityEventNotification's payload, logged where GetLog's SecurityLog finds it."""
-    payload: dict[str, Any] = {"type": kind, "timestamp": ocpp_timestamp(ctx.clock.wall())}
-    if tech_info:
-        payload["techInfo"] = tech_info[:255]
-    logging.getLogger("ocppstation.security").info(
-        "security event %s%s", kind, f": {tech_info}" if tech_info else ""
-    )
-    return payload
-
-
-def report_event(ctx: StationContext, kind: str, tech_info: str | None = None) -> None:
-    """Queue a SecurityEventNotification; the outbox delivers it like a transaction message.
-
-    Any actor may call it; it returns once the event is stored, so an event
-    reported just before a reboot survives it (with a database file).
-    `kind` is one of the whitepaper's event types.
-    """
-    payload = event_payload(ctx, kind, tech_info)
-    action = "SecurityEventNotification"
-    seq = ctx.storage().queue.push(action, payload, None).get(timeout=STORAGE_TIMEOUT)
-    tell_stored(ctx, seq, action, payload)
 
 
 @dataclass(frozen=True)

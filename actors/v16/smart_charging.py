@@ -39,6 +39,7 @@ import pykka
 from ocppstation.actors.events import LimitChanged, TransactionStarted, TransactionStopped
 from ocppstation.actors.evse.hardware import OfferCurrent, OfferWanted
 from ocppstation.actors.link.rpc import Answer, Inbound
+from ocppstation.actors.messages import TransactionBegins, TransactionEnds
 from ocppstation.actors.runtime.base import Place, Supervised
 from ocppstation.actors.runtime.context import RPC, StationContext, evse_path
 from ocppstation.hw.devices import parse as parse_hardware
@@ -81,7 +82,7 @@ BOARD_TIMEOUT = 2.0
 
 @dataclass(frozen=True)
 class RemoteStartProfile:
-    """Ask, from the chargepoint: a RemoteStartTransaction for `evse` and
+    """Ask, from the remote control block: a RemoteStartTransaction for `evse` and
     `id_tag` carries this chargingProfile. Answers None when it will be that
     transaction's TxProfile, or the reason it is refused (then the
     RemoteStartTransaction is Rejected)."""
@@ -89,24 +90,6 @@ class RemoteStartProfile:
     evse: int
     id_tag: str
     profile: dict[str, Any]
-
-
-@dataclass(frozen=True)
-class TransactionBegins:
-    """Ask, from a connector, before it switches power on: the transaction
-    of `id_tag` begins now (`started_at`, an OCPP timestamp). When the
-    answer comes the board offers what this transaction may draw."""
-
-    evse: int
-    id_tag: str
-    started_at: str
-
-
-@dataclass(frozen=True)
-class TransactionEnds:
-    """Ask, from a connector, once power is off: its transaction is over."""
-
-    evse: int
 
 
 @dataclass(frozen=True)
@@ -199,8 +182,9 @@ class Profiles(Supervised):
                 return self._remote_start(message)
             case TransactionBegins():
                 self._began(message)
-            case TransactionStarted(evse=evse) if evse in self.sessions:
-                self._identified(evse, message.transaction_id)
+            # 1.6 transaction ids are the CSMS's integers.
+            case TransactionStarted(evse=evse, transaction_id=int(tid)) if evse in self.sessions:
+                self._identified(evse, tid)
             case TransactionStarted():
                 pass
             case TransactionEnds(evse=evse) | TransactionStopped(evse=evse):

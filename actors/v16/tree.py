@@ -3,7 +3,12 @@
     (root)            rest_for_one: later children depend on earlier ones
       scheduler, storage, settings, auth, outbox, security, profiles,
       link (rpc, websocket), evses (N: board, drivers, connector),
-      reservations, firmware, uploads, chargepoint, reader
+      reservations, firmware, uploads,
+      registration, remote_control, availability, reset, data_transfer,
+      remote_trigger, reader
+
+Each block is one file named after its chapter; routes.py says which block
+answers which CSMS call.
 """
 
 from __future__ import annotations
@@ -18,26 +23,44 @@ from ocppstation.actors.link.websocket import WebSocketLink
 from ocppstation.actors.runtime.base import Place
 from ocppstation.actors.runtime.context import (
     AUTH,
+    AVAILABILITY,
+    DATA_TRANSFER,
     EVSES,
     OUTBOX,
     PROFILES,
+    REGISTRATION,
+    REMOTE_CONTROL,
+    REMOTE_TRIGGER,
     RESERVATIONS,
+    RESET,
     SECURITY,
     STORAGE,
     StationContext,
+    evse_of,
 )
 from ocppstation.actors.runtime.scheduler import Scheduler
-from ocppstation.actors.runtime.supervisor import ChildSpec, Strategy, Supervisor
+from ocppstation.actors.runtime.supervisor import (
+    ChildSpec,
+    ChildTerminated,
+    Strategy,
+    Supervisor,
+)
 from ocppstation.actors.storage.db import Storage
 from ocppstation.actors.v16.authorization import Auth
-from ocppstation.actors.v16.chargepoint import ChargePoint
+from ocppstation.actors.v16.availability import Availability
 from ocppstation.actors.v16.configuration import SETTINGS, Settings
+from ocppstation.actors.v16.data_transfer import DataTransfer
 from ocppstation.actors.v16.diagnostics import UPLOADS, Uploads
 from ocppstation.actors.v16.firmware_management import FIRMWARE, Firmware
+from ocppstation.actors.v16.registration import Registration
+from ocppstation.actors.v16.remote_control import RemoteControl
+from ocppstation.actors.v16.remote_trigger import RemoteTrigger
 from ocppstation.actors.v16.reservation import Reservations
+from ocppstation.actors.v16.reset import Reset
 from ocppstation.actors.v16.routes import ROUTES
 from ocppstation.actors.v16.security import Security, check_provisioning
 from ocppstation.actors.v16.smart_charging import Profiles
+from ocppstation.protocol.v16.txqueue import TRANSACTION_MESSAGES
 
 
 def station_tree(ctx: StationContext) -> list[ChildSpec]:
@@ -62,9 +85,17 @@ def station_tree(ctx: StationContext) -> list[ChildSpec]:
     # Outlives restarts of the evses subtree (see _evse_spec): the specs do not.
     started: set[int] = set()
 
+    def on_evses_event(event: object) -> None:
+        # Recorded before anyone hears of it, so every block finds it.
+        if isinstance(event, ChildTerminated) and (evse := evse_of(event.path)) is not None:
+            ctx.given_up.add(evse, event.reason)
+        publish(event)
+
     def evses(place: Place) -> Any:
         specs = [evse_spec(ctx, n, started) for n in ctx.config.evse_numbers]
-        return Supervisor.start(place, specs, strategy=Strategy.ONE_FOR_ONE, on_event=publish)
+        return Supervisor.start(
+            place, specs, strategy=Strategy.ONE_FOR_ONE, on_event=on_evses_event
+        )
 
     return [
         ChildSpec("scheduler", lambda p: Scheduler.start(p, ctx.clock)),
@@ -73,7 +104,7 @@ def station_tree(ctx: StationContext) -> list[ChildSpec]:
         ChildSpec(SETTINGS, lambda p: Settings.start(p, ctx)),
         # Before the link: a link restart must not drop the queue's in-flight state.
         ChildSpec(AUTH, lambda p: Auth.start(p, ctx)),
-        ChildSpec(OUTBOX, lambda p: Outbox.start(p, ctx)),
+        ChildSpec(OUTBOX, lambda p: Outbox.start(p, ctx, TRANSACTION_MESSAGES)),
         # Before the link: the first connection needs its certificates (ctx.tls).
         ChildSpec(SECURITY, lambda p: Security.start(p, ctx)),
         # Before the EVSEs: their boards ask it for the current to offer when
@@ -91,9 +122,16 @@ def station_tree(ctx: StationContext) -> list[ChildSpec]:
         # transaction down; it tells no connector, and its crash restarts
         # only what comes after it (rest_for_one).
         ChildSpec(UPLOADS, lambda p: Uploads.start(p, ctx)),
-        # Before the chargepoint's first announce every connector holds its
+        # Before registration's first announce every connector holds its
         # reservations; its crash (it only re-announces) touches nothing else.
-        ChildSpec("chargepoint", lambda p: ChargePoint.start(p, ctx)),
+        ChildSpec(REGISTRATION, lambda p: Registration.start(p, ctx)),
+        # The Core blocks that only judge a call and tell connectors: after
+        # the EVSEs, and a crash of one restarts only those after it.
+        ChildSpec(REMOTE_CONTROL, lambda p: RemoteControl.start(p, ctx)),
+        ChildSpec(AVAILABILITY, lambda p: Availability.start(p, ctx)),
+        ChildSpec(RESET, lambda p: Reset.start(p, ctx)),
+        ChildSpec(DATA_TRANSFER, lambda p: DataTransfer.start(p, ctx)),
+        ChildSpec(REMOTE_TRIGGER, lambda p: RemoteTrigger.start(p, ctx)),
         # Last: it tells connectors, and its restarts touch nothing after it.
         *([reader] if reader is not None else []),
     ]

@@ -1,0 +1,83 @@
+"""What the station's parts say to its feature blocks, whatever the version.
+
+A connector asks authorization whether an idTag may charge, hears its share
+of the reservations, and tells smart charging when a transaction begins and
+ends; the outbox tells authorization what the CSMS said of an idTag. The
+messages live here, owned by neither side, so that the EVSE and the link
+import no feature block.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import pykka
+
+from ocppstation.protocol.v16.reservation import ConnectorReservations, Reservation
+
+
+@dataclass(frozen=True)
+class Identify:
+    """May `id_tag` charge? The answer goes to `reply_to` as `Identified`."""
+
+    id_tag: str
+    reply_to: pykka.ActorRef[Any]
+    # The reservations holding the connector: only their idTags or groups may use it.
+    reserved: tuple[Reservation, ...] = ()
+
+
+@dataclass(frozen=True)
+class Identified:
+    id_tag: str
+    accepted: bool
+    info: dict[str, Any]  # the idTagInfo behind the decision (parentIdTag included)
+    source: str  # list, cache, unknown, csms or reservation (refused for another's reservation)
+
+
+@dataclass(frozen=True)
+class ReservedFor:
+    """To a connector: its share of the reservations (replaces the previous one)."""
+
+    share: ConnectorReservations
+
+
+@dataclass(frozen=True)
+class ReservationsWanted:
+    """From a connector that (re)started: tell me my share."""
+
+    evse: int
+
+
+@dataclass(frozen=True)
+class ReservationUsed:
+    """From a connector: a transaction started for this reservation (stored already)."""
+
+    reservation_id: int
+    evse: int
+
+
+@dataclass(frozen=True)
+class TransactionBegins:
+    """Ask, from a connector, before it switches power on: the transaction
+    of `id_tag` begins now (`started_at`, an OCPP timestamp). When the
+    answer comes the board offers what this transaction may draw."""
+
+    evse: int
+    id_tag: str
+    started_at: str
+
+
+@dataclass(frozen=True)
+class TransactionEnds:
+    """Ask, from a connector, once power is off: its transaction is over."""
+
+    evse: int
+
+
+@dataclass(frozen=True)
+class Learned:
+    """An idTagInfo the CSMS gave for `id_tag` (from any answer): cache it."""
+
+    id_tag: str
+    info: dict[str, Any]

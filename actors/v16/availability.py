@@ -1,0 +1,64 @@
+"""OCPP 1.6 Core: ChangeAvailability (5.2).
+
+Connector 0 is the station as a whole: its availability is stored (it
+survives a reboot, 1.6 4.9) and a change is announced by the registration
+block once the answer is out. A connector busy with a transaction answers
+Scheduled and changes when the transaction ends.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ocppstation.actors.evse.connector import SetAvailability
+from ocppstation.actors.link.block import Block, Reply, Then
+from ocppstation.actors.runtime.context import REGISTRATION, evse_path
+from ocppstation.actors.v16.registration import SendStatus
+from ocppstation.protocol.errors import NotSupported
+from ocppstation.protocol.framing import Call
+
+CONNECTOR_TIMEOUT = 5.0
+STORAGE_TIMEOUT = 10.0
+
+
+def overall(answers: list[str]) -> str:
+    """ChangeAvailability's status from the answers of the connectors it asked."""
+    if "Scheduled" in answers:
+        return "Scheduled"
+    if answers and all(a == "Rejected" for a in answers):
+        return "Rejected"
+    return "Accepted"
+
+
+class Availability(Block):
+    def handle(self, call: Call) -> Reply:
+        if call.action != "ChangeAvailability":
+            raise NotSupported(call.action)
+        return self._change(call.payload["connectorId"], call.payload["type"])
+
+    def _change(self, connector: int, kind: str) -> Reply:
+        operative = kind == "Operative"
+        evses = self.ctx.config.evse_numbers
+        if connector != 0 and connector not in evses:
+            return {"status": "Rejected"}, None
+        answers = [
+            self._ask(evse, operative)
+            for evse in (evses if connector == 0 else [connector])
+            if evse not in self.ctx.given_up
+        ]
+        then = None
+        if connector == 0:
+            storage = self.ctx.storage().availability
+            before = storage.all().get(timeout=STORAGE_TIMEOUT).get(0, "Operative")
+            storage.put(0, kind).get(timeout=STORAGE_TIMEOUT)
+            if kind != before:
+                then = Then(REGISTRATION, SendStatus(0))
+        return {"status": overall(answers)}, then
+
+    def _ask(self, evse: int, operative: bool) -> Any:
+        try:
+            return self.ctx.registry.ask(
+                evse_path(evse, "connector"), SetAvailability(operative), timeout=CONNECTOR_TIMEOUT
+            )
+        except Exception:  # restarting: its own state wins when it is back
+            return "Rejected"
