@@ -931,8 +931,8 @@ def effective(
             values[spec.name] = spec.default
     skipped: list[tuple[str, str]] = []
     for key, text in (overlay or {}).items():
-        spec = table.get(key)
-        if spec is None or spec.readonly or spec.name not in values:
+        known = table.get(key)
+        if known is None or known.readonly or known.name not in values:
             skipped.append((key, "not a writable key of this station"))
             continue
         try:
@@ -942,7 +942,7 @@ def effective(
             continue
         # The rules a ChangeConfiguration had to pass hold here too: the file
         # may have changed since (a builder raised SecurityProfile, say).
-        problem = change_problem(spec, value, values)
+        problem = change_problem(known, value, values)
         if problem:
             skipped.append((key, problem))
             continue
