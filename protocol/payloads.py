@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import asdict, is_dataclass
+from enum import Enum
 from typing import Any, TypeVar
 
 from ocpp.charge_point import camel_to_snake_case, remove_nones, snake_to_camel_case
@@ -27,11 +28,18 @@ def parse(cls: type[T], payload: Mapping[str, Any]) -> T:
 
 
 def dump(message: object) -> dict[str, Any]:
-    """The wire payload of an `ocpp` dataclass: camelCase, absent fields left out."""
+    """The wire payload of an `ocpp` dataclass: camelCase, absent fields left out,
+    enum members as their plain string values."""
     if not is_dataclass(message) or isinstance(message, type):
         raise TypeError(f"not an ocpp message: {message!r}")
-    result: dict[str, Any] = snake_to_camel_case(remove_nones(asdict(message)))
+    result: dict[str, Any] = snake_to_camel_case(remove_nones(asdict(message, dict_factory=_plain)))
     return result
+
+
+def _plain(fields: list[tuple[str, Any]]) -> dict[str, Any]:
+    # The package's enums are (str, Enum): equal to their value, but str()
+    # and repr() of one are the member's name, which no log or store wants.
+    return {name: value.value if isinstance(value, Enum) else value for name, value in fields}
 
 
 def action(message: object) -> str:

@@ -46,10 +46,8 @@ def _modules() -> dict[str, Path]:
 
 
 def _imports(tree: ast.Module) -> Iterator[str]:
-    """The ocppstation modules imported, except under `if TYPE_CHECKING:`."""
-    for node in ast.walk(tree):
-        if isinstance(node, ast.If) and getattr(node.test, "id", None) == "TYPE_CHECKING":
-            node.body = []
+    """The modules imported anywhere in it, `if TYPE_CHECKING:` included: a
+    cycle a type checker has to break is a cycle a reader has to untangle."""
     for node in ast.walk(tree):
         if isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
             yield node.module

@@ -11,7 +11,7 @@ and MeterValues are its `Metering` (actors/metering.py), run on its thread.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from ocppstation.actors.events import (
@@ -31,6 +31,7 @@ from ocppstation.actors.evse.hardware import (
     Unlock,
 )
 from ocppstation.actors.evse.metering import Aligned, Metering, Sample
+from ocppstation.actors.evse.transaction import Transaction
 from ocppstation.actors.link.outbox import StartDropped, TransactionIdKnown, tell_stored
 from ocppstation.actors.link.rpc import submit
 from ocppstation.actors.messages import (
@@ -52,8 +53,8 @@ from ocppstation.actors.runtime.context import (
 )
 from ocppstation.hw.ports import MeterReading, Pilot
 from ocppstation.hw.simulated import HwState
+from ocppstation.protocol.evse_messages import EvseMessages
 from ocppstation.protocol.timestamps import ocpp_timestamp
-from ocppstation.protocol.txqueue import TransactionId
 from ocppstation.protocol.v16.authorization import may_stop
 from ocppstation.protocol.v16.connector_status import (
     ConnectorState,
@@ -146,28 +147,20 @@ class _StatusHeld:
     seq: int
 
 
-@dataclass
-class Transaction:
-    id_tag: str
-    meter_start: int
-    local_id: int  # ours, in the database; the CSMS's id comes later
-    transaction_id: TransactionId | None = None  # 1.6: None until the CSMS answers
-    parent_id_tag: str | None = None
-    # meterValue entries for StopTransaction's transactionData (StopTxn*Data).
-    data: list[dict[str, Any]] = field(default_factory=list)
-    energy_cap_wh: float | None = None  # MaxEnergyOnInvalidId, once the CSMS refused the tag
-
-    def over_energy_cap(self, reading: MeterReading) -> bool:
-        return self.energy_cap_wh is not None and reading.energy_wh >= self.energy_cap_wh
-
-
 class Connector(Supervised):
     def __init__(
-        self, place: Place, ctx: StationContext, evse: int, *, recover: bool = False
+        self,
+        place: Place,
+        ctx: StationContext,
+        evse: int,
+        messages: EvseMessages,
+        *,
+        recover: bool = False,
     ) -> None:
         super().__init__(place)
         self.ctx = ctx
         self.evse = evse
+        self.messages = messages
         self.recover = recover
         self.state = ConnectorState()
         self.error_code = "NoError"
@@ -175,7 +168,7 @@ class Connector(Supervised):
         self.authorized_parent: str | None = None
         self.auth_seq = 0
         self.tx: Transaction | None = None
-        self.metering = Metering(ctx, evse, self.actor_ref, self.log, self._enqueued)
+        self.metering = Metering(ctx, evse, messages, self.actor_ref, self.log, self._enqueued)
         self.status_seq = 0  # for MinimumStatusDuration: which change a timer is about
         self.last_sent: tuple[str, str] | None = None
         self._unsubscribe: Callable[[], None] = lambda: None
@@ -408,21 +401,14 @@ class Connector(Supervised):
         reading = self.metering.read()
         meter_start = register_wh(reading)
         now = self._now()
-        payload: dict[str, Any] = {
-            "connectorId": self.evse,
-            "idTag": id_tag,
-            "meterStart": meter_start,
-            "timestamp": now,
-        }
         reservation = usable(id_tag, self.authorized_parent, self.reserved)
         reservation_id = reservation.id if reservation is not None else None
-        if reservation_id is not None:
-            payload["reservationId"] = reservation_id
+        start = self.messages.started(self.evse, id_tag, meter_start, now, reservation_id)
         # Storage deletes the reservation in the same commit: it is used up.
         local_tx, seq = (
             self.ctx.storage()
             .transactions.begin_and_queue(
-                self.evse, id_tag, meter_start, now, reservation_id, "StartTransaction", payload
+                self.evse, id_tag, meter_start, now, reservation_id, start.action, start.payload
             )
             .get(timeout=STORAGE_TIMEOUT)
         )
@@ -430,7 +416,7 @@ class Connector(Supervised):
             self.reserved = ConnectorReservations()  # until the reservations actor says more
             self.ctx.registry.tell(RESERVATIONS, ReservationUsed(reservation_id, self.evse))
         self.tx = Transaction(id_tag, meter_start, local_tx, parent_id_tag=self.authorized_parent)
-        self._enqueued(seq, "StartTransaction", payload, local_tx)
+        self._enqueued(seq, start.action, start.payload, local_tx)
         self.metering.keep_for_stop(
             self.tx, reading, "StopTxnSampledData", "Transaction.Begin", now
         )
@@ -492,23 +478,16 @@ class Connector(Supervised):
         reading = self.metering.read()
         meter_stop = register_wh(reading)
         now = self._now()
-        payload: dict[str, Any] = {
-            "idTag": tx.id_tag,
-            "meterStop": meter_stop,
-            "timestamp": now,
-            "reason": reason,
-        }
         self.metering.keep_for_stop(tx, reading, "StopTxnSampledData", "Transaction.End", now)
-        if tx.data:
-            payload["transactionData"] = tx.data
+        stop = self.messages.stopped(tx.id_tag, meter_stop, now, reason, tx.data)
         seq = (
             self.ctx.storage()
             .transactions.end_and_queue(
-                tx.local_id, meter_stop, now, reason, "StopTransaction", payload
+                tx.local_id, meter_stop, now, reason, stop.action, stop.payload
             )
             .get(timeout=STORAGE_TIMEOUT)
         )
-        self._enqueued(seq, "StopTransaction", payload, tx.local_id)
+        self._enqueued(seq, stop.action, stop.payload, tx.local_id)
         if self.state.status in _SESSION:
             self._apply(Event.STOP)
         if self.scheduled_operative is not None:
@@ -551,12 +530,9 @@ class Connector(Supervised):
             if record.connector != self.evse:
                 continue
             if self.recover:
-                payload = {
-                    "idTag": record.id_tag,
-                    "meterStop": record.last_meter,
-                    "timestamp": record.last_at,
-                    "reason": "PowerLoss",
-                }
+                stop = self.messages.stopped(
+                    record.id_tag, record.last_meter, record.last_at, "PowerLoss"
+                )
                 seq = (
                     self.ctx.storage()
                     .transactions.end_and_queue(
@@ -564,12 +540,12 @@ class Connector(Supervised):
                         record.last_meter,
                         record.last_at,
                         "PowerLoss",
-                        "StopTransaction",
-                        payload,
+                        stop.action,
+                        stop.payload,
                     )
                     .get(timeout=STORAGE_TIMEOUT)
                 )
-                self._enqueued(seq, "StopTransaction", payload, record.local_id)
+                self._enqueued(seq, stop.action, stop.payload, record.local_id)
                 self.ctx.bus.publish(
                     TransactionStopped(
                         self.evse, record.transaction_id, "PowerLoss", record.last_meter
@@ -686,16 +662,10 @@ class Connector(Supervised):
 
     def _send_status(self) -> None:
         self.last_sent = (self.state.status.value, self.error_code)
-        submit(
-            self.ctx,
-            "StatusNotification",
-            {
-                "connectorId": self.evse,
-                "status": self.state.status.value,
-                "errorCode": self.error_code,
-                "timestamp": self._now(),
-            },
+        status = self.messages.status(
+            self.evse, self.state.status.value, self.error_code, self._now()
         )
+        submit(self.ctx, status.action, status.payload)
 
     # -- helpers ---------------------------------------------------------------
 

@@ -12,14 +12,16 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import pykka
 
 from ocppstation.actors.evse.hardware import ReadMeter, ReadOffered
+from ocppstation.actors.evse.transaction import Transaction
 from ocppstation.actors.link.rpc import submit
 from ocppstation.actors.runtime.context import StationContext, evse_path
 from ocppstation.hw.ports import MeterReading
+from ocppstation.protocol.evse_messages import EvseMessages
 from ocppstation.protocol.timestamps import ocpp_timestamp
 from ocppstation.protocol.v16.metering import (
     meter_value,
@@ -28,9 +30,6 @@ from ocppstation.protocol.v16.metering import (
     register_wh,
     sampled_values,
 )
-
-if TYPE_CHECKING:
-    from ocppstation.actors.evse.connector import Transaction
 
 # A storage write is an fsync; generous, since a slow flash card is not a bug.
 STORAGE_TIMEOUT = 10.0
@@ -56,12 +55,14 @@ class Metering:
         self,
         ctx: StationContext,
         evse: int,
+        messages: EvseMessages,
         actor_ref: pykka.ActorRef[Any],
         log: logging.Logger,
         enqueue: Enqueue,
     ) -> None:
         self.ctx = ctx
         self.evse = evse
+        self.messages = messages
         self.actor_ref = actor_ref
         self.log = log
         self.enqueue = enqueue
@@ -138,14 +139,12 @@ class Metering:
         """A MeterValues on request: sent now, not queued (it answers a question)."""
         reading = self.read()
         sampled = self._sampled(reading, "MeterValuesSampledData", "Trigger")
-        payload: dict[str, Any] = {
-            "connectorId": self.evse,
-            "meterValue": [meter_value(self._now(), sampled)],
-        }
-        if tx is not None and tx.transaction_id is not None:
-            payload["transactionId"] = tx.transaction_id
         if sampled:
-            submit(self.ctx, "MeterValues", payload)
+            transaction_id = tx.transaction_id if tx is not None else None
+            values = self.messages.meter_values(
+                self.evse, [meter_value(self._now(), sampled)], transaction_id
+            )
+            submit(self.ctx, values.action, values.payload)
 
     def keep_for_stop(
         self, tx: Transaction, reading: MeterReading, key: str, context: str, now: str
@@ -165,23 +164,21 @@ class Metering:
         sampled = self._sampled(reading, key, context)
         if not sampled:
             return
-        payload: dict[str, Any] = {
-            "connectorId": self.evse,
-            "meterValue": [meter_value(now, sampled)],
-        }
+        # Queued without the transaction's id: the outbox puts it in when it sends.
+        values = self.messages.meter_values(self.evse, [meter_value(now, sampled)])
         if tx is None:
             # Outside a transaction meter values are not transaction messages:
             # sent if online, not queued (1.6 4.7).
-            submit(self.ctx, "MeterValues", payload)
+            submit(self.ctx, values.action, values.payload)
             return
         seq = (
             self.ctx.storage()
             .transactions.meter_and_queue(
-                tx.local_id, register_wh(reading), now, "MeterValues", payload
+                tx.local_id, register_wh(reading), now, values.action, values.payload
             )
             .get(timeout=STORAGE_TIMEOUT)
         )
-        self.enqueue(seq, "MeterValues", payload, tx.local_id)
+        self.enqueue(seq, values.action, values.payload, tx.local_id)
 
     def _sampled(self, reading: MeterReading, key: str, context: str) -> list[dict[str, Any]]:
         measurands = self._measurands(key)

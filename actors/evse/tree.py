@@ -1,4 +1,7 @@
-"""One EVSE's subtree: its hardware drivers and its connector, under a supervisor."""
+"""One EVSE's subtree: its hardware drivers and its connector, under a supervisor.
+
+The connector speaks through `messages`, the version's EvseMessages.
+"""
 
 from __future__ import annotations
 
@@ -9,16 +12,19 @@ from ocppstation.actors.evse.drivers import evse_hardware
 from ocppstation.actors.runtime.base import Place
 from ocppstation.actors.runtime.context import StationContext
 from ocppstation.actors.runtime.supervisor import ChildSpec, Restart, Strategy, Supervisor
+from ocppstation.protocol.evse_messages import EvseMessages
 
 
-def evse_spec(ctx: StationContext, evse: int, started: set[int]) -> ChildSpec:
+def evse_spec(
+    ctx: StationContext, evse: int, started: set[int], messages: EvseMessages
+) -> ChildSpec:
     # Only the connector's first start in this tree recovers transactions left
     # open by a previous run (PowerLoss); a later restart resumes them, also
     # one of the whole evses subtree after a crash of an actor before it.
     def connector(place: Place) -> Any:
         recover = evse not in started
         started.add(evse)
-        return Connector.start(place, ctx, evse, recover=recover)
+        return Connector.start(place, ctx, evse, messages, recover=recover)
 
     def parts(place: Place) -> Any:
         return Supervisor.start(

@@ -60,6 +60,7 @@ from ocppstation.actors.v16.reset import Reset
 from ocppstation.actors.v16.routes import ROUTES
 from ocppstation.actors.v16.security import Security, check_provisioning
 from ocppstation.actors.v16.smart_charging import Profiles
+from ocppstation.protocol.v16.evse_messages import EVSE_MESSAGES
 from ocppstation.protocol.v16.txqueue import TRANSACTION_MESSAGES
 
 
@@ -92,7 +93,7 @@ def station_tree(ctx: StationContext) -> list[ChildSpec]:
         publish(event)
 
     def evses(place: Place) -> Any:
-        specs = [evse_spec(ctx, n, started) for n in ctx.config.evse_numbers]
+        specs = [evse_spec(ctx, n, started, EVSE_MESSAGES) for n in ctx.config.evse_numbers]
         return Supervisor.start(
             place, specs, strategy=Strategy.ONE_FOR_ONE, on_event=on_evses_event
         )
