@@ -32,6 +32,7 @@ from ocppstation.protocol.errors import (
     OutgoingPayloadInvalid,
 )
 from ocppstation.protocol.framing import Call
+from ocppstation.protocol.payloads import action, dump
 from ocppstation.protocol.session import (
     CallFailed,
     CallSucceeded,
@@ -155,6 +156,16 @@ def submit(
     if not ctx.registry.tell(RPC, message):
         message.future.set_exception(OfflineError("the rpc actor is not running"))
     return message.future
+
+
+def send(
+    ctx: StationContext,
+    message: object,
+    reply_to: pykka.ActorRef[Any] | None = None,
+    wrap: Callable[[Outcome], object] | None = None,
+) -> Future[dict[str, Any]]:
+    """`submit` for a typed call (an `ocpp` package call dataclass)."""
+    return submit(ctx, action(message), dump(message), reply_to, wrap)
 
 
 class Rpc(Supervised):

@@ -10,24 +10,28 @@ from __future__ import annotations
 
 from typing import Any
 
+from ocpp.v16 import call_result
+from ocpp.v16.enums import AvailabilityStatus
+
 from ocppstation.actors.evse.connector import SetAvailability
 from ocppstation.actors.link.block import Block, Reply, Then
 from ocppstation.actors.runtime.context import REGISTRATION, evse_path
 from ocppstation.actors.v16.registration import SendStatus
 from ocppstation.protocol.errors import NotSupported
 from ocppstation.protocol.framing import Call
+from ocppstation.protocol.payloads import dump
 
 CONNECTOR_TIMEOUT = 5.0
 STORAGE_TIMEOUT = 10.0
 
 
-def overall(answers: list[str]) -> str:
+def overall(answers: list[str]) -> AvailabilityStatus:
     """ChangeAvailability's status from the answers of the connectors it asked."""
     if "Scheduled" in answers:
-        return "Scheduled"
+        return AvailabilityStatus.scheduled
     if answers and all(a == "Rejected" for a in answers):
-        return "Rejected"
-    return "Accepted"
+        return AvailabilityStatus.rejected
+    return AvailabilityStatus.accepted
 
 
 class Availability(Block):
@@ -40,7 +44,7 @@ class Availability(Block):
         operative = kind == "Operative"
         evses = self.ctx.config.evse_numbers
         if connector != 0 and connector not in evses:
-            return {"status": "Rejected"}, None
+            return dump(call_result.ChangeAvailability(AvailabilityStatus.rejected)), None
         answers = [
             self._ask(evse, operative)
             for evse in (evses if connector == 0 else [connector])
@@ -53,7 +57,7 @@ class Availability(Block):
             storage.put(0, kind).get(timeout=STORAGE_TIMEOUT)
             if kind != before:
                 then = Then(REGISTRATION, SendStatus(0))
-        return {"status": overall(answers)}, then
+        return dump(call_result.ChangeAvailability(overall(answers))), then
 
     def _ask(self, evse: int, operative: bool) -> Any:
         try:

@@ -15,13 +15,17 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
+from ocpp.v16 import call, call_result
+from ocpp.v16.enums import ChargePointErrorCode, ChargePointStatus, RegistrationStatus
+
 from ocppstation.actors.events import ConfigApplied, ConfigChanged, Online, RegistrationChanged
 from ocppstation.actors.evse.connector import Announce
-from ocppstation.actors.link.rpc import LinkQuery, LinkState, Outcome, submit
+from ocppstation.actors.link.rpc import LinkQuery, LinkState, Outcome, send, submit
 from ocppstation.actors.runtime.base import Place, Supervised
 from ocppstation.actors.runtime.context import RPC, StationContext, evse_of, evse_path
 from ocppstation.actors.runtime.supervisor import ChildRestarted, ChildTerminated
 from ocppstation.actors.security_events import event_payload
+from ocppstation.protocol.payloads import parse
 from ocppstation.protocol.timestamps import ocpp_timestamp
 
 # How long one announce round may wait for connectors to say their state.
@@ -174,19 +178,21 @@ class Registration(Supervised):
         self.boot_attempt += 1
         attempt = self.boot_attempt
         cfg = self.ctx.config
-        payload = {
-            "chargePointVendor": cfg.value("Internal", "ChargePointVendor"),
-            "chargePointModel": cfg.value("Internal", "ChargePointModel"),
-            "chargePointSerialNumber": cfg.value("Internal", "ChargePointSerialNumber"),
-            "chargeBoxSerialNumber": cfg.value("Internal", "ChargeBoxSerialNumber"),
+
+        def optional(name: str) -> str | None:
+            return cfg.value("Internal", name) or None  # an empty one is left out
+
+        boot = call.BootNotification(
+            charge_point_vendor=cfg.value("Internal", "ChargePointVendor"),
+            charge_point_model=cfg.value("Internal", "ChargePointModel"),
+            charge_point_serial_number=optional("ChargePointSerialNumber"),
+            charge_box_serial_number=optional("ChargeBoxSerialNumber"),
             # After an installation, the version it reported (the config's is the old one).
-            "firmwareVersion": self.ctx.firmware.version
-            or cfg.value("Internal", "FirmwareVersion"),
-        }
-        submit(
+            firmware_version=self.ctx.firmware.version or optional("FirmwareVersion"),
+        )
+        send(
             self.ctx,
-            "BootNotification",
-            {k: v for k, v in payload.items() if v},
+            boot,
             reply_to=self.actor_ref,
             wrap=lambda outcome: _BootDone(attempt, outcome),
         )
@@ -201,10 +207,9 @@ class Registration(Supervised):
             retry = float(self.ctx.config.value("Internal", "RetryBackOffWaitMinimum"))
             self.ctx.call_later(max(retry, 1.0), self.actor_ref, _Boot(self.boot_attempt))
             return
-        status = result["status"]
-        interval = int(result["interval"]) or int(
-            self.ctx.config.value("Core", "HeartbeatInterval")
-        )
+        answer = parse(call_result.BootNotification, result)
+        status = str(RegistrationStatus(answer.status).value)
+        interval = int(answer.interval) or int(self.ctx.config.value("Core", "HeartbeatInterval"))
         first = status == "Accepted" and not self.ctx.registration.accepted
         self.ctx.registration.record(status, interval if status == "Accepted" else None)
         if status == "Accepted":
@@ -239,7 +244,7 @@ class Registration(Supervised):
 
     def _beat(self) -> None:
         if self.link_up and self.registration == "Accepted":
-            submit(self.ctx, "Heartbeat", {})
+            send(self.ctx, call.Heartbeat())
 
     # -- status ----------------------------------------------------------------
 
@@ -288,12 +293,13 @@ class Registration(Supervised):
         self._send_status(evse, state["status"], state["error_code"])
 
     def _send_status(self, connector: int, status: str, error: str, info: str = "") -> None:
-        payload: dict[str, Any] = {
-            "connectorId": connector,
-            "status": status,
-            "errorCode": error,
-            "timestamp": ocpp_timestamp(self.ctx.clock.wall()),
-        }
-        if info:
-            payload["info"] = info[:50]
-        submit(self.ctx, "StatusNotification", payload)
+        send(
+            self.ctx,
+            call.StatusNotification(
+                connector_id=connector,
+                error_code=ChargePointErrorCode(error),
+                status=ChargePointStatus(status),
+                timestamp=ocpp_timestamp(self.ctx.clock.wall()),
+                info=info[:50] or None,
+            ),
+        )

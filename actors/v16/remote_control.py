@@ -12,12 +12,16 @@ from __future__ import annotations
 
 from typing import Any
 
+from ocpp.v16 import call_result
+from ocpp.v16.enums import RemoteStartStopStatus, UnlockStatus
+
 from ocppstation.actors.evse.connector import RemoteStart, StopTransaction, UnlockCable
 from ocppstation.actors.link.block import Block, Reply
 from ocppstation.actors.runtime.context import PROFILES, evse_path
 from ocppstation.actors.v16.smart_charging import RemoteStartProfile
 from ocppstation.protocol.errors import NotSupported
 from ocppstation.protocol.framing import Call
+from ocppstation.protocol.payloads import dump
 from ocppstation.protocol.v16.reservation import same_tag
 
 # How long the block waits for connectors (all together) and the profiles actor.
@@ -65,11 +69,16 @@ class RemoteControl(Block):
         payload = call.payload
         match call.action:
             case "RemoteStartTransaction":
-                return self._remote_start(payload), None
+                start = call_result.RemoteStartTransaction(self._remote_start(payload))
+                return dump(start), None
             case "RemoteStopTransaction":
-                return self._remote_stop(payload["transactionId"]), None
+                stop = call_result.RemoteStopTransaction(
+                    self._remote_stop(payload["transactionId"])
+                )
+                return dump(stop), None
             case "UnlockConnector":
-                return {"status": self._unlock(payload["connectorId"])}, None
+                unlock = call_result.UnlockConnector(self._unlock(payload["connectorId"]))
+                return dump(unlock), None
         raise NotSupported(call.action)
 
     def _states(self) -> dict[int, dict[str, Any]]:
@@ -77,14 +86,14 @@ class RemoteControl(Block):
         evses = [n for n in self.ctx.config.evse_numbers if n not in self.ctx.given_up]
         return self.ctx.snapshots(evses, ASK_TIMEOUT)
 
-    def _remote_start(self, payload: dict[str, Any]) -> dict[str, Any]:
+    def _remote_start(self, payload: dict[str, Any]) -> RemoteStartStopStatus:
         evse = pick_connector(payload["idTag"], payload.get("connectorId"), self._states())
         if evse is None:
-            return {"status": "Rejected"}
+            return RemoteStartStopStatus.rejected
         if "chargingProfile" in payload and not self._remote_profile(evse, payload):
-            return {"status": "Rejected"}
+            return RemoteStartStopStatus.rejected
         self.ctx.registry.tell(evse_path(evse, "connector"), RemoteStart(payload["idTag"]))
-        return {"status": "Accepted"}
+        return RemoteStartStopStatus.accepted
 
     def _remote_profile(self, evse: int, payload: dict[str, Any]) -> bool:
         """Whether the request's chargingProfile is taken as the coming
@@ -98,19 +107,19 @@ class RemoteControl(Block):
             self.log.info("RemoteStartTransaction with a profile refused: %s", refused)
         return not refused
 
-    def _remote_stop(self, transaction_id: int) -> dict[str, Any]:
+    def _remote_stop(self, transaction_id: int) -> RemoteStartStopStatus:
         for evse, state in self._states().items():
             if state["transaction_id"] == transaction_id:
                 self.ctx.registry.tell(evse_path(evse, "connector"), StopTransaction("Remote"))
-                return {"status": "Accepted"}
-        return {"status": "Rejected"}
+                return RemoteStartStopStatus.accepted
+        return RemoteStartStopStatus.rejected
 
-    def _unlock(self, connector: int) -> str:
+    def _unlock(self, connector: int) -> UnlockStatus:
         if connector not in self.ctx.config.evse_numbers or connector in self.ctx.given_up:
-            return "NotSupported"
+            return UnlockStatus.not_supported
         try:
             path = evse_path(connector, "connector")
-            return str(self.ctx.registry.ask(path, UnlockCable(), timeout=UNLOCK_TIMEOUT))
+            return UnlockStatus(self.ctx.registry.ask(path, UnlockCable(), timeout=UNLOCK_TIMEOUT))
         except Exception as exc:  # a connector that cannot be asked has not unlocked
             self.log.error("unlock of %s failed: %s", connector, exc)
-            return "UnlockFailed"
+            return UnlockStatus.unlock_failed

@@ -10,6 +10,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from ocpp.v16 import call_result
+from ocpp.v16.enums import TriggerMessageStatus
+
 from ocppstation.actors.evse.connector import TriggerMeterValues
 from ocppstation.actors.files.transfer_jobs import TriggerStatus
 from ocppstation.actors.link.block import Block, Reply, Then
@@ -24,12 +27,19 @@ from ocppstation.actors.v16.registration import SendBoot, SendHeartbeat, SendSta
 from ocppstation.actors.v16.security import SignRequested
 from ocppstation.protocol.errors import NotSupported
 from ocppstation.protocol.framing import Call
+from ocppstation.protocol.payloads import dump
 
-_NOT_IMPLEMENTED: Reply = ({"status": "NotImplemented"}, None)
+
+def _answer(status: TriggerMessageStatus, then: Then | None = None) -> Reply:
+    # TriggerMessage and ExtendedTriggerMessage answer alike.
+    return dump(call_result.TriggerMessage(status)), then
 
 
 def _accepted(then: Then) -> Reply:
-    return {"status": "Accepted"}, then
+    return _answer(TriggerMessageStatus.accepted, then)
+
+
+_NOT_IMPLEMENTED = _answer(TriggerMessageStatus.not_implemented)
 
 
 class RemoteTrigger(Block):
@@ -59,7 +69,7 @@ class RemoteTrigger(Block):
         connector = payload.get("connectorId")
         if connector is not None and not 0 <= connector <= self.ctx.config.evses:
             # 1.6 5.17: a connector that does not exist is a Rejected trigger.
-            return {"status": "Rejected"}, None
+            return _answer(TriggerMessageStatus.rejected)
         match requested:
             case "MeterValues":
                 targets = [connector] if connector else list(self.ctx.config.evse_numbers)
