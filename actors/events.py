@@ -10,9 +10,10 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
+from ocppstation.config.settings_catalog import Setting
 from ocppstation.protocol.txqueue import TransactionId
 
 log = logging.getLogger("ocppstation.events")
@@ -145,10 +146,15 @@ class ConfigChanged:
     next starts with it (after a Reset, or from the database in a new process).
     `value` is typed (bool, int, str or tuple of str); it is None for a
     write-only key (AuthorizationKey), whose value must not travel in events.
+    `key` is the name the CSMS changed; `setting` the domain setting it
+    holds, which is what the station's actors match on (None for a key no
+    actor reads, such as an integrator's).
     """
 
     key: str
     value: Any
+    # Derived from `key`: left out of equality, as events compared by key always were.
+    setting: Setting | None = field(default=None, compare=False)
 
 
 @dataclass(frozen=True)

@@ -321,7 +321,7 @@ class Station:
     def setting(self, key: str, default: Any = None) -> Any:
         """The current, typed value of configuration key `key` (exact name,
         standard or Custom), or `default` if the station does not have it."""
-        return self.ctx.setting(key, default)
+        return self.ctx.settings.view.v16(key, default)
 
     def record(self) -> EventLog:
         """Keep every event from now on, to wait on; `close()` it when done."""

@@ -32,6 +32,7 @@ from ocppstation.protocol.errors import (
 from ocppstation.protocol.framing import Call
 from ocppstation.protocol.validation import Validator
 from ocppstation.tools.csms import CallErrorResponse, DevCsms
+from tests.addresses import at
 from tests.conftest import StationFactory
 
 WAIT = 5.0
@@ -235,11 +236,11 @@ def test_accepted_change_is_persisted_shown_and_published(make_env) -> None:
     view = settings_view(env.ctx)
     seen_at_event: list[Any] = []
     env.bus.subscribe(
-        lambda e: seen_at_event.append(view.get(e.key)) if isinstance(e, ConfigChanged) else None
+        lambda e: seen_at_event.append(view.v16(e.key)) if isinstance(e, ConfigChanged) else None
     )
     assert change(settings, "meterValueSampleInterval", " 30 ") == "Accepted"
-    assert env.overlay() == {"MeterValueSampleInterval": "30"}
-    assert view.get("MeterValueSampleInterval") == 30
+    assert env.overlay() == {at("MeterValueSampleInterval"): "30"}
+    assert view.v16("MeterValueSampleInterval") == 30
     assert env.changes() == [ConfigChanged("MeterValueSampleInterval", 30)]
     assert seen_at_event == [30]  # the view showed it before anyone was told
     assert by_key(get(settings))["MeterValueSampleInterval"]["value"] == "30"
@@ -253,7 +254,7 @@ def test_a_change_survives_restarting_settings_and_storage(make_env) -> None:
     env.stop_all()
     env.start_storage()
     settings = env.start_settings()
-    assert settings_view(env.ctx).get("MeterValuesSampledData") == ("SoC", "Current.Import.L1")
+    assert settings_view(env.ctx).v16("MeterValuesSampledData") == ("SoC", "Current.Import.L1")
     entry = by_key(get(settings, ["MeterValuesSampledData"]))["MeterValuesSampledData"]
     assert entry["value"] == "SoC,Current.Import.L1"
 
@@ -287,7 +288,7 @@ def test_a_change_that_cannot_be_persisted_is_rejected_and_not_applied(make_env)
     env.start_storage(BrokenStorage)
     settings = env.start_settings()
     assert change(settings, "HeartbeatInterval", "30") == "Rejected"
-    assert settings_view(env.ctx).get("HeartbeatInterval") == 300
+    assert settings_view(env.ctx).v16("HeartbeatInterval") == 300
     assert env.changes() == []
 
 
@@ -297,7 +298,7 @@ def test_without_storage_changes_live_as_long_as_the_station(make_env) -> None:
     assert change(settings, "HeartbeatInterval", "30") == "Accepted"
     env.stop_all()
     settings = env.start_settings()  # a restarted tree, same Station
-    assert settings_view(env.ctx).get("HeartbeatInterval") == 30
+    assert settings_view(env.ctx).v16("HeartbeatInterval") == 30
     assert by_key(get(settings, ["HeartbeatInterval"]))["HeartbeatInterval"]["value"] == "30"
 
 
@@ -309,21 +310,21 @@ def test_a_database_in_memory_still_keeps_changes_across_restarts_of_the_tree(ma
     env.stop_all()
     env.start_storage(in_memory=True)  # empty again
     env.start_settings()
-    assert settings_view(env.ctx).get("ConnectionTimeOut") == 45
+    assert settings_view(env.ctx).v16("ConnectionTimeOut") == 45
 
 
 def test_a_stale_stored_value_is_skipped_with_a_warning(make_env, caplog) -> None:
     env = make_env()
     storage = env.start_storage().proxy()
-    storage.settings.put("HeartbeatInterval", "often").get(timeout=WAIT)
-    storage.settings.put("NoLongerAKey", "1").get(timeout=WAIT)
-    storage.settings.put("ConnectionTimeOut", "90").get(timeout=WAIT)
+    storage.settings.put(at("HeartbeatInterval"), "often").get(timeout=WAIT)
+    storage.settings.put(at("NoLongerAKey"), "1").get(timeout=WAIT)
+    storage.settings.put(at("ConnectionTimeOut"), "90").get(timeout=WAIT)
     with caplog.at_level(logging.WARNING):
         env.start_settings()
         view = settings_view(env.ctx)
-        view_ready = view.get("ConnectionTimeOut")
+        view_ready = view.v16("ConnectionTimeOut")
     assert view_ready == 90
-    assert view.get("HeartbeatInterval") == 300
+    assert view.v16("HeartbeatInterval") == 300
     assert "HeartbeatInterval" in caplog.text
     assert "NoLongerAKey" in caplog.text
 
@@ -335,7 +336,7 @@ def test_the_authorization_key_is_written_never_read_back_nor_told(make_env, cap
     with caplog.at_level(logging.DEBUG):
         assert change(settings, "AuthorizationKey", KEY) == "Accepted"
         assert change(settings, "AuthorizationKey", "too-short") == "Rejected"
-    assert settings_view(env.ctx).get("AuthorizationKey") == KEY  # the link needs it
+    assert settings_view(env.ctx).v16("AuthorizationKey") == KEY  # the link needs it
     assert env.changes() == [ConfigChanged("AuthorizationKey", None)]
     assert by_key(get(settings, ["AuthorizationKey"]))["AuthorizationKey"] == {
         "key": "AuthorizationKey",
@@ -355,10 +356,10 @@ def test_the_authorization_key_is_written_never_read_back_nor_told(make_env, cap
 def test_the_view_exists_before_settings_starts_and_is_kept_across_restarts(make_env) -> None:
     env = make_env(Core={"HeartbeatInterval": 42})
     view = settings_view(env.ctx)
-    assert view.get("HeartbeatInterval") == 42  # file over defaults, no overlay yet
-    assert view.get("BlinkRepeat", None) is None
+    assert view.v16("HeartbeatInterval") == 42  # file over defaults, no overlay yet
+    assert view.v16("BlinkRepeat", None) is None
     with pytest.raises(KeyError, match="BlinkRepeat"):
-        view.get("BlinkRepeat")
+        view.v16("BlinkRepeat")
     env.start_storage()
     settings = env.start_settings()
     assert change(settings, "HeartbeatInterval", "7") == "Accepted"
@@ -367,7 +368,7 @@ def test_the_view_exists_before_settings_starts_and_is_kept_across_restarts(make
     old.actor_stopped.wait(WAIT)
     env.start_settings()
     assert settings_view(env.ctx) is view
-    assert view.get("HeartbeatInterval") == 7
+    assert view.v16("HeartbeatInterval") == 7
 
 
 def test_readers_in_other_threads_always_see_a_whole_value(make_env) -> None:
@@ -380,7 +381,7 @@ def test_readers_in_other_threads_always_see_a_whole_value(make_env) -> None:
 
     def read() -> None:
         while not stop.is_set():
-            value = view.get("MeterValueSampleInterval")
+            value = view.v16("MeterValueSampleInterval")
             if not isinstance(value, int) or "HeartbeatInterval" not in view.snapshot():
                 bad.append(value)
 
@@ -395,7 +396,7 @@ def test_readers_in_other_threads_always_see_a_whole_value(make_env) -> None:
         for reader in readers:
             reader.join(WAIT)
     assert bad == []
-    assert view.get("MeterValueSampleInterval") == 59
+    assert view.v16("MeterValueSampleInterval") == 59
 
 
 # -- the CSMS's calls, as rpc routes them ---------------------------------------------------

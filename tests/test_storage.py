@@ -43,6 +43,7 @@ from ocppstation.actors.storage.migrations import (
 from ocppstation.actors.storage.queue import QueuedMessage
 from ocppstation.actors.storage.transactions import TxRecord
 from ocppstation.tools.csms import DevCsms
+from tests.addresses import at
 from tests.conftest import StationFactory
 
 WAIT = 10.0
@@ -158,7 +159,7 @@ def test_an_empty_file_is_migrated_to_the_latest_version_in_wal(db_path: Path) -
         tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_schema WHERE type='table'")}
     finally:
         conn.close()
-    assert {"config_overlay", "availability", "auth_cache", "local_list", "tx", "queue"} <= tables
+    assert {"setting", "availability", "auth_cache", "local_list", "tx", "queue"} <= tables
 
 
 def test_reopening_is_idempotent_and_keeps_the_data(
@@ -166,12 +167,12 @@ def test_reopening_is_idempotent_and_keeps_the_data(
 ) -> None:
     caplog.set_level(logging.DEBUG, logger="ocppstation")
     with running(db_path) as db:
-        db.settings.put("HeartbeatInterval", "120")
+        db.settings.put(at("HeartbeatInterval"), "120")
     assert sum("migrated from version 0" in r.getMessage() for r in caplog.records) == 1
     caplog.clear()
     for _ in range(2):
         with running(db_path) as db:
-            assert db.settings.overlay() == {"HeartbeatInterval": "120"}
+            assert db.settings.overlay() == {at("HeartbeatInterval"): "120"}
     assert not any("migrated" in r.getMessage() for r in caplog.records)
     assert user_version(db_path) == LATEST
 
@@ -260,10 +261,10 @@ def test_an_existing_folder_and_file_keep_their_modes(tmp_path: Path) -> None:
     folder.chmod(0o750)
     path = folder / "station.sqlite"
     with running(path) as db:
-        db.settings.put("HeartbeatInterval", "60")
+        db.settings.put(at("HeartbeatInterval"), "60")
     path.chmod(0o640)
     with running(path) as db:
-        assert db.settings.overlay() == {"HeartbeatInterval": "60"}
+        assert db.settings.overlay() == {at("HeartbeatInterval"): "60"}
     assert (mode_of(folder), mode_of(path)) == (0o750, 0o640)
 
 
@@ -286,8 +287,8 @@ def test_in_memory_storage_works_and_warns_once_per_process(
     caplog.set_level(logging.WARNING, logger="ocppstation")
     for _ in range(2):
         with running(None) as db:
-            db.settings.put("K", "V")
-            assert db.settings.overlay() == {"K": "V"}
+            db.settings.put(at("K"), "V")
+            assert db.settings.overlay() == {at("K"): "V"}
     warnings = [r for r in caplog.records if "in memory" in r.getMessage()]
     assert len(warnings) == 1
 
@@ -307,15 +308,15 @@ def test_synchronous_normal_is_accepted_and_unknown_modes_are_refused(db_path: P
 def test_config_overlay_round_trip(db_path: Path) -> None:
     with running(db_path) as db:
         assert db.settings.overlay() == {}
-        db.settings.put("HeartbeatInterval", "60")
-        db.settings.put("MeterValuesSampledData", "Energy.Active.Import.Register,SoC")
-        db.settings.put("HeartbeatInterval", "300")
+        db.settings.put(at("HeartbeatInterval"), "60")
+        db.settings.put(at("MeterValuesSampledData"), "Energy.Active.Import.Register,SoC")
+        db.settings.put(at("HeartbeatInterval"), "300")
         assert db.settings.overlay() == {
-            "HeartbeatInterval": "300",
-            "MeterValuesSampledData": "Energy.Active.Import.Register,SoC",
+            at("HeartbeatInterval"): "300",
+            at("MeterValuesSampledData"): "Energy.Active.Import.Register,SoC",
         }
         with pytest.raises(TypeError):
-            db.settings.put("HeartbeatInterval", 300)
+            db.settings.put(at("HeartbeatInterval"), 300)
 
 
 def test_availability_round_trip(db_path: Path) -> None:
@@ -568,7 +569,7 @@ def test_everything_survives_a_crash_of_the_actor_under_its_supervisor(db_path: 
     )
     try:
         db = Db(registry.require("storage"))
-        db.settings.put("HeartbeatInterval", "90")
+        db.settings.put(at("HeartbeatInterval"), "90")
         db.availability.put(1, "Inoperative")
         db.auth_cache.put("A", {"status": "Accepted"})
         db.local_list.replace(2, [{"idTag": "L", "idTagInfo": {"status": "Accepted"}}])
@@ -583,7 +584,7 @@ def test_everything_survives_a_crash_of_the_actor_under_its_supervisor(db_path: 
         old.tell(Crash("test"))
         db = Db(registry.wait_for("storage", WAIT, not_ref=old))
 
-        assert db.settings.overlay() == {"HeartbeatInterval": "90"}
+        assert db.settings.overlay() == {at("HeartbeatInterval"): "90"}
         assert db.availability.all() == {1: "Inoperative"}
         assert db.auth_cache.get("a") == {"status": "Accepted"}
         assert db.local_list.version() == 2
@@ -626,7 +627,9 @@ import sys
 from ocppstation.actors.runtime.base import Place
 from ocppstation.actors.runtime.registry import Registry
 from ocppstation.actors.storage.db import Storage
+from ocppstation.config.v16_view import V16_ADDRESSES
 
+at = V16_ADDRESSES.__getitem__
 path, mode = sys.argv[1], sys.argv[2]
 db = Storage.start(Place("storage", None, Registry()), path, synchronous=sys.argv[3]).proxy()
 
@@ -634,7 +637,7 @@ def call(future):
     return future.get(timeout=30)
 
 if mode == "once":
-    call(db.settings.put("HeartbeatInterval", "90"))
+    call(db.settings.put(at("HeartbeatInterval"), "90"))
     call(db.availability.put(0, "Inoperative"))
     call(db.auth_cache.put("A", {"status": "Accepted", "expiryDate": "2030-01-01T00:00:00Z"}))
     call(db.local_list.replace(5, [{"idTag": "L", "idTagInfo": {"status": "Accepted"}}]))
@@ -705,7 +708,7 @@ def test_acknowledged_writes_survive_kill_9(db_path: Path, synchronous: str) -> 
     # Killed, not closed: the writes are in the WAL, not yet checkpointed.
     assert Path(f"{db_path}-wal").exists()
     with running(db_path) as db:
-        assert db.settings.overlay() == {"HeartbeatInterval": "90"}
+        assert db.settings.overlay() == {at("HeartbeatInterval"): "90"}
         assert db.availability.all() == {0: "Inoperative"}
         assert db.auth_cache.get("A") == {
             "status": "Accepted",

@@ -23,6 +23,7 @@ from ocppstation.actors.storage.queue import QueuedMessage
 from ocppstation.actors.storage.reservations import StoredReservation
 from ocppstation.actors.storage.transactions import TxRecord
 from ocppstation.tools.csms import DevCsms
+from tests.addresses import at
 from tests.conftest import StationFactory, log_of
 from tests.data.make_release_store import (
     FAR,
@@ -53,7 +54,10 @@ def test_a_store_of_release_0005_is_migrated_in_place_and_read_back_whole(
     old_store: Path,
 ) -> None:
     with running(old_store) as db:
-        assert db.settings.overlay() == {"HeartbeatInterval": "600", "LocalAuthListEnabled": "true"}
+        assert db.settings.overlay() == {
+            at("HeartbeatInterval"): "600",
+            at("LocalAuthListEnabled"): "true",
+        }
         assert db.availability.all() == {2: "Inoperative"}
         assert db.auth_cache.get("cached-tag") == {"status": "Accepted", "expiryDate": FAR}
         assert db.auth_cache.size() == 1

@@ -51,6 +51,7 @@ from ocppstation.actors.runtime.context import (
     StationContext,
     evse_path,
 )
+from ocppstation.config.settings_catalog import Setting
 from ocppstation.hw.ports import MeterReading, Pilot
 from ocppstation.hw.simulated import HwState
 from ocppstation.protocol.evse_messages import EvseMessages
@@ -78,7 +79,7 @@ STORAGE_TIMEOUT = 10.0
 # broken RFID reader must not end the sessions that are running.
 _WARNINGS = frozenset({"ReaderFailure", "WeakSignal"})
 # Keys whose change re-arms one of our timers.
-_TIMER_KEYS = frozenset({"ClockAlignedDataInterval", "MeterValueSampleInterval"})
+_TIMER_SETTINGS = frozenset({Setting.ALIGNED_INTERVAL, Setting.SAMPLE_INTERVAL})
 
 
 @dataclass(frozen=True)
@@ -181,7 +182,7 @@ class Connector(Supervised):
 
     def setup(self) -> None:
         def wanted(e: object) -> object | None:
-            if isinstance(e, ConfigChanged) and e.key in _TIMER_KEYS:
+            if isinstance(e, ConfigChanged) and e.setting in _TIMER_SETTINGS:
                 return e
             if isinstance(e, LimitChanged) and e.evse == self.evse:
                 return e
@@ -254,10 +255,10 @@ class Connector(Supervised):
                 self._sample()
             case Aligned():
                 self.metering.aligned(self.tx)
-            case ConfigChanged(key="ClockAlignedDataInterval"):
+            case ConfigChanged(setting=Setting.ALIGNED_INTERVAL):
                 self.metering.arm_aligned()
                 self.ctx.bus.publish(ConfigApplied(self.path, message.key))
-            case ConfigChanged(key="MeterValueSampleInterval"):
+            case ConfigChanged(setting=Setting.SAMPLE_INTERVAL):
                 self.metering.arm_sampling(running=self.tx is not None)
                 self.ctx.bus.publish(ConfigApplied(self.path, message.key))
             case Announce():
@@ -325,7 +326,7 @@ class Connector(Supervised):
 
     def _ev_left(self) -> None:
         if self.tx is not None and not bool(
-            self.ctx.setting("StopTransactionOnEVSideDisconnect", True)
+            self.ctx.setting(Setting.STOP_TX_ON_EV_SIDE_DISCONNECT, True)
         ):
             # The transaction outlives the cable (1.6 9.1): no power, SuspendedEV,
             # until the driver or the CSMS ends it.
@@ -335,7 +336,7 @@ class Connector(Supervised):
             if self.tx is not None:
                 self._stop_transaction("EVDisconnected")
             self._apply(Event.UNPLUG)
-        if bool(self.ctx.setting("UnlockConnectorOnEVSideDisconnect", True)):
+        if bool(self.ctx.setting(Setting.UNLOCK_ON_EV_SIDE_DISCONNECT, True)):
             self._board(Unlock())
 
     # -- identification and transactions ----------------------------------------
@@ -386,7 +387,7 @@ class Connector(Supervised):
 
     def _arm_connection_timeout(self) -> None:
         self.auth_seq += 1
-        timeout = float(self.ctx.setting("ConnectionTimeOut", 60))
+        timeout = float(self.ctx.setting(Setting.EV_CONNECTION_TIMEOUT, 60))
         self.ctx.call_later(timeout, self.actor_ref, _AuthTimeout(self.auth_seq))
 
     def _start_transaction(self, id_tag: str) -> None:
@@ -418,7 +419,7 @@ class Connector(Supervised):
         self.tx = Transaction(id_tag, meter_start, local_tx, parent_id_tag=self.authorized_parent)
         self._enqueued(seq, start.action, start.payload, local_tx)
         self.metering.keep_for_stop(
-            self.tx, reading, "StopTxnSampledData", "Transaction.Begin", now
+            self.tx, reading, Setting.SAMPLED_MEASURANDS_AT_END, "Transaction.Begin", now
         )
         # Before power: the EV is offered what this transaction may draw.
         self._profiles(TransactionBegins(self.evse, id_tag, now))
@@ -458,12 +459,12 @@ class Connector(Supervised):
         status = message.id_tag_info.get("status", "Invalid")
         if status == "Accepted":
             return
-        if bool(self.ctx.setting("StopTransactionOnInvalidId", True)):
+        if bool(self.ctx.setting(Setting.STOP_TX_ON_INVALID_ID, True)):
             self.log.info("CSMS refused %s (%s): stopping", tx.id_tag, status)
             self._stop_transaction("DeAuthorized")
             return
         # Not stopping: energy goes on up to MaxEnergyOnInvalidId, then is suspended.
-        cap = self.ctx.setting("MaxEnergyOnInvalidId", None)
+        cap = self.ctx.setting(Setting.MAX_ENERGY_ON_INVALID_ID, None)
         if cap is not None:
             tx.energy_cap_wh = self.metering.last_reading.energy_wh + float(cap)
             self._check_energy_cap(self.metering.last_reading)
@@ -478,7 +479,9 @@ class Connector(Supervised):
         reading = self.metering.read()
         meter_stop = register_wh(reading)
         now = self._now()
-        self.metering.keep_for_stop(tx, reading, "StopTxnSampledData", "Transaction.End", now)
+        self.metering.keep_for_stop(
+            tx, reading, Setting.SAMPLED_MEASURANDS_AT_END, "Transaction.End", now
+        )
         stop = self.messages.stopped(tx.id_tag, meter_stop, now, reason, tx.data)
         seq = (
             self.ctx.storage()
@@ -565,7 +568,7 @@ class Connector(Supervised):
         if self.tx is not None or not self.operative or self.maintenance:
             self.log.info("remote start for %s ignored: busy or unavailable", id_tag)
             return
-        if bool(self.ctx.setting("AuthorizeRemoteTxRequests", False)) or (
+        if bool(self.ctx.setting(Setting.AUTHORIZE_REMOTE_START, False)) or (
             self.reserved.holds and not any(same_tag(id_tag, r.id_tag) for r in self.reserved.holds)
         ):
             # Reserved for someone else: only the auth actor can tell (by the
@@ -651,7 +654,7 @@ class Connector(Supervised):
         asking (announce, trigger): it wants the present status, not a stable one.
         """
         self.status_seq += 1
-        hold = float(self.ctx.setting("MinimumStatusDuration", 0))
+        hold = float(self.ctx.setting(Setting.MINIMUM_STATUS_DURATION, 0))
         if hold > 0 and not at_once:
             self.ctx.call_later(hold, self.actor_ref, _StatusHeld(self.status_seq))
         else:

@@ -20,6 +20,7 @@ from ocppstation.actors.evse.hardware import ReadMeter, ReadOffered
 from ocppstation.actors.evse.transaction import Transaction
 from ocppstation.actors.link.rpc import submit
 from ocppstation.actors.runtime.context import StationContext, evse_path
+from ocppstation.config.settings_catalog import Setting
 from ocppstation.hw.ports import MeterReading
 from ocppstation.protocol.evse_messages import EvseMessages
 from ocppstation.protocol.timestamps import ocpp_timestamp
@@ -75,7 +76,7 @@ class Metering:
     def arm_sampling(self, running: bool) -> None:
         """(Re)arm MeterValueSampleInterval; `running` is whether a transaction is."""
         self.stop_sampling()
-        interval = int(self.ctx.setting("MeterValueSampleInterval", 60))
+        interval = int(self.ctx.setting(Setting.SAMPLE_INTERVAL, 60))
         if running and interval > 0:
             self.sample_timer = self.ctx.call_every(interval, self.actor_ref, Sample())
 
@@ -86,7 +87,7 @@ class Metering:
     def arm_aligned(self) -> None:
         self.ctx.cancel(self.aligned_timer)
         self.aligned_timer = None
-        interval = int(self.ctx.setting("ClockAlignedDataInterval", 0))
+        interval = int(self.ctx.setting(Setting.ALIGNED_INTERVAL, 0))
         if interval <= 0:
             return
         wall = self.ctx.clock.wall()
@@ -122,8 +123,8 @@ class Metering:
         """Sample.Periodic values, sent and kept for the stop; the reading they show."""
         reading = self.read()
         now = self._now()
-        self._send(tx, reading, "MeterValuesSampledData", "Sample.Periodic", now)
-        self.keep_for_stop(tx, reading, "StopTxnSampledData", "Sample.Periodic", now)
+        self._send(tx, reading, Setting.SAMPLED_MEASURANDS, "Sample.Periodic", now)
+        self.keep_for_stop(tx, reading, Setting.SAMPLED_MEASURANDS_AT_END, "Sample.Periodic", now)
         return reading
 
     def aligned(self, tx: Transaction | None) -> None:
@@ -131,14 +132,14 @@ class Metering:
         self.arm_aligned()
         reading = self.read()
         now = self._now()
-        self._send(tx, reading, "MeterValuesAlignedData", "Sample.Clock", now)
+        self._send(tx, reading, Setting.ALIGNED_MEASURANDS, "Sample.Clock", now)
         if tx is not None:
-            self.keep_for_stop(tx, reading, "StopTxnAlignedData", "Sample.Clock", now)
+            self.keep_for_stop(tx, reading, Setting.ALIGNED_MEASURANDS_AT_END, "Sample.Clock", now)
 
     def triggered(self, tx: Transaction | None) -> None:
         """A MeterValues on request: sent now, not queued (it answers a question)."""
         reading = self.read()
-        sampled = self._sampled(reading, "MeterValuesSampledData", "Trigger")
+        sampled = self._sampled(reading, Setting.SAMPLED_MEASURANDS, "Trigger")
         if sampled:
             transaction_id = tx.transaction_id if tx is not None else None
             values = self.messages.meter_values(
@@ -147,7 +148,7 @@ class Metering:
             submit(self.ctx, values.action, values.payload)
 
     def keep_for_stop(
-        self, tx: Transaction, reading: MeterReading, key: str, context: str, now: str
+        self, tx: Transaction, reading: MeterReading, key: Setting, context: str, now: str
     ) -> None:
         """Add the values `key` asks for to the StopTransaction's transactionData."""
         sampled = self._sampled(reading, key, context)
@@ -159,7 +160,7 @@ class Metering:
                 del tx.data[1]
 
     def _send(
-        self, tx: Transaction | None, reading: MeterReading, key: str, context: str, now: str
+        self, tx: Transaction | None, reading: MeterReading, key: Setting, context: str, now: str
     ) -> None:
         sampled = self._sampled(reading, key, context)
         if not sampled:
@@ -180,12 +181,12 @@ class Metering:
         )
         self.enqueue(seq, values.action, values.payload, tx.local_id)
 
-    def _sampled(self, reading: MeterReading, key: str, context: str) -> list[dict[str, Any]]:
+    def _sampled(self, reading: MeterReading, key: Setting, context: str) -> list[dict[str, Any]]:
         measurands = self._measurands(key)
         offered = self.offered() if "Current.Offered" in measurands else None
         return sampled_values(reading, measurands, context, offered_a=offered)
 
-    def _measurands(self, key: str) -> list[str]:
+    def _measurands(self, key: Setting) -> list[str]:
         value = self.ctx.setting(key, "")
         text = value if isinstance(value, str) else ",".join(value)
         return parse_measurands(text)

@@ -28,6 +28,7 @@ from ocppstation.actors.files.transfer import (
 )
 from ocppstation.actors.link.rpc import Answer, Outcome, submit
 from ocppstation.actors.runtime.context import RPC, StationContext
+from ocppstation.config.settings_catalog import Setting
 from ocppstation.protocol.errors import InternalError, NotSupported, OcppError
 from ocppstation.protocol.framing import Call
 
@@ -174,7 +175,7 @@ def work_on_thread(
 def unsupported(ctx: StationContext, location: str) -> str | None:
     """Why the station will not transfer to or from `location`, or None."""
     protocol = protocol_of(location)
-    supported = ctx.setting("SupportedFileTransferProtocols", tuple(SCHEMES.values()))
+    supported = ctx.setting(Setting.FILE_TRANSFER_PROTOCOLS, tuple(SCHEMES.values()))
     if protocol is None or protocol not in supported:
         return f"{location}: not a protocol this station supports ({', '.join(supported)})"
     return None

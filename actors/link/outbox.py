@@ -30,6 +30,7 @@ from ocppstation.actors.messages import Learned
 from ocppstation.actors.runtime.base import Place, Supervised
 from ocppstation.actors.runtime.context import AUTH, OUTBOX, RPC, StationContext, evse_path
 from ocppstation.actors.storage.queue import QueuedMessage
+from ocppstation.config.settings_catalog import Setting
 from ocppstation.protocol.errors import CallTimeout, OfflineError
 from ocppstation.protocol.txqueue import (
     Failure,
@@ -253,8 +254,8 @@ class Outbox(Supervised):
         retry = after_failure(
             failure,
             head.attempts,
-            int(self.ctx.setting("TransactionMessageAttempts", 3)),
-            float(self.ctx.setting("TransactionMessageRetryInterval", 60)),
+            int(self.ctx.setting(Setting.TRANSACTION_MESSAGE_ATTEMPTS, 3)),
+            float(self.ctx.setting(Setting.TRANSACTION_MESSAGE_RETRY_INTERVAL, 60)),
         )
         self.log.warning(
             "%s #%d failed (%s, attempt %d): %s",

@@ -48,10 +48,13 @@ from ocppstation.actors.runtime.base import Place, Supervised
 from ocppstation.actors.runtime.context import RPC, WEBSOCKET, StationContext
 from ocppstation.actors.runtime.holders import TlsMaterial
 from ocppstation.actors.security_events import report_event
+from ocppstation.config.settings_catalog import Setting
 from ocppstation.protocol.backoff import Backoff
 
 # A change of one of these keys needs a new connection to take effect.
-_LINK_KEYS = frozenset({"AuthorizationKey", "SecurityProfile", "WebSocketPingInterval"})
+_LINK_SETTINGS = frozenset(
+    {Setting.BASIC_AUTH_PASSWORD, Setting.SECURITY_PROFILE, Setting.WEBSOCKET_PING_INTERVAL}
+)
 
 
 @dataclass(frozen=True)
@@ -269,7 +272,7 @@ class WebSocketLink(Supervised):
     def setup(self) -> None:
         self._unsubscribe = self.ctx.forward(
             self.actor_ref,
-            lambda e: e if isinstance(e, ConfigChanged) and e.key in _LINK_KEYS else None,
+            lambda e: e if isinstance(e, ConfigChanged) and e.setting in _LINK_SETTINGS else None,
         )
         self._attempt()
 
@@ -330,7 +333,7 @@ class WebSocketLink(Supervised):
 
     def _target(self) -> str:
         cfg = self.ctx.config
-        profile = int(self.ctx.setting("SecurityProfile", 0))
+        profile = int(self.ctx.setting(Setting.SECURITY_PROFILE, 0))
         return station_url(cfg.csms_url, cfg.charge_point_id, profile)
 
     def _attempt(self) -> None:
@@ -392,11 +395,11 @@ class WebSocketLink(Supervised):
         """connect()'s options for `url`; raises TlsUnavailable."""
         cfg = self.ctx.config
         # The OCPP keys come from the live settings: the CSMS may have changed them.
-        ping = float(self.ctx.setting("WebSocketPingInterval", 0))
-        profile = int(self.ctx.setting("SecurityProfile", 0))
+        ping = float(self.ctx.setting(Setting.WEBSOCKET_PING_INTERVAL, 0))
+        profile = int(self.ctx.setting(Setting.SECURITY_PROFILE, 0))
         headers = {}
         if profile in (1, 2):
-            key = self.ctx.setting("AuthorizationKey", "")
+            key = self.ctx.setting(Setting.BASIC_AUTH_PASSWORD, "")
             user_pass = f"{cfg.charge_point_id}:{key}"
             token = base64.b64encode(user_pass.encode()).decode("ascii")
             headers["Authorization"] = f"Basic {token}"

@@ -28,6 +28,7 @@ from ocppstation.actors.runtime.holders import (
 from ocppstation.actors.runtime.registry import Registry
 from ocppstation.actors.settings.view import StationSettings
 from ocppstation.config.loader import StationConfig
+from ocppstation.config.settings_catalog import Setting
 from ocppstation.hw.serial_io import ModbusBuses
 from ocppstation.hw.simulated import SimulatedEvse
 
@@ -88,7 +89,7 @@ class StationContext:
     tls: TlsHolder = field(default_factory=TlsHolder)
     # The open Modbus lines, shared by the meter drivers on each (hw/serial_io.py).
     buses: ModbusBuses = field(default_factory=ModbusBuses)
-    # The OCPP keys: read through settings.view, written only by the settings actor.
+    # The settings: read through settings.view, written only by the settings actor.
     settings: StationSettings = field(init=False)
 
     def __post_init__(self) -> None:
@@ -113,9 +114,9 @@ class StationContext:
 
         return self.bus.subscribe(on_event)
 
-    def setting(self, key: str, default: Any) -> Any:
-        """The current value of the OCPP key `key`, or `default` if the station lacks it."""
-        return self.settings.view.get(key, default)
+    def setting(self, setting: Setting, default: Any) -> Any:
+        """The current value of `setting`, or `default` if the station lacks it."""
+        return self.settings.view.get(setting, default)
 
     def call_later(self, delay: float, target: pykka.ActorRef[Any], message: object) -> int:
         """Arm a one-shot timer; a target that stops first simply misses it."""

@@ -32,6 +32,7 @@ from ocppstation.actors.link.rpc import Answer, Inbound, Outcome, ReadyQuery, su
 from ocppstation.actors.messages import Identified, Identify, Learned
 from ocppstation.actors.runtime.base import Place, Supervised
 from ocppstation.actors.runtime.context import RPC, StationContext
+from ocppstation.config.settings_catalog import Setting
 from ocppstation.protocol.errors import NotSupported
 from ocppstation.protocol.v16 import local_list
 from ocppstation.protocol.v16.authorization import Policy, Verdict, decide
@@ -84,16 +85,16 @@ class Auth(Supervised):
     def _policy(self) -> Policy:
         s = self.ctx.setting
         return Policy(
-            local_pre_authorize=bool(s("LocalPreAuthorize", False)),
-            local_authorize_offline=bool(s("LocalAuthorizeOffline", True)),
-            allow_offline_tx_for_unknown_id=bool(s("AllowOfflineTxForUnknownId", False)),
-            cache_enabled=bool(s("AuthorizationCacheEnabled", True)),
+            local_pre_authorize=bool(s(Setting.LOCAL_PRE_AUTHORIZE, False)),
+            local_authorize_offline=bool(s(Setting.LOCAL_AUTHORIZE_OFFLINE, True)),
+            allow_offline_tx_for_unknown_id=bool(s(Setting.OFFLINE_TX_FOR_UNKNOWN_ID, False)),
+            cache_enabled=bool(s(Setting.AUTH_CACHE_ENABLED, True)),
             local_list_enabled=self._list_enabled(),
         )
 
     def _list_enabled(self) -> bool:
         # Absent (False) when the profile is not supported: no list is used then.
-        return bool(self.ctx.setting("LocalAuthListEnabled", False))
+        return bool(self.ctx.setting(Setting.LOCAL_LIST_ENABLED, False))
 
     def _identify(self, request: Identify, *, online: bool | None = None) -> None:
         storage = self.ctx.storage()
@@ -162,7 +163,7 @@ class Auth(Supervised):
         self._reply(request, info.get("status") == "Accepted", info, "csms")
 
     def _learn(self, id_tag: str, info: dict[str, Any]) -> None:
-        if not bool(self.ctx.setting("AuthorizationCacheEnabled", True)):
+        if not bool(self.ctx.setting(Setting.AUTH_CACHE_ENABLED, True)):
             return
         self.ctx.storage().auth_cache.put(id_tag, info).get(timeout=STORAGE_TIMEOUT)
 
@@ -181,7 +182,7 @@ class Auth(Supervised):
             result = {"listVersion": self._list_version()}
         elif call.action != "ClearCache":
             result = NotSupported(call.action)
-        elif not bool(self.ctx.setting("AuthorizationCacheEnabled", True)):
+        elif not bool(self.ctx.setting(Setting.AUTH_CACHE_ENABLED, True)):
             result = {"status": "Rejected"}
         else:
             self.ctx.storage().auth_cache.clear().get(timeout=STORAGE_TIMEOUT)
@@ -214,8 +215,8 @@ class Auth(Supervised):
             current_size=storage.local_list.size().get(timeout=STORAGE_TIMEOUT),
             present=present,
             limits=local_list.Limits(
-                max_length=int(self.ctx.setting("LocalAuthListMaxLength", 0)),
-                send_max_length=int(self.ctx.setting("SendLocalListMaxLength", 0)),
+                max_length=int(self.ctx.setting(Setting.LOCAL_LIST_MAX_ENTRIES, 0)),
+                send_max_length=int(self.ctx.setting(Setting.LOCAL_LIST_ITEMS_PER_MESSAGE, 0)),
             ),
         )
         if judgement.status != local_list.ACCEPTED:

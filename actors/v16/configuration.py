@@ -5,7 +5,7 @@ ChangeConfiguration (routed here as `Inbound`), or the same through its ask
 methods. Every other actor reads keys through the station's `SettingsView`,
 never by asking this actor:
 
-    interval = ctx.setting("HeartbeatInterval", 300)   # typed: int
+    interval = ctx.setting(Setting.HEARTBEAT_INTERVAL, 300)   # typed: int
 
 The keys are the station's table (`StationConfig.keys`): the OCPP 1.6 keys,
 then the integrator's keys declared in the config file's Custom section,
@@ -27,7 +27,7 @@ RebootRequired one (a custom key declared so) is persisted only; it takes
 effect, and is published, when the settings actor next starts with it (a
 Reset rebuilds the tree; a new process reads it from the database).
 
-The view lives in `StationContext.settings` (actors/settings_view.py), so it
+The view lives in `StationContext.settings` (actors/settings/view.py), so it
 outlives this actor; that module says why readers need no lock.
 
 A SecurityProfile of 2 or 3 is Rejected unless the link could use it now:
@@ -50,7 +50,10 @@ from ocppstation.actors.runtime.base import Place, Supervised
 from ocppstation.actors.runtime.context import RPC, StationContext
 from ocppstation.actors.settings.view import SettingsView
 from ocppstation.config import keys_v16
+from ocppstation.config.device_model import Address
 from ocppstation.config.keys_v16 import Status, Value
+from ocppstation.config.settings_catalog import setting_at
+from ocppstation.config.v16_view import v16_address
 from ocppstation.protocol.errors import (
     InternalError,
     NotSupported,
@@ -109,7 +112,7 @@ class Settings(Supervised):
         # one (an embedder across a Reset); nothing else changed for them.
         for name, value in self.values.items():
             if self.table[name].reboot and before.get(name) != value:
-                self.ctx.bus.publish(ConfigChanged(name, value))
+                self.ctx.bus.publish(self._changed(name, value))
 
     def receive(self, message: Any) -> Any:
         if isinstance(message, _Publish):
@@ -217,7 +220,7 @@ class Settings(Supervised):
             # Stored for the next start; what runs now keeps the old value.
             return {"status": change.status.value}, None
         self._apply({**self.values, change.key: change.value})
-        event = ConfigChanged(change.key, None if secret else change.value)
+        event = self._changed(change.key, None if secret else change.value)
         return {"status": change.status.value}, lambda: self.ctx.bus.publish(event)
 
     # -- helpers -----------------------------------------------------------------------
@@ -241,8 +244,11 @@ class Settings(Supervised):
             entry["value"] = keys_v16.render(name, self.values[name], self.table)
         return entry
 
+    def _changed(self, key: str, value: Any) -> ConfigChanged:
+        return ConfigChanged(key, value, setting_at(v16_address(key, self.table)))
+
     def _apply(self, values: Mapping[str, Value]) -> None:
-        self.shared.view._replace(values)
+        self.shared.view._replace(values, self.table)
         self.values = self.shared.view.snapshot()
 
     def _read_overlay(self) -> dict[str, str]:
@@ -250,7 +256,7 @@ class Settings(Supervised):
         # without a file (tests, demos) starts empty after a restart of the
         # tree, and a Soft reset must not undo the CSMS's changes. With a
         # file, the database holds the same values and wins.
-        remembered = dict(self.shared.memory_overlay)
+        remembered = self._as_keys(self.shared.memory_overlay)
         ref = self.ctx.registry.get(STORAGE)
         if ref is None:
             if STORAGE in self.ctx.registry.paths():
@@ -260,10 +266,17 @@ class Settings(Supervised):
             self.persistent = False
             return remembered
         self.persistent = True
-        stored: dict[str, str] = self.ctx.storage().settings.overlay().get(timeout=STORAGE_TIMEOUT)
-        return {**remembered, **stored}
+        stored = self.ctx.storage().settings.overlay().get(timeout=STORAGE_TIMEOUT)
+        return {**remembered, **self._as_keys(stored)}
+
+    def _as_keys(self, overlay: Mapping[Address, str]) -> dict[str, str]:
+        """The overlay by 1.6 key; an address no key of this station has keeps
+        its printed form, for `effective` to skip with a warning."""
+        keys = {v16_address(key, self.table): key for key in self.table}
+        return {keys.get(address, str(address)): text for address, text in overlay.items()}
 
     def _persist(self, key: str, text: str) -> None:
+        address = v16_address(key, self.table)
         if self.persistent:
-            self.ctx.storage().settings.put(key, text).get(timeout=STORAGE_TIMEOUT)
-        self.shared.memory_overlay[key] = text
+            self.ctx.storage().settings.put(address, text).get(timeout=STORAGE_TIMEOUT)
+        self.shared.memory_overlay[address] = text

@@ -25,6 +25,7 @@ from ocppstation.actors.runtime.base import Place, Supervised
 from ocppstation.actors.runtime.context import RPC, StationContext, evse_of, evse_path
 from ocppstation.actors.runtime.supervisor import ChildRestarted, ChildTerminated
 from ocppstation.actors.security_events import event_payload
+from ocppstation.config.settings_catalog import Setting
 from ocppstation.protocol.payloads import parse
 from ocppstation.protocol.timestamps import ocpp_timestamp
 
@@ -81,7 +82,7 @@ def _wanted(event: object) -> object | None:
     match event:
         case ChildTerminated(path=path) if (evse := evse_of(path)) is not None:
             return _EvseDown(evse)
-        case ConfigChanged(key="HeartbeatInterval"):
+        case ConfigChanged(setting=Setting.HEARTBEAT_INTERVAL):
             return event
         case ChildRestarted(path=path) if (evse := evse_of(path, "connector")) is not None:
             return _Reannounce(evse)  # a restarted connector may now say something else
@@ -144,7 +145,7 @@ class Registration(Supervised):
                 self._announce_station()
             case SendStatus(connector=int(connector)):
                 self._announce_one(connector)
-            case ConfigChanged(key="HeartbeatInterval"):
+            case ConfigChanged(setting=Setting.HEARTBEAT_INTERVAL):
                 if self.heartbeat_timer is not None:
                     self._arm_heartbeat(int(message.value))
                     self.ctx.registration.record(self.registration, int(message.value))

@@ -30,6 +30,7 @@ from ocppstation.actors.messages import ReservationsWanted, ReservationUsed, Res
 from ocppstation.actors.runtime.base import Place, Supervised
 from ocppstation.actors.runtime.context import EVSES, RPC, StationContext, evse_path
 from ocppstation.actors.runtime.supervisor import ChildTerminated
+from ocppstation.config.settings_catalog import Setting
 from ocppstation.protocol.errors import NotSupported
 from ocppstation.protocol.framing import Call
 from ocppstation.protocol.timestamps import ocpp_timestamp, parse_timestamp
@@ -163,7 +164,7 @@ class Reservations(Supervised):
     def _reserve_now(self, payload: dict[str, Any]) -> str:
         reservation_id = int(payload["reservationId"])
         connector = int(payload["connectorId"])
-        profiles = self.ctx.setting("SupportedFeatureProfiles", ())
+        profiles = self.ctx.setting(Setting.FEATURE_PROFILES, ())
         if "Reservation" not in profiles:
             self.log.info("reservation %d rejected: the profile is not supported", reservation_id)
             return REJECTED
@@ -175,7 +176,7 @@ class Reservations(Supervised):
             connector,
             self.statuses,
             self.reservations.values(),
-            zero_supported=bool(self.ctx.setting("ReserveConnectorZeroSupported", False)),
+            zero_supported=bool(self.ctx.setting(Setting.RESERVE_CONNECTOR_ZERO, False)),
             replacing=reservation_id,
         )
         if status != ACCEPTED:

@@ -49,6 +49,7 @@ from ocppstation.actors.runtime.holders import TlsMaterial
 from ocppstation.actors.security_events import report_event
 from ocppstation.actors.storage.certificates import StoredCertificate
 from ocppstation.config.loader import ConfigError, StationConfig
+from ocppstation.config.settings_catalog import Setting
 from ocppstation.protocol.framing import Call
 from ocppstation.protocol.v16.certificates import (
     CertificateProblem,
@@ -65,7 +66,7 @@ from ocppstation.protocol.v16.certificates import (
 STORAGE_TIMEOUT = 10.0
 CHARGE_POINT_CERTIFICATE = "ChargePointCertificate"
 # Keys whose change is a "ReconfigurationOfSecurityParameters" security event.
-_SECURITY_KEYS = frozenset({"SecurityProfile", "AuthorizationKey"})
+_SECURITY_SETTINGS = frozenset({Setting.SECURITY_PROFILE, Setting.BASIC_AUTH_PASSWORD})
 
 
 @dataclass(frozen=True)
@@ -174,7 +175,7 @@ class Security(Supervised):
             return self._reject_root(use, problem)
         if any(_same(c, cert) for c in self._of(use)):
             return "Accepted"  # installed already: once is enough
-        limit = self.ctx.setting("CertificateStoreMaxLength", None)
+        limit = self.ctx.setting(Setting.CERTIFICATE_ENTRIES, None)
         roots = len(self._of(CertificateUse.CENTRAL_SYSTEM_ROOT)) + len(
             self._of(CertificateUse.MANUFACTURER_ROOT)
         )
@@ -221,7 +222,7 @@ class Security(Supervised):
         """The last CSMS root while the link needs one (profile 2 or 3) may not go."""
         if stored.use != CertificateUse.CENTRAL_SYSTEM_ROOT:
             return False
-        profile = int(self.ctx.setting("SecurityProfile", 0))
+        profile = int(self.ctx.setting(Setting.SECURITY_PROFILE, 0))
         return profile >= 2 and len(self._of(CertificateUse.CENTRAL_SYSTEM_ROOT)) == 1
 
     # -- our own certificate -----------------------------------------------------------
@@ -237,7 +238,7 @@ class Security(Supervised):
         self.ctx.storage().csr_key.put(key_pem).get(timeout=STORAGE_TIMEOUT)
         cfg = self.ctx.config
         identity = str(cfg.value("Internal", "ChargeBoxSerialNumber") or cfg.charge_point_id)
-        csr = make_csr(key, identity, str(self.ctx.setting("CpoName", "")))
+        csr = make_csr(key, identity, str(self.ctx.setting(Setting.ORGANIZATION_NAME, "")))
         submit(
             self.ctx,
             "SignCertificate",
@@ -255,7 +256,7 @@ class Security(Supervised):
             self.log.warning("the CSMS rejected our SignCertificate")
 
     def _accept_signed(self, chain_pem: str) -> str:
-        limit = self.ctx.setting("CertificateSignedMaxChainSize", None)
+        limit = self.ctx.setting(Setting.MAX_CERTIFICATE_CHAIN_SIZE, None)
         if isinstance(limit, int) and len(chain_pem) > limit:
             return self._reject_signed(f"chain of {len(chain_pem)} bytes, more than {limit}")
         key_pem = self.ctx.storage().csr_key.get().get(timeout=STORAGE_TIMEOUT)
@@ -274,7 +275,7 @@ class Security(Supervised):
         self._store(CHARGE_POINT_CERTIFICATE, "".join(_pem(c) for c in chain), key_pem, old)
         self.ctx.storage().csr_key.put(None).get(timeout=STORAGE_TIMEOUT)
         self.log.info("new ChargePointCertificate %s", chain[0].subject.rfc4514_string())
-        if int(self.ctx.setting("SecurityProfile", 0)) == 3:
+        if int(self.ctx.setting(Setting.SECURITY_PROFILE, 0)) == 3:
             # The link's client certificate: a new connection uses the new one (TC_074).
             self.after.append(("reconnect", "new ChargePointCertificate"))
         return "Accepted"
@@ -379,7 +380,7 @@ def check_provisioning(config: StationConfig) -> None:
 
 
 def _wanted(event: object) -> object | None:
-    if isinstance(event, ConfigChanged) and event.key in _SECURITY_KEYS:
+    if isinstance(event, ConfigChanged) and event.setting in _SECURITY_SETTINGS:
         return event
     return None
 

@@ -42,6 +42,7 @@ from ocppstation.actors.link.rpc import Answer, Inbound
 from ocppstation.actors.messages import TransactionBegins, TransactionEnds
 from ocppstation.actors.runtime.base import Place, Supervised
 from ocppstation.actors.runtime.context import RPC, StationContext, evse_path
+from ocppstation.config.settings_catalog import Setting
 from ocppstation.hw.devices import parse as parse_hardware
 from ocppstation.protocol.errors import NotSupported, OcppError
 from ocppstation.protocol.framing import Call
@@ -210,7 +211,7 @@ class Profiles(Supervised):
     def _inbound(self, call: Call) -> None:
         result: dict[str, Any] | OcppError
         try:
-            if SMART_CHARGING not in self.ctx.setting("SupportedFeatureProfiles", ()):
+            if SMART_CHARGING not in self.ctx.setting(Setting.FEATURE_PROFILES, ()):
                 raise NotSupported(f"{call.action}: this station does not do Smart Charging")
             match call.action:
                 case "SetChargingProfile":
@@ -230,12 +231,12 @@ class Profiles(Supervised):
     def _check(self, data: Mapping[str, Any], connector: int) -> ChargingProfile:
         """The profile, if a careful station takes it; ProfileError says why not."""
         profile = parse_profile(data, connector)
-        allowed = self.ctx.setting("ChargingScheduleAllowedChargingRateUnit", ("Current", "Power"))
+        allowed = self.ctx.setting(Setting.RATE_UNITS, ("Current", "Power"))
         check_profile(
             profile,
             connectors=len(self.evses),
-            max_stack_level=int(self.ctx.setting("ChargeProfileMaxStackLevel", 10)),
-            max_periods=int(self.ctx.setting("ChargingScheduleMaxPeriods", 96)),
+            max_stack_level=int(self.ctx.setting(Setting.PROFILE_MAX_STACK_LEVEL, 10)),
+            max_periods=int(self.ctx.setting(Setting.PERIODS_PER_SCHEDULE, 96)),
             allowed_units=units_allowed(allowed),
             now=self.ctx.clock.wall(),
         )
@@ -252,7 +253,7 @@ class Profiles(Supervised):
         ]
 
     def _room_for(self, profile: ChargingProfile, waiting: int = 0) -> bool:
-        limit = int(self.ctx.setting("MaxChargingProfilesInstalled", 64))
+        limit = int(self.ctx.setting(Setting.MAX_PROFILES_INSTALLED, 64))
         return len(self.profiles) - len(self._replaced(profile)) + waiting + 1 <= limit
 
     def _set(self, connector: int, data: dict[str, Any]) -> dict[str, Any]:
@@ -352,15 +353,13 @@ class Profiles(Supervised):
 
     def _default_unit(self) -> str:
         # The request may leave the unit to us: the first the station allows.
-        allowed = sorted(
-            units_allowed(self.ctx.setting("ChargingScheduleAllowedChargingRateUnit", ()))
-        )
+        allowed = sorted(units_allowed(self.ctx.setting(Setting.RATE_UNITS, ())))
         return allowed[0].value if allowed else Unit.A.value
 
     # -- RemoteStartTransaction's TxProfile -------------------------------------------
 
     def _remote_start(self, message: RemoteStartProfile) -> str | None:
-        if SMART_CHARGING not in self.ctx.setting("SupportedFeatureProfiles", ()):
+        if SMART_CHARGING not in self.ctx.setting(Setting.FEATURE_PROFILES, ()):
             return "this station does not do Smart Charging"
         try:
             profile = self._check(message.profile, message.evse)
@@ -375,7 +374,7 @@ class Profiles(Supervised):
             return "MaxChargingProfilesInstalled reached"
         self.pending_seq += 1
         self.pending[message.evse] = _Pending(message.id_tag, profile, self.pending_seq)
-        lifetime = float(self.ctx.setting("ConnectionTimeOut", 60)) + float(
+        lifetime = float(self.ctx.setting(Setting.EV_CONNECTION_TIMEOUT, 60)) + float(
             self.ctx.config.value("Internal", "CallTimeout")
         )
         expired = _PendingExpired(message.evse, self.pending_seq)
