@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
@@ -59,3 +61,35 @@ def test_only_dataclasses_are_dumped() -> None:
 def test_round_trip(connector: int, id_tag: str) -> None:
     wire = {"connectorId": connector, "idTag": id_tag}
     assert dump(parse(call.RemoteStartTransaction, wire)) == wire
+
+
+def _reference(message: object) -> object:
+    """What the ocpp package itself would send: its own conversions over asdict()."""
+    from dataclasses import asdict
+
+    from ocpp.charge_point import remove_nones, snake_to_camel_case
+
+    return json.loads(json.dumps(snake_to_camel_case(remove_nones(asdict(message)))))
+
+
+sampled = st.fixed_dictionaries(
+    {"value": st.text(max_size=5)},
+    optional={
+        "measurand": st.sampled_from(["SoC", "Voltage", "Energy.Active.Import.Register"]),
+        "unit": st.one_of(st.none(), st.just("Wh")),
+        "phase": st.sampled_from(["L1", "L2-N"]),
+    },
+)
+
+
+@given(
+    st.integers(0, 128),
+    st.lists(st.lists(sampled, min_size=1, max_size=3), max_size=3),
+    st.one_of(st.none(), st.integers(1, 99)),
+)
+def test_dump_sends_what_the_ocpp_package_sends(
+    connector: int, values: list[list[dict[str, object]]], tx: int | None
+) -> None:
+    meter_value = [{"timestamp": "2026-01-01T00:00:00Z", "sampled_value": v} for v in values]
+    message = call.MeterValues(connector_id=connector, meter_value=meter_value, transaction_id=tx)
+    assert dump(message) == _reference(message)
