@@ -77,6 +77,7 @@ from ocppstation.tools.peer import (
     MessageLog,
     PeerError,
     ScriptedReply,
+    ThenCall,
     classify,
 )
 
@@ -89,6 +90,7 @@ __all__ = [
     "InvalidResponse",
     "LogEntry",
     "MessageLog",
+    "ThenCall",
     "main_csms",
     "server_ssl_context",
 ]
@@ -274,6 +276,13 @@ class _StationSession(ChargePoint):
                 return
             if isinstance(reply, dict):
                 await self._send(json.dumps([3, unique_id, reply], separators=(",", ":")))
+                return
+            if isinstance(reply, ThenCall):
+                payload = reply.payload(reply.reply) if callable(reply.payload) else reply.payload
+                compact = (",", ":")
+                await self._send(json.dumps([3, unique_id, reply.reply], separators=compact))
+                call = [2, reply.unique_id, reply.action, payload]
+                await self._send(json.dumps(call, separators=compact))
                 return
         await super().route_message(raw_msg)
 

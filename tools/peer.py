@@ -116,7 +116,23 @@ class _NoReply:
 # drive the station's response timeout.
 NO_REPLY: Final = _NoReply()
 
-ScriptedReply = dict[str, Any] | CallErrorReply | _NoReply
+@dataclass(frozen=True)
+class ThenCall:
+    """A scripted answer followed at once, as the very next frame, by a CSMS CALL.
+
+    What conformance tests and real CSMSs do: answer a StartTransaction and
+    send SetChargingProfile for its transaction with no gap. `payload` is the
+    CALL's payload, or made from the answer sent; the station's reply to the
+    CALL shows up in the log under `unique_id`.
+    """
+
+    reply: dict[str, Any]
+    action: str
+    payload: dict[str, Any] | Callable[[dict[str, Any]], dict[str, Any]]
+    unique_id: str = "then-call"
+
+
+ScriptedReply = dict[str, Any] | CallErrorReply | _NoReply | ThenCall
 
 
 def classify(text: str) -> tuple[Kind, str | None, str | None, Any, str | None, str | None]:

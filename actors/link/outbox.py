@@ -18,6 +18,7 @@ transaction is sent with it.
 
 from __future__ import annotations
 
+import threading
 from collections import deque
 from dataclasses import dataclass
 from typing import Any
@@ -27,7 +28,7 @@ import pykka
 from ocppstation.actors.events import Online, RetryScheduled
 from ocppstation.actors.link.rpc import NotRegistered, Outcome, ReadyQuery, submit
 from ocppstation.actors.messages import Learned
-from ocppstation.actors.runtime.base import Place, Supervised
+from ocppstation.actors.runtime.base import Applied, Place, Supervised
 from ocppstation.actors.runtime.context import AUTH, OUTBOX, RPC, StationContext, evse_path
 from ocppstation.actors.storage.queue import QueuedMessage
 from ocppstation.config.settings_catalog import Setting
@@ -41,6 +42,8 @@ from ocppstation.protocol.txqueue import (
 )
 
 ASK_TIMEOUT = 10.0
+# How long an answer that gives a transaction its id waits for its connector.
+CONNECTOR_WAIT = 2.0
 
 
 @dataclass(frozen=True)
@@ -290,7 +293,10 @@ class Outbox(Supervised):
         self.ctx.storage().transactions.set_id(head.local_tx, transaction_id).get(
             timeout=ASK_TIMEOUT
         )
-        self._tell_connector(
+        # Waited for: the connector has the id (and has published
+        # TransactionStarted) before this answer counts as handled, so a CSMS
+        # CALL about the transaction right after it finds it (rpc._dispatch).
+        self._wait_for_connector(
             head.local_tx,
             TransactionIdKnown(head.local_tx, transaction_id, dict(delivered.token_info or {})),
         )
@@ -309,6 +315,20 @@ class Outbox(Supervised):
         self.waiters = [w for w in self.waiters if w not in done]
         for _, waiter in done:
             _tell(waiter)
+
+    def _wait_for_connector(self, local_tx: int, message: object) -> None:
+        connector = self.connectors.get(local_tx)
+        if connector is None:
+            return
+        # Told, not asked, so that a bug handling it still crashes (and
+        # restarts) the connector; Applied says when it is handled.
+        handled = threading.Event()
+        told = self.ctx.registry.tell(
+            evse_path(connector, "connector"), Applied(message, handled.set)
+        )
+        if told and not handled.wait(CONNECTOR_WAIT):
+            # Restarting or stuck: it reads the id from storage when back.
+            self.log.warning("connector %d did not take %r in time", connector, message)
 
     def _tell_connector(self, local_tx: int, message: object) -> None:
         connector = self.connectors.get(local_tx)

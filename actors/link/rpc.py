@@ -12,17 +12,19 @@ persisted queue of transactional messages will sit in front of `_enqueue`.
 
 from __future__ import annotations
 
+import itertools
 import logging
 from collections import deque
 from collections.abc import Callable, Mapping
 from concurrent.futures import Future
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any
 
 import pykka
 
 from ocppstation.actors.events import MessageAnswered, MessageSent
-from ocppstation.actors.runtime.base import Place, Supervised
+from ocppstation.actors.runtime.base import Applied, Place, Supervised
 from ocppstation.actors.runtime.context import REGISTRATION, RPC, WEBSOCKET, StationContext
 from ocppstation.protocol.errors import (
     InternalError,
@@ -66,6 +68,9 @@ class Submit:
     action: str
     payload: dict[str, Any]
     future: Future[dict[str, Any]] = field(default_factory=Future, compare=False)
+    # Told `wrap(outcome)` (or the Outcome) when the call ends.
+    reply_to: pykka.ActorRef[Any] | None = field(default=None, compare=False)
+    wrap: Callable[[Outcome], object] | None = field(default=None, compare=False)
 
 
 @dataclass(frozen=True)
@@ -128,6 +133,20 @@ class _CheckTimeout:
     pass
 
 
+@dataclass(frozen=True)
+class _Applied:
+    token: int
+
+
+@dataclass(frozen=True)
+class _HeldTooLong:
+    seq: int
+
+
+# The longest a CSMS CALL waits for the answers before it to be handled.
+EFFECTS_TIMEOUT = 5.0
+
+
 def submit(
     ctx: StationContext,
     action: str,
@@ -141,21 +160,38 @@ def submit(
     also told `wrap(outcome)` (or the Outcome itself) when the call ends, so
     actors never block waiting for the CSMS.
     """
-    message = Submit(action, payload)
-    if reply_to is not None:
-
-        def tell(fut: Future[dict[str, Any]]) -> None:
-            exc = fut.exception()
-            outcome = Outcome(action, payload, None if exc else fut.result(), exc)
-            try:
-                reply_to.tell(wrap(outcome) if wrap else outcome)
-            except pykka.ActorDeadError:
-                log.debug("%s finished after its caller stopped", action)
-
-        message.future.add_done_callback(tell)
+    message = Submit(action, payload, reply_to=reply_to, wrap=wrap)
     if not ctx.registry.tell(RPC, message):
-        message.future.set_exception(OfflineError("the rpc actor is not running"))
+        _finish(message, error=OfflineError("the rpc actor is not running"))
     return message.future
+
+
+def _finish(
+    message: Submit,
+    result: dict[str, Any] | None = None,
+    error: Exception | None = None,
+    applied: Callable[[], None] | None = None,
+) -> bool:
+    """End `message`'s call: resolve its future, tell whoever asked to be told.
+
+    With `applied`, the caller is told the outcome inside `Applied` and
+    `applied` runs once it has handled it; returns whether it was told.
+    """
+    if not message.future.done():
+        if error is not None:
+            message.future.set_exception(error)
+        else:
+            message.future.set_result(result or {})
+    if message.reply_to is None:
+        return False
+    outcome = Outcome(message.action, message.payload, result if error is None else None, error)
+    told = message.wrap(outcome) if message.wrap else outcome
+    try:
+        message.reply_to.tell(told if applied is None else Applied(told, applied))
+    except pykka.ActorDeadError:
+        log.debug("%s finished after its caller stopped", message.action)
+        return False
+    return True
 
 
 def send(
@@ -180,6 +216,12 @@ class Rpc(Supervised):
         self.generation = -1
         self.queue: deque[Submit] = deque()
         self.in_flight: dict[str, Submit] = {}
+        # Answers of the CSMS an actor is still handling, and the CSMS's
+        # CALLs that wait for them (see _dispatch).
+        self._tokens = itertools.count(1)
+        self.applying: set[int] = set()
+        self.held: deque[Call] = deque()
+        self.hold_seq = 0
 
     def setup(self) -> None:
         # A restarted rpc may have missed the link's LinkUp: ask it to say again.
@@ -226,6 +268,19 @@ class Rpc(Supervised):
                 return self.session is not None
             case ReadyQuery():
                 return self.session is not None and self.ctx.registration.accepted
+            case _Applied(token=token):
+                self.applying.discard(token)
+                self._release()
+            case _HeldTooLong(seq=seq) if seq == self.hold_seq and self.held:
+                log.warning(
+                    "answers still being handled after %.0f s: handling %d CSMS call(s) anyway",
+                    EFFECTS_TIMEOUT,
+                    len(self.held),
+                )
+                self.applying.clear()
+                self._release()
+            case _HeldTooLong():
+                pass
             case _CheckTimeout():
                 if self.session:
                     self._handle_events(self.session.poll(self._now()))
@@ -237,10 +292,10 @@ class Rpc(Supervised):
 
     def _enqueue(self, message: Submit) -> None:
         if self.session is None:
-            message.future.set_exception(OfflineError(f"{message.action}: link is down"))
+            _finish(message, error=OfflineError(f"{message.action}: link is down"))
         elif not self.ctx.registration.accepted and message.action not in _ALLOWED_UNREGISTERED:
-            message.future.set_exception(
-                NotRegistered(f"{message.action}: the CSMS has not accepted us yet")
+            _finish(
+                message, error=NotRegistered(f"{message.action}: the CSMS has not accepted us yet")
             )
         else:
             self.queue.append(message)
@@ -256,7 +311,7 @@ class Rpc(Supervised):
             except OutgoingPayloadInvalid as exc:
                 # Our own bug: refuse to put it on the wire, and say so loudly.
                 log.error("refused to send an invalid %s: %s", message.action, exc)
-                message.future.set_exception(exc)
+                _finish(message, error=exc)
                 continue
             self.in_flight[unique_id] = message
             self.ctx.bus.publish(MessageSent(message.action, message.payload))
@@ -292,12 +347,37 @@ class Rpc(Supervised):
         )
         if message is None:
             return
-        if error is not None:
-            message.future.set_exception(error)
-        else:
-            message.future.set_result(payload or {})
+        token = next(self._tokens)
+        if _finish(message, payload, error, partial(self.actor_ref.tell, _Applied(token))):
+            # What this answer changes must be in force before the CSMS's next
+            # CALL is judged (see _dispatch).
+            self.applying.add(token)
 
     def _dispatch(self, call: Call) -> None:
+        """Hand a CSMS CALL to its block, in order, once everything the frames
+        before it changed is in force.
+
+        The rule: a CALL is judged on the state as of its arrival. An answer
+        of the CSMS (a StartTransaction's transactionId, say) takes effect in
+        the actor that asked, not here; so while an actor is still handling
+        an answer that arrived before this CALL, the CALL waits (`held`),
+        and the CALLs after it wait behind it. Nothing else waits: our own
+        CALLs and answers go on, so a handler that sends a CALL of its own
+        cannot deadlock us, and EFFECTS_TIMEOUT bounds any wait.
+        """
+        if self.applying or self.held:
+            self.held.append(call)
+            if len(self.held) == 1:
+                self.hold_seq += 1
+                self.ctx.call_later(EFFECTS_TIMEOUT, self.actor_ref, _HeldTooLong(self.hold_seq))
+            return
+        self._route(call)
+
+    def _release(self) -> None:
+        while self.held and not self.applying:
+            self._route(self.held.popleft())
+
+    def _route(self, call: Call) -> None:
         target = self.routes.get(call.action)
         if target is None or not self.ctx.registry.tell(target, Inbound(call)):
             why = "not supported" if target is None else f"{target} is not running"
@@ -322,6 +402,9 @@ class Rpc(Supervised):
         # Cleared first: the failure events must not pump queued calls into
         # the session that is closing.
         session, self.session = self.session, None
+        # Their answers would go to a connection that is gone.
+        self.held.clear()
+        self.applying.clear()
         if session is not None:
             self._handle_events(session.close(self._now()))
         self._fail_all(OfflineError(f"link down: {reason}"))
@@ -333,7 +416,7 @@ class Rpc(Supervised):
         self.queue.clear()
         for message in pending:
             if not message.future.done():
-                message.future.set_exception(error)
+                _finish(message, error=error)
 
     def _now(self) -> float:
         return self.ctx.clock.monotonic()

@@ -17,6 +17,7 @@ actor. Fault injection therefore tells ``Crash``.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -29,6 +30,7 @@ if TYPE_CHECKING:
     from types import TracebackType
 
 __all__ = [
+    "Applied",
     "ChildExited",
     "Crash",
     "InjectedCrash",
@@ -84,6 +86,19 @@ def _logger_name(path: str) -> str:
     # Dots, not slashes, so that logging's hierarchy works: configuring
     # "ocppstation.evses" also configures "ocppstation.evses.3.meter".
     return "ocppstation." + (path.replace("/", ".") if path else "root")
+
+
+@dataclass(frozen=True)
+class Applied:
+    """`message`, with `done` to call once the receiver has handled it.
+
+    Whoever tells it waits for what the message changes to be in force (a
+    crash while handling it counts as handled: the restart is what holds).
+    The receiver sees only `message`: the base class unwraps it.
+    """
+
+    message: object
+    done: Callable[[], None]
 
 
 class Supervised(pykka.ThreadingActor):
@@ -163,6 +178,11 @@ class Supervised(pykka.ThreadingActor):
     def on_receive(self, message: Any) -> Any:
         if isinstance(message, Crash):
             raise InjectedCrash(message.reason)
+        if isinstance(message, Applied):
+            try:
+                return self.receive(message.message)
+            finally:
+                message.done()
         return self.receive(message)
 
     # -- internals --
