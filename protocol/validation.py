@@ -237,6 +237,31 @@ def _to_ocpp_error(
     )
 
 
+# The widest integer the station keeps (SQLite's, a signed 64-bit one). The
+# schemas set no bound on most integers; a number beyond this one is no
+# value any OCPP field can mean, and refusing it here keeps it away from
+# storage and arithmetic everywhere at once.
+INTEGER_LIMIT = 2**63 - 1
+
+
+def _check_integers(value: Any, action: str, what: str, path: str = "") -> None:
+    if isinstance(value, bool):
+        return
+    if isinstance(value, int):
+        if not -INTEGER_LIMIT - 1 <= value <= INTEGER_LIMIT:
+            field = path or "payload"
+            raise PropertyConstraintViolation(
+                f"{action} {what}: {field} is out of range (a 64-bit integer at most)",
+                {"field": field[:100], "constraint": "int64"},
+            )
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            _check_integers(item, action, what, _join(path, str(key)))
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            _check_integers(item, action, what, f"{path}[{index}]")
+
+
 class Validator:
     """Validates the payloads of one OCPP version. Cheap to construct."""
 
@@ -286,6 +311,7 @@ class Validator:
                 {"action": action[:50]},
             )
         check = _compile(self.version, schema_name)
+        _check_integers(payload, action, what)
         try:
             check(payload)
         except fastjsonschema.JsonSchemaValueException as exc:

@@ -14,7 +14,7 @@ import pytest
 from ocppstation.actors.clock import FakeClock
 from ocppstation.actors.events import Online
 from ocppstation.actors.station import Station
-from ocppstation.tools.csms import DevCsms
+from ocppstation.tools.csms import CallErrorResponse, DevCsms
 from tests.conftest import StationFactory, answered, log_of, wait_status
 
 CP = "cp-test"
@@ -236,3 +236,17 @@ def test_an_expiry_date_in_lower_case_is_understood(
     station.tag(1, "LATER")
     wait_status(station, 1, "Charging")
     assert station.status()["evses"][0]["id_tag"] == "LATER"
+
+
+@pytest.mark.parametrize("version", [2**63, -(2**63) - 1, 10**30])
+def test_a_list_version_no_store_can_hold_is_refused_cleanly(
+    csms: DevCsms, make_station: StationFactory, caplog: pytest.LogCaptureFixture, version: int
+) -> None:
+    booted(csms, make_station)
+    payload = {"listVersion": version, "updateType": "Full", "localAuthorizationList": []}
+    with pytest.raises(CallErrorResponse) as refused:
+        csms.call(CP, "SendLocalList", payload, validate=False)
+    assert refused.value.code == "PropertyConstraintViolation"
+    # Refused before it reached storage: no traceback, and the list is as it was.
+    assert not [r for r in caplog.records if r.exc_info]
+    assert csms.call(CP, "GetLocalListVersion", {}) == {"listVersion": 0}
