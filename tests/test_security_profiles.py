@@ -11,6 +11,7 @@ backoff runs in virtual time.
 from __future__ import annotations
 
 import base64
+import logging
 import os
 import ssl
 import warnings
@@ -653,3 +654,29 @@ def test_the_root_the_link_relies_on_is_not_deleted(
     answer = tls_csms.call(CP, "DeleteCertificate", {"certificateHashData": only})
     assert answer == {"status": "Failed"}
     assert station.ctx.tls.current.csms_roots == roots(pki).csms_roots
+
+
+def test_no_log_line_at_any_level_holds_the_authorization_key(
+    make_tls_station: MakeStation, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    new = "an0ther-s3cret-key-4567"
+    secrets = [KEY, new]
+    secrets += [base64.b64encode(f"{CP}:{s}".encode()).decode() for s in (KEY, new)]
+    with DevCsms(port=0, heartbeat_interval=60, password=KEY) as csms:
+        station = make_tls_station(csms.url, None, Security=profile(1))
+        registered(station)
+        mark = csms.log.mark()
+        assert change(csms, "AuthorizationKey", new) == "Accepted"
+        # It reconnects with the new key (which this CSMS does not know).
+        csms.log.wait_for(lambda e: e.kind in ("connect", "rejected"), 10, since=mark)
+    # The station's lines (the dev CSMS's server traces its side on its own).
+    lines = [
+        record.getMessage()
+        for record in caplog.records
+        if record.name.startswith("ocppstation") and not record.name.startswith("ocppstation.tools")
+    ]
+    # The trace was there to leak from: the handshake's headers and the frames.
+    assert any("Authorization: (hidden)" in line for line in lines)
+    assert any("ChangeConfiguration" in line or "data not logged" in line for line in lines)
+    assert [line for line in lines if any(secret in line for secret in secrets)] == []

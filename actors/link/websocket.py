@@ -40,6 +40,7 @@ from typing import Any
 
 import pykka
 from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidURI
+from websockets.frames import Frame, Opcode
 from websockets.sync.client import ClientConnection, connect
 
 from ocppstation.actors.events import ConfigApplied, ConfigChanged, ConnectFailed, LinkChanged
@@ -234,9 +235,33 @@ class _RoutineKeepaliveFailure(logging.Filter):
         return True
 
 
+class _NoSecrets(logging.Filter):
+    """websockets' DEBUG trace shows every handshake header and a piece of
+    every frame: the Basic credentials (AuthorizationKey, base64) and, in a
+    ChangeConfiguration, the key itself. Headers that carry credentials lose
+    their value, data frames their data (their size stays); nothing else in
+    the trace changes."""
+
+    _CREDENTIALS = frozenset({"authorization", "proxy-authorization"})
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        args = record.args
+        if not isinstance(args, tuple):
+            return True
+        if len(args) == 2 and str(args[0]).lower() in self._CREDENTIALS:
+            record.args = (args[0], "(hidden)")
+        elif len(args) == 1 and isinstance(args[0], Frame) and args[0].opcode in _DATA:
+            frame = args[0]
+            record.args = (f"{frame.opcode.name} [{len(frame.data)} bytes, data not logged]",)
+        return True
+
+
+_DATA = frozenset({Opcode.TEXT, Opcode.BINARY, Opcode.CONT})
+
 # websockets' own log lines for our connections, under our name.
 _WEBSOCKETS_LOG = logging.getLogger("ocppstation.link.websockets")
 _WEBSOCKETS_LOG.addFilter(_RoutineKeepaliveFailure())
+_WEBSOCKETS_LOG.addFilter(_NoSecrets())
 
 
 def tls_security_event(exc: BaseException) -> str | None:
