@@ -311,7 +311,6 @@ class Validator:
                 {"action": action[:50]},
             )
         check = _compile(self.version, schema_name)
-        _check_integers(payload, action, what)
         try:
             check(payload)
         except fastjsonschema.JsonSchemaValueException as exc:
@@ -324,3 +323,5 @@ class Validator:
                 f"{action} {what} could not be validated: {type(exc).__name__}",
                 {"field": "payload", "constraint": type(exc).__name__},
             ) from None
+        # After the schema, which says what is of the wrong type first.
+        _check_integers(payload, action, what)

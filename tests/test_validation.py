@@ -355,15 +355,21 @@ def test_an_integer_beyond_64_bits_is_a_property_constraint_violation(huge: int)
     with pytest.raises(PropertyConstraintViolation) as caught:
         validator.check_request("SendLocalList", payload)
     assert caught.value.details == {"field": "listVersion", "constraint": "int64"}
+    period = {"startPeriod": huge, "limit": 16.0}
     nested = {
-        "listVersion": 1,
-        "updateType": "Full",
-        "localAuthorizationList": [{"idTag": "A", "idTagInfo": {"status": "Accepted"}}],
-        "extra": [{"deep": huge}],
+        "connectorId": 1,
+        "csChargingProfiles": {
+            "chargingProfileId": 1,
+            "stackLevel": 0,
+            "chargingProfilePurpose": "TxDefaultProfile",
+            "chargingProfileKind": "Relative",
+            "chargingSchedule": {"chargingRateUnit": "A", "chargingSchedulePeriod": [period]},
+        },
     }
     with pytest.raises(PropertyConstraintViolation) as caught:
-        validator.check_request("SendLocalList", nested)
-    assert caught.value.details["field"] == "extra[0].deep"
+        validator.check_request("SetChargingProfile", nested)
+    where = "csChargingProfiles.chargingSchedule.chargingSchedulePeriod[0].startPeriod"
+    assert caught.value.details["field"] == where
 
 
 @given(st.integers(min_value=-(2**63), max_value=2**63 - 1))
