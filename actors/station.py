@@ -33,7 +33,7 @@ from ocppstation.actors.runtime.context import (
     evse_path,
 )
 from ocppstation.actors.runtime.registry import Registry
-from ocppstation.actors.runtime.supervisor import Strategy, Supervisor
+from ocppstation.actors.runtime.supervisor import Strategy, Supervisor, SupervisorGaveUp
 from ocppstation.actors.versions import station_tree
 from ocppstation.config.loader import StationConfig
 from ocppstation.hw import devices as hwconfig
@@ -109,6 +109,8 @@ class Station:
         self._stopped = threading.Event()
         self._lifecycle = threading.RLock()
         self.on_hard_reset: Callable[[], None] | None = None
+        self._failed = threading.Event()
+        self._gave_up: str | None = None
         self._unsubscribe_reset = self.bus.subscribe(self._on_event)
 
     # -- lifecycle ---------------------------------------------------------------
@@ -132,6 +134,10 @@ class Station:
         place = Place("", None, self.registry)
 
         def on_root_event(event: object) -> None:
+            if isinstance(event, SupervisorGaveUp) and event.path == "":
+                # The root stopped every part: nothing will restart them.
+                self._gave_up = event.reason
+                self._failed.set()
             self.bus.publish(event)
 
         self._root = Supervisor.start(
@@ -142,6 +148,18 @@ class Station:
             period=30.0,
             on_event=on_root_event,
         )
+
+    def wait_failed(self, timeout: float | None = None) -> str | None:
+        """Block until the root supervisor gives up (too many restarts of its
+        parts); the reason, or None if it did not within `timeout`.
+
+        Once it has, the station runs nothing: an embedder should stop it and
+        restart the process (the CLI exits with EXIT_GAVE_UP). Open
+        transactions are ended as at a power loss by the next start, from
+        the database, and queued messages wait there.
+        """
+        self._failed.wait(timeout)
+        return self._gave_up
 
     def stop(self, timeout: float = 10.0) -> None:
         self._unsubscribe_reset()

@@ -426,3 +426,20 @@ def test_an_unusable_certificate_file_exits_2_naming_the_key(
     assert done.returncode == 2, done.stderr
     assert named in done.stderr
     assert "Traceback" not in done.stderr
+
+
+def test_a_station_whose_root_gives_up_exits_70_for_its_service_manager(
+    csms: DevCsms, station_process: StationProcess
+) -> None:
+    csms.log.wait_for(status_of(2, "Available"), WAIT)
+    # The root allows 5 restarts in 30 s: the sixth crash makes it give up. A
+    # crash told while the part is restarting is lost, so crash until it exits.
+    for _ in range(200):
+        if station_process.proc.poll() is not None:
+            break
+        try:
+            station_process.send("crash registration")
+        except (AssertionError, BrokenPipeError, OSError):
+            break  # gone before it answered
+    assert station_process.proc.wait(EXIT_TIMEOUT) == 70, station_process.stderr()
+    assert "the station gave up" in station_process.stderr()

@@ -1,9 +1,16 @@
-"""The `ocppstation` command: run a station, a development CSMS, or the demo."""
+"""The `ocppstation` command: run a station, a development CSMS, or the demo.
+
+Exit status: 0 a normal stop, 2 a bad flag or configuration (one line on
+stderr), 70 (EX_SOFTWARE) the station gave up: its root supervisor ran out
+of restarts and nothing runs any more, so the process ends for its service
+manager to start it again.
+"""
 
 from __future__ import annotations
 
 import argparse
 import logging
+import os
 import signal
 import sys
 import threading
@@ -12,6 +19,10 @@ from typing import Any
 
 from ocppstation.config.loader import ConfigError, StationConfig, load
 from ocppstation.tools import fake_device, hw_probe
+
+EXIT_OK = 0
+EXIT_USAGE = 2
+EXIT_GAVE_UP = 70
 
 
 def _run_parser(sub: Any) -> None:
@@ -99,7 +110,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
         config = station_config(args)
     except ConfigError as exc:
         print(f"ocppstation: {exc}", file=sys.stderr)
-        return 2
+        return EXIT_USAGE
     station = Station(config)
     # Events go to stderr so that, with --console, stdout carries answers only.
     view = LiveView(sys.stderr)
@@ -108,7 +119,10 @@ def _cmd_run(args: argparse.Namespace) -> int:
         station.start()
     except ConfigError as exc:  # the Hardware section, checked against the machine
         print(f"ocppstation: {exc}", file=sys.stderr)
-        return 2
+        return EXIT_USAGE
+    threading.Thread(
+        target=_exit_when_given_up, args=(station,), name="give-up-watch", daemon=True
+    ).start()
     try:
         if args.console:
             Console(station).serve(sys.stdin, sys.stdout)
@@ -119,7 +133,21 @@ def _cmd_run(args: argparse.Namespace) -> int:
             done.wait()
     finally:
         station.stop()
-    return 0
+    return EXIT_OK
+
+
+def _exit_when_given_up(station: Any) -> None:
+    """A station whose root supervisor gave up runs nothing: end the process,
+    non-zero, so that systemd or a container runtime starts it again."""
+    reason = station.wait_failed()
+    logging.getLogger("ocppstation.cli").critical(
+        "the station gave up (%s): stopping, exit status %d", reason, EXIT_GAVE_UP
+    )
+    station.stop()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    # From this thread: the main one may sit in a blocking read of stdin.
+    os._exit(EXIT_GAVE_UP)
 
 
 def _cmd_csms(argv: list[str]) -> int:
