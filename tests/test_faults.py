@@ -12,6 +12,7 @@ from ocppstation.actors.events import (
     LinkChanged,
     MessageAnswered,
     TransactionStarted,
+    TransactionStopped,
 )
 from ocppstation.actors.link.rpc import SayLinkState
 from ocppstation.actors.runtime.supervisor import ChildRestarted, ChildTerminated
@@ -85,6 +86,30 @@ def test_an_evse_past_its_restart_intensity_is_faulted_and_the_others_work(
     start = csms.log.wait_call("StartTransaction", CP)
     assert start.payload["connectorId"] == 2
     assert station.status()["link"] == "up"
+
+
+def test_an_evse_that_gives_up_ends_its_transaction_at_once(
+    csms: DevCsms, make_station: StationFactory
+) -> None:
+    station = make_station(csms)
+    answered(station, "StatusNotification", 3)
+    station.plug(1)
+    station.tag(1, "TAG-1")
+    started = log_of(station).wait_for(lambda e: isinstance(e, TransactionStarted), timeout=5)
+    for _ in range(3):
+        ref = station.registry.wait_for("evses/1/connector", 5)
+        station.crash("evses/1/connector")
+        station.registry.wait_for("evses/1/connector", 5, not_ref=ref)
+    mark = csms.log.mark()
+    station.crash("evses/1/connector")
+    # Not at the next start of the process: now, at the last known meter value.
+    stop = csms.log.wait_call("StopTransaction", CP, since=mark)
+    assert stop.payload["transactionId"] == started.transaction_id
+    assert stop.payload["reason"] == "Other"
+    assert stop.payload["meterStop"] >= started.meter_start
+    stopped = log_of(station).wait_for(lambda e: isinstance(e, TransactionStopped), timeout=5)
+    assert (stopped.evse, stopped.reason) == (1, "Other")
+    assert station.status()["evses"][0]["status"] == "down"
 
 
 def test_a_crashed_websocket_reconnects_without_a_new_boot(

@@ -31,7 +31,7 @@ from ocppstation.actors.evse.hardware import (
     Unlock,
 )
 from ocppstation.actors.evse.metering import Aligned, Metering, Sample
-from ocppstation.actors.evse.transaction import Transaction
+from ocppstation.actors.evse.transaction import Transaction, end_stored
 from ocppstation.actors.link.outbox import StartDropped, TransactionIdKnown, tell_stored
 from ocppstation.actors.link.rpc import submit
 from ocppstation.actors.messages import (
@@ -533,27 +533,7 @@ class Connector(Supervised):
             if record.connector != self.evse:
                 continue
             if self.recover:
-                stop = self.messages.stopped(
-                    record.id_tag, record.last_meter, record.last_at, "PowerLoss"
-                )
-                seq = (
-                    self.ctx.storage()
-                    .transactions.end_and_queue(
-                        record.local_id,
-                        record.last_meter,
-                        record.last_at,
-                        "PowerLoss",
-                        stop.action,
-                        stop.payload,
-                    )
-                    .get(timeout=STORAGE_TIMEOUT)
-                )
-                self._enqueued(seq, stop.action, stop.payload, record.local_id)
-                self.ctx.bus.publish(
-                    TransactionStopped(
-                        self.evse, record.transaction_id, "PowerLoss", record.last_meter
-                    )
-                )
+                end_stored(self.ctx, self.messages, record, "PowerLoss", record.last_at)
             elif self.tx is None:
                 self.tx = Transaction(
                     record.id_tag, record.meter_start, record.local_id, record.transaction_id

@@ -1,12 +1,21 @@
-"""A transaction as the EVSE keeps it while it runs, whatever the version."""
+"""A transaction as the EVSE keeps it while it runs, whatever the version,
+and how one the EVSE can no longer run is ended from the database."""
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass, field
 from typing import Any
 
+from ocppstation.actors.events import TransactionStopped
+from ocppstation.actors.link.outbox import tell_stored
+from ocppstation.actors.runtime.context import StationContext
+from ocppstation.actors.storage.transactions import TxRecord
 from ocppstation.hw.ports import MeterReading
+from ocppstation.protocol.evse_messages import EvseMessages
 from ocppstation.protocol.txqueue import TransactionId
+
+STORAGE_TIMEOUT = 10.0
 
 
 @dataclass
@@ -22,3 +31,29 @@ class Transaction:
 
     def over_energy_cap(self, reading: MeterReading) -> bool:
         return self.energy_cap_wh is not None and reading.energy_wh >= self.energy_cap_wh
+
+
+def end_stored(
+    ctx: StationContext, messages: EvseMessages, record: TxRecord, reason: str, at: str
+) -> None:
+    """End a transaction the database says is open, at its last known meter
+    value: stored and queued in one commit, then the outbox and the bus told.
+
+    For one whose EVSE cannot end it itself: left by a previous run (PowerLoss,
+    at `record.last_at`), or on an EVSE that gave up (Other, now).
+    """
+    stop = messages.stopped(record.id_tag, record.last_meter, at, reason)
+    seq = (
+        ctx.storage()
+        .transactions.end_and_queue(
+            record.local_id, record.last_meter, at, reason, stop.action, stop.payload
+        )
+        .get(timeout=STORAGE_TIMEOUT)
+    )
+    if not tell_stored(ctx, seq, stop.action, stop.payload, record.local_id, record.connector):
+        logging.getLogger("ocppstation.evse").warning(
+            "outbox not running; %s #%d waits in the database", stop.action, seq
+        )
+    ctx.bus.publish(
+        TransactionStopped(record.connector, record.transaction_id, reason, record.last_meter)
+    )

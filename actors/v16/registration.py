@@ -3,10 +3,11 @@
 Boot follows section 4.2: BootNotification on every new connection until the
 CSMS accepts us; Pending and Rejected retry after the interval the CSMS gave
 (Rejected sends nothing else meanwhile); once Accepted, a reconnect in the
-same run only re-announces connector statuses. This block also stands in
-for an EVSE whose supervisor gave up, reporting it Faulted, and speaks for
-connector 0 (the station as a whole). Other blocks ask it for a boot, a
-heartbeat or an announce with `SendBoot`, `SendHeartbeat` and `SendStatus`.
+same run only re-announces connector statuses. This block also speaks for
+connector 0 (the station as a whole) and stands in for an EVSE whose
+supervisor gave up: it ends the transaction that EVSE was running and
+reports it Faulted. Other blocks ask it for a boot, a heartbeat or an
+announce with `SendBoot`, `SendHeartbeat` and `SendStatus`.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from ocpp.v16.enums import ChargePointErrorCode, ChargePointStatus, Registration
 
 from ocppstation.actors.events import ConfigApplied, ConfigChanged, Online, RegistrationChanged
 from ocppstation.actors.evse.connector import Announce
+from ocppstation.actors.evse.transaction import end_stored
 from ocppstation.actors.link.rpc import LinkQuery, LinkState, Outcome, send, submit
 from ocppstation.actors.runtime.base import Place, Supervised
 from ocppstation.actors.runtime.context import RPC, StationContext, evse_of, evse_path
@@ -28,6 +30,7 @@ from ocppstation.actors.security_events import event_payload
 from ocppstation.config.settings_catalog import Setting
 from ocppstation.protocol.payloads import parse
 from ocppstation.protocol.timestamps import ocpp_timestamp
+from ocppstation.protocol.v16.evse_messages import EVSE_MESSAGES
 
 # How long one announce round may wait for connectors to say their state.
 ANNOUNCE_TIMEOUT = 2.0
@@ -151,10 +154,24 @@ class Registration(Supervised):
                     self.ctx.registration.record(self.registration, int(message.value))
                 self.ctx.bus.publish(ConfigApplied(self.path, message.key))
             case _EvseDown(evse=evse):
+                self._end_transactions(evse)
                 self._send_status(evse, "Faulted", "InternalError", self._down(evse) or "")
             case _:
                 return super().receive(message)
         return None
+
+    def _end_transactions(self, evse: int) -> None:
+        """An EVSE that gave up runs no transaction: end its open one now, at
+        its last known meter value, rather than at the next start of the
+        process. (Other: 1.6's Reason has nothing closer to a failed EVSE.)"""
+        records = self.ctx.storage().transactions.open().get(timeout=STORAGE_TIMEOUT)
+        now = ocpp_timestamp(self.ctx.clock.wall())
+        for record in records:
+            if record.connector == evse:
+                self.log.warning(
+                    "EVSE %d gave up: ending its transaction %s", evse, record.local_id
+                )
+                end_stored(self.ctx, EVSE_MESSAGES, record, "Other", now)
 
     def _down(self, evse: int) -> str | None:
         return self.ctx.given_up.reason(evse)
