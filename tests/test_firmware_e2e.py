@@ -467,7 +467,9 @@ def test_a_crashed_firmware_actor_leaves_the_evses_alone_and_keeps_its_update(
         # After the EVSEs in the tree: the transaction goes on in the same actors.
         assert [station.registry.require(f"evses/{n}/connector") for n in (1, 2)] == connectors
         assert station.status()["evses"][1]["status"] == "Charging"
-        # The scheduled update was stored: the new actor carries it out.
+        # The scheduled update was stored: the new actor carries it out. Its
+        # setup (which arms the retrieve timer) is over once it answers.
+        assert station.registry.proxy("firmware").job.get(timeout=5) is not None
         clock.advance(3600)
         wait_sent(csms, "Downloaded")
         assert server.requests
