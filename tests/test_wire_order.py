@@ -140,31 +140,60 @@ def test_a_change_of_configuration_right_after_the_boot_answer_is_in_force(
     assert station.ctx.registration.heartbeat_interval == 77
 
 
+def burst(transaction_id: int, actions: list[str]) -> list[tuple[str, dict[str, Any]]]:
+    payloads = {
+        "SetChargingProfile": tx_profile(transaction_id),
+        "TriggerMessage": {"requestedMessage": "MeterValues", "connectorId": 1},
+        "GetCompositeSchedule": {"connectorId": 1, "duration": 60},
+        "RemoteStopTransaction": {"transactionId": transaction_id},
+    }
+    return [(action, payloads[action]) for action in actions]
+
+
+# A CSMS's burst right after the start's answer; a RemoteStop, if any, last
+# (what follows a stop would be judged on a transaction that is ending).
+bursts = st.tuples(
+    st.lists(
+        st.sampled_from(["SetChargingProfile", "TriggerMessage", "GetCompositeSchedule"]),
+        min_size=0,
+        max_size=3,
+    ),
+    st.booleans(),
+).map(lambda drawn: [*drawn[0], *(["RemoteStopTransaction"] if drawn[1] else [])])
+
+
 @pytest.mark.slow
 @settings(
-    max_examples=8,
+    max_examples=10,
     deadline=None,
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )
-@given(st.lists(st.sampled_from(["SetChargingProfile", "RemoteStopTransaction"]), min_size=1))
+@given(st.lists(bursts.filter(bool), min_size=1, max_size=3))
 def test_each_call_after_an_answer_is_judged_on_the_state_as_of_its_arrival(
-    csms: DevCsms, make_station: StationFactory, follow_ups: list[str]
+    csms: DevCsms, make_station: StationFactory, sessions: list[list[str]]
 ) -> None:
     station = booted(csms, make_station)
-    for action in follow_ups:
-        payload: Any = tx_profile if action == "SetChargingProfile" else (
-            lambda tx: {"transactionId": tx}
-        )
-        unique_id, transaction_id = answer_start_then(csms, action, payload)
+    for actions in sessions:
+        transaction_id = 700 + next(_ids)
+        calls = [
+            (action, payload, f"burst-{transaction_id}-{n}")
+            for n, (action, payload) in enumerate(burst(transaction_id, actions))
+        ]
+        answer = {"transactionId": transaction_id, "idTagInfo": {"status": "Accepted"}}
+        first, *rest = calls
+        csms.set_reply("StartTransaction", ThenCall(answer, *first, also=tuple(rest)))
         mark = log_of(station).mark()
         start(station)
-        # Both depend on the id the answer just before them gave.
-        assert reply_to(csms, unique_id).payload == {"status": "Accepted"}
-        if action == "SetChargingProfile":
+        # Each was sent before the station could say anything more: each is
+        # judged with the transaction the answer just gave.
+        for action, _, unique_id in calls:
+            assert reply_to(csms, unique_id).payload["status"] == "Accepted", action
+        if actions[-1] != "RemoteStopTransaction":
             station.unplug(1)
         stopped = log_of(station).wait_for(lambda e: isinstance(e, TransactionStopped), 5, mark)
         assert stopped.transaction_id == transaction_id
-        if action == "RemoteStopTransaction":
+        if actions[-1] == "RemoteStopTransaction":
+            assert stopped.reason == "Remote"
             station.unplug(1)
         wait_status(station, 1, "Available", since=mark)
     station.stop()

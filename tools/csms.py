@@ -283,6 +283,8 @@ class _StationSession(ChargePoint):
                 await self._send(json.dumps([3, unique_id, reply.reply], separators=compact))
                 call = [2, reply.unique_id, reply.action, payload]
                 await self._send(json.dumps(call, separators=compact))
+                for action, body, call_id in reply.also:
+                    await self._send(json.dumps([2, call_id, action, body], separators=compact))
                 return
         await super().route_message(raw_msg)
 

@@ -130,6 +130,8 @@ class ThenCall:
     action: str
     payload: dict[str, Any] | Callable[[dict[str, Any]], dict[str, Any]]
     unique_id: str = "then-call"
+    # More CALLs in the same burst, each (action, payload, unique_id).
+    also: tuple[tuple[str, dict[str, Any], str], ...] = ()
 
 
 ScriptedReply = dict[str, Any] | CallErrorReply | _NoReply | ThenCall
