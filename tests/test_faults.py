@@ -242,3 +242,18 @@ def test_a_restarted_part_rejoins_without_a_new_boot(
     clock.advance(50)
     csms.log.wait_call("Heartbeat", CP, since=mark)
     assert not csms.log.calls("BootNotification", since=mark)
+
+
+def test_a_dropped_frame_naming_a_secret_is_not_logged(
+    csms: DevCsms, make_station: StationFactory, caplog: pytest.LogCaptureFixture
+) -> None:
+    station = make_station(csms)
+    answered(station, "StatusNotification", 3)
+    secret = "s3cret-dropped-0123"
+    # An answer to nothing: the station drops it, with a warning.
+    csms.send_raw(CP, '[3, "nothing", {"key": "AuthorizationKey", "value": "' + secret + '"}]')
+    answer = csms.call(CP, "TriggerMessage", {"requestedMessage": "Heartbeat"})
+    assert answer == {"status": "Accepted"}
+    lines = [r.getMessage() for r in caplog.records if r.name.startswith("ocppstation.rpc")]
+    assert any("naming a secret, not logged" in line for line in lines), lines
+    assert not [r for r in caplog.records if secret in r.getMessage()]

@@ -204,6 +204,18 @@ def send(
     return submit(ctx, action(message), dump(message), reply_to, wrap)
 
 
+# Names under which a CSMS sends a password (1.6 ChangeConfiguration, 2.0.1
+# SetVariables); a frame that names one is not logged, mangled or not.
+_SECRET_NAMES = ("authorizationkey", "basicauthpassword")
+
+
+def _loggable(text: str) -> str:
+    lowered = text.lower()
+    if any(name in lowered for name in _SECRET_NAMES):
+        return f"({len(text)} characters naming a secret, not logged)"
+    return text
+
+
 class Rpc(Supervised):
     def __init__(self, place: Place, ctx: StationContext, routes: Mapping[str, str]) -> None:
         super().__init__(place)
@@ -335,7 +347,9 @@ class Rpc(Supervised):
                 case CallFailed():
                     self._resolve(event.unique_id, event.action, None, event.error)
                 case Dropped():
-                    log.warning("dropped from the CSMS: %s: %.200s", event.reason, event.text)
+                    log.warning(
+                        "dropped from the CSMS: %s: %.200s", event.reason, _loggable(event.text)
+                    )
         self._pump()
 
     def _resolve(
