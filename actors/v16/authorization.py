@@ -26,6 +26,8 @@ from datetime import datetime
 from typing import Any
 
 import pykka
+from ocpp.v16 import call_result
+from ocpp.v16.enums import ClearCacheStatus, UpdateStatus
 
 from ocppstation.actors.events import Online
 from ocppstation.actors.link.rpc import Answer, Inbound, Outcome, ReadyQuery, submit
@@ -34,6 +36,7 @@ from ocppstation.actors.runtime.base import Place, Supervised
 from ocppstation.actors.runtime.context import RPC, StationContext
 from ocppstation.config.settings_catalog import Setting
 from ocppstation.protocol.errors import NotSupported
+from ocppstation.protocol.payloads import dump
 from ocppstation.protocol.v16 import local_list
 from ocppstation.protocol.v16.authorization import Policy, Verdict, decide
 from ocppstation.protocol.v16.reservation import Gate, gate
@@ -177,16 +180,17 @@ class Auth(Supervised):
         call = message.call
         result: dict[str, Any] | NotSupported
         if call.action == "SendLocalList":
-            result = {"status": self._send_local_list(call.payload)}
+            updated = UpdateStatus(self._send_local_list(call.payload))
+            result = dump(call_result.SendLocalList(updated))
         elif call.action == "GetLocalListVersion":
-            result = {"listVersion": self._list_version()}
+            result = dump(call_result.GetLocalListVersion(self._list_version()))
         elif call.action != "ClearCache":
             result = NotSupported(call.action)
         elif not bool(self.ctx.setting(Setting.AUTH_CACHE_ENABLED, True)):
-            result = {"status": "Rejected"}
+            result = dump(call_result.ClearCache(ClearCacheStatus.rejected))
         else:
             self.ctx.storage().auth_cache.clear().get(timeout=STORAGE_TIMEOUT)
-            result = {"status": "Accepted"}
+            result = dump(call_result.ClearCache(ClearCacheStatus.accepted))
         self.ctx.registry.tell(RPC, Answer(call, result))
 
     def _list_version(self) -> int:

@@ -24,6 +24,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from ocpp.v16 import call_result
+from ocpp.v16.enums import CancelReservationStatus, ReservationStatus
+
 from ocppstation.actors.events import ConnectorChanged
 from ocppstation.actors.link.rpc import Answer, Inbound
 from ocppstation.actors.messages import ReservationsWanted, ReservationUsed, ReservedFor
@@ -33,6 +36,7 @@ from ocppstation.actors.runtime.supervisor import ChildTerminated
 from ocppstation.config.settings_catalog import Setting
 from ocppstation.protocol.errors import NotSupported
 from ocppstation.protocol.framing import Call
+from ocppstation.protocol.payloads import dump
 from ocppstation.protocol.timestamps import ocpp_timestamp, parse_timestamp
 from ocppstation.protocol.v16.reservation import (
     ACCEPTED,
@@ -151,9 +155,11 @@ class Reservations(Supervised):
     def _inbound(self, call: Call) -> None:
         match call.action:
             case "ReserveNow":
-                result = {"status": self._reserve_now(call.payload)}
+                reserved = ReservationStatus(self._reserve_now(call.payload))
+                result = dump(call_result.ReserveNow(reserved))
             case "CancelReservation":
-                result = {"status": self._cancel(call.payload["reservationId"])}
+                cancelled = CancelReservationStatus(self._cancel(call.payload["reservationId"]))
+                result = dump(call_result.CancelReservation(cancelled))
             case _:
                 self.ctx.registry.tell(RPC, Answer(call, NotSupported(call.action)))
                 return
