@@ -33,6 +33,13 @@ def _check_name(what: str, name: str) -> None:
         raise AddressError(f"a {what} name is 1 to {NAME_MAX} characters, not {name!r}")
 
 
+def _check_number(what: str, number: int | None) -> None:
+    # EVSEType numbers both from 1; the store writes 0 for "none", so a 0
+    # here would come back as a different address.
+    if number is not None and number < 1:
+        raise AddressError(f"an {what} number is 1 or more, not {number}")
+
+
 @dataclass(frozen=True, order=True)
 class Address:
     """Where a setting lives: a component's variable, as 2.0.1 addresses it."""
@@ -47,6 +54,13 @@ class Address:
     def __post_init__(self) -> None:
         _check_name("component", self.component)
         _check_name("variable", self.variable)
+        # An empty instance is stored as "no instance", so it is not one.
+        if self.component_instance is not None:
+            _check_name("component instance", self.component_instance)
+        if self.variable_instance is not None:
+            _check_name("variable instance", self.variable_instance)
+        _check_number("EVSE", self.evse)
+        _check_number("connector", self.connector)
         if self.connector is not None and self.evse is None:
             raise AddressError("a connector's component names its EVSE too")
 

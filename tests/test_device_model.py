@@ -8,15 +8,20 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from ocppstation.actors.settings.view import SettingsView
+from ocppstation.actors.storage.connection import Connection
 from ocppstation.actors.storage.migrations import apply_migrations, load_migrations
+from ocppstation.actors.storage.settings_store import SettingsStore
 from ocppstation.config import keys_v16
 from ocppstation.config.device_model import (
     NAME_MAX,
     Address,
     AddressError,
+    Attribute,
     Characteristics,
     DataType,
     Mutability,
+    VariableSpec,
 )
 from ocppstation.config.settings_catalog import (
     CUSTOM,
@@ -76,6 +81,128 @@ def test_an_address_takes_names_2_0_1_can_carry(
     text = str(address)
     assert text.startswith(component) and text.endswith(f".{variable}")
     assert (f"@{evse}" in text) is (evse is not None)
+
+
+instances = st.one_of(st.none(), names)
+numbers = st.one_of(st.none(), st.integers(-2, 128))
+
+
+@given(names, names, instances, instances, numbers, numbers)
+def test_an_address_rejects_what_the_store_could_not_give_back(
+    component: str,
+    variable: str,
+    component_instance: str | None,
+    variable_instance: str | None,
+    evse: int | None,
+    connector: int | None,
+) -> None:
+    # The store writes '' and 0 for "none", so an empty instance or a
+    # number below 1 would come back as another address; 2.0.1 has neither.
+    def carried(name: str | None) -> bool:
+        return name is None or 1 <= len(name) <= NAME_MAX
+
+    def numbered(number: int | None) -> bool:
+        return number is None or number >= 1
+
+    fits = (
+        carried(component)
+        and carried(variable)
+        and carried(component_instance)
+        and carried(variable_instance)
+        and numbered(evse)
+        and numbered(connector)
+        and (connector is None or evse is not None)
+    )
+
+    def made() -> Address:
+        return Address(component, variable, component_instance, variable_instance, evse, connector)
+
+    if not fits:
+        with pytest.raises(AddressError):
+            made()
+        return
+    assert made() == made()
+
+
+def _migrated() -> sqlite3.Connection:
+    conn = sqlite3.connect(":memory:", isolation_level=None)
+    apply_migrations(conn, load_migrations(), "test")
+    return conn
+
+
+short = st.text(st.characters(codec="ascii", categories=("L", "N")), min_size=1, max_size=50)
+addresses = st.builds(
+    Address,
+    short,
+    short,
+    st.one_of(st.none(), short),
+    st.one_of(st.none(), short),
+    st.one_of(st.none(), st.integers(1, 16)),
+    st.none(),
+).flatmap(
+    lambda a: st.one_of(
+        st.just(a),
+        st.integers(1, 4).map(
+            lambda c: Address(
+                a.component, a.variable, a.component_instance, a.variable_instance, 1, c
+            )
+        ),
+    )
+)
+
+
+@given(st.dictionaries(addresses, st.text(max_size=20), max_size=8))
+def test_the_store_gives_back_every_address_it_was_given(values: dict[Address, str]) -> None:
+    db = Connection("test")
+    db.attach(_migrated())
+    store = SettingsStore(db)
+    for address, value in values.items():
+        store.put(address, "first")
+        store.put(address, value)  # a second put replaces, never adds
+    assert store.overlay() == values
+
+
+def test_the_store_takes_exactly_the_attribute_types_of_2_0_1() -> None:
+    conn = _migrated()
+    insert = "INSERT INTO setting (component, variable, attribute, value) VALUES (?, ?, ?, ?)"
+    for attribute in Attribute:
+        conn.execute(insert, ("C", "V", attribute.value, attribute.value))
+    with pytest.raises(sqlite3.IntegrityError):
+        conn.execute(insert, ("C", "V", "Default", "x"))
+    # Each attribute of a variable is a value of its own; the overlay is Actual's.
+    store_db = Connection("test")
+    store_db.attach(conn)
+    assert SettingsStore(store_db).overlay() == {Address("C", "V"): "Actual"}
+    assert {a.value for a in Attribute} == {"Actual", "Target", "MinSet", "MaxSet"}
+
+
+@given(st.sampled_from(list(Mutability)))
+def test_mutability_decides_who_may_read_and_write(mutability: Mutability) -> None:
+    variable = VariableSpec(Address("C", "V"), Characteristics(DataType.string), mutability)
+    assert variable.readable() is (mutability is not Mutability.write_only)
+    assert variable.writable() is (mutability is not Mutability.read_only)
+    assert variable.readable() or variable.writable()
+
+
+@given(st.text(max_size=8), st.lists(st.sampled_from(["A", "B", "C"]), max_size=3))
+def test_an_option_list_takes_one_listed_option(value: str, options: list[str]) -> None:
+    rules = Characteristics(DataType.option_list, values_list=tuple(options))
+    listed = not options or value in options
+    assert (rules.problem(value) is None) is listed
+    assert rules.problem((value,)) is not None  # a list is not one option
+
+
+@given(st.text(max_size=30), st.one_of(st.none(), st.integers(0, 20)))
+def test_a_string_fits_within_its_length(value: str, longest: int | None) -> None:
+    for data_type in (DataType.string, DataType.password_string):
+        rules = Characteristics(data_type, max_limit=longest)
+        assert (rules.problem(value) is None) is (longest is None or len(value) <= longest)
+        assert rules.problem(1) is not None
+
+
+@given(st.one_of(st.booleans(), st.integers(), st.text(max_size=5)))
+def test_a_boolean_is_only_a_boolean(value: bool | int | str) -> None:
+    assert (Characteristics(DataType.boolean).problem(value) is None) is isinstance(value, bool)
 
 
 @given(
@@ -162,3 +289,21 @@ def test_migration_0006_moves_each_stored_1_6_key_to_its_address() -> None:
         (Address(CUSTOM, "Vendor.Mode"), "Actual"): "eco",
     }
     assert "config_overlay" not in {r[0] for r in conn.execute("SELECT name FROM sqlite_master")}
+
+
+DEFAULTS, _ = keys_v16.effective({}, 2)
+
+
+@given(st.sets(st.sampled_from(sorted(DEFAULTS))))
+def test_the_view_answers_a_1_6_key_and_its_setting_from_one_place(keys: set[str]) -> None:
+    view = SettingsView({key: DEFAULTS[key] for key in keys})
+    for key in keys:
+        assert view.v16(key) == view.at(V16_ADDRESSES[key]) == DEFAULTS[key]
+    for setting in Setting:
+        key = v16_key(setting)
+        if key in keys:
+            assert view.get(setting) == DEFAULTS[key]
+        else:
+            assert view.get(setting, None) is None
+            assert key not in view
+    assert dict(view.snapshot()) == {key: DEFAULTS[key] for key in keys}

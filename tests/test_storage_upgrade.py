@@ -17,7 +17,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 from cryptography.x509.oid import NameOID
 
-from ocppstation.actors.events import TransactionStopped
+from ocppstation.actors.events import RegistrationChanged, TransactionStopped
 from ocppstation.actors.storage.migrations import load_migrations
 from ocppstation.actors.storage.queue import QueuedMessage
 from ocppstation.actors.storage.reservations import StoredReservation
@@ -190,3 +190,19 @@ def test_a_station_started_on_a_store_of_release_0005_ends_its_open_transaction(
     )
     assert (stopped.evse, stopped.transaction_id) == (1, OPEN_TX_ID)
     assert station.status()["evses"][0]["transaction_id"] is None
+
+
+def test_a_key_the_release_changed_keeps_its_value_on_a_station_started_on_its_store(
+    csms: DevCsms, make_station: StationFactory, old_store: Path
+) -> None:
+    # The release stored HeartbeatInterval=600 by its 1.6 key; migration 0006
+    # moved it to OCPPCommCtrlr.HeartbeatInterval, where the 1.6 view finds it.
+    station = make_station(csms, Internal={"DataDir": str(old_store.parent)})
+    log_of(station).wait_for(
+        lambda e: isinstance(e, RegistrationChanged) and e.status == "Accepted", 10
+    )
+    answer = csms.call(CP, "GetConfiguration", {"key": ["HeartbeatInterval"]})
+    assert answer["configurationKey"] == [
+        {"key": "HeartbeatInterval", "readonly": False, "value": "600"}
+    ]
+    assert station.setting("HeartbeatInterval") == 600
