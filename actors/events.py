@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ocppstation.config.settings_catalog import Setting
+from ocppstation.protocol.errors import OcppVersion
 from ocppstation.protocol.txqueue import TransactionId
 
 log = logging.getLogger("ocppstation.events")
@@ -133,6 +134,14 @@ class ResetRequested:
     """The CSMS asked for a Reset; the Station (outside the tree) carries it out."""
 
     kind: str  # Soft or Hard
+
+
+@dataclass(frozen=True)
+class VersionChosen:
+    """The CSMS agreed an OCPP version other than the one the tree speaks
+    (of those offered); the Station starts that version's tree instead."""
+
+    version: OcppVersion
 
 
 @dataclass(frozen=True)

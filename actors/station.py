@@ -8,6 +8,7 @@ it from a config, act on the simulated hardware, subscribe to events, stop.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import random
 import shutil
@@ -18,7 +19,13 @@ from pathlib import Path
 from typing import Any
 
 from ocppstation.actors.clock import Clock, SystemClock
-from ocppstation.actors.events import EventBus, MessageAnswered, MessageSent, ResetRequested
+from ocppstation.actors.events import (
+    EventBus,
+    MessageAnswered,
+    MessageSent,
+    ResetRequested,
+    VersionChosen,
+)
 from ocppstation.actors.evse.connector import Present, StopTransaction
 from ocppstation.actors.files.station_log import StationLog
 from ocppstation.actors.hooks.data_transfer import Handler as DataTransferHandler
@@ -38,6 +45,7 @@ from ocppstation.actors.versions import station_tree
 from ocppstation.config.loader import StationConfig
 from ocppstation.hw import devices as hwconfig
 from ocppstation.hw.simulated import SimulatedEvse
+from ocppstation.protocol.errors import OcppVersion
 
 ASK_TIMEOUT = 5.0
 # How long a soft reset waits for the CSMS to answer the StopTransactions.
@@ -127,9 +135,9 @@ class Station:
                 raise
         return self
 
-    def _start_tree(self) -> None:
+    def _start_tree(self, boot_reason: str = "PowerUp") -> None:
         # A new tree is a reboot: it registers with the CSMS afresh.
-        self.ctx.registration.clear()
+        self.ctx.registration.clear(boot_reason)
         self.ctx.given_up.clear()
         place = Place("", None, self.registry)
 
@@ -196,6 +204,12 @@ class Station:
                     nonlocal stopped
                     if isinstance(event, done_type) and event.action == "StopTransaction":
                         stopped += 1
+                    elif (
+                        isinstance(event, MessageSent)
+                        and event.action == "TransactionEvent"
+                        and event.payload.get("eventType") == "Ended"
+                    ):
+                        stopped += 1  # 2.0.1: on the wire (its answer is not told apart)
                     return stopped >= len(running)
 
                 try:
@@ -213,14 +227,31 @@ class Station:
             root, self._root = self._root, None
             if root is not None and root.is_alive():
                 root.stop(block=True, timeout=10.0)
-            self._start_tree()
+            self._start_tree("RemoteReset")
 
     def _on_event(self, event: object) -> None:
+        # Not in the publishing actor's thread: both stop that actor.
         if isinstance(event, ResetRequested):
-            # Not in the publishing actor's thread: the reset stops that actor.
             threading.Thread(
                 target=self.reset, args=(event.kind,), name="station-reset", daemon=True
             ).start()
+        elif isinstance(event, VersionChosen):
+            threading.Thread(
+                target=self._speak, args=(event.version,), name="station-version", daemon=True
+            ).start()
+
+    def _speak(self, version: OcppVersion) -> None:
+        """The CSMS chose another of the offered versions: that version's tree
+        runs from now on (the tree of one version cannot speak another)."""
+        with self._lifecycle:
+            if self._root is None or version is self.config.ocpp_version:
+                return
+            root, self._root = self._root, None
+            if root.is_alive():
+                root.stop(block=True, timeout=10.0)
+            self.config = self.config.speaking(version)
+            self.ctx = dataclasses.replace(self.ctx, config=self.config)
+            self._start_tree()
 
     def data_transfer(
         self,

@@ -12,12 +12,14 @@ from collections.abc import Callable, Mapping
 from ocppstation.actors.runtime.context import StationContext
 from ocppstation.actors.runtime.supervisor import ChildSpec
 from ocppstation.actors.v16.tree import station_tree as v16_tree
+from ocppstation.actors.v201.tree import station_tree as v201_tree
 from ocppstation.protocol.errors import OcppVersion
 
 TreeBuilder = Callable[[StationContext], list[ChildSpec]]
 
 TREES: Mapping[OcppVersion, TreeBuilder] = {
     OcppVersion.V16: v16_tree,
+    OcppVersion.V201: v201_tree,
 }
 
 

@@ -87,9 +87,22 @@ class StationConfig:
         return self.value("Internal", "CentralSystemURI")
 
     @property
+    def ocpp_versions(self) -> tuple[OcppVersion, ...]:
+        """The versions offered to the CSMS, in order of preference."""
+        return tuple(OcppVersion(f"ocpp{v}") for v in self.value("Internal", "OcppVersions"))
+
+    @property
     def ocpp_version(self) -> OcppVersion:
-        # Only 1.6 so far; 2.0.1 will be chosen here, from the config.
-        return OcppVersion.V16
+        """The version the station's tree speaks: the first offered."""
+        return self.ocpp_versions[0]
+
+    def speaking(self, version: OcppVersion) -> StationConfig:
+        """This configuration with `version` first: what a CSMS's choice makes of it."""
+        rest = [v for v in self.ocpp_versions if v is not version]
+        names = [v.value.removeprefix("ocpp") for v in (version, *rest)]
+        return StationConfig(
+            _merge(self.sections, {"Internal": {"OcppVersions": names}}), self.source
+        )
 
     @property
     def evses(self) -> int:

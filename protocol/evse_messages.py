@@ -8,8 +8,9 @@ connector the one for the version in use, so the EVSE builds no payload.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Hashable, Sequence
 from dataclasses import dataclass
+from enum import StrEnum
 from typing import Any, Protocol
 
 from ocppstation.protocol.txqueue import TransactionId
@@ -23,9 +24,40 @@ class Outgoing:
     payload: dict[str, Any]
 
 
+@dataclass(frozen=True)
+class TxRef:
+    """Which transaction a message is about, and its place in that transaction."""
+
+    # 2.0.1: the station's own id, known from the start; 1.6: the CSMS's,
+    # None until its StartTransaction is answered (put in at send time).
+    transaction_id: TransactionId | None
+    seq_no: int  # 0 for the message that opens it; 2.0.1's seqNo
+
+
+class StartTrigger(StrEnum):
+    """What completed the conditions of a transaction's start."""
+
+    AUTHORIZED = "Authorized"
+    CABLE_PLUGGED_IN = "CablePluggedIn"
+    REMOTE_START = "RemoteStart"
+
+
 class EvseMessages(Protocol):
+    def new_transaction_id(self) -> TransactionId | None:
+        """The id of a transaction starting now, if the station gives it (2.0.1)."""
+        ...
+
     def status(self, connector: int, status: str, error_code: str, timestamp: str) -> Outgoing:
-        """The connector's status changed (or the CSMS asked for it)."""
+        """The connector's status changed (or the CSMS asked for it).
+
+        `status` and `error_code` are 1.6's words (the EVSE's status machine
+        is the finer one); a version with fewer maps them.
+        """
+        ...
+
+    def reported(self, status: str, error_code: str) -> Hashable:
+        """What the CSMS is told of this status: two that tell it the same
+        need not both be sent."""
         ...
 
     def started(
@@ -35,8 +67,20 @@ class EvseMessages(Protocol):
         meter_start_wh: int,
         timestamp: str,
         reservation_id: int | None,
+        *,
+        tx: TxRef,
+        trigger: StartTrigger = StartTrigger.AUTHORIZED,
+        remote_start_id: int | None = None,
+        token_type: str | None = None,
     ) -> Outgoing:
         """A transaction began (queued: it must reach the CSMS)."""
+        ...
+
+    def state_changed(
+        self, connector: int, status: str, timestamp: str, *, tx: TxRef
+    ) -> Outgoing | None:
+        """The status changed inside a transaction: the message that says
+        so (2.0.1's charging state), or None where the status says it all."""
         ...
 
     def stopped(
@@ -46,8 +90,12 @@ class EvseMessages(Protocol):
         timestamp: str,
         reason: str,
         data: Sequence[dict[str, Any]] = (),
+        *,
+        connector: int,
+        tx: TxRef,
     ) -> Outgoing:
-        """A transaction ended, with the meter values kept for its end."""
+        """A transaction ended (`reason` is 1.6's Reason), with the meter
+        values kept for its end."""
         ...
 
     def meter_values(
@@ -55,6 +103,9 @@ class EvseMessages(Protocol):
         connector: int,
         values: Sequence[dict[str, Any]],
         transaction_id: TransactionId | None = None,
+        *,
+        tx: TxRef | None = None,
     ) -> Outgoing:
-        """Meter values sampled on the connector, in a transaction or not."""
+        """Meter values sampled on the connector, in a transaction (`tx`, queued
+        with it) or not. `transaction_id` is for one sent at once (a trigger)."""
         ...

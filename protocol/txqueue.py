@@ -67,12 +67,12 @@ class Delivered:
 class TransactionMessages(Protocol):
     """How one OCPP version's transaction messages are sent and answered."""
 
-    def opens(self, action: str) -> bool:
-        """Whether `action` begins a transaction (it is sent without its id)."""
+    def opens(self, action: str, payload: Mapping[str, Any]) -> bool:
+        """Whether the message begins a transaction."""
         ...
 
-    def closes(self, action: str) -> bool:
-        """Whether `action` is a transaction's last message."""
+    def closes(self, action: str, payload: Mapping[str, Any]) -> bool:
+        """Whether the message is a transaction's last."""
         ...
 
     def resolve(

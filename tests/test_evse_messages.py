@@ -9,6 +9,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from ocppstation.protocol.errors import OcppVersion
+from ocppstation.protocol.evse_messages import TxRef
 from ocppstation.protocol.v16.evse_messages import EVSE_MESSAGES
 from ocppstation.protocol.v16.txqueue import resolve
 from ocppstation.protocol.validation import Validator
@@ -41,7 +42,7 @@ def test_a_status_is_a_valid_status_notification(connector: int, status: str, er
 def test_a_start_is_a_valid_start_transaction(
     connector: int, meter: int, reservation: int | None
 ) -> None:
-    out = EVSE_MESSAGES.started(connector, "TAG-1", meter, NOW, reservation)
+    out = EVSE_MESSAGES.started(connector, "TAG-1", meter, NOW, reservation, tx=TxRef(None, 0))
     V16.check_request(out.action, out.payload)
     assert out.payload["meterStart"] == meter
     assert out.payload.get("reservationId") == reservation
@@ -51,7 +52,9 @@ def test_a_start_is_a_valid_start_transaction(
 def test_a_stop_is_stored_without_its_id_and_valid_once_the_id_goes_in(
     reason: str, with_data: bool, transaction_id: int
 ) -> None:
-    out = EVSE_MESSAGES.stopped("TAG-1", 42, NOW, reason, [VALUE] if with_data else [])
+    out = EVSE_MESSAGES.stopped(
+        "TAG-1", 42, NOW, reason, [VALUE] if with_data else [], connector=1, tx=TxRef(None, 3)
+    )
     assert "transactionId" not in out.payload
     assert ("transactionData" in out.payload) is with_data
     sent = resolve(out.action, out.payload, 7, {7: transaction_id})
@@ -70,7 +73,7 @@ def test_meter_values_in_and_out_of_a_transaction() -> None:
 
 def test_a_reason_or_status_1_6_does_not_know_is_refused() -> None:
     with pytest.raises(ValueError):
-        EVSE_MESSAGES.stopped("TAG-1", 1, NOW, "Aborted")
+        EVSE_MESSAGES.stopped("TAG-1", 1, NOW, "Aborted", connector=1, tx=TxRef(None, 1))
     with pytest.raises(ValueError):
         EVSE_MESSAGES.status(1, "Occupied", "NoError", NOW)
     with pytest.raises(TypeError):

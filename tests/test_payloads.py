@@ -40,8 +40,15 @@ def test_nested_objects_are_converted_both_ways() -> None:
 
 
 def test_a_2_0_1_message_and_its_soc_spelling() -> None:
-    wire = {"evseId": 1, "meterValue": [{"timestamp": "2026-01-01T00:00:00Z",
-                                         "sampledValue": [{"value": 50, "measurand": "SoC"}]}]}
+    wire = {
+        "evseId": 1,
+        "meterValue": [
+            {
+                "timestamp": "2026-01-01T00:00:00Z",
+                "sampledValue": [{"value": 50, "measurand": "SoC"}],
+            }
+        ],
+    }
     assert dump(parse(call201.MeterValues, wire)) == wire
 
 

@@ -531,6 +531,23 @@ def test_begin_meter_and_end_helpers_store_both_halves(db_path: Path) -> None:
         assert db.queue.size() == 3
 
 
+def test_a_transaction_counts_its_queued_messages_across_a_reopen(db_path: Path) -> None:
+    # The count is 2.0.1's next seqNo: it must survive a restart and never repeat.
+    with running(db_path) as db:
+        local, _ = db.transactions.begin_and_queue(
+            1, "A", 0, "t0", None, "TransactionEvent", {}, transaction_id="tx-1"
+        )
+        db.transactions.meter_and_queue(local, 10, "t1", "TransactionEvent", {})
+        rec = db.transactions.get(local)
+        assert (rec.transaction_id, rec.events) == ("tx-1", 2)
+    with running(db_path) as db:
+        db.transactions.end_and_queue(local, 20, "t2", "Local", "TransactionEvent", {})
+        assert db.transactions.get(local).events == 3
+        # A message of no transaction counts for none.
+        db.queue.push("SecurityEventNotification", {}, None)
+        assert db.transactions.get(local).events == 3
+
+
 def test_helpers_roll_back_both_halves_when_the_second_fails(
     db_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -110,6 +110,7 @@ def test_a_store_of_release_0005_is_migrated_in_place_and_read_back_whole(
             last_at=OPEN_LAST_AT,
             stopped=False,
             reservation_id=None,
+            events=1,  # 0007: a transaction stored before had queued at least its start
         )
         closed = db.transactions.get(2)
         assert closed is not None

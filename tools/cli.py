@@ -25,12 +25,32 @@ EXIT_USAGE = 2
 EXIT_GAVE_UP = 70
 
 
+KNOWN_VERSIONS = ("1.6", "2.0.1")
+
+
+def ocpp_versions(text: str) -> list[str]:
+    """`--ocpp`: one version or a comma list, each known, none twice."""
+    versions = [v.strip() for v in text.split(",")]
+    for version in versions:
+        if version not in KNOWN_VERSIONS:
+            known = ", ".join(KNOWN_VERSIONS)
+            raise argparse.ArgumentTypeError(f"unknown OCPP version {version!r} (known: {known})")
+    if len(set(versions)) != len(versions):
+        raise argparse.ArgumentTypeError(f"a version is named twice in {text!r}")
+    return versions
+
+
 def _run_parser(sub: Any) -> None:
     run = sub.add_parser("run", help="run a station against a CSMS")
     run.add_argument("--config", help="station config file (JSON, sections like Internal, Core)")
     run.add_argument("--csms", help="CSMS URL, e.g. ws://host:9000/ocpp (overrides the config)")
     run.add_argument("--id", help="ChargePointId (overrides the config)")
     run.add_argument("--evses", type=int, help="number of EVSEs, 1 to 128")
+    run.add_argument(
+        "--ocpp",
+        type=ocpp_versions,
+        help="OCPP version(s) to offer, in order: 1.6 (the default), 2.0.1, or 2.0.1,1.6",
+    )
     run.add_argument(
         "--password", help="AuthorizationKey; selects security profile 1 unless told otherwise"
     )
@@ -77,6 +97,8 @@ def station_config(args: argparse.Namespace) -> StationConfig:
         internal["Evses"] = args.evses
     if args.data_dir:
         internal["DataDir"] = args.data_dir
+    if args.ocpp:
+        internal["OcppVersions"] = args.ocpp
     # Provisioning files, imported by the security actor when the station starts.
     for flag, key in (
         ("csms_root", "CentralSystemRootCertificateFile"),

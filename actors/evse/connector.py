@@ -10,7 +10,7 @@ and MeterValues are its `Metering` (actors/metering.py), run on its thread.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Hashable
 from dataclasses import dataclass
 from typing import Any
 
@@ -54,7 +54,7 @@ from ocppstation.actors.runtime.context import (
 from ocppstation.config.settings_catalog import Setting
 from ocppstation.hw.ports import MeterReading, Pilot
 from ocppstation.hw.simulated import HwState
-from ocppstation.protocol.evse_messages import EvseMessages
+from ocppstation.protocol.evse_messages import EvseMessages, StartTrigger, TxRef
 from ocppstation.protocol.timestamps import ocpp_timestamp
 from ocppstation.protocol.v16.authorization import may_stop
 from ocppstation.protocol.v16.connector_status import (
@@ -104,6 +104,8 @@ class RemoteStart:
     """The CSMS asked for a transaction here (already accepted by the remote control block)."""
 
     id_tag: str
+    remote_start_id: int | None = None  # 2.0.1's, for the TransactionEvent that starts it
+    token_type: str | None = None  # 2.0.1's idToken type, as the CSMS gave it
 
 
 @dataclass(frozen=True)
@@ -171,7 +173,7 @@ class Connector(Supervised):
         self.tx: Transaction | None = None
         self.metering = Metering(ctx, evse, messages, self.actor_ref, self.log, self._enqueued)
         self.status_seq = 0  # for MinimumStatusDuration: which change a timer is about
-        self.last_sent: tuple[str, str] | None = None
+        self.last_sent: Hashable | None = None  # what the CSMS was last told (reported)
         self._unsubscribe: Callable[[], None] = lambda: None
         self.pilot = Pilot.A
         self.operative = True
@@ -179,6 +181,8 @@ class Connector(Supervised):
         # Our share of the reservations, as the reservations actor last told it.
         self.reserved = ConnectorReservations()
         self.maintenance = False  # held Unavailable by the station (Maintenance)
+        # A remote start waiting for its cable (or its authorization): its id, if any.
+        self.remote_start: RemoteStart | None = None
 
     def setup(self) -> None:
         def wanted(e: object) -> object | None:
@@ -213,7 +217,7 @@ class Connector(Supervised):
 
     def report(self) -> dict[str, Any]:
         """The snapshot the registration block is about to send the CSMS as our status."""
-        self.last_sent = (self.state.status.value, self.error_code)
+        self.last_sent = self._reported()
         return self.snapshot()
 
     def snapshot(self) -> dict[str, Any]:
@@ -264,14 +268,14 @@ class Connector(Supervised):
             case Announce():
                 self._notify(at_once=True)
             case _StatusHeld(seq=seq) if seq == self.status_seq:
-                if (self.state.status.value, self.error_code) != self.last_sent:
+                if self._reported() != self.last_sent:
                     self._send_status()  # a flicker that came back needs no report
             case _StatusHeld():
                 pass  # changed again meanwhile: only the status that held is sent
             case TriggerMeterValues():
                 self.metering.triggered(self.tx)
             case RemoteStart():
-                self._remote_start(message.id_tag)
+                self._remote_start(message)
             case ReservedFor():
                 self._reserved(message.share)
             case StopTransaction():
@@ -313,7 +317,7 @@ class Connector(Supervised):
                 self._arm_connection_timeout()  # the driver has that long to identify
             self._apply(Event.PLUG)
             if self.authorized and self.tx is None:
-                self._start_transaction(self.authorized)
+                self._start_transaction(self.authorized, StartTrigger.CABLE_PLUGGED_IN)
             elif self.tx is not None:
                 self._board(AllowPower(True))  # the EV is back to its running transaction
         elif not plugged and self.state.plugged:
@@ -380,7 +384,7 @@ class Connector(Supervised):
         if self.state.plugged:
             if self.state.status is not Status.PREPARING:
                 self._apply(Event.AUTHORIZE)  # e.g. Finishing with the cable still in
-            self._start_transaction(message.id_tag)
+            self._start_transaction(message.id_tag, self._start_trigger(message.id_tag))
             return
         self._arm_connection_timeout()
         self._apply(Event.AUTHORIZE)
@@ -390,7 +394,13 @@ class Connector(Supervised):
         timeout = float(self.ctx.setting(Setting.EV_CONNECTION_TIMEOUT, 60))
         self.ctx.call_later(timeout, self.actor_ref, _AuthTimeout(self.auth_seq))
 
-    def _start_transaction(self, id_tag: str) -> None:
+    def _start_trigger(self, id_tag: str) -> StartTrigger:
+        remote = self.remote_start
+        if remote is not None and remote.id_tag == id_tag:
+            return StartTrigger.REMOTE_START
+        return StartTrigger.AUTHORIZED
+
+    def _start_transaction(self, id_tag: str, trigger: StartTrigger) -> None:
         """Begin a transaction: stored and queued first, then power.
 
         In OCPP 1.6 the transaction starts here, not when the CSMS answers:
@@ -399,24 +409,47 @@ class Connector(Supervised):
         """
         self.authorized = None
         self.auth_seq += 1
+        remote, self.remote_start = self.remote_start, None
+        if remote is None or remote.id_tag != id_tag:
+            remote = None
         reading = self.metering.read()
         meter_start = register_wh(reading)
         now = self._now()
         reservation = usable(id_tag, self.authorized_parent, self.reserved)
         reservation_id = reservation.id if reservation is not None else None
-        start = self.messages.started(self.evse, id_tag, meter_start, now, reservation_id)
+        transaction_id = self.messages.new_transaction_id()
+        start = self.messages.started(
+            self.evse,
+            id_tag,
+            meter_start,
+            now,
+            reservation_id,
+            tx=TxRef(transaction_id, 0),
+            trigger=trigger,
+            remote_start_id=remote.remote_start_id if remote else None,
+            token_type=remote.token_type if remote else None,
+        )
         # Storage deletes the reservation in the same commit: it is used up.
         local_tx, seq = (
             self.ctx.storage()
             .transactions.begin_and_queue(
-                self.evse, id_tag, meter_start, now, reservation_id, start.action, start.payload
+                self.evse,
+                id_tag,
+                meter_start,
+                now,
+                reservation_id,
+                start.action,
+                start.payload,
+                transaction_id,
             )
             .get(timeout=STORAGE_TIMEOUT)
         )
         if reservation_id is not None:
             self.reserved = ConnectorReservations()  # until the reservations actor says more
             self.ctx.registry.tell(RESERVATIONS, ReservationUsed(reservation_id, self.evse))
-        self.tx = Transaction(id_tag, meter_start, local_tx, parent_id_tag=self.authorized_parent)
+        self.tx = Transaction(
+            id_tag, meter_start, local_tx, transaction_id, parent_id_tag=self.authorized_parent
+        )
         self._enqueued(seq, start.action, start.payload, local_tx)
         self.metering.keep_for_stop(
             self.tx, reading, Setting.SAMPLED_MEASURANDS_AT_END, "Transaction.Begin", now
@@ -456,7 +489,9 @@ class Connector(Supervised):
         self.ctx.bus.publish(
             TransactionStarted(self.evse, message.transaction_id, tx.id_tag, tx.meter_start)
         )
-        status = message.id_tag_info.get("status", "Invalid")
+        # 1.6 always answers with an idTagInfo; a 2.0.1 CSMS may leave its
+        # idTokenInfo out, which leaves the authorization as it was.
+        status = message.id_tag_info.get("status", "Accepted")
         if status == "Accepted":
             return
         if bool(self.ctx.setting(Setting.STOP_TX_ON_INVALID_ID, True)):
@@ -482,7 +517,9 @@ class Connector(Supervised):
         self.metering.keep_for_stop(
             tx, reading, Setting.SAMPLED_MEASURANDS_AT_END, "Transaction.End", now
         )
-        stop = self.messages.stopped(tx.id_tag, meter_stop, now, reason, tx.data)
+        stop = self.messages.stopped(
+            tx.id_tag, meter_stop, now, reason, tx.data, connector=self.evse, tx=tx.next_ref()
+        )
         seq = (
             self.ctx.storage()
             .transactions.end_and_queue(
@@ -536,7 +573,11 @@ class Connector(Supervised):
                 end_stored(self.ctx, self.messages, record, "PowerLoss", record.last_at)
             elif self.tx is None:
                 self.tx = Transaction(
-                    record.id_tag, record.meter_start, record.local_id, record.transaction_id
+                    record.id_tag,
+                    record.meter_start,
+                    record.local_id,
+                    record.transaction_id,
+                    events=record.events,
                 )
                 if self.state.plugged:
                     self._energize()
@@ -544,10 +585,12 @@ class Connector(Supervised):
 
     # -- CSMS requests ----------------------------------------------------------
 
-    def _remote_start(self, id_tag: str) -> None:
+    def _remote_start(self, message: RemoteStart) -> None:
+        id_tag = message.id_tag
         if self.tx is not None or not self.operative or self.maintenance:
             self.log.info("remote start for %s ignored: busy or unavailable", id_tag)
             return
+        self.remote_start = message
         if bool(self.ctx.setting(Setting.AUTHORIZE_REMOTE_START, False)) or (
             self.reserved.holds and not any(same_tag(id_tag, r.id_tag) for r in self.reserved.holds)
         ):
@@ -625,6 +668,8 @@ class Connector(Supervised):
         changed = new.status is not self.state.status
         self.state = new
         if changed:
+            if self.tx is not None:
+                self._state_changed(self.tx)
             self._notify()
 
     def _notify(self, *, at_once: bool = False) -> None:
@@ -637,14 +682,34 @@ class Connector(Supervised):
         hold = float(self.ctx.setting(Setting.MINIMUM_STATUS_DURATION, 0))
         if hold > 0 and not at_once:
             self.ctx.call_later(hold, self.actor_ref, _StatusHeld(self.status_seq))
-        else:
+        elif at_once or self._reported() != self.last_sent:
+            # A change the version words the same way (2.0.1: Charging and
+            # SuspendedEV are both Occupied) is not news to the CSMS.
             self._send_status()
         # Published last, so that whoever waits for it finds the timer armed.
         status = self.state.status.value
         self.ctx.bus.publish(ConnectorChanged(self.evse, status, self.error_code))
 
+    def _state_changed(self, tx: Transaction) -> None:
+        """Inside a transaction, what the version says of a new status (2.0.1:
+        a TransactionEvent with the charging state), queued with it."""
+        ref = TxRef(tx.transaction_id, tx.events)
+        out = self.messages.state_changed(self.evse, self.state.status.value, self._now(), tx=ref)
+        if out is None:
+            return
+        tx.events += 1
+        seq = (
+            self.ctx.storage()
+            .queue.push(out.action, out.payload, tx.local_id)
+            .get(timeout=STORAGE_TIMEOUT)
+        )
+        self._enqueued(seq, out.action, out.payload, tx.local_id)
+
+    def _reported(self) -> Hashable:
+        return self.messages.reported(self.state.status.value, self.error_code)
+
     def _send_status(self) -> None:
-        self.last_sent = (self.state.status.value, self.error_code)
+        self.last_sent = self._reported()
         status = self.messages.status(
             self.evse, self.state.status.value, self.error_code, self._now()
         )

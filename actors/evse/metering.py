@@ -165,8 +165,9 @@ class Metering:
         sampled = self._sampled(reading, key, context)
         if not sampled:
             return
-        # Queued without the transaction's id: the outbox puts it in when it sends.
-        values = self.messages.meter_values(self.evse, [meter_value(now, sampled)])
+        # In 1.6 queued without the transaction's id: the outbox puts it in when it sends.
+        ref = tx.next_ref() if tx is not None else None
+        values = self.messages.meter_values(self.evse, [meter_value(now, sampled)], tx=ref)
         if tx is None:
             # Outside a transaction meter values are not transaction messages:
             # sent if online, not queued (1.6 4.7).

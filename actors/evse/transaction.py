@@ -12,7 +12,7 @@ from ocppstation.actors.link.outbox import tell_stored
 from ocppstation.actors.runtime.context import StationContext
 from ocppstation.actors.storage.transactions import TxRecord
 from ocppstation.hw.ports import MeterReading
-from ocppstation.protocol.evse_messages import EvseMessages
+from ocppstation.protocol.evse_messages import EvseMessages, TxRef
 from ocppstation.protocol.txqueue import TransactionId
 
 STORAGE_TIMEOUT = 10.0
@@ -28,6 +28,13 @@ class Transaction:
     # meterValue entries for StopTransaction's transactionData (StopTxn*Data).
     data: list[dict[str, Any]] = field(default_factory=list)
     energy_cap_wh: float | None = None  # MaxEnergyOnInvalidId, once the CSMS refused the tag
+    events: int = 1  # messages queued for it: the next one's place (its start is 0)
+
+    def next_ref(self) -> TxRef:
+        """The reference of its next message; counted as queued (storage counts it too)."""
+        ref = TxRef(self.transaction_id, self.events)
+        self.events += 1
+        return ref
 
     def over_energy_cap(self, reading: MeterReading) -> bool:
         return self.energy_cap_wh is not None and reading.energy_wh >= self.energy_cap_wh
@@ -42,7 +49,14 @@ def end_stored(
     For one whose EVSE cannot end it itself: left by a previous run (PowerLoss,
     at `record.last_at`), or on an EVSE that gave up (Other, now).
     """
-    stop = messages.stopped(record.id_tag, record.last_meter, at, reason)
+    stop = messages.stopped(
+        record.id_tag,
+        record.last_meter,
+        at,
+        reason,
+        connector=record.connector,
+        tx=TxRef(record.transaction_id, record.events),
+    )
     seq = (
         ctx.storage()
         .transactions.end_and_queue(

@@ -270,7 +270,7 @@ class Outbox(Supervised):
         )
         if retry.drop:
             self.log.error("dropping %s #%d after %d attempts", head.action, seq, retry.attempts)
-            if self.messages.opens(head.action) and head.local_tx is not None:
+            if self.messages.opens(head.action, head.payload) and head.local_tx is not None:
                 self._tell_connector(head.local_tx, StartDropped(head.local_tx))
             self._forget(head)
             self._pump()
@@ -305,7 +305,7 @@ class Outbox(Supervised):
         self.ctx.storage().queue.delete(head.seq).get(timeout=ASK_TIMEOUT)
         self.queue.popleft()
         self._release_waiters(head.seq)
-        if self.messages.closes(head.action) and head.local_tx is not None:
+        if self.messages.closes(head.action, head.payload) and head.local_tx is not None:
             self.transaction_ids.pop(head.local_tx, None)
             self.connectors.pop(head.local_tx, None)
 

@@ -43,7 +43,13 @@ from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidURI
 from websockets.frames import Frame, Opcode
 from websockets.sync.client import ClientConnection, connect
 
-from ocppstation.actors.events import ConfigApplied, ConfigChanged, ConnectFailed, LinkChanged
+from ocppstation.actors.events import (
+    ConfigApplied,
+    ConfigChanged,
+    ConnectFailed,
+    LinkChanged,
+    VersionChosen,
+)
 from ocppstation.actors.link.rpc import FrameIn, LinkDown, LinkUp, Outgoing, Reconnect, SayLinkState
 from ocppstation.actors.runtime.base import Place, Supervised
 from ocppstation.actors.runtime.context import RPC, WEBSOCKET, StationContext
@@ -51,6 +57,7 @@ from ocppstation.actors.runtime.holders import TlsMaterial
 from ocppstation.actors.security_events import report_event
 from ocppstation.config.settings_catalog import Setting
 from ocppstation.protocol.backoff import Backoff
+from ocppstation.protocol.errors import OcppVersion
 
 # A change of one of these keys needs a new connection to take effect.
 _LINK_SETTINGS = frozenset(
@@ -435,7 +442,7 @@ class WebSocketLink(Supervised):
             tls["ssl"] = tls_context(self.ctx.tls.current, profile, self.ctx.data_dir)
         return {
             **tls,
-            "subprotocols": [cfg.ocpp_version],
+            "subprotocols": list(cfg.ocpp_versions),
             "additional_headers": headers,
             "open_timeout": float(cfg.value("Internal", "ConnectTimeout")),
             "ping_interval": ping or None,
@@ -493,6 +500,14 @@ class WebSocketLink(Supervised):
             # Without an agreed OCPP version neither side knows the message set.
             connection.close(code=1002, reason="no OCPP subprotocol agreed")
             return "the CSMS agreed no OCPP subprotocol"
+        agreed = OcppVersion(connection.subprotocol)
+        if agreed is not self.ctx.config.ocpp_version:
+            # Offered, so the station speaks it too, with another tree: the
+            # Station builds that one, which connects again.
+            connection.close(code=1000, reason="switching OCPP version")
+            self.log.info("the CSMS chose %s: switching to it", agreed.value)
+            self.ctx.bus.publish(VersionChosen(agreed))
+            return f"the CSMS chose {agreed.value}"
         if not say(_Opened(generation, connection)):
             return ""
         try:

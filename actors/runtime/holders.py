@@ -25,6 +25,13 @@ class RegistrationState:
         self._lock = threading.Lock()
         self._status = "Unknown"
         self._heartbeat_interval: int | None = None
+        self._boot_reason = "PowerUp"
+
+    @property
+    def boot_reason(self) -> str:
+        """Why this run began, in 2.0.1's BootReason words (PowerUp, RemoteReset, ...)."""
+        with self._lock:
+            return self._boot_reason
 
     @property
     def status(self) -> str:
@@ -46,10 +53,11 @@ class RegistrationState:
             if heartbeat_interval is not None:
                 self._heartbeat_interval = heartbeat_interval
 
-    def clear(self) -> None:
+    def clear(self, boot_reason: str = "PowerUp") -> None:
         with self._lock:
             self._status = "Unknown"
             self._heartbeat_interval = None
+            self._boot_reason = boot_reason
 
 
 @dataclass(frozen=True)

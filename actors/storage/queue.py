@@ -91,4 +91,7 @@ def insert_message(
         (action, payload_text, local_tx),
     )
     assert cur.lastrowid is not None
+    if local_tx is not None:
+        # In the same commit: the count is the next message's place (2.0.1 seqNo).
+        conn.execute("UPDATE tx SET events = events + 1 WHERE local_id = ?", (local_tx,))
     return cur.lastrowid

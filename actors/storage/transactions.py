@@ -39,18 +39,21 @@ class TxRecord:
     meter_stop: int | None = None
     stopped_at: str | None = None
     stop_reason: str | None = None
+    # Messages queued for it so far: the place of the next one (2.0.1 seqNo).
+    events: int = 0
 
 
 _COLUMNS = (
     "local_id, connector, id_tag, meter_start, started_at, transaction_id,"
-    " last_meter, last_at, stopped, reservation_id, meter_stop, stopped_at, stop_reason"
+    " last_meter, last_at, stopped, reservation_id, meter_stop, stopped_at, stop_reason,"
+    " events"
 )
 
 
 def _record(row: tuple[Any, ...]) -> TxRecord:
     (local_id, connector, id_tag, meter_start, started_at, transaction_id,
      last_meter, last_at, stopped, reservation_id, meter_stop, stopped_at,
-     stop_reason) = row  # fmt: skip
+     stop_reason, events) = row  # fmt: skip
     return TxRecord(
         local_id=local_id,
         connector=connector,
@@ -65,6 +68,7 @@ def _record(row: tuple[Any, ...]) -> TxRecord:
         meter_stop=meter_stop,
         stopped_at=stopped_at,
         stop_reason=stop_reason,
+        events=events,
     )
 
 
@@ -82,6 +86,7 @@ class Transactions:
         meter_start: int,
         started_at: str,
         reservation_id: int | None = None,
+        transaction_id: TransactionId | None = None,
     ) -> int:
         """Record a started transaction; return its local id (never reused).
 
@@ -89,7 +94,9 @@ class Transactions:
         deleted in the same commit, so a crash never leaves both.
         """
         with self._db.write() as conn:
-            return _insert(conn, connector, id_tag, meter_start, started_at, reservation_id)
+            return _insert(
+                conn, connector, id_tag, meter_start, started_at, reservation_id, transaction_id
+            )
 
     def set_id(self, local_id: int, transaction_id: TransactionId) -> None:
         """Record the transactionId the CSMS gave (also after the stop)."""
@@ -144,6 +151,7 @@ class Transactions:
         reservation_id: int | None,
         action: str,
         payload: dict[str, Any],
+        transaction_id: TransactionId | None = None,
     ) -> tuple[int, int]:
         """begin and the queueing of its StartTransaction, atomically.
 
@@ -154,7 +162,9 @@ class Transactions:
         text = to_json(payload, "payload")
         require_str(action, "action")
         with self._db.write() as conn:
-            local_id = _insert(conn, connector, id_tag, meter_start, started_at, reservation_id)
+            local_id = _insert(
+                conn, connector, id_tag, meter_start, started_at, reservation_id, transaction_id
+            )
             return local_id, insert_message(conn, action, text, local_id)
 
     def meter_and_queue(
@@ -200,13 +210,23 @@ def _insert(
     meter_start: int,
     started_at: str,
     reservation_id: int | None,
+    transaction_id: TransactionId | None,
 ) -> int:
     require_str(id_tag, "id_tag")
     require_str(started_at, "started_at")
     cur = conn.execute(
         "INSERT INTO tx (connector, id_tag, meter_start, started_at, reservation_id,"
-        " last_meter, last_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
-        (connector, id_tag, meter_start, started_at, reservation_id, meter_start, started_at),
+        " transaction_id, last_meter, last_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+        (
+            connector,
+            id_tag,
+            meter_start,
+            started_at,
+            reservation_id,
+            transaction_id,
+            meter_start,
+            started_at,
+        ),
     )
     assert cur.lastrowid is not None
     if reservation_id is not None:

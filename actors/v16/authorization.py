@@ -78,7 +78,7 @@ class Auth(Supervised):
             case _Asked():
                 self._asked(message)
             case Learned():
-                self._learn(message.id_tag, message.info)
+                self._learn(message.id_tag, self.as_tag_info(message.info))
             case Inbound():
                 self._inbound(message)
             case _:
@@ -138,10 +138,24 @@ class Auth(Supervised):
         submit(
             self.ctx,
             "Authorize",
-            {"idTag": request.id_tag},
+            self.authorize_payload(request.id_tag),
             reply_to=self.actor_ref,
             wrap=lambda outcome: _Asked(request, outcome),
         )
+
+    # 1.6's words; 2.0.1's block overrides these three. Decisions work on
+    # 1.6's idTagInfo (status, expiryDate, parentIdTag) in either version.
+
+    def authorize_payload(self, id_tag: str) -> dict[str, Any]:
+        return {"idTag": id_tag}
+
+    def tag_info(self, result: dict[str, Any]) -> dict[str, Any]:
+        """The idTagInfo in the CSMS's answer to Authorize."""
+        return dict(result["idTagInfo"])
+
+    def as_tag_info(self, info: dict[str, Any]) -> dict[str, Any]:
+        """What the CSMS said of a token in a transaction message's answer, as an idTagInfo."""
+        return info
 
     def _refuse_reserved(self, request: Identify, known: dict[str, Any] | None) -> None:
         self.log.info("tag %s may not use a connector reserved for another", request.id_tag)
@@ -157,7 +171,7 @@ class Auth(Supervised):
             )
             self._identify(message.request, online=False)
             return
-        info = dict(result["idTagInfo"])
+        info = self.tag_info(result)
         self._learn(message.request.id_tag, info)
         request = message.request
         if gate(request.id_tag, info, request.reserved) is not Gate.PASS:

@@ -28,6 +28,7 @@ from ocppstation.actors.runtime.context import RPC, StationContext, evse_of, evs
 from ocppstation.actors.runtime.supervisor import ChildRestarted, ChildTerminated
 from ocppstation.actors.security_events import event_payload
 from ocppstation.config.settings_catalog import Setting
+from ocppstation.protocol.evse_messages import EvseMessages
 from ocppstation.protocol.payloads import parse
 from ocppstation.protocol.timestamps import ocpp_timestamp
 from ocppstation.protocol.v16.evse_messages import EVSE_MESSAGES
@@ -93,6 +94,11 @@ def _wanted(event: object) -> object | None:
 
 
 class Registration(Supervised):
+    """1.6's words are in the methods a 2.0.1 block overrides: boot_call,
+    read_boot, heartbeat_call, _announce_station and _send_status."""
+
+    messages: EvseMessages = EVSE_MESSAGES
+
     def __init__(self, place: Place, ctx: StationContext) -> None:
         super().__init__(place)
         self.ctx = ctx
@@ -171,7 +177,7 @@ class Registration(Supervised):
                 self.log.warning(
                     "EVSE %d gave up: ending its transaction %s", evse, record.local_id
                 )
-                end_stored(self.ctx, EVSE_MESSAGES, record, "Other", now)
+                end_stored(self.ctx, self.messages, record, "Other", now)
 
     def _down(self, evse: int) -> str | None:
         return self.ctx.given_up.reason(evse)
@@ -195,12 +201,20 @@ class Registration(Supervised):
     def _boot(self) -> None:
         self.boot_attempt += 1
         attempt = self.boot_attempt
+        send(
+            self.ctx,
+            self.boot_call(),
+            reply_to=self.actor_ref,
+            wrap=lambda outcome: _BootDone(attempt, outcome),
+        )
+
+    def boot_call(self) -> object:
         cfg = self.ctx.config
 
         def optional(name: str) -> str | None:
             return cfg.value("Internal", name) or None  # an empty one is left out
 
-        boot = call.BootNotification(
+        return call.BootNotification(
             charge_point_vendor=cfg.value("Internal", "ChargePointVendor"),
             charge_point_model=cfg.value("Internal", "ChargePointModel"),
             charge_point_serial_number=optional("ChargePointSerialNumber"),
@@ -208,12 +222,14 @@ class Registration(Supervised):
             # After an installation, the version it reported (the config's is the old one).
             firmware_version=self.ctx.firmware.version or optional("FirmwareVersion"),
         )
-        send(
-            self.ctx,
-            boot,
-            reply_to=self.actor_ref,
-            wrap=lambda outcome: _BootDone(attempt, outcome),
-        )
+
+    def read_boot(self, result: dict[str, Any]) -> tuple[str, int]:
+        """The registration status and heartbeat interval the CSMS answered."""
+        answer = parse(call_result.BootNotification, result)
+        return str(RegistrationStatus(answer.status).value), int(answer.interval)
+
+    def heartbeat_call(self) -> object:
+        return call.Heartbeat()
 
     def _booted(self, done: _BootDone) -> None:
         if done.attempt != self.boot_attempt:
@@ -225,9 +241,8 @@ class Registration(Supervised):
             retry = float(self.ctx.config.value("Internal", "RetryBackOffWaitMinimum"))
             self.ctx.call_later(max(retry, 1.0), self.actor_ref, _Boot(self.boot_attempt))
             return
-        answer = parse(call_result.BootNotification, result)
-        status = str(RegistrationStatus(answer.status).value)
-        interval = int(answer.interval) or int(self.ctx.config.value("Core", "HeartbeatInterval"))
+        status, interval = self.read_boot(result)
+        interval = interval or int(self.ctx.config.value("Core", "HeartbeatInterval"))
         first = status == "Accepted" and not self.ctx.registration.accepted
         self.ctx.registration.record(status, interval if status == "Accepted" else None)
         if status == "Accepted":
@@ -262,7 +277,7 @@ class Registration(Supervised):
 
     def _beat(self) -> None:
         if self.link_up and self.registration == "Accepted":
-            send(self.ctx, call.Heartbeat())
+            send(self.ctx, self.heartbeat_call())
 
     # -- status ----------------------------------------------------------------
 

@@ -13,6 +13,7 @@ answers which CSMS call.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from ocppstation.actors.evse.drivers import check_hardware, station_reader
@@ -60,11 +61,20 @@ from ocppstation.actors.v16.reset import Reset
 from ocppstation.actors.v16.routes import ROUTES
 from ocppstation.actors.v16.security import Security, check_provisioning
 from ocppstation.actors.v16.smart_charging import Profiles
+from ocppstation.protocol.evse_messages import EvseMessages
 from ocppstation.protocol.v16.evse_messages import EVSE_MESSAGES
 from ocppstation.protocol.v16.txqueue import TRANSACTION_MESSAGES
 
 
-def station_tree(ctx: StationContext) -> list[ChildSpec]:
+def core_tree(
+    ctx: StationContext, routes: Mapping[str, str], messages: EvseMessages
+) -> tuple[list[ChildSpec], list[ChildSpec], list[ChildSpec]]:
+    """What every version's tree has, in three parts to put its blocks between:
+    scheduler, storage, settings; security, profiles, link, evses; the reader.
+
+    (2.0.1's tree uses it too, until it has settings, security and smart
+    charging blocks of its own.)
+    """
     publish = ctx.bus.publish
     # A wrong Hardware section, a missing port or an unreadable certificate file
     # stops the start here, before anything runs.
@@ -76,7 +86,7 @@ def station_tree(ctx: StationContext) -> list[ChildSpec]:
         return Supervisor.start(
             place,
             [
-                ChildSpec("rpc", lambda p: Rpc.start(p, ctx, ROUTES)),
+                ChildSpec("rpc", lambda p: Rpc.start(p, ctx, routes)),
                 ChildSpec("websocket", lambda p: WebSocketLink.start(p, ctx)),
             ],
             strategy=Strategy.REST_FOR_ONE,
@@ -93,19 +103,18 @@ def station_tree(ctx: StationContext) -> list[ChildSpec]:
         publish(event)
 
     def evses(place: Place) -> Any:
-        specs = [evse_spec(ctx, n, started, EVSE_MESSAGES) for n in ctx.config.evse_numbers]
+        specs = [evse_spec(ctx, n, started, messages) for n in ctx.config.evse_numbers]
         return Supervisor.start(
             place, specs, strategy=Strategy.ONE_FOR_ONE, on_event=on_evses_event
         )
 
-    return [
+    head = [
         ChildSpec("scheduler", lambda p: Scheduler.start(p, ctx.clock)),
         ChildSpec(STORAGE, lambda p: Storage.start(p, ctx.database)),
         # Right after storage (its overlay) and before every reader of the view.
         ChildSpec(SETTINGS, lambda p: Settings.start(p, ctx)),
-        # Before the link: a link restart must not drop the queue's in-flight state.
-        ChildSpec(AUTH, lambda p: Auth.start(p, ctx)),
-        ChildSpec(OUTBOX, lambda p: Outbox.start(p, ctx, TRANSACTION_MESSAGES)),
+    ]
+    middle = [
         # Before the link: the first connection needs its certificates (ctx.tls).
         ChildSpec(SECURITY, lambda p: Security.start(p, ctx)),
         # Before the EVSEs: their boards ask it for the current to offer when
@@ -113,6 +122,19 @@ def station_tree(ctx: StationContext) -> list[ChildSpec]:
         ChildSpec(PROFILES, lambda p: Profiles.start(p, ctx)),
         ChildSpec("link", link),
         ChildSpec(EVSES, evses),
+    ]
+    # Last: it tells connectors, and its restarts touch nothing after it.
+    return head, middle, [reader] if reader is not None else []
+
+
+def station_tree(ctx: StationContext) -> list[ChildSpec]:
+    head, middle, reader = core_tree(ctx, ROUTES, EVSE_MESSAGES)
+    return [
+        *head,
+        # Before the link: a link restart must not drop the queue's in-flight state.
+        ChildSpec(AUTH, lambda p: Auth.start(p, ctx)),
+        ChildSpec(OUTBOX, lambda p: Outbox.start(p, ctx, TRANSACTION_MESSAGES)),
+        *middle,
         # After the EVSEs, so that their crashes never take a running
         # transaction down. Both only tell connectors, and on start tell them
         # what they hold (reservations, a firmware hold), so a connector that
@@ -133,6 +155,5 @@ def station_tree(ctx: StationContext) -> list[ChildSpec]:
         ChildSpec(RESET, lambda p: Reset.start(p, ctx)),
         ChildSpec(DATA_TRANSFER, lambda p: DataTransfer.start(p, ctx)),
         ChildSpec(REMOTE_TRIGGER, lambda p: RemoteTrigger.start(p, ctx)),
-        # Last: it tells connectors, and its restarts touch nothing after it.
-        *([reader] if reader is not None else []),
+        *reader,
     ]

@@ -9,13 +9,13 @@ stored form is our own TypedDict.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Hashable, Sequence
 from typing import Any, NotRequired, TypedDict
 
 from ocpp.v16 import call
 from ocpp.v16.enums import ChargePointErrorCode, ChargePointStatus, Reason
 
-from ocppstation.protocol.evse_messages import Outgoing
+from ocppstation.protocol.evse_messages import Outgoing, StartTrigger, TxRef
 from ocppstation.protocol.payloads import action, dump
 from ocppstation.protocol.txqueue import TransactionId
 
@@ -35,6 +35,12 @@ def _out(message: object) -> Outgoing:
 
 
 class V16EvseMessages:
+    def new_transaction_id(self) -> TransactionId | None:
+        return None  # the CSMS gives it, in its StartTransaction answer
+
+    def reported(self, status: str, error_code: str) -> Hashable:
+        return (status, error_code)
+
     def status(self, connector: int, status: str, error_code: str, timestamp: str) -> Outgoing:
         return _out(
             call.StatusNotification(
@@ -52,6 +58,11 @@ class V16EvseMessages:
         meter_start_wh: int,
         timestamp: str,
         reservation_id: int | None,
+        *,
+        tx: TxRef,
+        trigger: StartTrigger = StartTrigger.AUTHORIZED,
+        remote_start_id: int | None = None,
+        token_type: str | None = None,
     ) -> Outgoing:
         return _out(
             call.StartTransaction(
@@ -70,6 +81,9 @@ class V16EvseMessages:
         timestamp: str,
         reason: str,
         data: Sequence[dict[str, Any]] = (),
+        *,
+        connector: int,
+        tx: TxRef,
     ) -> Outgoing:
         stop = StoredStop(
             idTag=id_tag, meterStop=meter_stop_wh, timestamp=timestamp, reason=Reason(reason).value
@@ -78,12 +92,20 @@ class V16EvseMessages:
             stop["transactionData"] = list(data)
         return Outgoing("StopTransaction", dict(stop))
 
+    def state_changed(
+        self, connector: int, status: str, timestamp: str, *, tx: TxRef
+    ) -> Outgoing | None:
+        return None  # StatusNotification says it
+
     def meter_values(
         self,
         connector: int,
         values: Sequence[dict[str, Any]],
         transaction_id: TransactionId | None = None,
+        *,
+        tx: TxRef | None = None,
     ) -> Outgoing:
+        # In a transaction its id is put in at send time (protocol/v16/txqueue.py).
         if isinstance(transaction_id, str):
             raise TypeError(f"a 1.6 transactionId is the CSMS's integer, not {transaction_id!r}")
         return _out(

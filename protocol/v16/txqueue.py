@@ -35,10 +35,10 @@ def resolve(
 class V16TransactionMessages:
     """The 1.6 `TransactionMessages` (see protocol/txqueue.py)."""
 
-    def opens(self, action: str) -> bool:
+    def opens(self, action: str, payload: Mapping[str, Any]) -> bool:
         return action == "StartTransaction"
 
-    def closes(self, action: str) -> bool:
+    def closes(self, action: str, payload: Mapping[str, Any]) -> bool:
         return action == "StopTransaction"
 
     def resolve(

@@ -1,0 +1,57 @@
+"""OCPP 2.0.1 F TriggerMessage (F06).
+
+The block judges the request; the message it promises is sent by the block
+that owns it (provisioning, a connector), told once the answer is on its
+way so that the CSMS sees the answer first.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ocpp.v201 import call_result
+from ocpp.v201.enums import TriggerMessageStatusEnumType
+
+from ocppstation.actors.evse.connector import TriggerMeterValues
+from ocppstation.actors.link.block import Block, Reply, Then
+from ocppstation.actors.runtime.context import REGISTRATION, evse_path
+from ocppstation.actors.v16.registration import SendBoot, SendHeartbeat, SendStatus
+from ocppstation.protocol.errors import NotSupported
+from ocppstation.protocol.framing import Call
+from ocppstation.protocol.payloads import dump
+
+
+def _answer(status: TriggerMessageStatusEnumType, then: Then | None = None) -> Reply:
+    return dump(call_result.TriggerMessage(status)), then
+
+
+class RemoteTrigger(Block):
+    def handle(self, call: Call) -> Reply:
+        if call.action != "TriggerMessage":
+            raise NotSupported(call.action)
+        return self._trigger(call.payload)
+
+    def _trigger(self, payload: dict[str, Any]) -> Reply:
+        accepted = TriggerMessageStatusEnumType.accepted
+        evse = (payload.get("evse") or {}).get("id")
+        if evse is not None and evse not in self.ctx.config.evse_numbers:
+            return _answer(TriggerMessageStatusEnumType.rejected)
+        match payload["requestedMessage"]:
+            case "BootNotification":
+                if self.ctx.registration.accepted:
+                    # F06.FR.17: an accepted station does not boot again on request.
+                    return _answer(TriggerMessageStatusEnumType.rejected)
+                return _answer(accepted, Then(REGISTRATION, SendBoot()))
+            case "Heartbeat":
+                return _answer(accepted, Then(REGISTRATION, SendHeartbeat()))
+            case "StatusNotification":
+                return _answer(accepted, Then(REGISTRATION, SendStatus(evse)))
+            case "MeterValues":
+                targets = [evse] if evse else list(self.ctx.config.evse_numbers)
+                return _answer(accepted, self.later(lambda: self._meter_values(targets)))
+        return _answer(TriggerMessageStatusEnumType.not_implemented)
+
+    def _meter_values(self, evses: list[int]) -> None:
+        for evse in evses:
+            if evse not in self.ctx.given_up:
+                self.ctx.registry.tell(evse_path(evse, "connector"), TriggerMeterValues())

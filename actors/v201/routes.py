@@ -1,0 +1,29 @@
+"""OCPP 2.0.1: which actor answers which CSMS-initiated action.
+
+Actions the 2.0.1 schemas know but no block answers get NotSupported from
+rpc; unknown ones NotImplemented.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from ocppstation.actors.runtime.context import (
+    AUTH,
+    AVAILABILITY,
+    DATA_TRANSFER,
+    REMOTE_CONTROL,
+    REMOTE_TRIGGER,
+    RESET,
+)
+
+ROUTES: Mapping[str, str] = {
+    "ClearCache": AUTH,
+    "ChangeAvailability": AVAILABILITY,
+    "DataTransfer": DATA_TRANSFER,
+    "RequestStartTransaction": REMOTE_CONTROL,
+    "RequestStopTransaction": REMOTE_CONTROL,
+    "UnlockConnector": REMOTE_CONTROL,
+    "Reset": RESET,
+    "TriggerMessage": REMOTE_TRIGGER,
+}
