@@ -32,6 +32,7 @@ class TxRef:
     # None until its StartTransaction is answered (put in at send time).
     transaction_id: TransactionId | None
     seq_no: int  # 0 for the message that opens it; 2.0.1's seqNo
+    offline: bool = False  # what it reports happened while the CSMS could not hear it
 
 
 class StartTrigger(StrEnum):

@@ -424,7 +424,7 @@ class Connector(Supervised):
             meter_start,
             now,
             reservation_id,
-            tx=TxRef(transaction_id, 0),
+            tx=TxRef(transaction_id, 0, self._offline()),
             trigger=trigger,
             remote_start_id=remote.remote_start_id if remote else None,
             token_type=remote.token_type if remote else None,
@@ -518,7 +518,13 @@ class Connector(Supervised):
             tx, reading, Setting.SAMPLED_MEASURANDS_AT_END, "Transaction.End", now
         )
         stop = self.messages.stopped(
-            tx.id_tag, meter_stop, now, reason, tx.data, connector=self.evse, tx=tx.next_ref()
+            tx.id_tag,
+            meter_stop,
+            now,
+            reason,
+            tx.data,
+            connector=self.evse,
+            tx=tx.next_ref(self._offline()),
         )
         seq = (
             self.ctx.storage()
@@ -693,7 +699,7 @@ class Connector(Supervised):
     def _state_changed(self, tx: Transaction) -> None:
         """Inside a transaction, what the version says of a new status (2.0.1:
         a TransactionEvent with the charging state), queued with it."""
-        ref = TxRef(tx.transaction_id, tx.events)
+        ref = TxRef(tx.transaction_id, tx.events, self._offline())
         out = self.messages.state_changed(self.evse, self.state.status.value, self._now(), tx=ref)
         if out is None:
             return
@@ -704,6 +710,9 @@ class Connector(Supervised):
             .get(timeout=STORAGE_TIMEOUT)
         )
         self._enqueued(seq, out.action, out.payload, tx.local_id)
+
+    def _offline(self) -> bool:
+        return not self.ctx.registration.online
 
     def _reported(self) -> Hashable:
         return self.messages.reported(self.state.status.value, self.error_code)

@@ -166,7 +166,7 @@ class Metering:
         if not sampled:
             return
         # In 1.6 queued without the transaction's id: the outbox puts it in when it sends.
-        ref = tx.next_ref() if tx is not None else None
+        ref = tx.next_ref(not self.ctx.registration.online) if tx is not None else None
         values = self.messages.meter_values(self.evse, [meter_value(now, sampled)], tx=ref)
         if tx is None:
             # Outside a transaction meter values are not transaction messages:

@@ -30,9 +30,9 @@ class Transaction:
     energy_cap_wh: float | None = None  # MaxEnergyOnInvalidId, once the CSMS refused the tag
     events: int = 1  # messages queued for it: the next one's place (its start is 0)
 
-    def next_ref(self) -> TxRef:
+    def next_ref(self, offline: bool = False) -> TxRef:
         """The reference of its next message; counted as queued (storage counts it too)."""
-        ref = TxRef(self.transaction_id, self.events)
+        ref = TxRef(self.transaction_id, self.events, offline)
         self.events += 1
         return ref
 
@@ -55,7 +55,7 @@ def end_stored(
         at,
         reason,
         connector=record.connector,
-        tx=TxRef(record.transaction_id, record.events),
+        tx=TxRef(record.transaction_id, record.events, not ctx.registration.online),
     )
     seq = (
         ctx.storage()

@@ -164,6 +164,10 @@ class Outbox(Supervised):
     def state(self) -> QueueState:
         return QueueState(len(self.queue), self.in_flight)
 
+    def queued(self) -> list[tuple[str, dict[str, Any]]]:
+        """What waits to be delivered, in order: (action, payload) of transaction messages."""
+        return [(m.action, dict(m.payload)) for m in self.queue if m.local_tx is not None]
+
     def receive(self, message: Any) -> Any:
         match message:
             case Enqueued() if message.message.seq <= self.loaded_up_to:

@@ -26,6 +26,18 @@ class RegistrationState:
         self._status = "Unknown"
         self._heartbeat_interval: int | None = None
         self._boot_reason = "PowerUp"
+        self._online = False
+
+    @property
+    def online(self) -> bool:
+        """Link up and accepted: what the station does now reaches the CSMS now
+        (2.0.1 marks what happened otherwise `offline`)."""
+        with self._lock:
+            return self._online
+
+    def set_online(self, online: bool) -> None:
+        with self._lock:
+            self._online = online
 
     @property
     def boot_reason(self) -> str:
@@ -58,6 +70,7 @@ class RegistrationState:
             self._status = "Unknown"
             self._heartbeat_interval = None
             self._boot_reason = boot_reason
+            self._online = False
 
 
 @dataclass(frozen=True)

@@ -188,13 +188,13 @@ class Registration(Supervised):
         was_up, self.link_up = self.link_up, up
         if not up:
             if was_up:
-                self.ctx.bus.publish(Online(False))
+                self._online(False)
             return
         if was_up:
             return
         if self.registration == "Accepted":
             self._announce()
-            self.ctx.bus.publish(Online(True))
+            self._online(True)
         else:
             self._boot()
 
@@ -250,7 +250,7 @@ class Registration(Supervised):
             if first:
                 self._started_up()
             self._announce()
-            self.ctx.bus.publish(Online(True))
+            self._online(True)
         else:
             # Pending and Rejected: try again after the interval the CSMS gave
             # (with none given, the heartbeat interval is the station's pace).
@@ -265,6 +265,11 @@ class Registration(Supervised):
         CSMS that refuses it (no Security Whitepaper) holds up nothing.
         """
         submit(self.ctx, "SecurityEventNotification", event_payload(self.ctx, "StartupOfTheDevice"))
+
+    def _online(self, online: bool) -> None:
+        # The holder first: whoever hears the event finds it already true.
+        self.ctx.registration.set_online(online)
+        self.ctx.bus.publish(Online(online))
 
     def _arm_heartbeat(self, interval: int) -> None:
         self.ctx.cancel(self.heartbeat_timer)

@@ -15,6 +15,7 @@ from ocppstation.actors.runtime.context import (
     REMOTE_CONTROL,
     REMOTE_TRIGGER,
     RESET,
+    TRANSACTIONS,
 )
 
 ROUTES: Mapping[str, str] = {
@@ -26,4 +27,5 @@ ROUTES: Mapping[str, str] = {
     "UnlockConnector": REMOTE_CONTROL,
     "Reset": RESET,
     "TriggerMessage": REMOTE_TRIGGER,
+    "GetTransactionStatus": TRANSACTIONS,
 }

@@ -5,7 +5,7 @@
       scheduler, storage, settings, auth, outbox, security, profiles,
       link (rpc, websocket), evses (N: board, drivers, connector),
       registration (B provisioning), remote_control, availability, reset,
-      data_transfer, remote_trigger, reader
+      data_transfer, remote_trigger, transactions, reader
 
 The order and its reasons are 1.6's (actors/v16/tree.py). Settings,
 security and profiles are still 1.6's actors here, holding what the link
@@ -25,6 +25,7 @@ from ocppstation.actors.runtime.context import (
     REMOTE_CONTROL,
     REMOTE_TRIGGER,
     RESET,
+    TRANSACTIONS,
     StationContext,
 )
 from ocppstation.actors.runtime.supervisor import ChildSpec
@@ -37,6 +38,7 @@ from ocppstation.actors.v201.remote_control import RemoteControl
 from ocppstation.actors.v201.remote_trigger import RemoteTrigger
 from ocppstation.actors.v201.reset import Reset
 from ocppstation.actors.v201.routes import ROUTES
+from ocppstation.actors.v201.transactions import Transactions
 from ocppstation.protocol.v201.evse_messages import EVSE_MESSAGES
 from ocppstation.protocol.v201.txqueue import TRANSACTION_MESSAGES
 
@@ -54,5 +56,6 @@ def station_tree(ctx: StationContext) -> list[ChildSpec]:
         ChildSpec(RESET, lambda p: Reset.start(p, ctx)),
         ChildSpec(DATA_TRANSFER, lambda p: DataTransfer.start(p, ctx)),
         ChildSpec(REMOTE_TRIGGER, lambda p: RemoteTrigger.start(p, ctx)),
+        ChildSpec(TRANSACTIONS, lambda p: Transactions.start(p, ctx)),
         *reader,
     ]

@@ -179,6 +179,7 @@ class V201EvseMessages:
                 timestamp=timestamp,
                 trigger_reason=TriggerReasonEnumType(trigger.value),
                 seq_no=tx.seq_no,
+                offline=tx.offline or None,
                 transaction_info=TransactionType(
                     transaction_id=_transaction_id(tx),
                     charging_state=ChargingStateEnumType.ev_connected,
@@ -228,6 +229,7 @@ class V201EvseMessages:
                 timestamp=timestamp,
                 trigger_reason=trigger,
                 seq_no=tx.seq_no,
+                offline=tx.offline or None,
                 transaction_info=TransactionType(
                     transaction_id=_transaction_id(tx),
                     charging_state=ChargingStateEnumType.idle,
@@ -250,6 +252,7 @@ class V201EvseMessages:
                 timestamp=timestamp,
                 trigger_reason=TriggerReasonEnumType.charging_state_changed,
                 seq_no=tx.seq_no,
+                offline=tx.offline or None,
                 transaction_info=TransactionType(
                     transaction_id=_transaction_id(tx), charging_state=state
                 ),
@@ -276,6 +279,7 @@ class V201EvseMessages:
                     _context(values), TriggerReasonEnumType.meter_value_periodic
                 ),
                 seq_no=tx.seq_no,
+                offline=tx.offline or None,
                 transaction_info=TransactionType(transaction_id=_transaction_id(tx)),
                 meter_value=converted or None,
             )
