@@ -20,6 +20,9 @@ Decisions worth knowing:
   1.6 key table (config/keys_v16.py), so a value 1.6 may write is one 2.0.1
   may read back: e.g. HeartbeatInterval >= 1, AlignedDataCtrlr.Interval
   within a day.
+- For a text variable, min_limit and max_limit bound its length, as in
+  2.0.1's VariableCharacteristicsType (config/device_model.py checks only
+  the maximum; protocol/v201/device_model.py both).
 - A default of None means the station has the variable but no value of its
   own until its builder or runtime supplies one (Identity, Model, DateTime,
   EVSE.Power's limit): GetVariables then answers it empty.
@@ -66,6 +69,7 @@ __all__ = [
     "Variable",
     "catalog",
     "declare",
+    "problem",
 ]
 
 # keys_v16.Value, plus float: a decimal variable holds an int or a float.
@@ -89,8 +93,23 @@ TX_POINTS = (
 )
 TIME_SOURCES = ("Heartbeat", "NTP", "GPS", "RealTimeClock", "MobileNetwork", "RadioTimeTransmitter")
 
+_TEXT_TYPES = (DataType.string, DataType.password_string, DataType.date_time)
+
 # The largest attributeValue GetVariables / NotifyReport can carry.
 VALUE_SIZE = 2500
+
+
+def problem(characteristics: Characteristics, value: Value) -> str | None:
+    """Why `value` does not fit `characteristics`, or None.
+
+    Characteristics.problem, and a text's shortest length, which it leaves out.
+    """
+    found = characteristics.problem(value)
+    if found is None and isinstance(value, str) and characteristics.data_type in _TEXT_TYPES:
+        shortest = characteristics.min_limit
+        if shortest is not None and len(value) < shortest:
+            return f"shorter than {shortest:g} characters"
+    return found
 
 
 class CatalogError(ValueError):
@@ -119,9 +138,9 @@ class Variable:
         if len(set(self.attributes)) != len(self.attributes):
             raise ValueError(f"{self.spec.address}: an attribute type is listed twice")
         if self.default is not None:
-            problem = self.spec.characteristics.problem(self.default)
-            if problem:
-                raise ValueError(f"{self.spec.address}: default {self.default!r} is {problem}")
+            why = problem(self.spec.characteristics, self.default)
+            if why:
+                raise ValueError(f"{self.spec.address}: default {self.default!r} is {why}")
 
 
 RO = Mutability.read_only
@@ -189,7 +208,7 @@ _CONTROLLERS: Mapping[str, tuple[_Var, ...]] = {
     "SecurityCtrlr": (
         _Var("AdditionalRootCertificateCheck", B, False, RO),
         # HTTP Basic password (A00.FR.205: 16 to 40 characters).
-        _Var("BasicAuthPassword", PASSWORD, None, WO, max_limit=40),
+        _Var("BasicAuthPassword", PASSWORD, None, WO, min_limit=16, max_limit=40),
         # How many certificates the station may hold (maxLimit in the spec);
         # the certificate store fills in how many it does.
         _Var("CertificateEntries", I, None, RO, min_limit=0),
@@ -439,7 +458,6 @@ _FIELDS: Mapping[str, type | tuple[type, ...]] = {
     "default": (bool, int, float, str, list),
 }
 _REQUIRED = ("component", "variable", "data_type")
-_TEXT_TYPES = (DataType.string, DataType.password_string, DataType.date_time)
 _LIST_TYPES = (DataType.member_list, DataType.sequence_list)
 
 
@@ -449,8 +467,9 @@ def declare(entries: Iterable[Mapping[str, Any]]) -> list[Variable]:
     An entry names `component`, `variable` and `data_type` (a 2.0.1
     DataEnumType value, e.g. "integer", "MemberList"), and may give
     `component_instance`, `variable_instance`, `evse`, `connector`, `unit`,
-    `min`, `max` (for text types: the longest length), `values` (the list
-    an OptionList, MemberList or SequenceList draws from), `mutability`
+    `min`, `max` (for a text type: the shortest and longest length),
+    `values` (the list an OptionList, MemberList or SequenceList draws
+    from), `mutability`
     ("ReadOnly", "ReadWrite", "WriteOnly"; default ReadWrite), `attributes`
     (default ["Actual"]), `reboot_required`, `constant` and `default` (as a
     TOML value: a list for a list type). A bad entry raises `CatalogError`
@@ -518,8 +537,8 @@ def _declared(number: int, entry: Mapping[str, Any]) -> Variable:
         limit = entry.get(key)
         if limit is not None and not math.isfinite(limit):
             raise bad(f"{key} is a finite number")
-    if "min" in entry and data_type in _TEXT_TYPES:
-        raise bad(f"min is for numbers; a {data_type.value} has only max (its length)")
+    if data_type in _TEXT_TYPES and any(entry.get(k, 0) < 0 for k in ("min", "max")):
+        raise bad("a length is not negative")
     if "min" in entry and "max" in entry and entry["min"] > entry["max"]:
         raise bad("min is above max")
     try:
@@ -548,9 +567,9 @@ def _declared(number: int, entry: Mapping[str, Any]) -> Variable:
         tuple(values),
     )
     if default is not None:
-        problem = characteristics.problem(default)
-        if problem:
-            raise bad(f"default {default!r} is {problem}")
+        why = problem(characteristics, default)
+        if why:
+            raise bad(f"default {default!r} is {why}")
     return Variable(
         VariableSpec(address, characteristics, mutability),
         attributes,

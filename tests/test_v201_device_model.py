@@ -2,22 +2,33 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from ocppstation.config import keys_v16
-from ocppstation.config.device_model import Address, Attribute, DataType, Mutability
+from ocppstation.config.device_model import (
+    Address,
+    Attribute,
+    Characteristics,
+    DataType,
+    Mutability,
+)
 from ocppstation.config.settings_catalog import LEGACY, SETTING_ADDRESSES
 from ocppstation.config.v16_view import V16_ADDRESSES
 from ocppstation.config.v201_components import (
     CONNECTOR,
     EVSE,
     CatalogError,
+    Value,
     Variable,
     catalog,
     declare,
 )
+from ocppstation.protocol.v201.device_model import IllTyped, from_wire, to_wire
 
 STATION = {1: 2, 2: 1}
 CATALOG = catalog(STATION)
@@ -224,3 +235,113 @@ def test_a_variable_lists_actual_first() -> None:
         Variable(base.spec, (Attribute.target,))
     with pytest.raises(ValueError):
         Variable(base.spec, default=0)  # below its minimum of 1
+
+
+# -- wire strings -------------------------------------------------------------
+
+_SAFE_TEXT = st.text(st.characters(codec="utf-8", exclude_categories=("Cs",)), max_size=60)
+_ITEM = st.text(
+    st.characters(codec="ascii", categories=("L", "N", "P"), exclude_characters=","),
+    min_size=1,
+    max_size=12,
+)
+
+
+@st.composite
+def _typed(draw: st.DrawFn) -> tuple[Characteristics, Value]:
+    """A data type's characteristics and a value that fits them."""
+    data_type = draw(st.sampled_from(list(DataType)))
+    match data_type:
+        case DataType.boolean:
+            return Characteristics(data_type), draw(st.booleans())
+        case DataType.integer:
+            low = draw(st.integers(-(2**31), 2**31 - 1))
+            high = draw(st.integers(low, 2**31 - 1))
+            return Characteristics(data_type, min_limit=low, max_limit=high), draw(
+                st.integers(low, high)
+            )
+        case DataType.decimal:
+            number = draw(
+                st.floats(allow_nan=False, allow_infinity=False) | st.integers(-(10**6), 10**6)
+            )
+            return Characteristics(data_type), number
+        case DataType.option_list:
+            options = draw(st.lists(_ITEM, min_size=1, max_size=6, unique=True))
+            return Characteristics(data_type, values_list=tuple(options)), draw(
+                st.sampled_from(options)
+            )
+        case DataType.member_list | DataType.sequence_list:
+            options = draw(st.lists(_ITEM, max_size=8, unique=True))
+            listed = draw(st.booleans()) and bool(options)
+            items = (
+                draw(st.lists(st.sampled_from(options), unique=True))
+                if listed
+                else draw(st.lists(_ITEM, unique=True, max_size=5))
+            )
+            values_list = tuple(options) if listed else ()
+            return Characteristics(data_type, values_list=values_list), tuple(items)
+        case DataType.date_time:
+            moment = draw(
+                st.datetimes(
+                    min_value=datetime(1970, 1, 1),
+                    max_value=datetime(2200, 1, 1),
+                    timezones=st.just(UTC) | st.just(timezone(timedelta(hours=-5))),
+                )
+            )
+            text = moment.isoformat(timespec=draw(st.sampled_from(["seconds", "milliseconds"])))
+            if draw(st.booleans()):
+                text = text.replace("+00:00", "Z")
+            return Characteristics(data_type), text
+        case _:
+            return Characteristics(data_type, max_limit=60), draw(_SAFE_TEXT)
+
+
+@given(_typed())
+def test_a_value_survives_the_wire(case: tuple[Characteristics, Value]) -> None:
+    characteristics, value = case
+    text = to_wire(characteristics, value)
+    back = from_wire(characteristics, text)
+    assert back == value
+    assert type(back) is (float if characteristics.data_type is DataType.decimal else type(value))
+    assert to_wire(characteristics, back) == text
+
+
+@pytest.mark.parametrize(
+    ("data_type", "text", "words"),
+    [
+        (DataType.boolean, "yes", "not true or false"),
+        (DataType.boolean, "", "not true or false"),
+        (DataType.integer, "1.5", "not an integer"),
+        (DataType.integer, "0x10", "not an integer"),
+        (DataType.integer, "99999999999", "beyond 32 bits"),
+        (DataType.decimal, "1e5", "not a decimal"),
+        (DataType.decimal, "nan", "not a decimal"),
+        (DataType.option_list, "", "empty option"),
+        (DataType.member_list, "a,,b", "empty item"),
+        (DataType.sequence_list, "a,b,a", "twice"),
+        (DataType.date_time, "2026-12-03 10:00:00", "RFC 3339"),
+        (DataType.date_time, "2026-12-03T10:00:00", "RFC 3339"),
+        (DataType.date_time, "2026-02-30T10:00:00Z", "calendar"),
+    ],
+)
+def test_an_ill_typed_string_says_why(data_type: DataType, text: str, words: str) -> None:
+    with pytest.raises(IllTyped, match=words):
+        from_wire(Characteristics(data_type), text)
+
+
+def test_wire_strings_keep_to_the_variable() -> None:
+    heartbeat = CATALOG[Address("OCPPCommCtrlr", "HeartbeatInterval")].spec.characteristics
+    assert from_wire(heartbeat, "+30") == 30
+    with pytest.raises(IllTyped, match="below 1") as caught:
+        from_wire(heartbeat, "0")
+    assert caught.value.reason_code == "ValueTooLow"
+    measurands = CATALOG[Address("AlignedDataCtrlr", "Measurands")].spec.characteristics
+    assert from_wire(measurands, "Voltage, Frequency") == ("Voltage", "Frequency")
+    with pytest.raises(IllTyped, match="Temperature not in"):
+        from_wire(measurands, "Voltage,Temperature")
+    password = CATALOG[Address("SecurityCtrlr", "BasicAuthPassword")].spec.characteristics
+    with pytest.raises(IllTyped, match="shorter than 16"):
+        from_wire(password, "short")
+    assert from_wire(Characteristics(DataType.boolean), "TRUE") is True
+    assert to_wire(Characteristics(DataType.decimal), 1e20) == "100000000000000000000"
+    assert to_wire(Characteristics(DataType.decimal), 0.1) == "0.1"
