@@ -2,12 +2,34 @@
 
 from __future__ import annotations
 
+import itertools
+import json
+import tomllib
 from datetime import UTC, datetime, timedelta, timezone
+from importlib import resources
 from typing import Any
 
+import fastjsonschema
 import pytest
-from hypothesis import given
+from hypothesis import assume, given
 from hypothesis import strategies as st
+from ocpp.v201 import call, call_result
+from ocpp.v201.datatypes import (
+    ComponentType,
+    ComponentVariableType,
+    EVSEType,
+    GetVariableDataType,
+    ReportDataType,
+    SetVariableDataType,
+    VariableAttributeType,
+    VariableType,
+)
+from ocpp.v201.enums import (
+    ComponentCriterionEnumType,
+    GetVariableStatusEnumType,
+    ReportBaseEnumType,
+    SetVariableStatusEnumType,
+)
 
 from ocppstation.config import keys_v16
 from ocppstation.config.device_model import (
@@ -28,7 +50,25 @@ from ocppstation.config.v201_components import (
     catalog,
     declare,
 )
-from ocppstation.protocol.v201.device_model import IllTyped, from_wire, to_wire
+from ocppstation.protocol.payloads import dump
+from ocppstation.protocol.v201.device_model import (
+    IllTyped,
+    address_of,
+    base_report,
+    component_type,
+    from_wire,
+    get_request,
+    get_variables,
+    message_limits,
+    notify_report_pages,
+    report,
+    set_request,
+    set_variable,
+    set_variables,
+    split_report,
+    to_wire,
+    variable_type,
+)
 
 STATION = {1: 2, 2: 1}
 CATALOG = catalog(STATION)
@@ -345,3 +385,481 @@ def test_wire_strings_keep_to_the_variable() -> None:
     assert from_wire(Characteristics(DataType.boolean), "TRUE") is True
     assert to_wire(Characteristics(DataType.decimal), 1e20) == "100000000000000000000"
     assert to_wire(Characteristics(DataType.decimal), 0.1) == "0.1"
+
+
+# -- GetVariables and SetVariables --------------------------------------------
+
+
+def _get(
+    component: str,
+    variable: str,
+    *,
+    instance: str | None = None,
+    evse: int | None = None,
+    connector: int | None = None,
+    attribute: Attribute | None = None,
+) -> GetVariableDataType:
+    where = None if evse is None else EVSEType(id=evse, connector_id=connector)
+    return GetVariableDataType(
+        ComponentType(component, evse=where), VariableType(variable, instance), attribute
+    )
+
+
+def _set(text: str, address: Address, attribute: Attribute | None = None) -> SetVariableDataType:
+    return SetVariableDataType(text, component_type(address), variable_type(address), attribute)
+
+
+HEARTBEAT = Address("OCPPCommCtrlr", "HeartbeatInterval")
+PASSWORD = Address("SecurityCtrlr", "BasicAuthPassword")
+POWER = Address(EVSE, "Power", evse=1)
+
+
+def test_get_variables_answers_each_item_in_order() -> None:
+    results = get_variables(
+        [
+            _get("OCPPCommCtrlr", "HeartbeatInterval"),
+            _get("OCPPCommCtrlr", "MessageAttempts", instance="TransactionEvent"),
+            _get("OCPPCommCtrlr", "MessageAttempts"),
+            _get("NoSuchCtrlr", "HeartbeatInterval"),
+            _get("OCPPCommCtrlr", "HeartbeatInterval", evse=1),
+            _get("OCPPCommCtrlr", "Heartbeat"),
+            _get("OCPPCommCtrlr", "HeartbeatInterval", attribute=Attribute.max_set),
+            _get("SecurityCtrlr", "BasicAuthPassword"),
+            _get(CONNECTOR, "ConnectorType", evse=1, connector=2),
+            _get(CONNECTOR, "ConnectorType", evse=1, connector=3),
+            _get(EVSE, "Power", evse=1, attribute=Attribute.max_set),
+            _get("TxCtrlr", "TxStopPoint", attribute=Attribute.actual),
+            _get("", "HeartbeatInterval"),
+        ],
+        CATALOG,
+        {HEARTBEAT: 42, PASSWORD: "0123456789abcdef"},
+        {(POWER, Attribute.max_set): 22000.0},
+    )
+    status = GetVariableStatusEnumType
+    assert [(r.attribute_status, r.attribute_value) for r in results] == [
+        (status.accepted, "42"),
+        (status.accepted, "3"),
+        (status.unknown_variable, None),
+        (status.unknown_component, None),
+        (status.unknown_component, None),
+        (status.unknown_variable, None),
+        (status.not_supported_attribute_type, None),
+        (status.rejected, None),
+        (status.accepted, "Unknown"),
+        (status.unknown_component, None),
+        (status.accepted, "22000"),
+        (status.accepted, "EVConnected,Authorized"),
+        (status.unknown_component, None),
+    ]
+    assert results[7].attribute_status_info is not None
+    assert results[7].attribute_status_info.reason_code == "WriteOnly"
+    assert results[10].attribute_type is Attribute.max_set
+    assert results[0].attribute_type is None  # as asked: Actual by default
+
+
+def test_a_variable_without_a_value_reads_empty() -> None:
+    (result,) = get_variables([_get(EVSE, "Power", evse=1)], CATALOG, {})
+    assert result.attribute_status is GetVariableStatusEnumType.accepted
+    assert result.attribute_value == ""
+
+
+def test_a_value_is_cut_to_reporting_value_size() -> None:
+    name = Address("SecurityCtrlr", "OrganizationName")
+    values = {name: "x" * 2000, Address("DeviceDataCtrlr", "ReportingValueSize"): 10}
+    (result,) = get_variables([_get("SecurityCtrlr", "OrganizationName")], CATALOG, values)
+    assert result.attribute_value == "x" * 10
+
+
+def test_set_variable_rules() -> None:
+    status = SetVariableStatusEnumType
+
+    def outcome(text: str, address: Address, attribute: Attribute | None = None) -> Any:
+        result, value = set_variable(_set(text, address, attribute), CATALOG, {})
+        info = result.attribute_status_info
+        return result.attribute_status, value, info and info.reason_code
+
+    assert outcome("30", HEARTBEAT) == (status.accepted, 30, None)
+    assert outcome("0", HEARTBEAT) == (status.rejected, None, "ValueTooLow")
+    assert outcome("often", HEARTBEAT) == (status.rejected, None, "InvalidValue")
+    assert outcome("30", HEARTBEAT, Attribute.target) == (
+        status.not_supported_attribute_type,
+        None,
+        None,
+    )
+    assert outcome("2", Address("SecurityCtrlr", "SecurityProfile")) == (
+        status.rejected,
+        None,
+        "ReadOnly",
+    )
+    assert outcome("30", Address("OCPPCommCtrlr", "Nope")) == (status.unknown_variable, None, None)
+    assert outcome("30", Address("NopeCtrlr", "HeartbeatInterval")) == (
+        status.unknown_component,
+        None,
+        None,
+    )
+    assert outcome("0123456789abcdef", PASSWORD) == (status.accepted, "0123456789abcdef", None)
+    assert outcome("PowerPathClosed,Authorized", Address("TxCtrlr", "TxStartPoint"))[1] == (
+        "PowerPathClosed",
+        "Authorized",
+    )
+
+
+def test_a_rejected_password_is_not_repeated_back() -> None:
+    result, _ = set_variable(_set("hunter2", PASSWORD), CATALOG, {})
+    assert result.attribute_status is SetVariableStatusEnumType.rejected
+    assert "hunter2" not in str(dump(result))
+
+
+def test_a_custom_variable_that_needs_a_reboot_says_so() -> None:
+    station = catalog(STATION, [FAN])
+    result, value = set_variable(_set("2000", Address("AcmeCtrlr", "FanSpeed")), station, {})
+    assert result.attribute_status is SetVariableStatusEnumType.reboot_required
+    assert value == 2000
+
+
+def test_an_actual_stays_between_min_set_and_max_set() -> None:
+    station = catalog(
+        STATION,
+        [
+            {
+                "component": "AcmeCtrlr",
+                "variable": "Current",
+                "data_type": "decimal",
+                "unit": "A",
+                "min": 0,
+                "max": 63,
+                "attributes": ["Actual", "MinSet", "MaxSet"],
+            }
+        ],
+    )
+    current = Address("AcmeCtrlr", "Current")
+    results, changes = set_variables(
+        [
+            _set("32", current, Attribute.max_set),
+            _set("6", current, Attribute.min_set),
+            _set("40", current),
+            _set("16.5", current),
+            _set("33", current, Attribute.min_set),
+            _set("5", current, Attribute.max_set),
+        ],
+        station,
+        {},
+    )
+    assert [r.attribute_status.value for r in results] == [
+        "Accepted",
+        "Accepted",
+        "Rejected",
+        "Accepted",
+        "Rejected",
+        "Rejected",
+    ]
+    assert changes == {
+        (current, Attribute.max_set): 32.0,
+        (current, Attribute.min_set): 6.0,
+        (current, Attribute.actual): 16.5,
+    }
+
+
+def test_set_request_and_get_request_take_wire_dicts() -> None:
+    raw = {
+        "attributeValue": "12",
+        "component": {"name": EVSE, "evse": {"id": 1}},
+        "variable": {"name": "Power"},
+        "attributeType": "MaxSet",
+    }
+    request = set_request(raw)
+    assert request.component.evse == EVSEType(id=1)
+    assert request.attribute_type is Attribute.max_set
+    got = get_request({"component": {"name": "ClockCtrlr"}, "variable": {"name": "TimeSource"}})
+    (result,) = get_variables([got], CATALOG, {})
+    assert result.attribute_value == "Heartbeat"
+
+
+# Strategies over the catalog: a writable variable and a value that fits it.
+_WRITABLE = sorted(
+    (a for a, v in CATALOG.items() if v.spec.writable()), key=lambda a: (str(a), a.evse or 0)
+)
+_READ_ONLY = sorted(
+    (a for a, v in CATALOG.items() if v.spec.mutability is Mutability.read_only), key=str
+)
+
+
+@st.composite
+def _fitting(draw: st.DrawFn, address: Address) -> str:
+    c = CATALOG[address].spec.characteristics
+    match c.data_type:
+        case DataType.boolean:
+            return draw(st.sampled_from(["true", "false"]))
+        case DataType.integer | DataType.decimal:
+            low = int(c.min_limit) if c.min_limit is not None else -(2**31)
+            high = int(c.max_limit) if c.max_limit is not None else 2**31 - 1
+            return str(draw(st.integers(low, high)))
+        case DataType.option_list:
+            return draw(st.sampled_from(c.values_list))
+        case DataType.member_list | DataType.sequence_list:
+            pool = st.sampled_from(c.values_list) if c.values_list else _ITEM
+            return ",".join(draw(st.lists(pool, unique=True, max_size=4)))
+        case DataType.date_time:
+            return "2026-12-03T10:00:00Z"
+        case _:
+            low = int(c.min_limit or 0)
+            high = int(c.max_limit or 100)
+            return draw(st.text(st.characters(codec="ascii"), min_size=low, max_size=high))
+
+
+@given(st.data())
+def test_an_accepted_value_reads_back(data: st.DataObject) -> None:
+    address = data.draw(st.sampled_from(_WRITABLE))
+    text = data.draw(_fitting(address))
+    result, value = set_variable(_set(text, address), CATALOG, {})
+    assert result.attribute_status is SetVariableStatusEnumType.accepted, result
+    assert value is not None
+    (read,) = get_variables(
+        [GetVariableDataType(component_type(address), variable_type(address))],
+        CATALOG,
+        {address: value},
+    )
+    if CATALOG[address].spec.mutability is Mutability.write_only:
+        assert read.attribute_status is GetVariableStatusEnumType.rejected
+    else:
+        assert read.attribute_status is GetVariableStatusEnumType.accepted
+        assert read.attribute_value is not None
+        characteristics = CATALOG[address].spec.characteristics
+        assert from_wire(characteristics, read.attribute_value) == from_wire(characteristics, text)
+
+
+@given(st.sampled_from(_READ_ONLY), st.text(max_size=30), st.sampled_from([None, *Attribute]))
+def test_a_read_only_variable_is_never_set(
+    address: Address, text: str, attribute: Attribute | None
+) -> None:
+    result, value = set_variable(_set(text, address, attribute), CATALOG, {})
+    assert value is None
+    assert result.attribute_status in (
+        SetVariableStatusEnumType.rejected,
+        SetVariableStatusEnumType.not_supported_attribute_type,
+    )
+
+
+_NAMES = st.text(st.characters(codec="ascii", categories=("L",)), min_size=0, max_size=8)
+
+
+@given(
+    _NAMES,
+    _NAMES,
+    st.none() | st.integers(0, 4),
+    st.none() | st.integers(0, 3),
+    st.text(max_size=10),
+)
+def test_an_unknown_address_is_never_accepted(
+    component: str, variable: str, evse: int | None, connector: int | None, text: str
+) -> None:
+    where = None if evse is None else EVSEType(id=evse, connector_id=connector)
+    known = address_of(ComponentType(component, evse=where), VariableType(variable))
+    assume(known is None or known not in CATALOG)
+    comp, var = ComponentType(component, evse=where), VariableType(variable)
+    (got,) = get_variables([GetVariableDataType(comp, var)], CATALOG, {})
+    result, value = set_variable(SetVariableDataType(text, comp, var), CATALOG, {})
+    assert got.attribute_status in (
+        GetVariableStatusEnumType.unknown_component,
+        GetVariableStatusEnumType.unknown_variable,
+    )
+    assert value is None
+    assert result.attribute_status in (
+        SetVariableStatusEnumType.unknown_component,
+        SetVariableStatusEnumType.unknown_variable,
+    )
+
+
+# -- reports ------------------------------------------------------------------
+
+
+def _schema(name: str) -> Any:
+    text = (resources.files("ocpp") / "v201" / "schemas" / f"{name}.json").read_text()
+    return fastjsonschema.compile(json.loads(text))
+
+
+NOTIFY_REPORT = _schema("NotifyReportRequest")
+
+
+def _notify(page: list[ReportDataType], seq_no: int = 0, tbc: bool = False) -> dict[str, Any]:
+    message = call.NotifyReport(
+        request_id=7,
+        generated_at="2026-12-03T10:00:00Z",
+        seq_no=seq_no,
+        report_data=page,
+        tbc=tbc,
+    )
+    payload = dump(message)
+    NOTIFY_REPORT(payload)
+    return payload
+
+
+def _addresses(data: list[ReportDataType]) -> list[tuple[str, str, str | None, Any]]:
+    return [
+        (d.component.name, d.variable.name, d.variable.instance, d.component.evse) for d in data
+    ]
+
+
+def test_full_inventory_has_every_variable_with_its_characteristics() -> None:
+    values = {PASSWORD: "0123456789abcdef", HEARTBEAT: 90}
+    data = base_report(ReportBaseEnumType.full_inventory, CATALOG, values)
+    assert len(data) == len(CATALOG)
+    assert all(d.variable_characteristics is not None for d in data)
+    by_name = {(d.component.name, d.variable.name): d for d in data}
+    password = by_name[("SecurityCtrlr", "BasicAuthPassword")]
+    assert [a.value for a in password.variable_attribute] == [None]
+    assert password.variable_attribute[0].mutability is Mutability.write_only
+    assert by_name[("OCPPCommCtrlr", "HeartbeatInterval")].variable_attribute[0].value == "90"
+    assert "0123456789abcdef" not in json.dumps(_notify(data))
+
+
+def test_configuration_inventory_has_the_writable_variables() -> None:
+    data = base_report(ReportBaseEnumType.configuration_inventory, CATALOG, {})
+    writable = [a for a, v in CATALOG.items() if v.spec.writable()]
+    assert len(data) == len(writable)
+    assert all(a.mutability is not Mutability.read_only for d in data for a in d.variable_attribute)
+    _notify(data)
+
+
+def test_summary_inventory_is_availability_and_problems() -> None:
+    problem = Address("ChargingStation", "Problem")
+    quiet = base_report(ReportBaseEnumType.summary_inventory, CATALOG, {})
+    assert {d.variable.name for d in quiet} == {"AvailabilityState"}
+    # The station, 2 EVSEs and 3 connectors.
+    assert len(quiet) == 6
+    loud = base_report(ReportBaseEnumType.summary_inventory, CATALOG, {problem: True})
+    assert len(loud) == 7
+    _notify(loud)
+
+
+def test_get_report_by_component_and_variable() -> None:
+    def asked(*wanted: dict[str, Any]) -> list[tuple[str, str, str | None, Any]]:
+        return _addresses(report(None, list(wanted), CATALOG, {}))
+
+    whole = asked({"component": {"name": "AuthCacheCtrlr"}})
+    assert len(whole) == sum(1 for a in CATALOG if a.component == "AuthCacheCtrlr")
+    attempts = asked(
+        {"component": {"name": "OCPPCommCtrlr"}, "variable": {"name": "MessageAttempts"}}
+    )
+    assert attempts == [("OCPPCommCtrlr", "MessageAttempts", "TransactionEvent", None)]
+    # No EVSE named: every EVSE; an EVSE without a connector: all its connectors.
+    assert len(asked({"component": {"name": EVSE}, "variable": {"name": "Power"}})) == 2
+    assert len(asked({"component": {"name": CONNECTOR, "evse": {"id": 1}}})) == 8
+    assert len(asked({"component": {"name": CONNECTOR, "evse": {"id": 1, "connectorId": 2}}})) == 4
+    assert asked({"component": {"name": "NoSuchCtrlr"}}) == []
+    assert asked({"component": {"name": "TxCtrlr"}, "variable": {"name": "Nope"}}) == []
+
+
+def test_get_report_by_criteria() -> None:
+    criterion = ComponentCriterionEnumType
+    cache_off = {Address("AuthCacheCtrlr", "Enabled"): False}
+    enabled = {d.component.name for d in report([criterion.enabled], None, CATALOG, cache_off)}
+    # Components without an Enabled variable count as enabled.
+    assert "AuthCacheCtrlr" not in enabled
+    assert {"OCPPCommCtrlr", "LocalAuthListCtrlr", EVSE} <= enabled
+    assert report([criterion.problem], None, CATALOG, {}) == []
+    problem = {Address("ChargingStation", "Problem"): True}
+    assert {d.component.name for d in report([criterion.problem], None, CATALOG, problem)} == {
+        "ChargingStation"
+    }
+    # Both filters: what matches both.
+    both = report(
+        [criterion.enabled],
+        [ComponentVariableType(ComponentType("AuthCacheCtrlr"))],
+        CATALOG,
+        cache_off,
+    )
+    assert both == []
+    assert len(report(None, None, CATALOG, {})) == len(CATALOG)
+
+
+# -- NotifyReport paging ------------------------------------------------------
+
+
+def _item(n: int, size: int) -> ReportDataType:
+    return ReportDataType(
+        component=ComponentType(f"C{n}"),
+        variable=VariableType("V"),
+        variable_attribute=[VariableAttributeType(value="x" * size)],
+    )
+
+
+def _bytes(page: list[ReportDataType]) -> int:
+    return len(json.dumps([dump(i) for i in page], separators=(",", ":")).encode())
+
+
+@given(
+    st.lists(st.integers(0, 400), max_size=40),
+    st.integers(1, 8),
+    st.integers(2, 1500),
+)
+def test_pages_keep_to_both_limits_and_keep_every_item(
+    sizes: list[int], items: int, limit: int
+) -> None:
+    data = [_item(n, size) for n, size in enumerate(sizes)]
+    pages = split_report(data, items, limit)
+    assert [i for page in pages for i in page] == data
+    for page in pages:
+        assert 1 <= len(page) <= items
+        assert len(page) == 1 or _bytes(page) <= limit
+    # Greedy: no page could have taken the next page's first item.
+    for page, after in itertools.pairwise(pages):
+        assert len(page) == items or _bytes([*page, after[0]]) > limit
+
+
+def test_pages_number_from_zero_with_tbc_on_all_but_the_last() -> None:
+    data = base_report(ReportBaseEnumType.full_inventory, CATALOG, {})
+    pages = list(notify_report_pages(data, 10, 4000, overhead=200))
+    assert [p.seq_no for p in pages] == list(range(len(pages)))
+    assert [p.tbc for p in pages] == [True] * (len(pages) - 1) + [False]
+    for seq_no, tbc, page in pages:
+        payload = _notify(page, seq_no, tbc)
+        assert len(json.dumps(payload, separators=(",", ":"))) <= 4000
+    assert list(notify_report_pages([], 10, 4000)) == []
+    with pytest.raises(ValueError):
+        split_report(data, 0, 4000)
+
+
+def test_get_and_set_results_are_schema_valid() -> None:
+    gets = get_variables(
+        [_get("OCPPCommCtrlr", "HeartbeatInterval"), _get("SecurityCtrlr", "BasicAuthPassword")],
+        CATALOG,
+        {},
+    )
+    _schema("GetVariablesResponse")(dump(call_result.GetVariables(get_variable_result=gets)))
+    sets, _ = set_variables(
+        [_set("x", HEARTBEAT), _set("5", HEARTBEAT), _set("1", Address("X", "Y"))], CATALOG, {}
+    )
+    _schema("SetVariablesResponse")(dump(call_result.SetVariables(set_variable_result=sets)))
+
+
+def test_message_limits_come_from_device_data_ctrlr() -> None:
+    items = Address("DeviceDataCtrlr", "ItemsPerMessage", variable_instance="GetReport")
+    assert message_limits("GetReport", CATALOG, {items: 7}) == (7, 65536)
+    assert message_limits("SetVariables", CATALOG, {}) == (100, 65536)
+    with pytest.raises(KeyError):
+        message_limits("Other", CATALOG, {})
+
+
+def test_custom_variables_read_from_toml() -> None:
+    entries = tomllib.loads(
+        """
+        [[variable]]
+        component = "AcmeCtrlr"
+        variable = "Greeting"
+        data_type = "string"
+        max = 20
+        default = "hello"
+
+        [[variable]]
+        component = "AcmeCtrlr"
+        variable = "Rates"
+        data_type = "SequenceList"
+        values = ["Low", "High"]
+        default = ["High", "Low"]
+        """
+    )["variable"]
+    station = catalog(STATION, entries)
+    assert station[Address("AcmeCtrlr", "Rates")].default == ("High", "Low")
+    with pytest.raises(CatalogError, match=r"custom variable 1 \(AcmeCtrlr.Greeting\): default"):
+        catalog(STATION, [{**entries[0], "default": "x" * 21}])

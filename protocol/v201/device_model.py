@@ -37,6 +37,8 @@ Decisions worth knowing:
   Enabled when that variable of it is true or it has no such variable, and
   Problem only when its Problem variable is true; one criterion matching
   is enough. Criteria and componentVariable together must both match.
+- A passwordString variable is reported with dataType "string": 2.0.1's
+  schemas do not list passwordString.
 - SummaryInventory, as libocpp reads it: every AvailabilityState of the
   station, its EVSEs and connectors, and every Problem, Fallback, Overload
   or Tripped variable that is true; their Actual attribute only.
@@ -98,6 +100,7 @@ __all__ = [
     "get_request",
     "get_variable",
     "get_variables",
+    "message_limits",
     "notify_report_pages",
     "report",
     "set_request",
@@ -549,8 +552,11 @@ def set_variables(
 
 def _characteristics(variable: Variable) -> VariableCharacteristicsType:
     c = variable.spec.characteristics
+    # 2.0.1's JSON schemas have no passwordString (the text of Part 2 does):
+    # on the wire a password is a string, hidden by its WriteOnly mutability.
+    data_type = DataType.string if c.data_type is DataType.password_string else c.data_type
     return VariableCharacteristicsType(
-        data_type=c.data_type,
+        data_type=data_type,
         # The station has no monitoring (functional block N) yet.
         supports_monitoring=False,
         unit=c.unit,
@@ -710,6 +716,23 @@ def report(
 
 
 # -- NotifyReport paging ------------------------------------------------------
+
+
+def message_limits(kind: str, catalog: Catalog, values: Values) -> tuple[int, int]:
+    """DeviceDataCtrlr's ItemsPerMessage[kind] and BytesPerMessage[kind]
+    ("GetReport", "GetVariables", "SetVariables") as the station has them now."""
+
+    def limit(name: str) -> int:
+        address = Address("DeviceDataCtrlr", name, variable_instance=kind)
+        variable = catalog.get(address)
+        if variable is None:
+            raise KeyError(f"the catalog has no {address}")
+        value = values.get(address, variable.default)
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise ValueError(f"{address} holds {value!r}, not a count")
+        return value
+
+    return limit("ItemsPerMessage"), limit("BytesPerMessage")
 
 
 def _size(item: ReportDataType) -> int:
