@@ -863,3 +863,8 @@ def test_custom_variables_read_from_toml() -> None:
     assert station[Address("AcmeCtrlr", "Rates")].default == ("High", "Low")
     with pytest.raises(CatalogError, match=r"custom variable 1 \(AcmeCtrlr.Greeting\): default"):
         catalog(STATION, [{**entries[0], "default": "x" * 21}])
+
+
+def test_a_nameless_variable_of_a_known_component_is_an_unknown_variable() -> None:
+    (result,) = get_variables([_get("OCPPCommCtrlr", "")], CATALOG, {})
+    assert result.attribute_status is GetVariableStatusEnumType.unknown_variable

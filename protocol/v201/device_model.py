@@ -5,6 +5,8 @@ Everything here works on the station's catalog (config/v201_components.py)
 and the current values: `values` holds each variable's Actual attribute by
 its address, `others` the Target, MinSet and MaxSet attributes by (address,
 attribute). A variable with no value in either takes its catalog default.
+Live values (ClockCtrlr.DateTime, the AvailabilityStates, EVSE.Power) come
+in `values` like the rest: the caller reads them when it is asked.
 Requests and results are the `ocpp.v201.datatypes` dataclasses; a request
 parsed by protocol/payloads.parse keeps its nested objects as dicts, which
 `get_request`, `set_request` and `component_variable` turn into dataclasses.
@@ -15,14 +17,14 @@ Wire values (attributeValue) are strings; in the station they are typed:
     integer                 -> int            decimal digits, optional sign
     decimal                 -> float          digits with an optional fraction, no exponent
     OptionList              -> str            one of valuesList
-    MemberList/SequenceList -> tuple[str,...] comma separated ("" is none)
+    MemberList/SequenceList -> tuple[str,...] comma separated, items stripped ("" is none)
     dateTime                -> str            RFC 3339 with a time zone, kept as given
     string, passwordString  -> str            as given, never stripped
 
 Decisions worth knowing:
 
 - A read of a variable that has no value answers Accepted with an empty
-  attributeValue (the schema allows no value only when not Accepted).
+  attributeValue (2.0.1 leaves attributeValue out only when not Accepted).
 - A value longer than DeviceDataCtrlr.ReportingValueSize is cut to it in
   GetVariables and reports, as the spec has the station truncate.
 - A WriteOnly variable: GetVariables answers Rejected; reports list it with
@@ -166,12 +168,10 @@ def from_wire(characteristics: Characteristics, text: str) -> Value:
 
 
 def _reason_code(why: str) -> str:
-    if why.startswith("below"):
-        return _TOO_LOW
-    if why.startswith("above"):
-        return _TOO_HIGH
-    if why.startswith(("longer", "shorter")):
-        return _TOO_LARGE if why.startswith("longer") else _INVALID
+    # Characteristics.problem's reasons start with what went wrong.
+    for start, code in (("below", _TOO_LOW), ("above", _TOO_HIGH), ("longer", _TOO_LARGE)):
+        if why.startswith(start):
+            return code
     return _INVALID
 
 
@@ -342,14 +342,15 @@ def _component_key(address: Address) -> tuple[str, str | None, int | None, int |
     return (address.component, address.component_instance, address.evse, address.connector)
 
 
-def _has_component(catalog: Catalog, address: Address) -> bool:
-    key = _component_key(address)
+def _has_component(catalog: Catalog, component: ComponentType) -> bool:
+    evse = component.evse
+    key = (
+        component.name,
+        component.instance or None,
+        None if evse is None else evse.id,
+        None if evse is None else evse.connector_id,
+    )
     return any(_component_key(a) == key for a in catalog)
-
-
-def _has_variable_name(catalog: Catalog, address: Address) -> bool:
-    key = _component_key(address)
-    return any(_component_key(a) == key and a.variable == address.variable for a in catalog)
 
 
 def _value_of(
@@ -401,7 +402,7 @@ def get_variable(
     address = address_of(request.component, request.variable)
     variable = None if address is None else catalog.get(address)
     if address is None or variable is None:
-        if address is None or not _has_component(catalog, address):
+        if not _has_component(catalog, request.component):
             return answer(GetVariableStatusEnumType.unknown_component)
         return answer(GetVariableStatusEnumType.unknown_variable)
     if attribute not in variable.attributes:
@@ -458,7 +459,7 @@ def set_variable(
     address = address_of(request.component, request.variable)
     variable = None if address is None else catalog.get(address)
     if address is None or variable is None:
-        if address is None or not _has_component(catalog, address):
+        if not _has_component(catalog, request.component):
             return answer(SetVariableStatusEnumType.unknown_component), None
         return answer(SetVariableStatusEnumType.unknown_variable), None
     if attribute not in variable.attributes:
