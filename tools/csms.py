@@ -1,17 +1,24 @@
-"""Dev CSMS: an OCPP 1.6J central system for tests, demos and manual poking.
+"""Dev CSMS: an OCPP 1.6J and 2.0.1 central system for tests, demos and manual poking.
 
 Built on the PyPI `ocpp` package (its `ChargePoint`, `@on` routing, `Call` framing and
 schema validation) and an asyncio `websockets` server, run on a private event loop in a
 background thread so that synchronous test code can drive it.
+
+`subprotocols` (default `("ocpp1.6",)`) lists what it agrees, in order of preference;
+each station is served in the version its handshake settled on: the 1.6 session here,
+the 2.0.1 one in `ocppstation.tools.csms_v201`. Both share the recording, scripted
+replies, repeat detection and CSMS-initiated calls below; `call()` payloads are checked
+against the agreed version's schemas.
 
 Every frame is recorded at the websocket level, before the `ocpp` package parses it,
 so malformed frames and CALLERRORs appear in `log` exactly as they crossed the wire.
 
 Transaction messages are delivered at least once: a station that dies between our
 answer and its own bookkeeping sends the same message again. Like a real CSMS, this
-one recognises such repeats: each StartTransaction, StopTransaction and MeterValues
-whose content it has seen before from that station is logged with `repeat_of` (the
-seq of the first), and a repeated StartTransaction (same connectorId, idTag,
+one recognises such repeats: each 1.6 StartTransaction, StopTransaction and MeterValues
+whose content it has seen before from that station (in 2.0.1: each TransactionEvent
+whose transactionId and seqNo it has seen) is logged with `repeat_of` (the seq of the
+first), and a repeated StartTransaction (same connectorId, idTag,
 meterStart and timestamp) gets the transactionId it got the first time, unless the
 CSMS was made with `dedupe=False`.
 
@@ -39,7 +46,7 @@ import ssl as _ssl
 import sys
 import threading
 import uuid
-from collections.abc import Callable, Coroutine, Sequence
+from collections.abc import Callable, Coroutine, Hashable, Sequence
 from datetime import UTC, datetime
 from http import HTTPStatus
 from pathlib import Path
@@ -47,6 +54,7 @@ from types import TracebackType
 from typing import Any, TypeVar
 from urllib.parse import unquote, urlsplit
 
+from ocpp.charge_point import ChargePoint as _BaseChargePoint
 from ocpp.exceptions import OCPPError
 from ocpp.messages import Call, CallError, CallResult, validate_payload
 from ocpp.routing import on
@@ -96,8 +104,14 @@ __all__ = [
 ]
 
 OCPP_VERSION = "1.6"
+# Every version a DevCsms session exists for, as the CLI names them.
+OCPP_VERSIONS = ("1.6", "2.0.1")
 BOOT_STATUSES = ("Accepted", "Pending", "Rejected")
 TRANSACTION_ACTIONS = frozenset({"StartTransaction", "StopTransaction", "MeterValues"})
+
+# Which message a station CALL is, for repeat detection: (action, payload) -> a key
+# equal for a re-send of the same message, or None for a CALL that is never a repeat.
+RepeatKey = Callable[[str, Any], Hashable | None]
 
 # A scripted reply may also be computed from the station's CALL payload; returning None
 # falls back to the default answer.
@@ -169,12 +183,18 @@ class _RecordingConnection:
     """
 
     def __init__(
-        self, ws: ServerConnection, cp_id: str, log: MessageLog, seen: _SeenMessages
+        self,
+        ws: ServerConnection,
+        cp_id: str,
+        log: MessageLog,
+        seen: SeenMessages,
+        repeat_key: RepeatKey,
     ) -> None:
         self.ws = ws
         self.cp_id = cp_id
         self._log = log
         self._seen = seen
+        self._repeat_key = repeat_key
         self._open_calls: dict[tuple[str, str], str] = {}
 
     async def recv(self) -> str:
@@ -220,40 +240,63 @@ class _RecordingConnection:
             "error_code": code,
             "error_description": desc,
         }
-        if direction == "in" and kind == "call" and action in TRANSACTION_ACTIONS:
-            self._seen.record(self._log, self.cp_id, action, payload, fields)
+        key = None
+        if direction == "in" and kind == "call" and action is not None:
+            key = self._repeat_key(action, payload)
+        if key is not None:
+            self._seen.record(self._log, self.cp_id, key, fields)
         else:
             self._log.record(self.cp_id, direction, kind, **fields)
 
 
-class _SeenMessages:
+def _repeat_key_v16(action: str, payload: Any) -> Hashable | None:
+    # Same content, not same unique id: a station restarted after a crash sends
+    # its queued message again under a fresh id.
+    if action not in TRANSACTION_ACTIONS:
+        return None
+    return (action, json.dumps(payload, sort_keys=True, separators=(",", ":")))
+
+
+class SeenMessages:
     """The transaction messages each station sent, to mark the ones sent again."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._first: dict[tuple[str, str, str], int] = {}
+        self._first: dict[tuple[str, Hashable], int] = {}
 
     def record(
-        self, log: MessageLog, cp_id: str, action: str, payload: Any, fields: dict[str, Any]
+        self, log: MessageLog, cp_id: str, key: Hashable, fields: dict[str, Any]
     ) -> LogEntry:
-        # Same content, not same unique id: a station restarted after a crash sends
-        # its queued message again under a fresh id.
-        key = (cp_id, action, json.dumps(payload, sort_keys=True, separators=(",", ":")))
+        """Log a station CALL whose `key` (see `RepeatKey`) says which message it is."""
+        scoped = (cp_id, key)
         # Held across the record so two links of one station cannot both be "first".
         with self._lock:
-            entry = log.record(cp_id, "in", "call", repeat_of=self._first.get(key), **fields)
-            self._first.setdefault(key, entry.seq)
+            entry = log.record(cp_id, "in", "call", repeat_of=self._first.get(scoped), **fields)
+            self._first.setdefault(scoped, entry.seq)
         return entry
 
 
-class _StationSession(ChargePoint):
-    """One connected station, from the CSMS side: default answers plus scripted ones."""
+class _Session(_BaseChargePoint):
+    """One connected station, from the CSMS side, in any OCPP version: scripted
+    answers, CSMS-initiated calls and the connection's bookkeeping.
+
+    A version's session class mixes this in before that version's `ChargePoint`,
+    which brings the framing and schema version, and adds the `@on` default answers.
+    """
+
+    # The schema version for validate_payload, set by the version's ChargePoint.
+    _ocpp_version: str
 
     def __init__(self, cp_id: str, conn: _RecordingConnection, csms: DevCsms) -> None:
         super().__init__(cp_id, conn, response_timeout=30, logger=_log)
         self.conn = conn
         self.csms = csms
         self.closed = asyncio.Event()
+
+    @staticmethod
+    def repeat_key(action: str, payload: Any) -> Hashable | None:
+        """See `RepeatKey`; each version says which of its messages may be re-sent."""
+        raise NotImplementedError
 
     async def route_message(self, raw_msg: str) -> None:
         kind, action, unique_id, payload, _, _ = classify(raw_msg)
@@ -300,9 +343,12 @@ class _StationSession(ChargePoint):
         if validate:
             # Validate a copy: the package re-parses some payloads with Decimal in place.
             try:
-                await validate_payload(Call(unique_id, action, copy.deepcopy(payload)), "1.6")
+                call = Call(unique_id, action, copy.deepcopy(payload))
+                await validate_payload(call, self._ocpp_version)
             except OCPPError as e:
-                raise ValueError(f"{action} payload is not valid OCPP 1.6: {e}") from e
+                raise ValueError(
+                    f"{action} payload is not valid OCPP {self._ocpp_version}: {e}"
+                ) from e
         frame = json.dumps([2, unique_id, action, payload], separators=(",", ":"))
         async with self._call_lock:
             await self._send(frame)
@@ -314,7 +360,7 @@ class _StationSession(ChargePoint):
         if validate:
             checked = CallResult(unique_id, copy.deepcopy(response.payload), action)
             try:
-                await validate_payload(checked, "1.6")
+                await validate_payload(checked, self._ocpp_version)
             except OCPPError as e:
                 raise InvalidResponse(action, str(e), response.payload) from e
         answer: dict[str, Any] = response.payload
@@ -346,6 +392,14 @@ class _StationSession(ChargePoint):
                     return response
         finally:
             closed.cancel()
+
+
+class _StationSession(_Session, ChargePoint):
+    """An OCPP 1.6 station: the default answers to its CALLs."""
+
+    @staticmethod
+    def repeat_key(action: str, payload: Any) -> Hashable | None:
+        return _repeat_key_v16(action, payload)
 
     # Default answers to every OCPP 1.6 (and 1.6 security whitepaper) station-initiated
     # action. Handlers take **kwargs: the package passes the payload as snake_case kwargs.
@@ -421,7 +475,7 @@ class _StationSession(ChargePoint):
 
 
 class DevCsms(LogShortcuts):
-    """An OCPP 1.6J CSMS on 127.0.0.1 for tests; see the module docstring.
+    """An OCPP 1.6J / 2.0.1 CSMS on 127.0.0.1 for tests; see the module docstring.
 
     All public methods are called from ordinary (non-asyncio) threads.
     """
@@ -460,13 +514,15 @@ class DevCsms(LogShortcuts):
         # Like the ids, kept across stop()/start(): it stands for the CSMS's database.
         self.dedupe = dedupe
         self._started: dict[tuple[str, int, str, int, str], int] = {}
-        self._seen = _SeenMessages()
+        self._seen = SeenMessages()
         self._log = MessageLog(echo)
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
         self._stopping: asyncio.Event | None = None
         self._abort_on_stop = False
-        self._sessions: dict[str, _StationSession] = {}
+        self._sessions: dict[str, _Session] = {}
+        # remoteStartId and requestId of the console's 2.0.1 commands.
+        self._request_ids = itertools.count(1)
 
     @property
     def url(self) -> str:
@@ -580,9 +636,9 @@ class DevCsms(LogShortcuts):
     async def _handle(self, ws: ServerConnection) -> None:
         assert ws.request is not None
         cp_id = _cp_id_from_path(ws.request.path)
-        session = _StationSession(
-            cp_id, _RecordingConnection(ws, cp_id, self._log, self._seen), self
-        )
+        session_class = _session_class(ws.subprotocol)
+        conn = _RecordingConnection(ws, cp_id, self._log, self._seen, session_class.repeat_key)
+        session = session_class(cp_id, conn, self)
         # A reconnecting station replaces its stale session: calls go to the newest link.
         self._sessions[cp_id] = session
         self._log.record(
@@ -611,7 +667,7 @@ class DevCsms(LogShortcuts):
                 payload={"code": ws.close_code, "reason": ws.close_reason},
             )
 
-    def _session(self, cp_id: str) -> _StationSession:
+    def _session(self, cp_id: str) -> _Session:
         try:
             return self._sessions[cp_id]
         except KeyError:
@@ -659,8 +715,23 @@ class DevCsms(LogShortcuts):
             return reply(cp_id, payload)
         return reply
 
+    def tag_status_name(self, id_tag: str) -> str:
+        """The authorization status of an idTag (1.6) or idToken (2.0.1): its entry in
+        `known_tags`, else Accepted; each version's session makes its own enum of it."""
+        return self.known_tags.get(id_tag, "Accepted")
+
     def tag_status(self, id_tag: str) -> AuthorizationStatus:
-        return AuthorizationStatus(self.known_tags.get(id_tag, "Accepted"))
+        return AuthorizationStatus(self.tag_status_name(id_tag))
+
+    def next_request_id(self) -> int:
+        """A fresh id for a 2.0.1 request that names one (remoteStartId, requestId)."""
+        with self._settings_lock:
+            return next(self._request_ids)
+
+    def subprotocol(self, cp_id: str) -> str | None:
+        """The subprotocol agreed with the connected station `cp_id` (ConnectionError if
+        it is not connected)."""
+        return self._session(cp_id).conn.ws.subprotocol
 
     def next_transaction_id(self) -> int:
         with self._settings_lock:
@@ -726,6 +797,17 @@ class DevCsms(LogShortcuts):
         self._run(go(), timeout)
 
 
+def _session_class(subprotocol: str | None) -> type[_Session]:
+    if subprotocol == "ocpp2.0.1":
+        # Imported here: csms_v201 builds on this module's session base.
+        from ocppstation.tools.csms_v201 import StationSessionV201
+
+        return StationSessionV201
+    # 1.6 also when no subprotocol was agreed (DevCsms(subprotocols=())): that is how
+    # tests see what a station does with a server that ignores its offer.
+    return _StationSession
+
+
 def _check_boot_status(status: str) -> None:
     if status not in BOOT_STATUSES:
         raise ValueError(f"boot status must be one of {BOOT_STATUSES}, not {status!r}")
@@ -744,12 +826,91 @@ _HELP = (
     "commands: reset CPID Soft|Hard; change CPID KEY VALUE; get CPID [KEY...]; "
     "start CPID IDTAG [CONNECTOR]; stop CPID TXID; trigger CPID MESSAGE [CONNECTOR]; "
     "call CPID ACTION {json}; raw CPID TEXT; drop CPID; boot STATUS [INTERVAL]; "
-    "list; help; quit"
+    "list; help; quit. "
+    "To a 2.0.1 station: reset CPID Immediate|OnIdle [EVSE]; "
+    "change CPID COMPONENT.VARIABLE VALUE; get CPID [COMPONENT.VARIABLE...] (none: "
+    "GetBaseReport FullInventory); start CPID IDTOKEN [EVSE]; stop CPID TXID; "
+    "trigger CPID MESSAGE [EVSE]"
 )
+
+# The commands whose CALL differs in 2.0.1; call, raw and drop are the same in both.
+_V201_COMMANDS = frozenset({"reset", "change", "get", "start", "stop", "trigger"})
 
 
 class _CommandError(Exception):
     pass
+
+
+def _as_int(text: str, what: str) -> int:
+    try:
+        return int(text)
+    except ValueError:
+        raise _CommandError(f"{what} must be an integer, not {text!r}") from None
+
+
+def _speaks_201(csms: DevCsms, cp_id: str) -> bool:
+    try:
+        return csms.subprotocol(cp_id) == "ocpp2.0.1"
+    except ConnectionError:
+        # Let the command's own checks and then the call report it, as for 1.6.
+        return False
+
+
+def _component_variable(key: str) -> dict[str, Any]:
+    component, dot, variable = key.partition(".")
+    if not (component and dot and variable):
+        raise _CommandError(f"a 2.0.1 KEY is COMPONENT.VARIABLE, not {key!r}")
+    return {"component": {"name": component}, "variable": {"name": variable}}
+
+
+def _command_201(csms: DevCsms, name: str, line: str) -> tuple[str, dict[str, Any]]:
+    """The 2.0.1 CALL for one of `_V201_COMMANDS`: (action, payload)."""
+    words = line.split()
+
+    def need(count: int, usage: str) -> None:
+        if len(words) < count:
+            raise _CommandError(f"usage: {usage}")
+
+    payload: dict[str, Any]
+    if name == "reset":
+        need(3, "reset CPID Immediate|OnIdle [EVSE]")
+        payload = {"type": words[2]}
+        if len(words) > 3:
+            payload["evseId"] = _as_int(words[3], "EVSE")
+        return "Reset", payload
+    if name == "change":
+        parts = line.split(None, 3)
+        if len(parts) < 4:
+            raise _CommandError("usage: change CPID COMPONENT.VARIABLE VALUE")
+        data = dict(_component_variable(parts[2]), attributeValue=parts[3])
+        return "SetVariables", {"setVariableData": [data]}
+    if name == "get":
+        need(2, "get CPID [COMPONENT.VARIABLE...]")
+        if not words[2:]:
+            # 2.0.1 has no "all keys" GetVariables; the report comes as NotifyReports.
+            payload = {"requestId": csms.next_request_id(), "reportBase": "FullInventory"}
+            return "GetBaseReport", payload
+        return "GetVariables", {"getVariableData": [_component_variable(k) for k in words[2:]]}
+    if name == "start":
+        need(3, "start CPID IDTOKEN [EVSE]")
+        payload = {
+            # Central: the token is the CSMS's own, not read from a card.
+            "idToken": {"idToken": words[2], "type": "Central"},
+            "remoteStartId": csms.next_request_id(),
+        }
+        if len(words) > 3:
+            payload["evseId"] = _as_int(words[3], "EVSE")
+        return "RequestStartTransaction", payload
+    if name == "stop":
+        # 2.0.1 transaction ids are the station's strings.
+        need(3, "stop CPID TXID")
+        return "RequestStopTransaction", {"transactionId": words[2]}
+    assert name == "trigger", name
+    need(3, "trigger CPID MESSAGE [EVSE]")
+    payload = {"requestedMessage": words[2]}
+    if len(words) > 3:
+        payload["evse"] = {"id": _as_int(words[3], "EVSE")}
+    return "TriggerMessage", payload
 
 
 def _command(csms: DevCsms, line: str) -> str | None:
@@ -763,12 +924,6 @@ def _command(csms: DevCsms, line: str) -> str | None:
         if len(words) < count:
             raise _CommandError(f"usage: {usage}")
 
-    def as_int(text: str, what: str) -> int:
-        try:
-            return int(text)
-        except ValueError:
-            raise _CommandError(f"{what} must be an integer, not {text!r}") from None
-
     action: str
     payload: dict[str, Any]
     if name == "quit":
@@ -779,7 +934,7 @@ def _command(csms: DevCsms, line: str) -> str | None:
         return "ok " + " ".join(sorted(csms.connected()))
     if name == "boot":
         need(2, "boot Accepted|Pending|Rejected [INTERVAL]")
-        interval = as_int(words[2], "INTERVAL") if len(words) > 2 else None
+        interval = _as_int(words[2], "INTERVAL") if len(words) > 2 else None
         try:
             csms.set_boot(words[1], interval)
         except ValueError as e:
@@ -795,7 +950,9 @@ def _command(csms: DevCsms, line: str) -> str | None:
         need(2, "drop CPID")
         csms.drop(words[1])
         return "ok dropped"
-    if name == "reset":
+    if name in _V201_COMMANDS and len(words) > 1 and _speaks_201(csms, words[1]):
+        action, payload = _command_201(csms, name, line)
+    elif name == "reset":
         need(3, "reset CPID Soft|Hard")
         action, payload = "Reset", {"type": words[2]}
     elif name == "change":
@@ -811,15 +968,15 @@ def _command(csms: DevCsms, line: str) -> str | None:
         need(3, "start CPID IDTAG [CONNECTOR]")
         action, payload = "RemoteStartTransaction", {"idTag": words[2]}
         if len(words) > 3:
-            payload["connectorId"] = as_int(words[3], "CONNECTOR")
+            payload["connectorId"] = _as_int(words[3], "CONNECTOR")
     elif name == "stop":
         need(3, "stop CPID TXID")
-        action, payload = "RemoteStopTransaction", {"transactionId": as_int(words[2], "TXID")}
+        action, payload = "RemoteStopTransaction", {"transactionId": _as_int(words[2], "TXID")}
     elif name == "trigger":
         need(3, "trigger CPID MESSAGE [CONNECTOR]")
         action, payload = "TriggerMessage", {"requestedMessage": words[2]}
         if len(words) > 3:
-            payload["connectorId"] = as_int(words[3], "CONNECTOR")
+            payload["connectorId"] = _as_int(words[3], "CONNECTOR")
     elif name == "call":
         parts = line.split(None, 3)
         if len(parts) < 3:
@@ -838,12 +995,31 @@ def _command(csms: DevCsms, line: str) -> str | None:
     return "ok " + json.dumps(answer, separators=(",", ":"))
 
 
+def _subprotocols(versions: str) -> tuple[str, ...]:
+    """Turn "2.0.1,1.6" into ("ocpp2.0.1", "ocpp1.6"); ValueError for anything else."""
+    names = [v.strip() for v in versions.split(",")]
+    bad = [v for v in names if v not in OCPP_VERSIONS]
+    if bad or len(set(names)) != len(names):
+        raise ValueError(
+            f"{versions!r} is not a comma list of distinct versions out of "
+            + ", ".join(OCPP_VERSIONS)
+        )
+    return tuple("ocpp" + v for v in names)
+
+
 def main_csms(argv: list[str] | None = None) -> int:
     """`ocppstation csms`: run the dev CSMS, print every message, obey stdin commands."""
     parser = argparse.ArgumentParser(
         prog="ocppstation csms",
-        description="Run the dev OCPP 1.6J CSMS. Prints every message; reads commands "
-        "from stdin (type 'help').",
+        description="Run the dev OCPP 1.6J / 2.0.1 CSMS. Prints every message; reads "
+        "commands from stdin (type 'help').",
+    )
+    parser.add_argument(
+        "--ocpp",
+        default="1.6",
+        metavar="VERSIONS",
+        help="OCPP version(s) to agree, in order of preference: 1.6, 2.0.1 or a comma "
+        "list such as 2.0.1,1.6 (default 1.6)",
     )
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=9000, help="0 picks a free port")
@@ -865,6 +1041,12 @@ def main_csms(argv: list[str] | None = None) -> int:
         help="give a re-sent StartTransaction a new transactionId (default: the same one)",
     )
     args = parser.parse_args(argv)
+    try:
+        subprotocols = _subprotocols(args.ocpp)
+    except ValueError as e:
+        # One line, not argparse's usage block: the option's help says what is allowed.
+        print(f"error: --ocpp: {e}", file=sys.stderr)
+        return 2
     if bool(args.tls_cert) != bool(args.tls_key):
         parser.error("--tls-cert and --tls-key go together")
     if args.client_ca and not args.tls_cert:
@@ -894,6 +1076,7 @@ def main_csms(argv: list[str] | None = None) -> int:
         echo=say,
         dedupe=not args.no_dedupe,
         ssl=context,
+        subprotocols=subprotocols,
     )
     try:
         csms.start()

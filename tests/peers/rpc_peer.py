@@ -5,9 +5,13 @@ JSON lines over stdio; this class turns that into the same test-facing interface
 `ocppstation.tools.csms.DevCsms` (`ocppstation.tools.peer.CsmsPeer`), so tests can be
 parametrised over both.
 
-ocpp-rpc validates every payload both ways against its own copy of the OCPP 1.6 schemas
-(ajv, formats included). A station CALL that fails gets a CALLERROR (in `log`); every
-failure is also kept in `validation_failures`, which a test can assert is empty.
+ocpp-rpc validates every payload both ways against its own copy of the OCPP 1.6 and 2.0.1
+schemas (ajv, formats included). A station CALL that fails gets a CALLERROR (in `log`);
+every failure is also kept in `validation_failures`, which a test can assert is empty.
+
+`subprotocols` is the server's preference order (default `("ocpp1.6",)`); a station that
+offers none of them is refused. On an `ocpp2.0.1` connection a re-sent TransactionEvent
+is marked `repeat_of` by the same rule as the dev CSMS's (1.6 messages never are here).
 
 Needs `node` on PATH and `npm ci --prefix tests/peers/ocpp_rpc` (or `npm install`) run
 once; `unavailable_reason()` says what is missing so tests can skip cleanly.
@@ -23,15 +27,18 @@ import json
 import shutil
 import subprocess
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from types import TracebackType
 from typing import IO, Any
 
+from ocppstation.tools.csms import SeenMessages
+from ocppstation.tools.csms_v201 import repeat_key_v201
 from ocppstation.tools.peer import (
     NO_REPLY,
     CallErrorReply,
     CallErrorResponse,
+    Direction,
     InvalidResponse,
     LogShortcuts,
     MessageLog,
@@ -71,7 +78,11 @@ class OcppRpcPeer(LogShortcuts):
         known_tags: dict[str, str] | None = None,
         echo: Callable[[str], None] | None = None,
         node: str = "node",
+        subprotocols: Sequence[str] = ("ocpp1.6",),
     ) -> None:
+        if not subprotocols:
+            # ocpp-rpc's strict mode needs a subprotocol to know which schemas apply.
+            raise ValueError("OcppRpcPeer needs at least one subprotocol")
         self.host = host
         self._port = port
         self._config: dict[str, Any] = {
@@ -79,10 +90,13 @@ class OcppRpcPeer(LogShortcuts):
             "heartbeatInterval": heartbeat_interval,
             "password": password,
             "knownTags": dict(known_tags or {}),
+            "protocols": list(subprotocols),
         }
         self._node = node
         self._echo = echo
         self._log = MessageLog(echo)
+        # Kept across stop()/start(), as the dev CSMS keeps its own.
+        self._seen = SeenMessages()
         self._failures: list[dict[str, Any]] = []
         self._bad_messages: list[dict[str, Any]] = []
         self._lock = threading.Condition()
@@ -216,17 +230,27 @@ class OcppRpcPeer(LogShortcuts):
         kind = event.get("event")
         cp_id = str(event.get("cp_id") or "")
         if kind == "message":
-            self._log.record(
-                cp_id,
-                "in" if event["direction"] == "in" else "out",
-                event["kind"],
-                action=event.get("action"),
-                unique_id=event.get("unique_id"),
-                payload=event.get("payload"),
-                text=event.get("text", ""),
-                error_code=event.get("error_code"),
-                error_description=event.get("error_description"),
-            )
+            direction: Direction = "in" if event["direction"] == "in" else "out"
+            fields: dict[str, Any] = {
+                "action": event.get("action"),
+                "unique_id": event.get("unique_id"),
+                "payload": event.get("payload"),
+                "text": event.get("text", ""),
+                "error_code": event.get("error_code"),
+                "error_description": event.get("error_description"),
+            }
+            key = None
+            if (
+                direction == "in"
+                and event["kind"] == "call"
+                and event.get("subprotocol") == "ocpp2.0.1"
+                and isinstance(fields["action"], str)
+            ):
+                key = repeat_key_v201(fields["action"], fields["payload"])
+            if key is not None:
+                self._seen.record(self._log, cp_id, key, fields)
+            else:
+                self._log.record(cp_id, direction, event["kind"], **fields)
         elif kind == "reply":
             ident = event.get("id")
             with self._lock:
@@ -328,7 +352,9 @@ class OcppRpcPeer(LogShortcuts):
         if kind == "invalid_response":
             raise InvalidResponse(action, message, error.get("payload"))
         if kind == "invalid_request":
-            raise ValueError(f"{action} payload is not valid OCPP 1.6 (ocpp-rpc): {message}")
+            # As DevCsms words it: "ocpp2.0.1" -> "OCPP 2.0.1".
+            version = str(error.get("protocol") or "ocpp1.6").removeprefix("ocpp")
+            raise ValueError(f"{action} payload is not valid OCPP {version} (ocpp-rpc): {message}")
         if kind == "timeout":
             raise TimeoutError(f"station did not answer {action}: {message}")
         if kind in ("not_connected", "disconnected"):

@@ -1,10 +1,12 @@
-// An independent OCPP 1.6J CSMS for ocppstation's tests: the npm package ocpp-rpc in
-// strict mode, so every frame the station sends is checked against ocpp-rpc's own copy
+// An independent OCPP 1.6J / 2.0.1 CSMS for ocppstation's tests: the npm package ocpp-rpc
+// in strict mode, so every frame the station sends is checked against ocpp-rpc's own copy
 // of the schemas (ajv, with formats such as date-time), not the ones our Python code uses.
 //
 // Usage: node server.js '{"host":"127.0.0.1","port":0,"bootStatus":"Accepted",
-//                          "heartbeatInterval":300,"password":null,"knownTags":{}}'
-// (every key optional). Driven by tests/peers/rpc_peer.py over stdio:
+//                          "heartbeatInterval":300,"password":null,"knownTags":{},
+//                          "protocols":["ocpp1.6"]}'
+// (every key optional). "protocols" is the server's preference order: a client gets the
+// first one it also offers. Driven by tests/peers/rpc_peer.py over stdio:
 //   stdout: one JSON object per line, each with an "event" key (see emit() calls below).
 //   stdin:  one JSON command per line: call, raw, drop, set_boot, set_reply, quit.
 'use strict';
@@ -20,6 +22,7 @@ const config = Object.assign(
         heartbeatInterval: 300,
         password: null,
         knownTags: {},
+        protocols: ['ocpp1.6'],
     },
     process.argv[2] ? JSON.parse(process.argv[2]) : {},
 );
@@ -70,7 +73,7 @@ function classify(text) {
 }
 
 // Default answers to every station-initiated OCPP 1.6 (and security whitepaper) action.
-const defaultHandlers = {
+const handlers16 = {
     Authorize: ({ params }) => ({ idTagInfo: { status: tagStatus(params.idTag) } }),
     BootNotification: () => ({ currentTime: now(), interval: heartbeatInterval, status: bootStatus }),
     DataTransfer: () => ({ status: 'Accepted' }),
@@ -92,7 +95,41 @@ const defaultHandlers = {
     SignedFirmwareStatusNotification: () => ({}),
 };
 
-function answer(call) {
+// The same for OCPP 2.0.1. The certificate requests fail because there is no backend to
+// ask; Failed is still a valid answer.
+const tokenInfo = (idToken) => ({ idTokenInfo: { status: tagStatus(idToken.idToken) } });
+const handlers201 = {
+    Authorize: ({ params }) => tokenInfo(params.idToken),
+    BootNotification: () => ({ currentTime: now(), interval: heartbeatInterval, status: bootStatus }),
+    ClearedChargingLimit: () => ({}),
+    DataTransfer: () => ({ status: 'Accepted' }),
+    FirmwareStatusNotification: () => ({}),
+    Get15118EVCertificate: () => ({ status: 'Failed', exiResponse: '' }),
+    GetCertificateStatus: () => ({ status: 'Failed' }),
+    Heartbeat: () => ({ currentTime: now() }),
+    LogStatusNotification: () => ({}),
+    MeterValues: () => ({}),
+    NotifyChargingLimit: () => ({}),
+    NotifyCustomerInformation: () => ({}),
+    NotifyDisplayMessages: () => ({}),
+    NotifyEVChargingNeeds: () => ({ status: 'Accepted' }),
+    NotifyEVChargingSchedule: () => ({ status: 'Accepted' }),
+    NotifyEvent: () => ({}),
+    NotifyMonitoringReport: () => ({}),
+    NotifyReport: () => ({}),
+    PublishFirmwareStatusNotification: () => ({}),
+    ReportChargingProfiles: () => ({}),
+    ReservationStatusUpdate: () => ({}),
+    SecurityEventNotification: () => ({}),
+    SignCertificate: () => ({ status: 'Accepted' }),
+    StatusNotification: () => ({}),
+    // idTokenInfo only answers an idToken: without one the station asked nothing.
+    TransactionEvent: ({ params }) => (params.idToken === undefined ? {} : tokenInfo(params.idToken)),
+};
+
+const handlersByProtocol = { 'ocpp1.6': handlers16, 'ocpp2.0.1': handlers201 };
+
+function answer(protocol, call) {
     const scripted = scriptedReplies.get(call.method);
     if (scripted !== undefined) {
         if (scripted.noreply) return NOREPLY;
@@ -101,7 +138,7 @@ function answer(call) {
         }
         return scripted.result;
     }
-    const handler = defaultHandlers[call.method];
+    const handler = (handlersByProtocol[protocol] ?? {})[call.method];
     if (!handler) {
         throw createRPCError('NotImplemented', `no handler for ${call.method}`);
     }
@@ -109,7 +146,7 @@ function answer(call) {
 }
 
 const server = new RPCServer({
-    protocols: ['ocpp1.6'],
+    protocols: config.protocols,
     strictMode: true,
     // Keep-alive is the station's job in these tests (its WebSocketPingInterval); server
     // pings would only add timing noise.
@@ -133,8 +170,9 @@ server.auth((accept, reject, handshake) => {
     }
     // ocpp-rpc would otherwise accept a client that offers no common subprotocol and
     // then skip strict validation for it, which defeats the point of this peer.
-    if (!handshake.protocols.has('ocpp1.6')) {
-        return refuse(400, `no common subprotocol: offered ${JSON.stringify([...handshake.protocols])}`);
+    if (!config.protocols.some((p) => handshake.protocols.has(p))) {
+        const offered = JSON.stringify([...handshake.protocols]);
+        return refuse(400, `no common subprotocol: offered ${offered}, want ${JSON.stringify(config.protocols)}`);
     }
     accept({ path: handshake.request.url, authorization: handshake.headers.authorization });
 });
@@ -179,6 +217,7 @@ server.on('client', (client) => {
             unique_id: c.uniqueId,
             payload: c.payload,
             text,
+            subprotocol: client.protocol ?? null,
             error_code: c.errorCode ?? null,
             error_description: c.errorDescription ?? null,
         });
@@ -206,7 +245,7 @@ server.on('client', (client) => {
         emit({ event: 'disconnect', cp_id: cpId, code: code ?? null, reason: reason ?? '' });
     });
 
-    client.handle((call) => answer(call));
+    client.handle((call) => answer(client.protocol, call));
 });
 
 function errorInfo(err) {
@@ -236,7 +275,7 @@ async function doCall(cmd) {
         return { ok: true, payload: result };
     } catch (err) {
         if (failure && failure.isCall) {
-            return { ok: false, error: { type: 'invalid_request', ...errorInfo(err) } };
+            return { ok: false, error: { type: 'invalid_request', protocol: client.protocol, ...errorInfo(err) } };
         }
         if (failure && !failure.isCall) {
             return { ok: false, error: { type: 'invalid_response', payload: failure.result, ...errorInfo(err) } };

@@ -1,0 +1,194 @@
+"""The dev CSMS's OCPP 2.0.1 side: the session for a station that agreed `ocpp2.0.1`.
+
+`DevCsms` picks this session when the websocket handshake settles on `ocpp2.0.1`; the
+recording, scripted replies, CSMS-initiated calls, `send_raw` and `drop` are the shared
+ones of `ocppstation.tools.csms`, so only the default answers and the rule for re-sent
+messages live here.
+
+Re-sends: in 2.0.1 a transaction's messages are TransactionEvents numbered by `seqNo`
+within their `transactionInfo.transactionId`, so one with a pair seen before from the
+same station is the same message sent again (`repeat_of`), whatever else differs
+(`offline` flips when a queued event is replayed after a reconnect).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Hashable
+from typing import Any
+
+from ocpp.routing import on
+from ocpp.v201 import ChargePoint
+from ocpp.v201 import call_result as result
+from ocpp.v201.datatypes import IdTokenInfoType
+from ocpp.v201.enums import (
+    AuthorizationStatusEnumType,
+    DataTransferStatusEnumType,
+    GenericStatusEnumType,
+    GetCertificateStatusEnumType,
+    Iso15118EVCertificateStatusEnumType,
+    NotifyEVChargingNeedsStatusEnumType,
+    RegistrationStatusEnumType,
+)
+
+from ocppstation.tools.csms import _now, _Session
+
+__all__ = ["StationSessionV201", "repeat_key_v201"]
+
+
+def repeat_key_v201(action: str, payload: Any) -> Hashable | None:
+    """TransactionEvents are the same message when transactionId and seqNo agree."""
+    if action != "TransactionEvent" or not isinstance(payload, dict):
+        return None
+    info = payload.get("transactionInfo")
+    if not isinstance(info, dict) or "transactionId" not in info or "seqNo" not in payload:
+        # Invalid, so never answered as a transaction message: nothing to be a repeat of.
+        return None
+    # Through JSON so that odd (unhashable) values in an invalid frame still make a key.
+    return (action, json.dumps([info["transactionId"], payload["seqNo"]]))
+
+
+class StationSessionV201(_Session, ChargePoint):
+    """An OCPP 2.0.1 station: a valid default answer to every station-initiated CALL.
+
+    Handlers take **kwargs: the package passes the payload as snake_case kwargs, and
+    optional fields a handler does not look at must not break it.
+    """
+
+    @staticmethod
+    def repeat_key(action: str, payload: Any) -> Hashable | None:
+        return repeat_key_v201(action, payload)
+
+    def _token_info(self, id_token: dict[str, Any]) -> IdTokenInfoType:
+        # The same known_tags rule as 1.6 idTags, read in 2.0.1's larger status enum so a
+        # test can also block a token as e.g. NotAtThisTime.
+        status = self.csms.tag_status_name(str(id_token.get("id_token", "")))
+        return IdTokenInfoType(status=AuthorizationStatusEnumType(status))
+
+    # -- B Provisioning, G Availability
+
+    @on("BootNotification")
+    def on_boot_notification(self, **_: Any) -> result.BootNotification:
+        status, interval = self.csms.boot
+        return result.BootNotification(
+            current_time=_now(), interval=interval, status=RegistrationStatusEnumType(status)
+        )
+
+    @on("Heartbeat")
+    def on_heartbeat(self, **_: Any) -> result.Heartbeat:
+        return result.Heartbeat(current_time=_now())
+
+    @on("StatusNotification")
+    def on_status_notification(self, **_: Any) -> result.StatusNotification:
+        return result.StatusNotification()
+
+    @on("NotifyReport")
+    def on_notify_report(self, **_: Any) -> result.NotifyReport:
+        return result.NotifyReport()
+
+    # -- C Authorization, E Transactions, J Meter values
+
+    @on("Authorize")
+    def on_authorize(self, id_token: dict[str, Any], **_: Any) -> result.Authorize:
+        return result.Authorize(id_token_info=self._token_info(id_token))
+
+    @on("TransactionEvent")
+    def on_transaction_event(
+        self, id_token: dict[str, Any] | None = None, **_: Any
+    ) -> result.TransactionEvent:
+        # idTokenInfo only answers an idToken: without one the station asked nothing.
+        if id_token is None:
+            return result.TransactionEvent()
+        return result.TransactionEvent(id_token_info=self._token_info(id_token))
+
+    @on("MeterValues")
+    def on_meter_values(self, **_: Any) -> result.MeterValues:
+        return result.MeterValues()
+
+    # -- A Security, M Certificates
+
+    @on("SecurityEventNotification")
+    def on_security_event(self, **_: Any) -> result.SecurityEventNotification:
+        return result.SecurityEventNotification()
+
+    @on("SignCertificate")
+    def on_sign_certificate(self, **_: Any) -> result.SignCertificate:
+        # As the 1.6 session: accepted, though no CertificateSigned follows unless a test
+        # sends one.
+        return result.SignCertificate(status=GenericStatusEnumType.accepted)
+
+    @on("Get15118EVCertificate")
+    def on_get_15118_ev_certificate(self, **_: Any) -> result.Get15118EVCertificate:
+        # No contract-certificate backend here: Failed is the honest valid answer, and
+        # the schema requires an exiResponse even then.
+        return result.Get15118EVCertificate(
+            status=Iso15118EVCertificateStatusEnumType.failed, exi_response=""
+        )
+
+    @on("GetCertificateStatus")
+    def on_get_certificate_status(self, **_: Any) -> result.GetCertificateStatus:
+        # No OCSP responder to ask: Failed (Accepted would promise an ocspResult).
+        return result.GetCertificateStatus(status=GetCertificateStatusEnumType.failed)
+
+    # -- L Firmware, N Diagnostics
+
+    @on("FirmwareStatusNotification")
+    def on_firmware_status(self, **_: Any) -> result.FirmwareStatusNotification:
+        return result.FirmwareStatusNotification()
+
+    @on("PublishFirmwareStatusNotification")
+    def on_publish_firmware_status(self, **_: Any) -> result.PublishFirmwareStatusNotification:
+        return result.PublishFirmwareStatusNotification()
+
+    @on("LogStatusNotification")
+    def on_log_status(self, **_: Any) -> result.LogStatusNotification:
+        return result.LogStatusNotification()
+
+    @on("NotifyEvent")
+    def on_notify_event(self, **_: Any) -> result.NotifyEvent:
+        return result.NotifyEvent()
+
+    @on("NotifyMonitoringReport")
+    def on_notify_monitoring_report(self, **_: Any) -> result.NotifyMonitoringReport:
+        return result.NotifyMonitoringReport()
+
+    @on("NotifyCustomerInformation")
+    def on_notify_customer_information(self, **_: Any) -> result.NotifyCustomerInformation:
+        return result.NotifyCustomerInformation()
+
+    # -- K Smart charging
+
+    @on("NotifyChargingLimit")
+    def on_notify_charging_limit(self, **_: Any) -> result.NotifyChargingLimit:
+        return result.NotifyChargingLimit()
+
+    @on("ClearedChargingLimit")
+    def on_cleared_charging_limit(self, **_: Any) -> result.ClearedChargingLimit:
+        return result.ClearedChargingLimit()
+
+    @on("ReportChargingProfiles")
+    def on_report_charging_profiles(self, **_: Any) -> result.ReportChargingProfiles:
+        return result.ReportChargingProfiles()
+
+    @on("NotifyEVChargingNeeds")
+    def on_notify_ev_charging_needs(self, **_: Any) -> result.NotifyEVChargingNeeds:
+        return result.NotifyEVChargingNeeds(status=NotifyEVChargingNeedsStatusEnumType.accepted)
+
+    @on("NotifyEVChargingSchedule")
+    def on_notify_ev_charging_schedule(self, **_: Any) -> result.NotifyEVChargingSchedule:
+        return result.NotifyEVChargingSchedule(status=GenericStatusEnumType.accepted)
+
+    # -- H Reservation, O Display messages, P Data transfer
+
+    @on("ReservationStatusUpdate")
+    def on_reservation_status_update(self, **_: Any) -> result.ReservationStatusUpdate:
+        return result.ReservationStatusUpdate()
+
+    @on("NotifyDisplayMessages")
+    def on_notify_display_messages(self, **_: Any) -> result.NotifyDisplayMessages:
+        return result.NotifyDisplayMessages()
+
+    @on("DataTransfer")
+    def on_data_transfer(self, **_: Any) -> result.DataTransfer:
+        # As the 1.6 session: any vendor's data is welcome.
+        return result.DataTransfer(status=DataTransferStatusEnumType.accepted)
