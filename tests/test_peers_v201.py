@@ -8,6 +8,7 @@ CSMS-initiated call blocks, so it runs on a worker thread while the test answers
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import json
 import os
@@ -21,6 +22,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from typing import IO, Any
 
 import pytest
+from ocpp.exceptions import OCPPError
 from ocpp.messages import CallResult, validate_payload
 from websockets.exceptions import InvalidStatus
 from websockets.sync.client import ClientConnection, connect
@@ -35,7 +37,6 @@ from ocppstation.tools.peer import (
     CallErrorResponse,
     CsmsPeer,
     InvalidResponse,
-    LogEntry,
     ThenCall,
 )
 from tests.peers.rpc_peer import OcppRpcPeer, unavailable_reason
@@ -172,6 +173,7 @@ class Station201:
         self, url: str, cp_id: str = "CP1", *, subprotocols: tuple[str, ...] = V201
     ) -> None:
         self.cp_id = cp_id
+        self.last_id: str | None = None
         self._stack = contextlib.ExitStack()
         self.ws: ClientConnection = self._stack.enter_context(
             connect(
@@ -189,7 +191,7 @@ class Station201:
         return frame
 
     def call(self, action: str, payload: dict[str, Any]) -> list[Any]:
-        unique_id = str(uuid.uuid4())
+        unique_id = self.last_id = str(uuid.uuid4())
         self.send([2, unique_id, action, payload])
         answer = self.recv()
         assert answer[1] == unique_id, answer
@@ -264,6 +266,22 @@ def strict_failures(peer: CsmsPeer) -> list[dict[str, Any]]:
     return peer.validation_failures if isinstance(peer, OcppRpcPeer) else []
 
 
+def synced(peer: CsmsPeer, station: Station201) -> None:
+    """Wait until the peer's log holds its answer to the station's last CALL.
+
+    The ocpp-rpc peer's log trails the wire (node's stdout, read on a thread), and it
+    reports in order: once that answer is in, so is everything before it.
+    """
+    peer.wait_for(
+        lambda e: (
+            e.direction == "out"
+            and e.kind in ("result", "error")
+            and e.cp_id == station.cp_id
+            and e.unique_id == station.last_id
+        )
+    )
+
+
 def answer_next_call(station: Station201, reply: Callable[[list[Any]], list[Any]]) -> list[Any]:
     """Receive the CSMS's next CALL and send reply(call); returns the CALL frame."""
     frame = station.recv()
@@ -274,11 +292,9 @@ def answer_next_call(station: Station201, reply: Callable[[list[Any]], list[Any]
 
 def valid_201_result(action: str, payload: dict[str, Any]) -> bool:
     """Whether `payload` passes the ocpp package's 2.0.1 response schema for `action`."""
-    import asyncio
-
     try:
         asyncio.run(validate_payload(CallResult("x", payload, action), "2.0.1"))
-    except Exception:
+    except OCPPError:
         return False
     return True
 
@@ -306,6 +322,7 @@ def test_boot_heartbeat_and_status_in_201(peer: CsmsPeer, station: Station201) -
 
     assert station.result("Heartbeat", {})["currentTime"].endswith("Z")
     assert station.result("StatusNotification", STATION_ACTIONS["StatusNotification"]) == {}
+    synced(peer, station)
     assert strict_failures(peer) == []
 
 
@@ -315,6 +332,7 @@ def test_every_station_initiated_201_action_gets_a_valid_result(
     for action, payload in STATION_ACTIONS.items():
         answer = station.result(action, payload)
         assert valid_201_result(action, answer), f"{action}: {answer}"
+    synced(peer, station)
     assert not [e for e in peer.log if e.kind == "error"]
     assert strict_failures(peer) == []
 
@@ -370,13 +388,11 @@ def test_transaction_events_answer_tokens_and_mark_resends(
     other = Station201(peer.url, "CP2")  # same transactionId+seqNo from another station
     try:
         other.result("TransactionEvent", updated)
+        synced(peer, other)
     finally:
         other.close()
 
-    def in_events() -> list[LogEntry]:
-        return peer.log.calls("TransactionEvent", direction="in")
-
-    events = in_events()
+    events = peer.log.calls("TransactionEvent", direction="in")
     assert [e.payload["eventType"] for e in events] == [
         "Started",
         "Updated",
@@ -552,6 +568,7 @@ def test_negotiation_picks_what_the_station_offers(
             assert station.result("Authorize", {"idToken": TOKEN}) == {
                 "idTokenInfo": {"status": "Accepted"}
             }
+        synced(peer, station)
         assert strict_failures(peer) == []
     finally:
         station.close()

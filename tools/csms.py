@@ -47,7 +47,6 @@ import sys
 import threading
 import uuid
 from collections.abc import Callable, Coroutine, Hashable, Sequence
-from datetime import UTC, datetime
 from http import HTTPStatus
 from pathlib import Path
 from types import TracebackType
@@ -73,6 +72,12 @@ from websockets.exceptions import ConnectionClosed, NegotiationError
 from websockets.http11 import Request, Response
 from websockets.typing import Subprotocol
 
+from ocppstation.tools.csms_v201 import (
+    CsmsSettings,
+    StationAnswersV201,
+    now_z,
+    repeat_key_v201,
+)
 from ocppstation.tools.peer import (
     NO_REPLY,
     CallErrorReply,
@@ -119,10 +124,6 @@ ReplyFactory = Callable[[str, Any], ScriptedReply | None]
 
 _log = logging.getLogger(__name__)
 _T = TypeVar("_T")
-
-
-def _now() -> str:
-    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
 
 
 def _cp_id_from_path(path: str) -> str:
@@ -412,7 +413,7 @@ class _StationSession(_Session, ChargePoint):
     def on_boot_notification(self, **_: Any) -> result.BootNotification:
         status, interval = self.csms.boot
         return result.BootNotification(
-            current_time=_now(), interval=interval, status=RegistrationStatus(status)
+            current_time=now_z(), interval=interval, status=RegistrationStatus(status)
         )
 
     @on("DataTransfer")
@@ -429,7 +430,7 @@ class _StationSession(_Session, ChargePoint):
 
     @on("Heartbeat")
     def on_heartbeat(self, **_: Any) -> result.Heartbeat:
-        return result.Heartbeat(current_time=_now())
+        return result.Heartbeat(current_time=now_z())
 
     @on("MeterValues")
     def on_meter_values(self, **_: Any) -> result.MeterValues:
@@ -472,6 +473,18 @@ class _StationSession(_Session, ChargePoint):
     @on("SignedFirmwareStatusNotification")
     def on_signed_firmware_status(self, **_: Any) -> result.SignedFirmwareStatusNotification:
         return result.SignedFirmwareStatusNotification()
+
+
+class _StationSessionV201(_Session, StationAnswersV201):
+    """An OCPP 2.0.1 station: the answers of csms_v201 and the shared machinery."""
+
+    @property
+    def settings(self) -> CsmsSettings:
+        return self.csms
+
+    @staticmethod
+    def repeat_key(action: str, payload: Any) -> Hashable | None:
+        return repeat_key_v201(action, payload)
 
 
 class DevCsms(LogShortcuts):
@@ -799,10 +812,7 @@ class DevCsms(LogShortcuts):
 
 def _session_class(subprotocol: str | None) -> type[_Session]:
     if subprotocol == "ocpp2.0.1":
-        # Imported here: csms_v201 builds on this module's session base.
-        from ocppstation.tools.csms_v201 import StationSessionV201
-
-        return StationSessionV201
+        return _StationSessionV201
     # 1.6 also when no subprotocol was agreed (DevCsms(subprotocols=())): that is how
     # tests see what a station does with a server that ignores its offer.
     return _StationSession

@@ -1,9 +1,10 @@
-"""The dev CSMS's OCPP 2.0.1 side: the session for a station that agreed `ocpp2.0.1`.
+"""The dev CSMS's OCPP 2.0.1 side: its answers to a station that agreed `ocpp2.0.1`.
 
-`DevCsms` picks this session when the websocket handshake settles on `ocpp2.0.1`; the
-recording, scripted replies, CSMS-initiated calls, `send_raw` and `drop` are the shared
-ones of `ocppstation.tools.csms`, so only the default answers and the rule for re-sent
-messages live here.
+`DevCsms` (`ocppstation.tools.csms`) serves such a station with a session made of
+`StationAnswersV201` and its own shared machinery (recording, scripted replies,
+CSMS-initiated calls, `send_raw`, `drop`). Only what is particular to 2.0.1 lives here:
+the default answers and the rule for re-sent messages. This module does not import
+csms.py, which imports it: the settings the answers read are `CsmsSettings`.
 
 Re-sends: in 2.0.1 a transaction's messages are TransactionEvents numbered by `seqNo`
 within their `transactionInfo.transactionId`, so one with a pair seen before from the
@@ -15,7 +16,8 @@ from __future__ import annotations
 
 import json
 from collections.abc import Hashable
-from typing import Any
+from datetime import UTC, datetime
+from typing import Any, Protocol
 
 from ocpp.routing import on
 from ocpp.v201 import ChargePoint
@@ -31,9 +33,26 @@ from ocpp.v201.enums import (
     RegistrationStatusEnumType,
 )
 
-from ocppstation.tools.csms import _now, _Session
+__all__ = ["CsmsSettings", "StationAnswersV201", "now_z", "repeat_key_v201"]
 
-__all__ = ["StationSessionV201", "repeat_key_v201"]
+
+class CsmsSettings(Protocol):
+    """What the answers read of the CSMS (`DevCsms` is one)."""
+
+    @property
+    def boot(self) -> tuple[str, int]:
+        """The BootNotification answer: (status, heartbeat interval)."""
+        ...
+
+    def tag_status_name(self, id_tag: str) -> str:
+        """The authorization status of a token, as its enum value."""
+        ...
+
+
+def now_z() -> str:
+    """The current UTC time as the dev CSMS writes it, 1.6 and 2.0.1 alike: milliseconds
+    and "Z"."""
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
 
 
 def repeat_key_v201(action: str, payload: Any) -> Hashable | None:
@@ -48,35 +67,36 @@ def repeat_key_v201(action: str, payload: Any) -> Hashable | None:
     return (action, json.dumps([info["transactionId"], payload["seqNo"]]))
 
 
-class StationSessionV201(_Session, ChargePoint):
-    """An OCPP 2.0.1 station: a valid default answer to every station-initiated CALL.
+class StationAnswersV201(ChargePoint):
+    """A valid default answer to every station-initiated OCPP 2.0.1 CALL.
 
-    Handlers take **kwargs: the package passes the payload as snake_case kwargs, and
-    optional fields a handler does not look at must not break it.
+    The base of DevCsms's 2.0.1 session, which provides `settings`. Handlers take
+    **kwargs: the package passes the payload as snake_case kwargs, and optional fields
+    a handler does not look at must not break it.
     """
 
-    @staticmethod
-    def repeat_key(action: str, payload: Any) -> Hashable | None:
-        return repeat_key_v201(action, payload)
+    @property
+    def settings(self) -> CsmsSettings:
+        raise NotImplementedError
 
     def _token_info(self, id_token: dict[str, Any]) -> IdTokenInfoType:
         # The same known_tags rule as 1.6 idTags, read in 2.0.1's larger status enum so a
         # test can also block a token as e.g. NotAtThisTime.
-        status = self.csms.tag_status_name(str(id_token.get("id_token", "")))
+        status = self.settings.tag_status_name(str(id_token.get("id_token", "")))
         return IdTokenInfoType(status=AuthorizationStatusEnumType(status))
 
     # -- B Provisioning, G Availability
 
     @on("BootNotification")
     def on_boot_notification(self, **_: Any) -> result.BootNotification:
-        status, interval = self.csms.boot
+        status, interval = self.settings.boot
         return result.BootNotification(
-            current_time=_now(), interval=interval, status=RegistrationStatusEnumType(status)
+            current_time=now_z(), interval=interval, status=RegistrationStatusEnumType(status)
         )
 
     @on("Heartbeat")
     def on_heartbeat(self, **_: Any) -> result.Heartbeat:
-        return result.Heartbeat(current_time=_now())
+        return result.Heartbeat(current_time=now_z())
 
     @on("StatusNotification")
     def on_status_notification(self, **_: Any) -> result.StatusNotification:
