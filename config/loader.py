@@ -30,7 +30,7 @@ from typing import Any
 
 import fastjsonschema
 
-from ocppstation.config import keys_v16
+from ocppstation.config import keys_v16, v201_components
 from ocppstation.protocol.errors import OcppVersion
 
 Sections = dict[str, dict[str, Any]]
@@ -113,6 +113,11 @@ class StationConfig:
         """1..Evses: the EVSE (and connector) numbers, connector 0 not included."""
         return range(1, self.evses + 1)
 
+    @property
+    def custom_variables(self) -> list[Mapping[str, Any]]:
+        """The builder's own 2.0.1 variables (DeviceModel.Variables), as declared."""
+        return list(self.sections.get("DeviceModel", {}).get("Variables", []))
+
     @cached_property
     def keys(self) -> keys_v16.KeyTable:
         """The station's OCPP key table: the 1.6 keys, then its Custom ones."""
@@ -170,6 +175,8 @@ def _check(sections: Any, source: str, *, complete: bool = True) -> None:
         for key in keys:
             if key not in allowed:
                 raise ConfigError(source, f"{name}.{key}", "unknown key")
+    if isinstance(sections.get("DeviceModel"), Mapping):
+        _check_device_model(sections["DeviceModel"], source)
     try:
         _validate()({k: v for k, v in sections.items() if k not in ocpp})
     except fastjsonschema.JsonSchemaValueException as exc:
@@ -180,6 +187,17 @@ def _check(sections: Any, source: str, *, complete: bool = True) -> None:
         values, _ = keys_v16.effective(sections, int(sections["Internal"]["Evses"]))
         for spec, problem in keys_v16.cross_problems(values):
             raise ConfigError(source, spec.where, problem)
+
+
+def _check_device_model(section: Mapping[str, Any], source: str) -> None:
+    """A builder's own 2.0.1 variables (DeviceModel.Variables), as the catalog reads them."""
+    entries = section.get("Variables", [])
+    if not isinstance(entries, list) or not all(isinstance(e, Mapping) for e in entries):
+        raise ConfigError(source, "DeviceModel.Variables", "a list of JSON objects")
+    try:
+        v201_components.declare(entries)
+    except v201_components.CatalogError as exc:
+        raise ConfigError(source, "DeviceModel.Variables", str(exc)) from None
 
 
 def _check_ocpp_section(name: str, keys: Mapping[str, Any], source: str) -> None:

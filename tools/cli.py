@@ -181,7 +181,13 @@ def _cmd_csms(argv: list[str]) -> int:
 def _cmd_demo(args: argparse.Namespace) -> int:
     from ocppstation.tools.demo import run_demo
 
-    return run_demo(sys.stdout)
+    versions = args.ocpp or ["1.6"]
+    if len(versions) != 1:
+        print(
+            "ocppstation: the demo speaks one version: --ocpp 1.6 or --ocpp 2.0.1", file=sys.stderr
+        )
+        return EXIT_USAGE
+    return run_demo(sys.stdout, versions[0])
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -193,7 +199,10 @@ def main(argv: list[str] | None = None) -> int:
     sub = parser.add_subparsers(dest="command", required=True)
     _run_parser(sub)
     sub.add_parser("csms", help="run the development CSMS (see `ocppstation csms --help`)")
-    sub.add_parser("demo", help="a CSMS and a 2-EVSE station running a short session")
+    demo = sub.add_parser("demo", help="a CSMS and a 2-EVSE station running a short session")
+    demo.add_argument(
+        "--ocpp", type=ocpp_versions, help="the version the demo speaks: 1.6 or 2.0.1"
+    )
     fake_device.add_parser(sub)
     hw_probe.add_parser(sub)
     args = parser.parse_args(argv)

@@ -22,7 +22,17 @@ STEP_TIMEOUT = 15.0
 SAMPLES = 3
 
 
-def run_demo(out: IO[str]) -> int:
+def _available(message: Any) -> bool:
+    """EVSE 1 reported Available, in either version's words."""
+    p = message.payload
+    return (p.get("connectorId"), p.get("status")) == (1, "Available") or (
+        p.get("evseId"),
+        p.get("connectorStatus"),
+    ) == (1, "Available")
+
+
+def run_demo(out: IO[str], version: str = "1.6") -> int:
+    """One session on EVSE 1, spoken in OCPP `version` ("1.6" or "2.0.1")."""
     lock = threading.Lock()
     t0 = time.monotonic()
 
@@ -30,11 +40,22 @@ def run_demo(out: IO[str]) -> int:
         with lock:
             print(f"{time.monotonic() - t0:7.2f}s {who:<7} | {text}", file=out, flush=True)
 
-    with DevCsms(port=0, heartbeat_interval=60, echo=lambda text: say("csms", text)) as csms:
+    subprotocol = f"ocpp{version}"
+    with DevCsms(
+        port=0,
+        heartbeat_interval=60,
+        echo=lambda text: say("csms", text),
+        subprotocols=(subprotocol,),
+    ) as csms:
         config = load(
             None,
             {
-                "Internal": {"CentralSystemURI": csms.url, "ChargePointId": "demo-cp", "Evses": 2},
+                "Internal": {
+                    "CentralSystemURI": csms.url,
+                    "ChargePointId": "demo-cp",
+                    "Evses": 2,
+                    "OcppVersions": [version],
+                },
                 "Core": {"MeterValueSampleInterval": 1, "HeartbeatInterval": 60},
             },
         )
@@ -88,11 +109,7 @@ def run_demo(out: IO[str]) -> int:
             seen = csms.log.mark()
             step("unplug the EV", lambda: station.unplug(1), connector(1, "Available"))
             csms.log.wait_for(
-                lambda m: (
-                    m.kind == "call"
-                    and m.action == "StatusNotification"
-                    and m.payload == {**m.payload, "connectorId": 1, "status": "Available"}
-                ),
+                lambda m: m.kind == "call" and m.action == "StatusNotification" and _available(m),
                 STEP_TIMEOUT,
                 since=seen,
             )

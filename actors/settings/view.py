@@ -16,9 +16,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from types import MappingProxyType
-from typing import Any
+from typing import Any, cast
 
-from ocppstation.config import keys_v16
+from ocppstation.config import keys_v16, v201_components
 from ocppstation.config.device_model import Address
 from ocppstation.config.keys_v16 import Value
 from ocppstation.config.loader import StationConfig
@@ -90,6 +90,15 @@ class SettingsView:
     ) -> None:
         # The one write: a single reference store (see the module docstring).
         self._now = _snapshot(values, table)
+
+    def _replace_places(self, places: Mapping[Address, v201_components.Value]) -> None:
+        """The values by place (2.0.1's device model); a 1.6 key whose place is
+        among them still reads (the embedding API's Station.setting)."""
+        keys = {key: place for key, place in self._now.keys.items() if place in places}
+        # A 2.0.1 decimal is a float, which no 1.6 key has; every Setting an
+        # actor reads is an integer, a boolean, a string or a list.
+        typed = cast(Mapping[Address, Value], places)
+        self._now = _Snapshot(MappingProxyType(dict(typed)), MappingProxyType(keys))
 
 
 class StationSettings:

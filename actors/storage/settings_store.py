@@ -47,20 +47,20 @@ class SettingsStore:
     def __init__(self, db: Connection) -> None:
         self._db = db
 
-    def overlay(self) -> dict[Address, str]:
-        """Every place set at runtime, with its value as OCPP text."""
+    def overlay(self, attribute: Attribute = Attribute.actual) -> dict[Address, str]:
+        """Every place set at runtime, with its value as OCPP text (of `attribute`)."""
         rows = self._db.read().execute(
             f"SELECT {_COLUMNS}, value FROM setting WHERE attribute = ? ORDER BY {_COLUMNS}",
-            (Attribute.actual.value,),
+            (attribute.value,),
         )
         return {_address(row[:6]): row[6] for row in rows.fetchall()}
 
-    def put(self, address: Address, value: str) -> None:
+    def put(self, address: Address, value: str, attribute: Attribute = Attribute.actual) -> None:
         require_str(value, "value")
         with self._db.write() as conn:
             conn.execute(
                 f"INSERT INTO setting ({_COLUMNS}, attribute, value)"
                 " VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
                 f" ON CONFLICT ({_COLUMNS}, attribute) DO UPDATE SET value = excluded.value",
-                (*_row(address), Attribute.actual.value, value),
+                (*_row(address), attribute.value, value),
             )

@@ -13,7 +13,7 @@ answers which CSMS call.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from ocppstation.actors.evse.drivers import check_hardware, station_reader
@@ -67,7 +67,10 @@ from ocppstation.protocol.v16.txqueue import TRANSACTION_MESSAGES
 
 
 def core_tree(
-    ctx: StationContext, routes: Mapping[str, str], messages: EvseMessages
+    ctx: StationContext,
+    routes: Mapping[str, str],
+    messages: EvseMessages,
+    settings: Callable[[Place], Any],
 ) -> tuple[list[ChildSpec], list[ChildSpec], list[ChildSpec]]:
     """What every version's tree has, in three parts to put its blocks between:
     scheduler, storage, settings; security, profiles, link, evses; the reader.
@@ -112,7 +115,7 @@ def core_tree(
         ChildSpec("scheduler", lambda p: Scheduler.start(p, ctx.clock)),
         ChildSpec(STORAGE, lambda p: Storage.start(p, ctx.database)),
         # Right after storage (its overlay) and before every reader of the view.
-        ChildSpec(SETTINGS, lambda p: Settings.start(p, ctx)),
+        ChildSpec(SETTINGS, settings),
     ]
     middle = [
         # Before the link: the first connection needs its certificates (ctx.tls).
@@ -128,7 +131,7 @@ def core_tree(
 
 
 def station_tree(ctx: StationContext) -> list[ChildSpec]:
-    head, middle, reader = core_tree(ctx, ROUTES, EVSE_MESSAGES)
+    head, middle, reader = core_tree(ctx, ROUTES, EVSE_MESSAGES, lambda p: Settings.start(p, ctx))
     return [
         *head,
         # Before the link: a link restart must not drop the queue's in-flight state.

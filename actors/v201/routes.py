@@ -17,8 +17,13 @@ from ocppstation.actors.runtime.context import (
     RESET,
     TRANSACTIONS,
 )
+from ocppstation.actors.v201.device_model import SETTINGS
 
 ROUTES: Mapping[str, str] = {
+    "GetVariables": SETTINGS,
+    "SetVariables": SETTINGS,
+    "GetBaseReport": SETTINGS,
+    "GetReport": SETTINGS,
     "ClearCache": AUTH,
     "ChangeAvailability": AVAILABILITY,
     "DataTransfer": DATA_TRANSFER,

@@ -7,10 +7,11 @@
       registration (B provisioning), remote_control, availability, reset,
       data_transfer, remote_trigger, transactions, reader
 
-The order and its reasons are 1.6's (actors/v16/tree.py). Settings,
-security and profiles are still 1.6's actors here, holding what the link
-and the EVSEs read (the settings view, TLS material, each EVSE's offered
-current); none is routed a 2.0.1 call yet.
+The order and its reasons are 1.6's (actors/v16/tree.py). The settings
+actor is the device model's (device_model.py); security and profiles are
+still 1.6's actors here, holding what the link and the EVSEs read (TLS
+material, each EVSE's offered current), and no 2.0.1 call is routed to
+them yet.
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ from ocppstation.actors.v16.data_transfer import DataTransfer
 from ocppstation.actors.v16.tree import core_tree
 from ocppstation.actors.v201.authorization import Authorization
 from ocppstation.actors.v201.availability import Availability
+from ocppstation.actors.v201.device_model import DeviceModel
 from ocppstation.actors.v201.provisioning import Provisioning
 from ocppstation.actors.v201.remote_control import RemoteControl
 from ocppstation.actors.v201.remote_trigger import RemoteTrigger
@@ -44,7 +46,9 @@ from ocppstation.protocol.v201.txqueue import TRANSACTION_MESSAGES
 
 
 def station_tree(ctx: StationContext) -> list[ChildSpec]:
-    head, evses_and_link, reader = core_tree(ctx, ROUTES, EVSE_MESSAGES)
+    head, evses_and_link, reader = core_tree(
+        ctx, ROUTES, EVSE_MESSAGES, lambda p: DeviceModel.start(p, ctx)
+    )
     return [
         *head,
         ChildSpec(AUTH, lambda p: Authorization.start(p, ctx)),

@@ -1,0 +1,306 @@
+"""OCPP 2.0.1 B device model: GetVariables (B06), SetVariables (B05),
+GetBaseReport (B07), GetReport (B08) and the NotifyReports that answer them.
+
+The settings actor of a 2.0.1 station. It owns the values of every variable
+in the catalog (config/v201_components.py): when it starts, before the
+supervisor starts the next sibling, they are layered as the catalog's
+defaults, then what the config file sets (its 1.6-named sections map onto
+the same places, config/v16_view.py), then what the CSMS set at runtime,
+read back from storage. The rules of the messages are pure
+(protocol/v201/device_model.py); this actor stores, shows and answers.
+
+Every actor reads settings through the station's view (ctx.setting), by a
+domain name, as in 1.6; this actor replaces the view's values whole. The
+view also keeps the places only 1.6 has (MinimumStatusDuration, ...), at
+their config values, so the EVSEs behave as they do in 1.6 where 2.0.1
+says nothing; those are not in the device model and no report lists them.
+
+An accepted SetVariables is, in this order: stored (it survives a crash
+once the CSMS heard Accepted), shown in the view, answered, and published
+as ConfigChanged once the answer is on its way. A RebootRequired one is
+stored only and takes effect at the next start of this actor.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from ocpp.v201 import call, call_result
+from ocpp.v201.enums import (
+    ComponentCriterionEnumType,
+    GenericDeviceModelStatusEnumType,
+    ReportBaseEnumType,
+    SetVariableStatusEnumType,
+)
+
+from ocppstation.actors.events import ConfigChanged
+from ocppstation.actors.link.rpc import Answer, Inbound, send
+from ocppstation.actors.runtime.base import Place, Supervised
+from ocppstation.actors.runtime.context import RPC, STORAGE, StationContext
+from ocppstation.config import v201_components
+from ocppstation.config.device_model import Address, Attribute
+from ocppstation.config.settings_catalog import setting_at
+from ocppstation.config.v16_view import v16_address
+from ocppstation.config.v201_components import Value
+from ocppstation.protocol.errors import (
+    InternalError,
+    NotSupported,
+    OccurrenceConstraintViolation,
+    OcppError,
+)
+from ocppstation.protocol.framing import Call
+from ocppstation.protocol.payloads import dump
+from ocppstation.protocol.timestamps import ocpp_timestamp
+from ocppstation.protocol.v201 import device_model as rules
+
+SETTINGS = "settings"
+STORAGE_TIMEOUT = 5.0
+
+_DEVICE_DATA = "DeviceDataCtrlr"
+
+
+def _limit(values: Mapping[Address, Value], variable: str, instance: str, default: int) -> int:
+    value = values.get(Address(_DEVICE_DATA, variable, variable_instance=instance))
+    return int(value) if isinstance(value, int) and not isinstance(value, bool) else default
+
+
+@dataclass(frozen=True)
+class _Then:
+    run: Callable[[], None]
+
+
+class DeviceModel(Supervised):
+    def __init__(self, place: Place, ctx: StationContext) -> None:
+        super().__init__(place)
+        self.ctx = ctx
+        self.shared = ctx.settings
+        config = ctx.config
+        self.catalog = v201_components.catalog(
+            {n: 1 for n in config.evse_numbers}, config.custom_variables
+        )
+        self.persistent = False
+        # Layered here, in the thread starting us (see actors/v16/configuration.py).
+        self.values: dict[Address, Value] = {}
+        self.others: dict[tuple[Address, Attribute], Value] = {}
+        self.legacy: dict[Address, Value] = {}
+        self._layer()
+        self._show()
+
+    # -- values ------------------------------------------------------------------
+
+    def _layer(self) -> None:
+        for address, variable in self.catalog.items():
+            if variable.default is not None:
+                self.values[address] = variable.default
+        # The config file, by 1.6 key: what it names explicitly wins over a default.
+        view = self.shared.view
+        named = {key for section in self.ctx.config.sections.values() for key in section}
+        table = self.ctx.config.keys
+        for key, configured in view.snapshot().items():
+            address = v16_address(key, table)
+            known = self.catalog.get(address)
+            if known is None:
+                self.legacy[address] = configured
+            elif key in named and v201_components.problem(known.spec.characteristics, configured):
+                if configured not in ("", ()):  # an unset 1.6 key is no value to warn of
+                    self.log.warning(
+                        "config value of %s does not fit %s; default kept", key, address
+                    )
+            elif key in named:
+                self.values[address] = configured
+        for attribute, stored in self._stored().items():
+            for address, text in stored.items():
+                entry = self.catalog.get(address)
+                if entry is None or attribute not in entry.attributes:
+                    self.log.warning("ignored the stored value of %s (not in the model)", address)
+                    continue
+                try:
+                    value = rules.from_wire(entry.spec.characteristics, text)
+                except rules.IllTyped as exc:
+                    self.log.warning("ignored the stored value of %s: %s", address, exc)
+                    continue
+                if attribute is Attribute.actual:
+                    self.values[address] = value
+                else:
+                    self.others[(address, attribute)] = value
+
+    def _stored(self) -> dict[Attribute, dict[Address, str]]:
+        remembered: dict[Attribute, dict[Address, str]] = {
+            Attribute.actual: dict(self.shared.memory_overlay)
+        }
+        ref = self.ctx.registry.get(STORAGE)
+        if ref is None:
+            if STORAGE in self.ctx.registry.paths():
+                raise RuntimeError("the storage actor is not running")
+            return remembered
+        self.persistent = True
+        store = self.ctx.storage().settings
+        for attribute in Attribute:
+            stored = store.overlay(attribute).get(timeout=STORAGE_TIMEOUT)
+            remembered[attribute] = {**remembered.get(attribute, {}), **stored}
+        return remembered
+
+    def _show(self) -> None:
+        self.shared.view._replace_places({**self.legacy, **self.values})
+
+    # -- the CSMS's calls ------------------------------------------------------------
+
+    def receive(self, message: Any) -> Any:
+        match message:
+            case _Then(run=run):
+                run()
+            case Inbound():
+                self._inbound(message.call)
+            case _:
+                return super().receive(message)
+        return None
+
+    def _inbound(self, call_: Call) -> None:
+        then: Callable[[], None] | None = None
+        result: dict[str, Any] | OcppError
+        try:
+            result, then = self._handle(call_)
+        except OcppError as exc:
+            result = exc
+        except Exception:
+            # A bug here must not restart the tree behind us (rest_for_one).
+            self.log.exception("%s failed", call_.action)
+            result = InternalError(f"{call_.action} failed")
+        if then is None:
+            self.ctx.registry.tell(RPC, Answer(call_, result))
+        else:
+            self.ctx.registry.tell(RPC, Answer(call_, result, self.actor_ref, _Then(then)))
+
+    def _handle(self, call_: Call) -> tuple[dict[str, Any], Callable[[], None] | None]:
+        payload = call_.payload
+        match call_.action:
+            case "GetVariables":
+                return self._get(payload["getVariableData"]), None
+            case "SetVariables":
+                return self._set(payload["setVariableData"])
+            case "GetBaseReport":
+                kind = ReportBaseEnumType(payload["reportBase"])
+                data = rules.base_report(kind, self.catalog, self.values, self.others)
+                return self._report(int(payload["requestId"]), data)
+            case "GetReport":
+                criteria = [
+                    ComponentCriterionEnumType(c) for c in payload.get("componentCriteria", [])
+                ]
+                data = rules.report(
+                    criteria or None,
+                    payload.get("componentVariable"),
+                    self.catalog,
+                    self.values,
+                    self.others,
+                )
+                return self._report(int(payload["requestId"]), data)
+        raise NotSupported(f"{call_.action} is not handled by the device model")
+
+    def _get(self, items: list[dict[str, Any]]) -> dict[str, Any]:
+        most = _limit(self.values, "ItemsPerMessage", "GetVariables", 0)
+        if most and len(items) > most:
+            raise OccurrenceConstraintViolation(
+                f"{len(items)} getVariableData; ItemsPerMessage[GetVariables] is {most}"
+            )
+        requests = [rules.get_request(item) for item in items]
+        results = rules.get_variables(requests, self.catalog, self.values, self.others)
+        return dump(call_result.GetVariables(get_variable_result=results))
+
+    def _set(self, items: list[dict[str, Any]]) -> tuple[dict[str, Any], Callable[[], None] | None]:
+        most = _limit(self.values, "ItemsPerMessage", "SetVariables", 0)
+        if most and len(items) > most:
+            raise OccurrenceConstraintViolation(
+                f"{len(items)} setVariableData; ItemsPerMessage[SetVariables] is {most}"
+            )
+        requests = [rules.set_request(item) for item in items]
+        results, to_store = rules.set_variables(requests, self.catalog, self.values, self.others)
+        changed: list[tuple[Address, Value]] = []
+        for result in results:
+            status = SetVariableStatusEnumType(result.attribute_status)
+            where = rules.address_of(result.component, result.variable)
+            shown = where if where is None or not self._secret(where) else "(a secret)"
+            self.log.info("SetVariables %s: %s", shown, status.value)
+        for (address, attribute), value in to_store.items():
+            variable = self.catalog[address]
+            text = rules.to_wire(variable.spec.characteristics, value)
+            try:
+                self._persist(address, attribute, text)
+            except Exception:
+                self.log.exception("could not store %s; refusing the change", address)
+                return self._refused(results, address), None
+            if variable.reboot_required:
+                continue  # stored for the next start; what runs keeps the old value
+            if attribute is Attribute.actual:
+                self.values[address] = value
+                changed.append((address, value))
+            else:
+                self.others[(address, attribute)] = value
+        self._show()
+        answer = dump(call_result.SetVariables(set_variable_result=results))
+        if not changed:
+            return answer, None
+        events = [self._changed(address, value) for address, value in changed]
+
+        def publish() -> None:
+            for event in events:
+                self.ctx.bus.publish(event)
+
+        return answer, publish
+
+    def _refused(self, results: list[Any], failed: Address) -> dict[str, Any]:
+        """Every result as it was, but the one that could not be stored is Rejected."""
+        out = []
+        for result in results:
+            if rules.address_of(result.component, result.variable) == failed:
+                result.attribute_status = SetVariableStatusEnumType.rejected
+            out.append(result)
+        return dump(call_result.SetVariables(set_variable_result=out))
+
+    def _report(
+        self, request_id: int, data: list[Any]
+    ) -> tuple[dict[str, Any], Callable[[], None] | None]:
+        if not data:
+            empty = call_result.GetReport(GenericDeviceModelStatusEnumType.empty_result_set)
+            return dump(empty), None
+        items = _limit(self.values, "ItemsPerMessage", "GetReport", 100)
+        size = _limit(self.values, "BytesPerMessage", "GetReport", 65536)
+        pages = list(rules.notify_report_pages(data, items, size, overhead=200))
+        accepted = call_result.GetReport(GenericDeviceModelStatusEnumType.accepted)
+
+        def notify() -> None:
+            generated = ocpp_timestamp(self.ctx.clock.wall())
+            for page in pages:
+                send(
+                    self.ctx,
+                    call.NotifyReport(
+                        request_id=request_id,
+                        generated_at=generated,
+                        seq_no=page.seq_no,
+                        tbc=page.tbc,
+                        report_data=list(page.report_data),
+                    ),
+                )
+
+        return dump(accepted), notify
+
+    # -- helpers -----------------------------------------------------------------------
+
+    def _secret(self, address: Address) -> bool:
+        variable = self.catalog.get(address)
+        return variable is not None and variable.spec.mutability.value == "WriteOnly"
+
+    def _changed(self, address: Address, value: Value) -> ConfigChanged:
+        key = next(
+            (k for k in self.ctx.config.keys if v16_address(k, self.ctx.config.keys) == address),
+            str(address),
+        )
+        return ConfigChanged(key, None if self._secret(address) else value, setting_at(address))
+
+    def _persist(self, address: Address, attribute: Attribute, text: str) -> None:
+        if self.persistent:
+            store = self.ctx.storage().settings
+            store.put(address, text, attribute).get(timeout=STORAGE_TIMEOUT)
+        if attribute is Attribute.actual:
+            self.shared.memory_overlay[address] = text
