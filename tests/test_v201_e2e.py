@@ -102,6 +102,8 @@ def test_b01_boot_names_the_station_and_why_it_booted(
     any_csms201: Any, make_station: StationFactory
 ) -> None:
     station201(any_csms201, make_station)
+    # The rpc peer's log trails the wire a little: wait for it, do not just read it.
+    any_csms201.wait_for(lambda e: len(any_csms201.calls("StatusNotification")) >= 2, timeout=5)
     [connect] = [e for e in any_csms201.log.entries() if e.kind == "connect"]
     assert connect.payload.get("subprotocol") == "ocpp2.0.1"
     [boot] = any_csms201.calls("BootNotification")
@@ -168,13 +170,17 @@ def test_e01_a_session_is_started_updated_and_ended_with_gapless_seq_numbers(
     assert ended["transactionInfo"]["stoppedReason"] == "EVDisconnected"
     end_values = [s for mv in ended["meterValue"] for s in mv["sampledValue"]]
     assert any(s["context"] == "Transaction.End" for s in end_values)
+
     # Occupied once for the whole session: Preparing and Charging are one 2.0.1 state.
-    evse1 = [
-        s.payload["connectorStatus"]
-        for s in any_csms201.calls("StatusNotification")
-        if s.payload["evseId"] == 1
-    ]
-    assert evse1 == ["Available", "Occupied", "Available"]
+    def evse1() -> list[str]:
+        return [
+            s.payload["connectorStatus"]
+            for s in any_csms201.calls("StatusNotification")
+            if s.payload["evseId"] == 1
+        ]
+
+    any_csms201.wait_for(lambda e: len(evse1()) >= 3, timeout=5)
+    assert evse1() == ["Available", "Occupied", "Available"]
 
 
 def test_e_a_card_first_then_the_cable_is_started_by_the_cable(
