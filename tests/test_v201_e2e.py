@@ -597,3 +597,28 @@ def test_a_builders_own_variable_is_in_the_model(
     assert answer["setVariableResult"][0]["attributeStatus"] == "Rejected"
     got = csms201.call(CP, "GetVariables", {"getVariableData": [_cv("AcmeCtrlr", "FanSpeed")]})
     assert got["getVariableResult"][0]["attributeValue"] == "1200"
+
+
+def test_the_availability_variables_follow_the_connectors(
+    csms201: DevCsms, make_station: StationFactory
+) -> None:
+    station = station201(csms201, make_station)
+    charging(station, csms201)
+    csms201.call(CP, "ChangeAvailability", {"operationalStatus": "Inoperative", "evse": {"id": 2}})
+    wait_status(station, 2, "Unavailable")
+
+    def read(component: str, evse: int | None, variable: str) -> str:
+        where: dict[str, Any] = {"name": component}
+        if evse is not None:
+            where["evse"] = {"id": evse, **({"connectorId": 1} if component == "Connector" else {})}
+        answer = csms201.call(
+            CP,
+            "GetVariables",
+            {"getVariableData": [{"component": where, "variable": {"name": variable}}]},
+        )
+        return str(answer["getVariableResult"][0]["attributeValue"])
+
+    assert read("Connector", 1, "AvailabilityState") == "Occupied"
+    assert read("EVSE", 2, "AvailabilityState") == "Unavailable"
+    assert read("EVSE", 2, "Available") == "false"
+    assert read("ChargingStation", None, "AvailabilityState") == "Available"

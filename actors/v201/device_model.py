@@ -35,7 +35,7 @@ from ocpp.v201.enums import (
     SetVariableStatusEnumType,
 )
 
-from ocppstation.actors.events import ConfigChanged
+from ocppstation.actors.events import ConfigChanged, ConnectorChanged
 from ocppstation.actors.link.rpc import Answer, Inbound, send
 from ocppstation.actors.runtime.base import Place, Supervised
 from ocppstation.actors.runtime.context import RPC, STORAGE, StationContext
@@ -54,6 +54,7 @@ from ocppstation.protocol.framing import Call
 from ocppstation.protocol.payloads import dump
 from ocppstation.protocol.timestamps import ocpp_timestamp
 from ocppstation.protocol.v201 import device_model as rules
+from ocppstation.protocol.v201.evse_messages import CONNECTOR, connector_status
 
 SETTINGS = "settings"
 STORAGE_TIMEOUT = 5.0
@@ -81,6 +82,7 @@ class DeviceModel(Supervised):
             {n: 1 for n in config.evse_numbers}, config.custom_variables
         )
         self.persistent = False
+        self._unsubscribe: Callable[[], None] = lambda: None
         # Layered here, in the thread starting us (see actors/v16/configuration.py).
         self.values: dict[Address, Value] = {}
         self.others: dict[tuple[Address, Attribute], Value] = {}
@@ -145,10 +147,51 @@ class DeviceModel(Supervised):
     def _show(self) -> None:
         self.shared.view._replace_places({**self.legacy, **self.values})
 
+    def setup(self) -> None:
+        self._unsubscribe = self.ctx.forward(
+            self.actor_ref, lambda e: e if isinstance(e, ConnectorChanged) else None
+        )
+        # The EVSEs announce themselves when they start; a restart of this
+        # actor inside the run asks them for what it missed.
+        evses = list(self.ctx.config.evse_numbers)
+        for evse, state in self.ctx.snapshots(evses, STORAGE_TIMEOUT).items():
+            self._availability(evse, str(state["status"]))
+
+    def teardown(self) -> None:
+        self._unsubscribe()
+
+    def _availability(self, evse: int, status: str) -> None:
+        """The live AvailabilityState and Available of the EVSE, its connector and
+        the station (read-only variables the station keeps, never stored)."""
+        state = str(connector_status(status).value)
+        available = state not in ("Unavailable", "Faulted")
+        for where in (
+            Address("EVSE", "AvailabilityState", evse=evse),
+            Address("Connector", "AvailabilityState", evse=evse, connector=CONNECTOR),
+        ):
+            self.values[where] = state
+            self.values[
+                Address(where.component, "Available", evse=where.evse, connector=where.connector)
+            ] = available
+        states = [
+            v
+            for a, v in self.values.items()
+            if a.component == "EVSE" and a.variable == "AvailabilityState"
+        ]
+        station = "Available"
+        if states and all(s == "Unavailable" for s in states):
+            station = "Unavailable"
+        elif states and all(s == "Faulted" for s in states):
+            station = "Faulted"
+        self.values[Address("ChargingStation", "AvailabilityState")] = station
+        self.values[Address("ChargingStation", "Available")] = station == "Available"
+
     # -- the CSMS's calls ------------------------------------------------------------
 
     def receive(self, message: Any) -> Any:
         match message:
+            case ConnectorChanged(evse=evse, status=status):
+                self._availability(evse, status)
             case _Then(run=run):
                 run()
             case Inbound():

@@ -79,6 +79,11 @@ _METER_TRIGGER = {
 _MEASURANDS = frozenset(m.value for m in MeasurandEnumType)
 
 
+def connector_status(status: str) -> ConnectorStatusEnumType:
+    """2.0.1's word for the EVSE's (1.6-grained) status."""
+    return _STATUS[status]
+
+
 def sampled_value(value: Mapping[str, Any]) -> dict[str, Any] | None:
     """A 1.6-shaped sampled value in 2.0.1's shape (a number, unitOfMeasure);
     None for a measurand 2.0.1 does not have (Temperature, RPM)."""
@@ -137,13 +142,13 @@ class V201EvseMessages:
         return str(uuid.uuid4())
 
     def reported(self, status: str, error_code: str) -> Hashable:
-        return _STATUS[status]
+        return connector_status(status)
 
     def status(self, connector: int, status: str, error_code: str, timestamp: str) -> Outgoing:
         return _out(
             call.StatusNotification(
                 timestamp=timestamp,
-                connector_status=_STATUS[status],
+                connector_status=connector_status(status),
                 evse_id=connector,
                 connector_id=CONNECTOR,
             )
