@@ -82,15 +82,13 @@ MEASURANDS = tuple(m.value for m in MeasurandEnumType)
 AVAILABILITY_STATES = ("Available", "Occupied", "Reserved", "Unavailable", "Faulted")
 CONNECTOR_TYPES = tuple(c.value for c in ConnectorEnumType)
 FILE_TRANSFER_PROTOCOLS = ("FTP", "FTPS", "HTTP", "HTTPS", "SFTP")
-# TxStartPoint / TxStopPoint (E01, E06).
-TX_POINTS = (
-    "ParkingBayOccupancy",
-    "EVConnected",
-    "Authorized",
-    "DataSigned",
-    "PowerPathClosed",
-    "EnergyTransfer",
-)
+# TxStartPoint / TxStopPoint (E01, E06): of the spec's ParkingBayOccupancy,
+# EVConnected, Authorized, DataSigned, PowerPathClosed and EnergyTransfer,
+# what the EVSE honours today. A transaction runs while the EV is connected
+# and authorized (E01 PowerPathClosed), and ends when either ends. Other
+# members are refused, not accepted and ignored.
+TX_START_POINTS = ("PowerPathClosed",)
+TX_STOP_POINTS = ("EVConnected", "Authorized", "PowerPathClosed")
 TIME_SOURCES = ("Heartbeat", "NTP", "GPS", "RealTimeClock", "MobileNetwork", "RadioTimeTransmitter")
 
 _TEXT_TYPES = (DataType.string, DataType.password_string, DataType.date_time)
@@ -322,8 +320,8 @@ _CONTROLLERS: Mapping[str, tuple[_Var, ...]] = {
         _Var("StopTxOnEVSideDisconnect", B, True),
         _Var("StopTxOnInvalidId", B, True),
         _Var("TxBeforeAcceptedEnabled", B, False),
-        _Var("TxStartPoint", MEMBERS, ("PowerPathClosed",), values_list=TX_POINTS),
-        _Var("TxStopPoint", MEMBERS, ("EVConnected", "Authorized"), values_list=TX_POINTS),
+        _Var("TxStartPoint", MEMBERS, ("PowerPathClosed",), values_list=TX_START_POINTS),
+        _Var("TxStopPoint", MEMBERS, ("EVConnected", "Authorized"), values_list=TX_STOP_POINTS),
     ),
     # -- H Reservation -------------------------------------------------------
     "ReservationCtrlr": (

@@ -498,10 +498,12 @@ def test_set_variable_rules() -> None:
         None,
     )
     assert outcome("0123456789abcdef", PASSWORD) == (status.accepted, "0123456789abcdef", None)
-    assert outcome("PowerPathClosed,Authorized", Address("TxCtrlr", "TxStartPoint"))[1] == (
+    assert outcome("PowerPathClosed,Authorized", Address("TxCtrlr", "TxStopPoint"))[1] == (
         "PowerPathClosed",
         "Authorized",
     )
+    # A start point the EVSE does not honour is refused, not stored and ignored.
+    assert outcome("EVConnected", Address("TxCtrlr", "TxStartPoint"))[0] == status.rejected
 
 
 def test_a_rejected_password_is_not_repeated_back() -> None:
