@@ -55,6 +55,7 @@ class Setting(StrEnum):
     STOP_TX_ON_INVALID_ID = "StopTxOnInvalidId"
     MAX_ENERGY_ON_INVALID_ID = "MaxEnergyOnInvalidId"
     MINIMUM_STATUS_DURATION = "MinimumStatusDuration"
+    TX_START_POINT = "TxStartPoint"
     # Metering
     SAMPLE_INTERVAL = "SampleInterval"
     SAMPLED_MEASURANDS = "SampledMeasurands"
@@ -107,6 +108,7 @@ SETTING_ADDRESSES: Mapping[Setting, Address] = MappingProxyType(
         Setting.STOP_TX_ON_INVALID_ID: _at("TxCtrlr", "StopTxOnInvalidId"),
         Setting.MAX_ENERGY_ON_INVALID_ID: _at("TxCtrlr", "MaxEnergyOnInvalidId"),
         Setting.MINIMUM_STATUS_DURATION: _at("OCPP16LegacyCtrlr", "MinimumStatusDuration"),
+        Setting.TX_START_POINT: _at("TxCtrlr", "TxStartPoint"),
         Setting.SAMPLE_INTERVAL: _at("SampledDataCtrlr", "TxUpdatedInterval"),
         Setting.SAMPLED_MEASURANDS: _at("SampledDataCtrlr", "TxUpdatedMeasurands"),
         Setting.SAMPLED_MEASURANDS_AT_END: _at("SampledDataCtrlr", "TxEndedMeasurands"),
@@ -121,6 +123,10 @@ SETTING_ADDRESSES: Mapping[Setting, Address] = MappingProxyType(
     }
 )
 _SETTING_AT = {address: setting for setting, address in SETTING_ADDRESSES.items()}
+
+# Settings only 2.0.1 has: no 1.6 key holds them, and a 1.6 station reads
+# their default (a transaction starts once the EV is connected and authorized).
+V201_ONLY: frozenset[Setting] = frozenset({Setting.TX_START_POINT})
 
 
 def setting_at(address: Address) -> Setting | None:

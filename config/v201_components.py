@@ -84,10 +84,11 @@ CONNECTOR_TYPES = tuple(c.value for c in ConnectorEnumType)
 FILE_TRANSFER_PROTOCOLS = ("FTP", "FTPS", "HTTP", "HTTPS", "SFTP")
 # TxStartPoint / TxStopPoint (E01, E06): of the spec's ParkingBayOccupancy,
 # EVConnected, Authorized, DataSigned, PowerPathClosed and EnergyTransfer,
-# what the EVSE honours today. A transaction runs while the EV is connected
-# and authorized (E01 PowerPathClosed), and ends when either ends. Other
-# members are refused, not accepted and ignored.
-TX_START_POINTS = ("PowerPathClosed",)
+# what the EVSE honours today. A transaction starts at the first of the
+# start points (PowerPathClosed: connected and authorized both) and ends
+# when the EV leaves or the authorization ends. Other members are refused,
+# not accepted and ignored.
+TX_START_POINTS = ("EVConnected", "Authorized", "PowerPathClosed")
 TX_STOP_POINTS = ("EVConnected", "Authorized", "PowerPathClosed")
 TIME_SOURCES = ("Heartbeat", "NTP", "GPS", "RealTimeClock", "MobileNetwork", "RadioTimeTransmitter")
 

@@ -77,6 +77,21 @@ class EvseMessages(Protocol):
         """A transaction began (queued: it must reach the CSMS)."""
         ...
 
+    def joined(
+        self,
+        connector: int,
+        timestamp: str,
+        *,
+        tx: TxRef,
+        trigger: StartTrigger,
+        id_tag: str | None = None,
+        token_type: str | None = None,
+    ) -> Outgoing | None:
+        """The condition a transaction started without arrived (the driver's
+        authorization, `id_tag`, or the EV): the message that says so, or None
+        where a transaction never starts early (1.6)."""
+        ...
+
     def state_changed(
         self, connector: int, status: str, timestamp: str, *, tx: TxRef
     ) -> Outgoing | None:

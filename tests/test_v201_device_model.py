@@ -503,7 +503,7 @@ def test_set_variable_rules() -> None:
         "Authorized",
     )
     # A start point the EVSE does not honour is refused, not stored and ignored.
-    assert outcome("EVConnected", Address("TxCtrlr", "TxStartPoint"))[0] == status.rejected
+    assert outcome("EnergyTransfer", Address("TxCtrlr", "TxStartPoint"))[0] == status.rejected
 
 
 def test_a_rejected_password_is_not_repeated_back() -> None:

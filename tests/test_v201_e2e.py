@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 
 from ocppstation.actors.clock import FakeClock
-from ocppstation.actors.events import Online, RegistrationChanged
+from ocppstation.actors.events import ConfigApplied, Online, RegistrationChanged
 from ocppstation.actors.station import Station
 from ocppstation.tools.csms import DevCsms
 from tests.conftest import StationFactory, answered, log_of, quiet, wait_status
@@ -523,7 +523,10 @@ def test_b05_set_variables_applies_stores_and_refuses_what_it_must(
     statuses = [r["attributeStatus"] for r in answer["setVariableResult"]]
     assert statuses == ["Accepted", "Rejected", "Rejected", "UnknownComponent"]
     assert station.setting("HeartbeatInterval") == 45
-    # The heartbeat follows at once, at the new interval.
+    # The heartbeat follows at once, at the new interval (re-armed once the answer is out).
+    log_of(station).wait_for(
+        lambda e: isinstance(e, ConfigApplied) and e.path == "registration", timeout=5
+    )
     mark = len(csms201.calls("Heartbeat"))
     clock.advance(45)
     csms201.wait_for(lambda e: len(csms201.calls("Heartbeat")) > mark, timeout=5)
@@ -622,3 +625,104 @@ def test_the_availability_variables_follow_the_connectors(
     assert read("EVSE", 2, "AvailabilityState") == "Unavailable"
     assert read("EVSE", 2, "Available") == "false"
     assert read("ChargingStation", None, "AvailabilityState") == "Available"
+
+
+# -- E TxStartPoint ---------------------------------------------------------------------
+
+
+def _wait_trigger(peer: Any, trigger: str) -> list[dict[str, Any]]:
+    def found() -> list[dict[str, Any]]:
+        return [e for e in events(peer) if e["triggerReason"] == trigger]
+
+    peer.wait_for(lambda _: bool(found()), timeout=5)
+    return found()
+
+
+def _start_point(peer: Any, points: str, timeout: int | None = None) -> None:
+    items = [_cv("TxCtrlr", "TxStartPoint", attributeValue=points)]
+    if timeout is not None:
+        items.append(_cv("TxCtrlr", "EVConnectionTimeOut", attributeValue=str(timeout)))
+    answer = peer.call(CP, "SetVariables", {"setVariableData": items})
+    assert {r["attributeStatus"] for r in answer["setVariableResult"]} == {"Accepted"}
+
+
+def test_e_tx_start_point_ev_connected_starts_at_the_cable_and_powers_at_the_card(
+    any_csms201: Any, make_station: StationFactory
+) -> None:
+    station = station201(any_csms201, make_station)
+    _start_point(any_csms201, "EVConnected")
+    station.plug(1)
+    [started] = wait_event(any_csms201, "Started")
+    assert started["triggerReason"] == "CablePluggedIn"
+    assert "idToken" not in started and started["seqNo"] == 0
+    wait_status(station, 1, "Preparing")  # no power without a driver
+    station.tag(1, "TAG-1")
+    wait_status(station, 1, "Charging")
+    updated = wait_event(any_csms201, "Updated", 2)
+    authorized = [e for e in updated if e["triggerReason"] == "Authorized"]
+    assert authorized and authorized[0]["idToken"]["idToken"] == "TAG-1"
+    station.unplug(1)
+    sent = wait_event(any_csms201, "Ended")
+    assert [e["seqNo"] for e in sent] == list(range(len(sent)))
+    assert len({e["transactionInfo"]["transactionId"] for e in sent}) == 1
+
+
+def test_e_tx_start_point_ev_connected_without_a_driver_ends_when_the_ev_leaves(
+    csms201: DevCsms, make_station: StationFactory
+) -> None:
+    station = station201(csms201, make_station)
+    _start_point(csms201, "EVConnected")
+    station.plug(2)
+    wait_event(csms201, "Started")
+    station.unplug(2)
+    ended = wait_event(csms201, "Ended")[-1]
+    assert ended["transactionInfo"]["stoppedReason"] == "EVDisconnected"
+
+
+def test_f02_a_remote_start_authorizes_the_transaction_the_cable_started(
+    csms201: DevCsms, make_station: StationFactory
+) -> None:
+    station = station201(csms201, make_station)
+    _start_point(csms201, "EVConnected")
+    station.plug(1)
+    started = wait_event(csms201, "Started")[-1]
+    tx_id = started["transactionInfo"]["transactionId"]
+    answer = csms201.call(
+        CP,
+        "RequestStartTransaction",
+        {"idToken": {"idToken": "APP", "type": "Central"}, "remoteStartId": 3, "evseId": 1},
+    )
+    assert answer == {"status": "Accepted", "transactionId": tx_id}
+    wait_status(station, 1, "Charging")
+    [remote] = _wait_trigger(csms201, "RemoteStart")
+    assert remote["idToken"] == {"idToken": "APP", "type": "Central"}
+
+
+def test_e_tx_start_point_authorized_starts_at_the_card_and_times_out_without_an_ev(
+    csms201: DevCsms, make_station: StationFactory, clock: FakeClock
+) -> None:
+    station = station201(csms201, make_station)
+    _start_point(csms201, "Authorized", timeout=30)
+    station.tag(1, "TAG-1")
+    started = wait_event(csms201, "Started")[-1]
+    assert started["triggerReason"] == "Authorized" and started["idToken"]["idToken"] == "TAG-1"
+    wait_status(station, 1, "Preparing")
+    quiet(station)
+    clock.advance(30)
+    ended = wait_event(csms201, "Ended")[-1]
+    assert ended["transactionInfo"]["stoppedReason"] == "Timeout"
+    assert ended["triggerReason"] == "EVConnectTimeout"
+    wait_status(station, 1, "Available")
+
+
+def test_e_tx_start_point_authorized_powers_when_the_ev_comes(
+    csms201: DevCsms, make_station: StationFactory
+) -> None:
+    station = station201(csms201, make_station)
+    _start_point(csms201, "Authorized")
+    station.tag(1, "TAG-1")
+    wait_event(csms201, "Started")
+    station.plug(1)
+    wait_status(station, 1, "Charging")
+    [plugged] = _wait_trigger(csms201, "CablePluggedIn")
+    assert plugged["eventType"] == "Updated"

@@ -73,6 +73,9 @@ from ocppstation.protocol.v16.reservation import (
 )
 
 _SESSION = (Status.CHARGING, Status.SUSPENDED_EV, Status.SUSPENDED_EVSE)
+# What a transaction started early (2.0.1 TxStartPoint) still waits for.
+AUTHORIZATION = "authorization"
+EV = "ev"
 # A storage write is an fsync; generous, since a slow flash card is not a bug.
 STORAGE_TIMEOUT = 10.0
 # Errors that leave the connector able to charge: reported, not Faulted. A
@@ -226,6 +229,8 @@ class Connector(Supervised):
             "error_code": self.error_code,
             "plugged": self.state.plugged,
             "transaction_id": self.tx.transaction_id if self.tx else None,
+            # Started by the EV's connection (2.0.1 TxStartPoint), waiting for a driver.
+            "awaiting_authorization": self.tx is not None and self.tx.pending == AUTHORIZATION,
             "id_tag": self.tx.id_tag if self.tx else self.authorized,
             "operative": self.operative,
             # Who may use the connector while it is Reserved: [idTag, parentIdTag].
@@ -244,6 +249,11 @@ class Connector(Supervised):
                 # Card without cable, or cable without card: the incipient
                 # session is cancelled (1.6 ConnectionTimeOut).
                 self.authorized = None
+                self.remote_start = None
+                self._apply(Event.TIMEOUT)
+            case _AuthTimeout(seq=s) if s == self.auth_seq and self._waiting_for(EV):
+                # Started by the authorization; the EV never came (2.0.1 EVConnectionTimeOut).
+                self._stop_transaction("Timeout")
                 self._apply(Event.TIMEOUT)
             case _AuthTimeout():
                 pass
@@ -313,12 +323,20 @@ class Connector(Supervised):
         previous, self.pilot = self.pilot, hw.pilot
         plugged = hw.pilot in (Pilot.B, Pilot.C, Pilot.D)
         if plugged and not self.state.plugged:
-            if self.authorized is None and self.tx is None:
+            tx = self.tx
+            early = self.authorized is None and tx is None and self._starts_at("EVConnected")
+            if self.authorized is None and tx is None and not early:
                 self._arm_connection_timeout()  # the driver has that long to identify
             self._apply(Event.PLUG)
-            if self.authorized and self.tx is None:
+            if self.authorized and tx is None:
                 self._start_transaction(self.authorized, StartTrigger.CABLE_PLUGGED_IN)
-            elif self.tx is not None:
+            elif early:
+                # 2.0.1 TxStartPoint EVConnected: the transaction starts now,
+                # power waits for a driver's authorization.
+                self._start_transaction("", StartTrigger.CABLE_PLUGGED_IN, pending=AUTHORIZATION)
+            elif tx is not None and tx.pending == EV:
+                self._complete(tx, StartTrigger.CABLE_PLUGGED_IN)
+            elif tx is not None:
                 self._board(AllowPower(True))  # the EV is back to its running transaction
         elif not plugged and self.state.plugged:
             self._ev_left()
@@ -360,6 +378,16 @@ class Connector(Supervised):
 
     def _identified(self, message: Identified) -> None:
         tx = self.tx
+        if tx is not None and tx.pending == AUTHORIZATION:
+            if not message.accepted:
+                self.log.info("tag %s not accepted: %s", message.id_tag, message.info.get("status"))
+                return
+            tx.parent_id_tag = message.info.get("parentIdTag")
+            trigger = self._start_trigger(message.id_tag)
+            remote, self.remote_start = self.remote_start, None
+            token_type = remote.token_type if remote and remote.id_tag == message.id_tag else None
+            self._complete(tx, trigger, message.id_tag, token_type)
+            return
         if tx is not None:
             parent = message.info.get("parentIdTag")
             if message.accepted and may_stop(message.id_tag, parent, tx.id_tag, tx.parent_id_tag):
@@ -386,6 +414,11 @@ class Connector(Supervised):
                 self._apply(Event.AUTHORIZE)  # e.g. Finishing with the cable still in
             self._start_transaction(message.id_tag, self._start_trigger(message.id_tag))
             return
+        if self._starts_at("Authorized"):
+            # 2.0.1 TxStartPoint Authorized: the transaction starts now, power
+            # waits for the EV, for EVConnectionTimeOut at most.
+            self._start_transaction(message.id_tag, self._start_trigger(message.id_tag), pending=EV)
+        # Armed before the status changes: whoever sees Preparing finds the timer.
         self._arm_connection_timeout()
         self._apply(Event.AUTHORIZE)
 
@@ -400,7 +433,16 @@ class Connector(Supervised):
             return StartTrigger.REMOTE_START
         return StartTrigger.AUTHORIZED
 
-    def _start_transaction(self, id_tag: str, trigger: StartTrigger) -> None:
+    def _starts_at(self, point: str) -> bool:
+        """Whether 2.0.1's TxStartPoint starts a transaction at `point` (1.6 never)."""
+        return point in self.ctx.setting(Setting.TX_START_POINT, ("PowerPathClosed",))
+
+    def _waiting_for(self, condition: str) -> bool:
+        return self.tx is not None and self.tx.pending == condition
+
+    def _start_transaction(
+        self, id_tag: str, trigger: StartTrigger, pending: str | None = None
+    ) -> None:
         """Begin a transaction: stored and queued first, then power.
 
         In OCPP 1.6 the transaction starts here, not when the CSMS answers:
@@ -448,15 +490,53 @@ class Connector(Supervised):
             self.reserved = ConnectorReservations()  # until the reservations actor says more
             self.ctx.registry.tell(RESERVATIONS, ReservationUsed(reservation_id, self.evse))
         self.tx = Transaction(
-            id_tag, meter_start, local_tx, transaction_id, parent_id_tag=self.authorized_parent
+            id_tag,
+            meter_start,
+            local_tx,
+            transaction_id,
+            parent_id_tag=self.authorized_parent,
+            pending=pending,
         )
         self._enqueued(seq, start.action, start.payload, local_tx)
         self.metering.keep_for_stop(
             self.tx, reading, Setting.SAMPLED_MEASURANDS_AT_END, "Transaction.Begin", now
         )
+        if pending is None:
+            self._power(self.tx, now)
+
+    def _power(self, tx: Transaction, now: str) -> None:
         # Before power: the EV is offered what this transaction may draw.
-        self._profiles(TransactionBegins(self.evse, id_tag, now))
+        self._profiles(TransactionBegins(self.evse, tx.id_tag, now))
         self._energize()
+
+    def _complete(
+        self,
+        tx: Transaction,
+        trigger: StartTrigger,
+        id_tag: str | None = None,
+        token_type: str | None = None,
+    ) -> None:
+        """The condition a transaction started without has come (2.0.1): say
+        so, queued with it, and let the power flow."""
+        now = self._now()
+        if id_tag is not None:
+            tx.id_tag = id_tag
+        self.authorized = None
+        self.auth_seq += 1  # no EVConnectionTimeOut for it any more
+        ref = TxRef(tx.transaction_id, tx.events, self._offline())
+        out = self.messages.joined(
+            self.evse, now, tx=ref, trigger=trigger, id_tag=id_tag, token_type=token_type
+        )
+        tx.pending = None
+        if out is not None:
+            tx.events += 1
+            seq = (
+                self.ctx.storage()
+                .queue.push(out.action, out.payload, tx.local_id)
+                .get(timeout=STORAGE_TIMEOUT)
+            )
+            self._enqueued(seq, out.action, out.payload, tx.local_id)
+        self._power(tx, now)
 
     def _energize(self) -> None:
         # Power first, then Charging: the status must not claim what the relay has not done.
@@ -578,14 +658,17 @@ class Connector(Supervised):
             if self.recover:
                 end_stored(self.ctx, self.messages, record, "PowerLoss", record.last_at)
             elif self.tx is None:
+                # One started by the EV's connection alone has no driver yet.
+                waiting = AUTHORIZATION if record.id_tag == "" else None
                 self.tx = Transaction(
                     record.id_tag,
                     record.meter_start,
                     record.local_id,
                     record.transaction_id,
                     events=record.events,
+                    pending=waiting,
                 )
-                if self.state.plugged:
+                if self.state.plugged and waiting is None:
                     self._energize()
         self.recover = False
 
@@ -593,7 +676,8 @@ class Connector(Supervised):
 
     def _remote_start(self, message: RemoteStart) -> None:
         id_tag = message.id_tag
-        if self.tx is not None or not self.operative or self.maintenance:
+        busy = self.tx is not None and self.tx.pending != AUTHORIZATION
+        if busy or not self.operative or self.maintenance:
             self.log.info("remote start for %s ignored: busy or unavailable", id_tag)
             return
         self.remote_start = message
@@ -674,7 +758,8 @@ class Connector(Supervised):
         changed = new.status is not self.state.status
         self.state = new
         if changed:
-            if self.tx is not None:
+            # A transaction still waiting for its EV or driver has no charging state to tell.
+            if self.tx is not None and self.tx.pending is None:
                 self._state_changed(self.tx)
             self._notify()
 

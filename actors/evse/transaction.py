@@ -29,6 +29,9 @@ class Transaction:
     data: list[dict[str, Any]] = field(default_factory=list)
     energy_cap_wh: float | None = None  # MaxEnergyOnInvalidId, once the CSMS refused the tag
     events: int = 1  # messages queued for it: the next one's place (its start is 0)
+    # 2.0.1's TxStartPoint may start it before both conditions of power hold:
+    # what it still waits for ("authorization", "ev"), or None once charging may run.
+    pending: str | None = None
 
     def next_ref(self, offline: bool = False) -> TxRef:
         """The reference of its next message; counted as queued (storage counts it too)."""

@@ -47,7 +47,13 @@ class RemoteControl(Block):
         token = payload["idToken"]
         wanted = payload.get("evseId")
         states = self._states()
-        evse = pick_connector(token["idToken"], wanted, states)
+        # A transaction the EV's connection started waits for a driver: a
+        # remote start may authorize it (F02), so its EVSE counts as free.
+        free = {
+            n: {**s, "transaction_id": None} if s.get("awaiting_authorization") else s
+            for n, s in states.items()
+        }
+        evse = pick_connector(token["idToken"], wanted, free)
         if evse is None:
             running = states.get(wanted, {}).get("transaction_id") if wanted else None
             # F01.FR.? / libocpp: a busy EVSE says which transaction it is busy with.
@@ -63,7 +69,12 @@ class RemoteControl(Block):
             evse_path(evse, "connector"),
             RemoteStart(token["idToken"], int(payload["remoteStartId"]), token["type"]),
         )
-        return call_result.RequestStartTransaction(status=RequestStartStopStatusEnumType.accepted)
+        # F02: the transaction a remote start authorizes is named in the answer.
+        running = states.get(evse, {}).get("transaction_id")
+        return call_result.RequestStartTransaction(
+            status=RequestStartStopStatusEnumType.accepted,
+            transaction_id=str(running) if running else None,
+        )
 
     def _request_stop(self, transaction_id: str) -> call_result.RequestStopTransaction:
         for evse, state in self._states().items():
@@ -78,7 +89,11 @@ class RemoteControl(Block):
         if evse in self.ctx.given_up:
             return UnlockStatusEnumType.unlock_failed
         state = self._states().get(evse)
-        if state is not None and state["transaction_id"] is not None:
+        if (
+            state is not None
+            and state["transaction_id"] is not None
+            and not state.get("awaiting_authorization")
+        ):
             # F05.FR.02: an authorized transaction keeps its cable locked.
             return UnlockStatusEnumType.ongoing_authorized_transaction
         try:

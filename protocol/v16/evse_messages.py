@@ -92,6 +92,18 @@ class V16EvseMessages:
             stop["transactionData"] = list(data)
         return Outgoing("StopTransaction", dict(stop))
 
+    def joined(
+        self,
+        connector: int,
+        timestamp: str,
+        *,
+        tx: TxRef,
+        trigger: StartTrigger,
+        id_tag: str | None = None,
+        token_type: str | None = None,
+    ) -> Outgoing | None:
+        return None  # 1.6 starts a transaction once both conditions hold
+
     def state_changed(
         self, connector: int, status: str, timestamp: str, *, tx: TxRef
     ) -> Outgoing | None:

@@ -68,6 +68,8 @@ _STOP: Mapping[str, tuple[ReasonEnumType, TriggerReasonEnumType]] = {
     # 2.0.1 has no stoppedReason for an unlock; the trigger says it.
     "UnlockCommand": (ReasonEnumType.other, TriggerReasonEnumType.unlock_command),
     "Other": (ReasonEnumType.other, TriggerReasonEnumType.abnormal_condition),
+    # Started by the authorization, and the EV never came (EVConnectionTimeOut).
+    "Timeout": (ReasonEnumType.timeout, TriggerReasonEnumType.ev_connect_timeout),
 }
 
 _METER_TRIGGER = {
@@ -190,7 +192,8 @@ class V201EvseMessages:
                     charging_state=ChargingStateEnumType.ev_connected,
                     remote_start_id=remote_start_id,
                 ),
-                id_token=id_token(id_tag, token_type),
+                # None yet when the EV's connection started it (TxStartPoint EVConnected).
+                id_token=id_token(id_tag, token_type) if id_tag else None,
                 evse=EVSEType(id=connector, connector_id=CONNECTOR),
                 meter_value=[begin],
                 reservation_id=reservation_id,
@@ -242,6 +245,29 @@ class V201EvseMessages:
                 ),
                 evse=EVSEType(id=connector, connector_id=CONNECTOR),
                 meter_value=values or None,
+            )
+        )
+
+    def joined(
+        self,
+        connector: int,
+        timestamp: str,
+        *,
+        tx: TxRef,
+        trigger: StartTrigger,
+        id_tag: str | None = None,
+        token_type: str | None = None,
+    ) -> Outgoing | None:
+        return _out(
+            call.TransactionEvent(
+                event_type=TransactionEventEnumType.updated,
+                timestamp=timestamp,
+                trigger_reason=TriggerReasonEnumType(trigger.value),
+                seq_no=tx.seq_no,
+                offline=tx.offline or None,
+                transaction_info=TransactionType(transaction_id=_transaction_id(tx)),
+                id_token=id_token(id_tag, token_type) if id_tag else None,
+                evse=EVSEType(id=connector, connector_id=CONNECTOR),
             )
         )
 
