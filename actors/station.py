@@ -30,11 +30,12 @@ from ocppstation.actors.evse.connector import Present, StopTransaction
 from ocppstation.actors.files.station_log import StationLog
 from ocppstation.actors.hooks.data_transfer import Handler as DataTransferHandler
 from ocppstation.actors.hooks.firmware import Installer
-from ocppstation.actors.link.rpc import submit
+from ocppstation.actors.link.rpc import Closing, submit
 from ocppstation.actors.link.websocket import Drop
 from ocppstation.actors.runtime.base import Crash, Place
 from ocppstation.actors.runtime.context import (
     REGISTRATION,
+    RPC,
     WEBSOCKET,
     StationContext,
     evse_path,
@@ -50,6 +51,11 @@ from ocppstation.protocol.errors import OcppVersion
 ASK_TIMEOUT = 5.0
 # How long a soft reset waits for the CSMS to answer the StopTransactions.
 RESET_GRACE = 10.0
+# Before the tree stops, how long without a new CSMS CALL counts as the end of
+# a burst, and the longest the link is kept open for one (real time: it is
+# about frames on the wire, not the station's clock).
+CLOSE_QUIET = 0.05
+CLOSE_DRAIN = 2.0
 
 
 class StationError(RuntimeError):
@@ -157,6 +163,27 @@ class Station:
             on_event=on_root_event,
         )
 
+    def _close_calls(self, *, drain: bool = True) -> None:
+        """Before the tree stops: every CSMS CALL still open gets its answer
+        (an InternalError) while the link can carry it (actors/link/rpc.py);
+        with `drain`, also those of a burst still arriving."""
+        if self.registry.get(RPC) is None:
+            return
+        # A CSMS may be sending CALLs in a burst: the link closes once they have
+        # stopped coming (every one so far answered), or after CLOSE_DRAIN.
+        deadline = time.monotonic() + CLOSE_DRAIN
+        pause = threading.Event()
+        try:
+            taken = self.registry.ask(RPC, Closing(), timeout=ASK_TIMEOUT)
+            while drain and time.monotonic() < deadline:
+                pause.wait(CLOSE_QUIET)
+                now_taken = self.registry.ask(RPC, Closing(), timeout=ASK_TIMEOUT)
+                if now_taken == taken:
+                    break
+                taken = now_taken
+        except Exception as exc:  # rpc stopping or gone: nothing left to answer through
+            logging.getLogger("ocppstation.station").info("open CALLs not answered: %s", exc)
+
     def wait_failed(self, timeout: float | None = None) -> str | None:
         """Block until the root supervisor gives up (too many restarts of its
         parts); the reason, or None if it did not within `timeout`.
@@ -171,6 +198,8 @@ class Station:
 
     def stop(self, timeout: float = 10.0) -> None:
         self._unsubscribe_reset()
+        # Stopping is the embedder's choice, not the CSMS's: no waiting for a burst.
+        self._close_calls(drain=False)
         with self._lifecycle:
             root, self._root = self._root, None
         if root is not None and root.is_alive():
@@ -220,6 +249,7 @@ class Station:
                     )
         finally:
             log.close()
+        self._close_calls()
         if kind == "Hard" and self.on_hard_reset is not None:
             self.on_hard_reset()
             return

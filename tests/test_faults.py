@@ -257,3 +257,61 @@ def test_a_dropped_frame_naming_a_secret_is_not_logged(
     lines = [r.getMessage() for r in caplog.records if r.name.startswith("ocppstation.rpc")]
     assert any("naming a secret, not logged" in line for line in lines), lines
     assert not [r for r in caplog.records if secret in r.getMessage()]
+
+
+@pytest.mark.parametrize("version", ["1.6", "2.0.1"])
+def test_every_call_after_an_accepted_reset_gets_a_true_answer(
+    version: str, make_station: StationFactory
+) -> None:
+    # Hostile run: Reset then CALLs 2 ms apart got NotSupported "... is not
+    # running" for supported actions, or no answer at all, while the tree stopped.
+    subprotocol = f"ocpp{version}"
+    if version == "1.6":
+        reset = {"type": "Soft"}
+        calls = [
+            ("GetConfiguration", {"key": ["HeartbeatInterval"]}),
+            ("ClearCache", {}),
+            ("TriggerMessage", {"requestedMessage": "Heartbeat"}),
+            ("DataTransfer", {"vendorId": "acme"}),
+        ]
+    else:
+        reset = {"type": "Immediate"}
+        calls = [
+            (
+                "GetVariables",
+                {
+                    "getVariableData": [
+                        {
+                            "component": {"name": "OCPPCommCtrlr"},
+                            "variable": {"name": "HeartbeatInterval"},
+                        }
+                    ]
+                },
+            ),
+            ("ClearCache", {}),
+            ("TriggerMessage", {"requestedMessage": "Heartbeat"}),
+            ("DataTransfer", {"vendorId": "acme"}),
+        ]
+    with DevCsms(port=0, heartbeat_interval=60, subprotocols=(subprotocol,)) as csms:
+        station = make_station(csms, Internal={"OcppVersions": [version]})
+        answered(station, "StatusNotification", 2)
+        csms.send_raw(CP, json.dumps([2, "reset", "Reset", reset]))
+        for n in range(120):
+            action, payload = calls[n % len(calls)]
+            try:
+                csms.send_raw(CP, json.dumps([2, f"c{n}", action, payload]))
+            except Exception:
+                break  # the connection is gone: what was not sent cannot be answered
+        csms.wait_for(lambda e: len(csms.calls("BootNotification")) == 2, timeout=15)
+        entries = csms.log.entries()
+        gone = next(i for i, e in enumerate(entries) if e.kind == "disconnect")
+        sent = {e.unique_id for e in entries[:gone] if e.kind == "call" and e.direction == "out"}
+        replies = {
+            e.unique_id: e for e in entries if e.kind in ("result", "error") and e.direction == "in"
+        }
+        assert "reset" in sent and replies["reset"].kind == "result"
+        unanswered = sorted(uid for uid in sent if uid not in replies)
+        assert not unanswered, f"{len(unanswered)} of {len(sent)} CALLs never answered"
+        codes = {e.error_code for e in replies.values() if e.kind == "error"}
+        assert codes <= {"InternalError"}, codes
+        assert len(sent) > 10  # the burst reached the station before it closed the link

@@ -124,6 +124,16 @@ class LinkQuery:
 
 
 @dataclass(frozen=True)
+class Closing:
+    """Ask: the tree is about to stop (a reset, the station stopping). Every CSMS
+    CALL not answered yet, and every one that arrives from now on, is answered
+    at once with an InternalError that says so, while the link can still
+    carry it; answers the blocks give later are dropped. Answers how many
+    CSMS CALLs this rpc has taken in so far, so that the asker can wait for
+    a burst to end before it lets the link close."""
+
+
+@dataclass(frozen=True)
 class ReadyQuery:
     """Ask: may calls go out now (link up and Accepted)?"""
 
@@ -209,6 +219,10 @@ def send(
 _SECRET_NAMES = ("authorizationkey", "basicauthpassword")
 
 
+def _stopping(call: Call) -> InternalError:
+    return InternalError(f"{call.action}: the station is restarting; try again once it is back")
+
+
 def _loggable(text: str) -> str:
     lowered = text.lower()
     if any(name in lowered for name in _SECRET_NAMES):
@@ -234,6 +248,10 @@ class Rpc(Supervised):
         self.applying: set[int] = set()
         self.held: deque[Call] = deque()
         self.hold_seq = 0
+        # CSMS CALLs handed to a block and not answered yet, by unique id.
+        self.unanswered: dict[str, Call] = {}
+        self.closing = False
+        self.calls_in = 0
 
     def setup(self) -> None:
         # A restarted rpc may have missed the link's LinkUp: ask it to say again.
@@ -255,7 +273,10 @@ class Rpc(Supervised):
                 self._handle_events(self.session.receive(message.text, self._now()))
             case FrameIn():
                 log.debug("dropped a frame from an old connection")
+            case Answer() if self.closing and message.call.unique_id not in self.unanswered:
+                log.info("%s answered after the station began stopping", message.call.action)
             case Answer():
+                self.unanswered.pop(message.call.unique_id, None)
                 self._answer(message.call, message.result)
                 if message.notify is not None:
                     try:
@@ -278,6 +299,9 @@ class Rpc(Supervised):
                 pass
             case LinkQuery():
                 return self.session is not None
+            case Closing():
+                self._close_calls()
+                return self.calls_in
             case ReadyQuery():
                 return self.session is not None and self.ctx.registration.accepted
             case _Applied(token=token):
@@ -379,6 +403,10 @@ class Rpc(Supervised):
         CALLs and answers go on, so a handler that sends a CALL of its own
         cannot deadlock us, and EFFECTS_TIMEOUT bounds any wait.
         """
+        self.calls_in += 1
+        if self.closing:
+            self._answer(call, _stopping(call))
+            return
         if self.applying or self.held:
             self.held.append(call)
             if len(self.held) == 1:
@@ -393,9 +421,22 @@ class Rpc(Supervised):
 
     def _route(self, call: Call) -> None:
         target = self.routes.get(call.action)
-        if target is None or not self.ctx.registry.tell(target, Inbound(call)):
-            why = "not supported" if target is None else f"{target} is not running"
-            self._answer(call, NotSupported(f"{call.action}: {why}"))
+        if target is None:
+            self._answer(call, NotSupported(f"{call.action}: not supported"))
+        elif self.ctx.registry.tell(target, Inbound(call)):
+            self.unanswered[call.unique_id] = call
+        else:
+            # Supported, only not now: the block is restarting. NotSupported
+            # would tell the CSMS never to try again.
+            self._answer(call, InternalError(f"{call.action}: {target} is restarting"))
+
+    def _close_calls(self) -> None:
+        self.closing = True
+        waiting = [*self.unanswered.values(), *self.held]
+        self.unanswered.clear()
+        self.held.clear()
+        for call in waiting:
+            self._answer(call, _stopping(call))
 
     def _answer(self, call: Call, result: dict[str, Any] | OcppError) -> None:
         if self.session is None:
@@ -419,6 +460,7 @@ class Rpc(Supervised):
         # Their answers would go to a connection that is gone.
         self.held.clear()
         self.applying.clear()
+        self.unanswered.clear()
         if session is not None:
             self._handle_events(session.close(self._now()))
         self._fail_all(OfflineError(f"link down: {reason}"))
