@@ -798,6 +798,17 @@ class DevCsms(LogShortcuts):
 
         self._run(go(), 5)
 
+    def send_raw_many(self, cp_id: str, texts: Sequence[str], timeout: float = 60.0) -> None:
+        """Write each of `texts` as a text frame, back to back without waiting for
+        answers (a flooding CSMS)."""
+
+        async def go() -> None:
+            session = self._session(cp_id)
+            for text in texts:
+                await session._send(text)
+
+        self._run(go(), timeout)
+
     def drop(self, cp_id: str, timeout: float = 5.0) -> None:
         """Cut the station's connection without a closing handshake; returns once the
         CSMS has recorded the disconnect, so a later wait_connected() means a reconnect."""

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import itertools
 import logging
+import threading
 from collections import deque
 from collections.abc import Callable, Mapping
 from concurrent.futures import Future
@@ -27,6 +28,7 @@ from ocppstation.actors.events import MessageAnswered, MessageSent
 from ocppstation.actors.runtime.base import Applied, Place, Supervised
 from ocppstation.actors.runtime.context import REGISTRATION, RPC, WEBSOCKET, StationContext
 from ocppstation.protocol.errors import (
+    GenericError,
     InternalError,
     NotSupported,
     OcppError,
@@ -109,6 +111,13 @@ class LinkDown:
 class FrameIn:
     generation: int
     text: str
+    # The reading thread's credit for this frame (see WebSocketLink._serve):
+    # given back once the frame is handled, so a flood waits in TCP, not here.
+    credit: threading.Semaphore | None = field(default=None, compare=False, repr=False)
+
+    def done(self) -> None:
+        if self.credit is not None:
+            self.credit.release()
 
 
 @dataclass(frozen=True)
@@ -155,6 +164,9 @@ class _HeldTooLong:
 
 # The longest a CSMS CALL waits for the answers before it to be handled.
 EFFECTS_TIMEOUT = 5.0
+# CSMS CALLs taken in and not yet answered (held included), beyond which more
+# are refused at once: the bound on what a flooding CSMS makes us keep.
+MAX_OPEN_CALLS = 32
 
 
 def submit(
@@ -270,8 +282,12 @@ class Rpc(Supervised):
             case Submit():
                 self._enqueue(message)
             case FrameIn(generation=g) if g == self.generation and self.session:
-                self._handle_events(self.session.receive(message.text, self._now()))
+                try:
+                    self._handle_events(self.session.receive(message.text, self._now()))
+                finally:
+                    message.done()
             case FrameIn():
+                message.done()
                 log.debug("dropped a frame from an old connection")
             case Answer() if self.closing and message.call.unique_id not in self.unanswered:
                 log.info("%s answered after the station began stopping", message.call.action)
@@ -406,6 +422,17 @@ class Rpc(Supervised):
         self.calls_in += 1
         if self.closing:
             self._answer(call, _stopping(call))
+            return
+        if len(self.unanswered) + len(self.held) >= MAX_OPEN_CALLS:
+            # OCPP-J allows the CSMS one CALL in flight; a flood beyond this is
+            # answered at once rather than queued without bound.
+            self._answer(
+                call,
+                GenericError(
+                    f"{call.action}: {MAX_OPEN_CALLS} CSMS CALLs are open already;"
+                    " send the next once one is answered"
+                ),
+            )
             return
         if self.applying or self.held:
             self.held.append(call)

@@ -282,6 +282,9 @@ def tls_security_event(exc: BaseException) -> str | None:
     return None
 
 
+FRAMES_IN_FLIGHT = 16
+
+
 class WebSocketLink(Supervised):
     def __init__(self, place: Place, ctx: StationContext) -> None:
         super().__init__(place)
@@ -334,9 +337,10 @@ class WebSocketLink(Supervised):
             case _Opened():
                 message.connection.close()
             case FrameIn(generation=g) if g == self.generation:
-                self.ctx.registry.tell(RPC, message)
+                if not self.ctx.registry.tell(RPC, message):
+                    message.done()
             case FrameIn():
-                pass
+                message.done()
             case _Closed(generation=g) if g == self.generation:
                 if message.security_event and message.security_event not in self.reported:
                     self.reported.add(message.security_event)
@@ -510,14 +514,21 @@ class WebSocketLink(Supervised):
             return f"the CSMS chose {agreed.value}"
         if not say(_Opened(generation, connection)):
             return ""
+        # Frames read and not yet handled by rpc: past this many the thread
+        # stops reading, and a flooding CSMS meets TCP's flow control instead
+        # of our memory (websockets itself buffers only a few frames).
+        credit = threading.BoundedSemaphore(FRAMES_IN_FLIGHT)
         try:
             while True:
+                while not credit.acquire(timeout=1.0):
+                    if generation != self.generation:
+                        return ""  # walked away from this connection meanwhile
                 text = connection.recv()
                 if isinstance(text, bytes):
                     text = text.decode("utf-8", errors="replace")
                 # Through the actor, not straight to rpc: that keeps every
                 # frame behind the LinkUp that the actor sends on _Opened.
-                if not say(FrameIn(generation, text)):
+                if not say(FrameIn(generation, text, credit)):
                     return ""
         except ConnectionClosed as exc:
             return f"closed ({exc})"
