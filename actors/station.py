@@ -27,6 +27,7 @@ from ocppstation.actors.events import (
     VersionChosen,
 )
 from ocppstation.actors.evse.connector import Present, StopTransaction
+from ocppstation.actors.evse.tree import revive
 from ocppstation.actors.files.station_log import StationLog
 from ocppstation.actors.hooks.data_transfer import Handler as DataTransferHandler
 from ocppstation.actors.hooks.firmware import Installer
@@ -379,6 +380,18 @@ class Station:
         if not self.registry.tell(path, Crash(f"crash {path} requested")):
             known = ", ".join(self.registry.paths())
             raise StationError(f"no running actor at {path!r} (running: {known})")
+
+    def revive(self, evse: int) -> None:
+        """Start again an EVSE that gave up (too many restarts): an operator
+        who fixed the cause brings it back without a reboot. A Reset, or the
+        CSMS making it Operative, does the same."""
+        self._hw(evse)
+        if evse not in self.ctx.given_up:
+            raise StationError(f"EVSE {evse} has not given up")
+        try:
+            revive(self.ctx, evse)
+        except Exception as exc:
+            raise StationError(f"EVSE {evse} did not start: {exc}") from None
 
     def disconnect(self) -> None:
         """Cut the websocket abruptly; the link reconnects after its backoff."""

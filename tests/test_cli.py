@@ -274,6 +274,7 @@ def test_console_drives_a_station_through_a_session_faults_and_a_reconnect(
     assert station.error("fault 1 NoSuchCode").startswith("unknown error code")
     assert station.error("plug").startswith("plug takes 1 argument")
     assert station.ok("help").startswith("commands:")
+    assert "has not given up" in station.error("revive 1")
 
     # A dropped link is noticed by the CSMS and comes back after the (small) backoff.
     mark = log.mark()

@@ -16,6 +16,7 @@ from ocppstation.actors.events import (
 )
 from ocppstation.actors.link.rpc import SayLinkState
 from ocppstation.actors.runtime.supervisor import ChildRestarted, ChildTerminated
+from ocppstation.actors.station import Station, StationError
 from ocppstation.tools.csms import DevCsms
 from tests.conftest import StationFactory, answered, log_of, wait_status
 
@@ -110,6 +111,66 @@ def test_an_evse_that_gives_up_ends_its_transaction_at_once(
     stopped = log_of(station).wait_for(lambda e: isinstance(e, TransactionStopped), timeout=5)
     assert (stopped.evse, stopped.reason) == (1, "Other")
     assert station.status()["evses"][0]["status"] == "down"
+
+
+def _give_up(station: Station) -> None:
+    """Crash EVSE 1's connector past its restart intensity (3 in 5 s)."""
+    for _ in range(3):
+        ref = station.registry.wait_for("evses/1/connector", 5)
+        station.crash("evses/1/connector")
+        station.registry.wait_for("evses/1/connector", 5, not_ref=ref)
+    station.crash("evses/1/connector")
+    log_of(station).wait_for(
+        lambda e: isinstance(e, ChildTerminated) and e.path == "evses/1", timeout=5
+    )
+
+
+def _status_of_1(csms: DevCsms, status: str, since: int) -> None:
+    csms.log.wait_for(
+        lambda e: (
+            e.kind == "call"
+            and e.action == "StatusNotification"
+            and e.payload["connectorId"] == 1
+            and e.payload["status"] == status
+        ),
+        since=since,
+    )
+
+
+def test_an_operator_brings_an_evse_that_gave_up_back(
+    csms: DevCsms, make_station: StationFactory
+) -> None:
+    station = make_station(csms)
+    answered(station, "StatusNotification", 3)
+    with pytest.raises(StationError, match="has not given up"):
+        station.revive(1)
+    _give_up(station)
+    mark = csms.log.mark()
+    station.revive(1)
+    _status_of_1(csms, "Available", mark)
+    assert station.status()["evses"][0]["status"] == "Available"
+    # It charges again, and has its restart intensity back.
+    station.plug(1)
+    station.tag(1, "TAG-1")
+    start = csms.log.wait_call("StartTransaction", CP, since=mark)
+    assert start.payload["connectorId"] == 1
+    ref = station.registry.wait_for("evses/1/connector", 5)
+    station.crash("evses/1/connector")
+    station.registry.wait_for("evses/1/connector", 5, not_ref=ref)
+
+
+def test_change_availability_operative_retries_an_evse_that_gave_up(
+    csms: DevCsms, make_station: StationFactory
+) -> None:
+    station = make_station(csms)
+    answered(station, "StatusNotification", 3)
+    _give_up(station)
+    mark = csms.log.mark()
+    answer = csms.call(CP, "ChangeAvailability", {"connectorId": 1, "type": "Operative"})
+    assert answer == {"status": "Accepted"}
+    _status_of_1(csms, "Available", mark)
+    station.plug(1)
+    wait_status(station, 1, "Preparing")
 
 
 def test_a_crashed_websocket_reconnects_without_a_new_boot(

@@ -14,7 +14,7 @@ from ocppstation.actors.station import Station, StationError
 
 HELP = (
     "commands: plug N | unplug N | tag N IDTAG | fault N ERRORCODE | clear N | status | "
-    "crash PATH | disconnect | help | quit"
+    "crash PATH | revive N | disconnect | help | quit"
 )
 
 # The 1.6 ChargePointErrorCode values a hardware fault may carry.
@@ -54,6 +54,7 @@ class Console:
             "clear": (1, lambda a: self._evse_call(self.station.clear, a)),
             "status": (0, lambda a: json.dumps(self.station.status(), separators=(",", ":"))),
             "crash": (1, lambda a: self._done(self.station.crash, a[0])),
+            "revive": (1, lambda a: self._evse_call(self.station.revive, a)),
             "disconnect": (0, lambda a: self._done(self.station.disconnect)),
             "help": (0, lambda a: HELP),
             "quit": (0, self._quit),

@@ -42,3 +42,13 @@ def evse_spec(
     # Temporary: an EVSE that exhausted its restarts stays down (reported
     # Faulted) instead of dragging the rest of the station with it.
     return ChildSpec(str(evse), parts, restart=Restart.TEMPORARY)
+
+
+def revive(ctx: StationContext, evse: int) -> bool:
+    """Start an EVSE that gave up again (an operator's call, or the CSMS making
+    it Operative); False if it had not given up. Its supervisor is new, with
+    its restart intensity whole; the registration block announces it."""
+    if evse not in ctx.given_up or ctx.given_up.respawn is None:
+        return False
+    ctx.given_up.respawn(evse)
+    return True

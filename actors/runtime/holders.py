@@ -9,6 +9,7 @@ the run (the registration, the EVSEs given up); certificates stay.
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 
 
@@ -117,6 +118,8 @@ class GivenUp:
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._evses: dict[int, str] = {}
+        # Set by the tree: starts EVSE n's subtree again (actors/evse/tree.py revive).
+        self.respawn: Callable[[int], None] | None = None
 
     def add(self, evse: int, reason: str) -> None:
         with self._lock:
@@ -130,6 +133,10 @@ class GivenUp:
     def __contains__(self, evse: object) -> bool:
         with self._lock:
             return evse in self._evses
+
+    def discard(self, evse: int) -> None:
+        with self._lock:
+            self._evses.pop(evse, None)
 
     def clear(self) -> None:
         with self._lock:

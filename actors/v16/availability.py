@@ -14,6 +14,7 @@ from ocpp.v16 import call_result
 from ocpp.v16.enums import AvailabilityStatus
 
 from ocppstation.actors.evse.connector import SetAvailability
+from ocppstation.actors.evse.tree import revive
 from ocppstation.actors.link.block import Block, Reply, Then
 from ocppstation.actors.runtime.context import REGISTRATION, evse_path
 from ocppstation.actors.v16.registration import SendStatus
@@ -45,11 +46,12 @@ class Availability(Block):
         evses = self.ctx.config.evse_numbers
         if connector != 0 and connector not in evses:
             return dump(call_result.ChangeAvailability(AvailabilityStatus.rejected)), None
-        answers = [
-            self._ask(evse, operative)
-            for evse in (evses if connector == 0 else [connector])
-            if evse not in self.ctx.given_up
-        ]
+        targets = evses if connector == 0 else [connector]
+        if operative:
+            # Made Operative, an EVSE that gave up gets another start.
+            for evse in targets:
+                self._revive(evse)
+        answers = [self._ask(evse, operative) for evse in targets if evse not in self.ctx.given_up]
         then = None
         if connector == 0:
             storage = self.ctx.storage().availability
@@ -58,6 +60,13 @@ class Availability(Block):
             if kind != before:
                 then = Then(REGISTRATION, SendStatus(0))
         return dump(call_result.ChangeAvailability(overall(answers))), then
+
+    def _revive(self, evse: int) -> None:
+        try:
+            if revive(self.ctx, evse):
+                self.log.info("EVSE %d started again: made Operative", evse)
+        except Exception as exc:  # still broken: it stays Faulted
+            self.log.error("EVSE %d did not start again: %s", evse, exc)
 
     def _ask(self, evse: int, operative: bool) -> Any:
         try:

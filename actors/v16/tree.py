@@ -53,7 +53,7 @@ from ocppstation.actors.v16.configuration import SETTINGS, Settings
 from ocppstation.actors.v16.data_transfer import DataTransfer
 from ocppstation.actors.v16.diagnostics import UPLOADS, Uploads
 from ocppstation.actors.v16.firmware_management import FIRMWARE, Firmware
-from ocppstation.actors.v16.registration import Registration
+from ocppstation.actors.v16.registration import Registration, SendStatus
 from ocppstation.actors.v16.remote_control import RemoteControl
 from ocppstation.actors.v16.remote_trigger import RemoteTrigger
 from ocppstation.actors.v16.reservation import Reservations
@@ -110,6 +110,17 @@ def core_tree(
         return Supervisor.start(
             place, specs, strategy=Strategy.ONE_FOR_ONE, on_event=on_evses_event
         )
+
+    def respawn(evse: int) -> None:
+        # Not recovering: its transaction was ended when it gave up.
+        started.add(evse)
+        ctx.registry.proxy(EVSES).start_child(evse_spec(ctx, evse, started, messages)).get(
+            timeout=10
+        )
+        ctx.given_up.discard(evse)
+        ctx.registry.tell(REGISTRATION, SendStatus(evse))
+
+    ctx.given_up.respawn = respawn
 
     head = [
         ChildSpec("scheduler", lambda p: Scheduler.start(p, ctx.clock)),

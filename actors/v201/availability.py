@@ -9,14 +9,11 @@ status changes.
 
 from __future__ import annotations
 
-from typing import Any
-
 from ocpp.v201 import call_result
 from ocpp.v201.enums import ChangeAvailabilityStatusEnumType
 
-from ocppstation.actors.evse.connector import SetAvailability
-from ocppstation.actors.link.block import Block, Reply
-from ocppstation.actors.runtime.context import evse_path
+from ocppstation.actors.link.block import Reply
+from ocppstation.actors.v16.availability import Availability as V16Availability
 from ocppstation.actors.v16.availability import overall
 from ocppstation.protocol.errors import NotSupported
 from ocppstation.protocol.framing import Call
@@ -26,7 +23,7 @@ CONNECTOR_TIMEOUT = 5.0
 STORAGE_TIMEOUT = 10.0
 
 
-class Availability(Block):
+class Availability(V16Availability):
     def handle(self, call: Call) -> Reply:
         if call.action != "ChangeAvailability":
             raise NotSupported(call.action)
@@ -42,14 +39,9 @@ class Availability(Block):
             # The station as a whole, kept for the next boot as 1.6 keeps connector 0.
             kind = "Operative" if operative else "Inoperative"
             self.ctx.storage().availability.put(0, kind).get(timeout=STORAGE_TIMEOUT)
+        if operative:
+            for n in evses:
+                self._revive(n)  # made Operative, an EVSE that gave up starts again
         answers = [self._ask(n, operative) for n in evses if n not in self.ctx.given_up]
         status = ChangeAvailabilityStatusEnumType(overall(answers).value)
         return dump(call_result.ChangeAvailability(status)), None
-
-    def _ask(self, evse: int, operative: bool) -> Any:
-        try:
-            return self.ctx.registry.ask(
-                evse_path(evse, "connector"), SetAvailability(operative), timeout=CONNECTOR_TIMEOUT
-            )
-        except Exception:  # restarting: its own stored state wins when it is back
-            return "Rejected"
