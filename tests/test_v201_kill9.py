@@ -72,7 +72,16 @@ def _events(csms: DevCsms) -> list[dict[str, Any]]:
 
 
 def _count(csms: DevCsms, event_type: str) -> int:
-    return sum(1 for p in _events(csms) if p["eventType"] == event_type)
+    """Distinct events: a re-send after a kill is not a new one."""
+    return sum(
+        1
+        for e in csms.log.entries()
+        if e.kind == "call"
+        and e.direction == "in"
+        and e.action == "TransactionEvent"
+        and e.repeat_of is None
+        and e.payload["eventType"] == event_type
+    )
 
 
 def _wait_registered(csms: DevCsms) -> None:
