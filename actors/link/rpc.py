@@ -231,6 +231,15 @@ def send(
 _SECRET_NAMES = ("authorizationkey", "basicauthpassword")
 
 
+def _tell_quietly(ref: pykka.ActorRef[Any], message: object) -> None:
+    """For a callback run in another actor: an rpc that restarted meanwhile
+    holds no CALLs for it any more, and the other actor must not fail for that."""
+    try:
+        ref.tell(message)
+    except pykka.ActorDeadError:
+        log.debug("rpc restarted before %r", message)
+
+
 def _stopping(call: Call) -> InternalError:
     return InternalError(f"{call.action}: the station is restarting; try again once it is back")
 
@@ -402,7 +411,9 @@ class Rpc(Supervised):
         if message is None:
             return
         token = next(self._tokens)
-        if _finish(message, payload, error, partial(self.actor_ref.tell, _Applied(token))):
+        if _finish(
+            message, payload, error, partial(_tell_quietly, self.actor_ref, _Applied(token))
+        ):
             # What this answer changes must be in force before the CSMS's next
             # CALL is judged (see _dispatch).
             self.applying.add(token)

@@ -127,8 +127,12 @@ class StationContext:
         return self._scheduler().call_every(interval, target, message).get(timeout=5)
 
     def cancel(self, timer_id: int | None) -> None:
-        if timer_id is not None:
+        if timer_id is None:
+            return
+        try:
             self._scheduler().cancel(timer_id)  # no need to wait for it
+        except (LookupError, pykka.ActorDeadError):
+            pass  # the scheduler is restarting: its timers went with it
 
     def _scheduler(self) -> Any:
         return self.registry.proxy(SCHEDULER)
