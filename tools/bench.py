@@ -3,6 +3,7 @@
     python -m ocppstation.tools.bench                 # 1, 16 and 128 EVSEs, markdown table
     python -m ocppstation.tools.bench --evses 1 4 64  # other sizes
     python -m ocppstation.tools.bench --one 16        # one run of one size, as JSON
+    python -m ocppstation.tools.bench --ocpp 2.0.1    # the same for an OCPP 2.0.1 station
 
 Every run is a fresh interpreter (`--runs` of them per size, 3 by default), so
 that memory and thread counts are the station's own, not left over from a
@@ -11,6 +12,7 @@ same process) and a station on the real clock, then measures:
 
 - boot: from `station.start()` until the CSMS has received the
   StatusNotification of every connector 0..N (time stamped by the CSMS log);
+  in 2.0.1, which has no connector 0, of every EVSE 1..N;
 - threads and RSS once booted, for the whole process and as growth over the
   process before `start()` (the dev CSMS and the imports);
 - restarts: the meter of EVSE 1 is crashed `--crashes` times; for each, the
@@ -47,6 +49,7 @@ STEP_TIMEOUT = 10.0
 # Generous: a 128-EVSE boot is well under a second on 2 cores.
 BOOT_TIMEOUT = 30.0
 RUN_TIMEOUT = 60.0
+OCPP_VERSIONS = ("1.6", "2.0.1")
 
 
 def rss_kib() -> int:
@@ -79,25 +82,29 @@ def summarize(samples: Sequence[float]) -> dict[str, float]:
     }
 
 
-def measure(evses: int, crashes: int) -> dict[str, Any]:
-    """Run one station of `evses` EVSEs and return its measurements."""
+def measure(evses: int, crashes: int, ocpp: str = "1.6") -> dict[str, Any]:
+    """Run one station of `evses` EVSEs speaking `ocpp` and return its measurements."""
     from ocppstation.actors.runtime.supervisor import ChildRestarted, SupervisorGaveUp
     from ocppstation.actors.station import Station
     from ocppstation.config.loader import load
     from ocppstation.tools.csms import DevCsms
 
     cp_id = f"bench-{evses}"
-    with DevCsms(port=0, heartbeat_interval=300) as csms:
+    v201 = ocpp == "2.0.1"
+    with DevCsms(port=0, heartbeat_interval=300, subprotocols=(f"ocpp{ocpp}",)) as csms:
+        internal: dict[str, Any] = {
+            "CentralSystemURI": csms.url,
+            "ChargePointId": cp_id,
+            "Evses": evses,
+            # Every crash is restarted: the budget is what we measure past.
+            "EvseMaxRestarts": crashes + 10,
+        }
+        if v201:
+            internal["OcppVersions"] = ["2.0.1"]
         config = load(
             None,
             {
-                "Internal": {
-                    "CentralSystemURI": csms.url,
-                    "ChargePointId": cp_id,
-                    "Evses": evses,
-                    # Every crash is restarted: the budget is what we measure past.
-                    "EvseMaxRestarts": crashes + 10,
-                },
+                "Internal": internal,
                 # Nothing periodic during the measurement.
                 "Core": {"MeterValueSampleInterval": 0, "HeartbeatInterval": 300},
             },
@@ -107,7 +114,9 @@ def measure(evses: int, crashes: int) -> dict[str, Any]:
         rss_before = rss_kib()
         events = station.record()
         try:
-            wanted = set(range(evses + 1))
+            # 2.0.1 reports each EVSE's connector and has no connector 0 for the station.
+            wanted = set(range(1, evses + 1)) if v201 else set(range(evses + 1))
+            key = "evseId" if v201 else "connectorId"
             seen: set[int] = set()
 
             def all_reported(entry: Any) -> bool:
@@ -117,7 +126,7 @@ def measure(evses: int, crashes: int) -> dict[str, Any]:
                     and entry.action == "StatusNotification"
                     and entry.cp_id == cp_id
                 ):
-                    seen.add(entry.payload.get("connectorId"))
+                    seen.add(entry.payload.get(key))
                 return wanted <= seen
 
             t0 = time.monotonic()
@@ -166,7 +175,7 @@ def measure(evses: int, crashes: int) -> dict[str, Any]:
     }
 
 
-def run_one_subprocess(evses: int, crashes: int) -> dict[str, Any]:
+def run_one_subprocess(evses: int, crashes: int, ocpp: str = "1.6") -> dict[str, Any]:
     """`measure()` in a fresh interpreter; its JSON result."""
     done = subprocess.run(
         [
@@ -177,6 +186,8 @@ def run_one_subprocess(evses: int, crashes: int) -> dict[str, Any]:
             str(evses),
             "--crashes",
             str(crashes),
+            "--ocpp",
+            ocpp,
         ],
         capture_output=True,
         text=True,
@@ -255,23 +266,32 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--runs", type=int, default=DEFAULT_RUNS, help="fresh processes per size (default 3)"
     )
+    parser.add_argument(
+        "--ocpp", choices=OCPP_VERSIONS, default="1.6", help="the station's OCPP version"
+    )
     parser.add_argument("--one", type=int, metavar="N", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.one is not None:
-        print(json.dumps(measure(args.one, args.crashes)))
+        print(json.dumps(measure(args.one, args.crashes, args.ocpp)))
         return 0
     t0 = time.monotonic()
     rows = [
-        combine([run_one_subprocess(n, args.crashes) for _ in range(args.runs)]) for n in args.evses
+        combine([run_one_subprocess(n, args.crashes, args.ocpp) for _ in range(args.runs)])
+        for n in args.evses
     ]
+    v201 = args.ocpp == "2.0.1"
+    # The 1.6 text stays as the README quotes it; 2.0.1 names itself and its boot condition.
+    version = "OCPP 2.0.1 station against a 2.0.1 dev CSMS. " if v201 else ""
+    reported = "EVSEs 1..N (2.0.1 has no connector 0)" if v201 else "connectors 0..N"
     print(markdown(rows))
     print()
     print(
-        f"{_environment()}. Each size: {args.runs} fresh processes, each booting one station "
-        f"against a dev CSMS in the same process and crashing {CRASH_PATH} {args.crashes} "
-        "times; boot, threads and RSS are medians over the runs, latencies pool all "
-        f"{args.runs * args.crashes} crashes. Boot = station.start() until the CSMS has "
-        "StatusNotification for connectors 0..N. Threads and RSS: whole process once booted "
+        f"{_environment()}. {version}Each size: {args.runs} fresh processes, each booting "
+        "one station against a dev CSMS in the same process and crashing "
+        f"{CRASH_PATH} {args.crashes} times; boot, threads and RSS are medians over the "
+        f"runs, latencies pool all {args.runs * args.crashes} crashes. Boot = "
+        "station.start() until the CSMS has "
+        f"StatusNotification for {reported}. Threads and RSS: whole process once booted "
         "(in brackets: growth from starting the station). Restart latency = the supervisor's "
         "ChildRestarted.latency (exit report to new actor started). EvseMaxRestarts "
         f"is raised for the run. Total {time.monotonic() - t0:.1f} s."
