@@ -137,26 +137,42 @@ class Security(Supervised):
     # -- CSMS calls ----------------------------------------------------------------
 
     def _inbound(self, call: Call) -> None:
-        payload = call.payload
-        match call.action:
-            case "InstallCertificate":
-                status = self._install(payload["certificateType"], payload["certificate"])
-                result: dict[str, Any] = {"status": status}
-            case "GetInstalledCertificateIds":
-                result = self._ids(payload["certificateType"])
-            case "DeleteCertificate":
-                wanted = HashData.from_json(payload["certificateHashData"])
-                result = {"status": self._delete(wanted)}
-            case "CertificateSigned":
-                result = {"status": self._accept_signed(payload["certificateChain"])}
-            case _:
-                raise AssertionError(f"routed here by mistake: {call.action}")
+        result = self.answer(call)
         steps, self.after = tuple(self.after), []
         if steps:
             # The CSMS hears the answer first, then the event (OCTT TC_077, TC_078).
             self.ctx.registry.tell(RPC, Answer(call, result, self.actor_ref, _After(steps)))
         else:
             self.ctx.registry.tell(RPC, Answer(call, result))
+
+    # 1.6's words; 2.0.1's block (actors/v201/security.py) overrides these:
+    # the store, the checks and the signing flow below are the same in both.
+
+    INVALID_CSMS_ROOT_EVENT = "InvalidCentralSystemCertificate"
+    INVALID_OWN_CERTIFICATE_EVENT = "InvalidChargePointCertificate"
+
+    def answer(self, call: Call) -> dict[str, Any]:
+        """The answer to a CSMS call; follow-ups go into `self.after`."""
+        payload = call.payload
+        match call.action:
+            case "InstallCertificate":
+                status = self._install(payload["certificateType"], payload["certificate"])
+                return {"status": status}
+            case "GetInstalledCertificateIds":
+                hashes = [h.to_json() for h in self._hashes(payload["certificateType"])]
+                if not hashes:
+                    return {"status": "NotFound"}
+                return {"status": "Accepted", "certificateHashData": hashes}
+            case "DeleteCertificate":
+                wanted = HashData.from_json(payload["certificateHashData"])
+                return {"status": self._delete(wanted)}
+            case "CertificateSigned":
+                return {"status": self._accept_signed(payload["certificateChain"])}
+        raise AssertionError(f"routed here by mistake: {call.action}")
+
+    def sign_payload(self, csr: str) -> dict[str, Any]:
+        """SignCertificate's payload for `csr`."""
+        return {"csr": csr}
 
     def _follow_up(self, steps: tuple[tuple[str, str | None], ...]) -> None:
         for step, detail in steps:
@@ -176,9 +192,8 @@ class Security(Supervised):
         if any(_same(c, cert) for c in self._of(use)):
             return "Accepted"  # installed already: once is enough
         limit = self.ctx.setting(Setting.CERTIFICATE_ENTRIES, None)
-        roots = len(self._of(CertificateUse.CENTRAL_SYSTEM_ROOT)) + len(
-            self._of(CertificateUse.MANUFACTURER_ROOT)
-        )
+        # Every root counts, whatever it is for; our own certificate is not one.
+        roots = sum(1 for c in self.installed if c.use != CHARGE_POINT_CERTIFICATE)
         if isinstance(limit, int) and roots >= limit:
             self.log.warning("InstallCertificate refused: CertificateStoreMaxLength is %d", limit)
             return "Rejected"
@@ -193,14 +208,12 @@ class Security(Supervised):
     def _reject_root(self, use: str, why: str) -> str:
         self.log.warning("InstallCertificate %s refused: %s", use, why)
         if use == CertificateUse.CENTRAL_SYSTEM_ROOT:
-            self.after.append(("InvalidCentralSystemCertificate", why))
+            self.after.append((self.INVALID_CSMS_ROOT_EVENT, why))
         return "Rejected"
 
-    def _ids(self, use: str) -> dict[str, Any]:
-        hashes = [hash_data(_single(c.pem)).to_json() for c in self._of(use)]
-        if not hashes:
-            return {"status": "NotFound"}
-        return {"status": "Accepted", "certificateHashData": hashes}
+    def _hashes(self, use: str) -> list[HashData]:
+        """What names each installed root of `use` (a root is its own issuer)."""
+        return [hash_data(_single(c.pem)) for c in self._of(use)]
 
     def _delete(self, wanted: HashData) -> str:
         for stored in self.installed:
@@ -242,7 +255,7 @@ class Security(Supervised):
         submit(
             self.ctx,
             "SignCertificate",
-            {"csr": csr},
+            self.sign_payload(csr),
             reply_to=self.actor_ref,
             wrap=lambda outcome: _Signed(
                 outcome.result, None if outcome.error is None else str(outcome.error)
@@ -282,7 +295,7 @@ class Security(Supervised):
 
     def _reject_signed(self, why: str) -> str:
         self.log.warning("CertificateSigned rejected: %s", why)
-        self.after.append(("InvalidChargePointCertificate", why))
+        self.after.append((self.INVALID_OWN_CERTIFICATE_EVENT, why))
         return "Rejected"
 
     # -- the store -------------------------------------------------------------------------

@@ -71,12 +71,13 @@ def core_tree(
     routes: Mapping[str, str],
     messages: EvseMessages,
     settings: Callable[[Place], Any],
+    security: Callable[[Place], Any],
 ) -> tuple[list[ChildSpec], list[ChildSpec], list[ChildSpec]]:
     """What every version's tree has, in three parts to put its blocks between:
     scheduler, storage, settings; security, profiles, link, evses; the reader.
 
-    (2.0.1's tree uses it too, until it has settings, security and smart
-    charging blocks of its own.)
+    Each version brings its own settings and security actors (2.0.1's tree
+    uses it too, with 1.6's smart charging until it has a block of its own).
     """
     publish = ctx.bus.publish
     # A wrong Hardware section, a missing port or an unreadable certificate file
@@ -130,7 +131,7 @@ def core_tree(
     ]
     middle = [
         # Before the link: the first connection needs its certificates (ctx.tls).
-        ChildSpec(SECURITY, lambda p: Security.start(p, ctx)),
+        ChildSpec(SECURITY, security),
         # Before the EVSEs: their boards ask it for the current to offer when
         # they start, and a restart of it (rest_for_one) brings them up to date.
         ChildSpec(PROFILES, lambda p: Profiles.start(p, ctx)),
@@ -142,7 +143,13 @@ def core_tree(
 
 
 def station_tree(ctx: StationContext) -> list[ChildSpec]:
-    head, middle, reader = core_tree(ctx, ROUTES, EVSE_MESSAGES, lambda p: Settings.start(p, ctx))
+    head, middle, reader = core_tree(
+        ctx,
+        ROUTES,
+        EVSE_MESSAGES,
+        lambda p: Settings.start(p, ctx),
+        lambda p: Security.start(p, ctx),
+    )
     return [
         *head,
         # Before the link: a link restart must not drop the queue's in-flight state.

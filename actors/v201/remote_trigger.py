@@ -14,8 +14,9 @@ from ocpp.v201.enums import TriggerMessageStatusEnumType
 
 from ocppstation.actors.evse.connector import TriggerMeterValues
 from ocppstation.actors.link.block import Block, Reply, Then
-from ocppstation.actors.runtime.context import REGISTRATION, evse_path
+from ocppstation.actors.runtime.context import REGISTRATION, SECURITY, evse_path
 from ocppstation.actors.v16.registration import SendBoot, SendHeartbeat, SendStatus
+from ocppstation.actors.v16.security import SignRequested
 from ocppstation.protocol.errors import NotSupported
 from ocppstation.protocol.framing import Call
 from ocppstation.protocol.payloads import dump
@@ -49,6 +50,9 @@ class RemoteTrigger(Block):
             case "MeterValues":
                 targets = [evse] if evse else list(self.ctx.config.evse_numbers)
                 return _answer(accepted, self.later(lambda: self._meter_values(targets)))
+            case "SignChargingStationCertificate":
+                # A02/A03: the security block makes the key and sends SignCertificate.
+                return _answer(accepted, Then(SECURITY, SignRequested()))
         return _answer(TriggerMessageStatusEnumType.not_implemented)
 
     def _meter_values(self, evses: list[int]) -> None:

@@ -15,6 +15,7 @@ from ocppstation.actors.runtime.context import (
     REMOTE_CONTROL,
     REMOTE_TRIGGER,
     RESET,
+    SECURITY,
     TRANSACTIONS,
 )
 from ocppstation.actors.v201.device_model import SETTINGS
@@ -25,6 +26,10 @@ ROUTES: Mapping[str, str] = {
     "GetBaseReport": SETTINGS,
     "GetReport": SETTINGS,
     "ClearCache": AUTH,
+    "InstallCertificate": SECURITY,
+    "GetInstalledCertificateIds": SECURITY,
+    "DeleteCertificate": SECURITY,
+    "CertificateSigned": SECURITY,
     "ChangeAvailability": AVAILABILITY,
     "DataTransfer": DATA_TRANSFER,
     "RequestStartTransaction": REMOTE_CONTROL,

@@ -8,10 +8,10 @@
       data_transfer, remote_trigger, transactions, reader
 
 The order and its reasons are 1.6's (actors/v16/tree.py). The settings
-actor is the device model's (device_model.py); security and profiles are
-still 1.6's actors here, holding what the link and the EVSEs read (TLS
-material, each EVSE's offered current), and no 2.0.1 call is routed to
-them yet.
+actor is the device model's (device_model.py), security the 2.0.1 block
+over 1.6's certificate store (security.py); profiles is still 1.6's actor
+here, holding each EVSE's offered current, and no 2.0.1 call is routed to
+it yet.
 """
 
 from __future__ import annotations
@@ -40,6 +40,7 @@ from ocppstation.actors.v201.remote_control import RemoteControl
 from ocppstation.actors.v201.remote_trigger import RemoteTrigger
 from ocppstation.actors.v201.reset import Reset
 from ocppstation.actors.v201.routes import ROUTES
+from ocppstation.actors.v201.security import Security201
 from ocppstation.actors.v201.transactions import Transactions
 from ocppstation.protocol.v201.evse_messages import EVSE_MESSAGES
 from ocppstation.protocol.v201.txqueue import TRANSACTION_MESSAGES
@@ -47,7 +48,11 @@ from ocppstation.protocol.v201.txqueue import TRANSACTION_MESSAGES
 
 def station_tree(ctx: StationContext) -> list[ChildSpec]:
     head, evses_and_link, reader = core_tree(
-        ctx, ROUTES, EVSE_MESSAGES, lambda p: DeviceModel.start(p, ctx)
+        ctx,
+        ROUTES,
+        EVSE_MESSAGES,
+        lambda p: DeviceModel.start(p, ctx),
+        lambda p: Security201.start(p, ctx),
     )
     return [
         *head,

@@ -1,0 +1,166 @@
+"""OCPP 2.0.1 A Security and M ISO 15118 certificate management: the
+station's certificates (A02-A05, M03-M05) and security events (A04).
+
+The store, the checks, the key of the signing request in flight, `ctx.tls`
+and the SignCertificate / CertificateSigned flow are the 1.6 security
+actor's (actors/v16/security.py); this block answers in 2.0.1's words:
+InstallCertificate, GetInstalledCertificateIds, DeleteCertificate,
+CertificateSigned, and SignCertificate with its certificateType when
+TriggerMessage SignChargingStationCertificate asks for it.
+
+Decisions:
+
+- Certificates are stored under 1.6's names where both versions have the
+  type (a CSMSRootCertificate is a CentralSystemRootCertificate), so a
+  station that changes version keeps its roots and its own certificate.
+- V2GRootCertificate and MORootCertificate are Rejected: the station does
+  no ISO 15118, and the certificate table holds 1.6's uses only. Asked
+  for, they are never listed.
+- V2GCertificateChain is never listed: the station makes no V2G signing
+  request, so a CertificateSigned for a V2GCertificate is Rejected, and
+  TriggerMessage SignV2GCertificate is NotImplemented.
+- DeleteCertificate of the station's own ChargingStationCertificate is
+  Failed (M04.FR.06), as is deleting the last CSMS root the link needs.
+- Security events use 2.0.1's names (InvalidCsmsCertificate,
+  InvalidChargingStationCertificate); the message itself is 1.6's.
+- No CertSigningRepeatTimes retries: a SignCertificate the CSMS does not
+  follow up waits for the next trigger.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+from ocpp.v201 import call, call_result
+from ocpp.v201.datatypes import CertificateHashDataChainType, CertificateHashDataType
+from ocpp.v201.enums import (
+    CertificateSignedStatusEnumType,
+    CertificateSigningUseEnumType,
+    DeleteCertificateStatusEnumType,
+    GetCertificateIdUseEnumType,
+    GetInstalledCertificateStatusEnumType,
+    HashAlgorithmEnumType,
+    InstallCertificateStatusEnumType,
+)
+
+from ocppstation.actors.v16.security import CHARGE_POINT_CERTIFICATE, Security
+from ocppstation.protocol.framing import Call
+from ocppstation.protocol.payloads import dump
+from ocppstation.protocol.v16.certificates import (
+    CertificateProblem,
+    CertificateUse,
+    HashData,
+    hash_data,
+    parse_chain,
+)
+
+__all__ = ["STORED_AS", "Security201"]
+
+# 2.0.1's certificate type -> the use it is stored under.
+STORED_AS: dict[str, str] = {
+    GetCertificateIdUseEnumType.csms_root_certificate.value: CertificateUse.CENTRAL_SYSTEM_ROOT,
+    GetCertificateIdUseEnumType.manufacturer_root_certificate.value: (
+        CertificateUse.MANUFACTURER_ROOT
+    ),
+}
+# Listed when GetInstalledCertificateIds names no type, in this order.
+_LISTED = tuple(STORED_AS)
+
+
+class Security201(Security):
+    INVALID_CSMS_ROOT_EVENT = "InvalidCsmsCertificate"
+    INVALID_OWN_CERTIFICATE_EVENT = "InvalidChargingStationCertificate"
+
+    def answer(self, call: Call) -> dict[str, Any]:
+        payload = call.payload
+        match call.action:
+            case "InstallCertificate":
+                use = STORED_AS.get(payload["certificateType"])
+                if use is None:
+                    self.log.warning("InstallCertificate %s refused", payload["certificateType"])
+                    rejected = InstallCertificateStatusEnumType.rejected
+                    return dump(call_result.InstallCertificate(rejected))
+                installed = InstallCertificateStatusEnumType(
+                    self._install(use, payload["certificate"])
+                )
+                return dump(call_result.InstallCertificate(installed))
+            case "GetInstalledCertificateIds":
+                return dump(self._installed_ids(payload.get("certificateType") or _LISTED))
+            case "DeleteCertificate":
+                wanted = HashData.from_json(payload["certificateHashData"])
+                status = self._delete_201(wanted)
+                return dump(call_result.DeleteCertificate(DeleteCertificateStatusEnumType(status)))
+            case "CertificateSigned":
+                status = self._certificate_signed(
+                    payload["certificateChain"], payload.get("certificateType")
+                )
+                return dump(call_result.CertificateSigned(CertificateSignedStatusEnumType(status)))
+        raise AssertionError(f"routed here by mistake: {call.action}")
+
+    def sign_payload(self, csr: str) -> dict[str, Any]:
+        return dump(
+            call.SignCertificate(
+                csr=csr, certificate_type=CertificateSigningUseEnumType.charging_station_certificate
+            )
+        )
+
+    def _installed_ids(self, types: Iterable[str]) -> call_result.GetInstalledCertificateIds:
+        chain = [
+            CertificateHashDataChainType(
+                certificate_type=GetCertificateIdUseEnumType(kind),
+                certificate_hash_data=_hash_type(found),
+            )
+            for kind in dict.fromkeys(types)  # a type named twice is listed once
+            if kind in STORED_AS
+            for found in self._hashes(STORED_AS[kind])
+        ]
+        if not chain:
+            return call_result.GetInstalledCertificateIds(
+                GetInstalledCertificateStatusEnumType.notFound
+            )
+        return call_result.GetInstalledCertificateIds(
+            GetInstalledCertificateStatusEnumType.accepted, certificate_hash_data_chain=chain
+        )
+
+    def _delete_201(self, wanted: HashData) -> str:
+        if self._names_own_certificate(wanted):
+            self.log.warning("DeleteCertificate refused: it names our own certificate")
+            return DeleteCertificateStatusEnumType.failed.value
+        return self._delete(wanted)
+
+    def _names_own_certificate(self, wanted: HashData) -> bool:
+        """Whether `wanted` is the leaf of our ChargingStationCertificate chain.
+
+        A leaf's issuerKeyHash is of its issuer's key: the next in its chain,
+        or, for a chain of one, the root it was issued under.
+        """
+        roots = [parse_chain(c.pem)[0] for c in self.installed if c.use != CHARGE_POINT_CERTIFICATE]
+        for stored in self._of(CHARGE_POINT_CERTIFICATE):
+            try:
+                leaf, *issuers = parse_chain(stored.pem)
+            except CertificateProblem:
+                continue
+            for issuer in [*issuers, *roots]:
+                try:
+                    if hash_data(leaf, issuer, wanted.hash_algorithm) == wanted:
+                        return True
+                except CertificateProblem:  # an issuer key we cannot hash names nothing
+                    continue
+        return False
+
+    def _certificate_signed(self, chain: str, kind: str | None) -> str:
+        if kind == CertificateSigningUseEnumType.v2g_certificate.value:
+            # We never ask for one (no SignV2GCertificate), so none is awaited.
+            self.log.warning("CertificateSigned rejected: no V2G signing request of ours")
+            return CertificateSignedStatusEnumType.rejected.value
+        return self._accept_signed(chain)
+
+
+def _hash_type(found: HashData) -> CertificateHashDataType:
+    return CertificateHashDataType(
+        hash_algorithm=HashAlgorithmEnumType(found.hash_algorithm),
+        issuer_name_hash=found.issuer_name_hash,
+        issuer_key_hash=found.issuer_key_hash,
+        serial_number=found.serial_number,
+    )
