@@ -54,7 +54,7 @@ from ocppstation.actors.runtime.context import (
 from ocppstation.config.settings_catalog import Setting
 from ocppstation.hw.ports import MeterReading, Pilot
 from ocppstation.hw.simulated import HwState
-from ocppstation.protocol.evse_messages import EvseMessages, StartTrigger, TxRef
+from ocppstation.protocol.evse_messages import EvseMessages, Outgoing, StartTrigger, TxRef
 from ocppstation.protocol.timestamps import ocpp_timestamp
 from ocppstation.protocol.v16.authorization import may_stop
 from ocppstation.protocol.v16.connector_status import (
@@ -523,19 +523,16 @@ class Connector(Supervised):
             tx.id_tag = id_tag
         self.authorized = None
         self.auth_seq += 1  # no EVConnectionTimeOut for it any more
-        ref = TxRef(tx.transaction_id, tx.events, self._offline())
         out = self.messages.joined(
-            self.evse, now, tx=ref, trigger=trigger, id_tag=id_tag, token_type=token_type
+            self.evse,
+            now,
+            tx=tx.ref(self._offline()),
+            trigger=trigger,
+            id_tag=id_tag,
+            token_type=token_type,
         )
         tx.pending = None
-        if out is not None:
-            tx.events += 1
-            seq = (
-                self.ctx.storage()
-                .queue.push(out.action, out.payload, tx.local_id)
-                .get(timeout=STORAGE_TIMEOUT)
-            )
-            self._enqueued(seq, out.action, out.payload, tx.local_id)
+        self._queue_event(tx, out)
         self._power(tx, now)
 
     def _energize(self) -> None:
@@ -784,8 +781,13 @@ class Connector(Supervised):
     def _state_changed(self, tx: Transaction) -> None:
         """Inside a transaction, what the version says of a new status (2.0.1:
         a TransactionEvent with the charging state), queued with it."""
-        ref = TxRef(tx.transaction_id, tx.events, self._offline())
+        ref = tx.ref(self._offline())
         out = self.messages.state_changed(self.evse, self.state.status.value, self._now(), tx=ref)
+        self._queue_event(tx, out)
+
+    def _queue_event(self, tx: Transaction, out: Outgoing | None) -> None:
+        """Queue a message of `tx` that changes no stored field of it (counted
+        in the same commit), if the version has one to send."""
         if out is None:
             return
         tx.events += 1

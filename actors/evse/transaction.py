@@ -33,9 +33,13 @@ class Transaction:
     # what it still waits for ("authorization", "ev"), or None once charging may run.
     pending: str | None = None
 
+    def ref(self, offline: bool = False) -> TxRef:
+        """The reference its next message would have, not yet counted."""
+        return TxRef(self.transaction_id, self.events, offline)
+
     def next_ref(self, offline: bool = False) -> TxRef:
         """The reference of its next message; counted as queued (storage counts it too)."""
-        ref = TxRef(self.transaction_id, self.events, offline)
+        ref = self.ref(offline)
         self.events += 1
         return ref
 

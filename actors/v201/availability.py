@@ -19,7 +19,6 @@ from ocppstation.protocol.errors import NotSupported
 from ocppstation.protocol.framing import Call
 from ocppstation.protocol.payloads import dump
 
-CONNECTOR_TIMEOUT = 5.0
 STORAGE_TIMEOUT = 10.0
 
 

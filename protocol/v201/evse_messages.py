@@ -130,6 +130,21 @@ def _transaction_id(tx: TxRef) -> str:
     return tx.transaction_id
 
 
+def _register(timestamp: str, wh: int, context: str) -> Any:
+    """A meterValue of the energy register alone, as a transaction's start or end has."""
+    return {
+        "timestamp": timestamp,
+        "sampledValue": [
+            {
+                "value": float(wh),
+                "context": context,
+                "measurand": "Energy.Active.Import.Register",
+                "unitOfMeasure": {"unit": "Wh"},
+            }
+        ],
+    }
+
+
 def _context(values: Sequence[Mapping[str, Any]]) -> str:
     for entry in values:
         for sampled in entry.get("sampledValue", ()):
@@ -169,17 +184,6 @@ class V201EvseMessages:
         remote_start_id: int | None = None,
         token_type: str | None = None,
     ) -> Outgoing:
-        begin: Any = {
-            "timestamp": timestamp,
-            "sampledValue": [
-                {
-                    "value": float(meter_start_wh),
-                    "context": "Transaction.Begin",
-                    "measurand": "Energy.Active.Import.Register",
-                    "unitOfMeasure": {"unit": "Wh"},
-                }
-            ],
-        }
         return _out(
             call.TransactionEvent(
                 event_type=TransactionEventEnumType.started,
@@ -195,7 +199,7 @@ class V201EvseMessages:
                 # None yet when the EV's connection started it (TxStartPoint EVConnected).
                 id_token=id_token(id_tag, token_type) if id_tag else None,
                 evse=EVSEType(id=connector, connector_id=CONNECTOR),
-                meter_value=[begin],
+                meter_value=[_register(timestamp, meter_start_wh, "Transaction.Begin")],
                 reservation_id=reservation_id,
             )
         )
@@ -218,19 +222,7 @@ class V201EvseMessages:
         ):
             # The register at the end, which a CSMS bills by, even when no
             # TxEnded measurand asked for it.
-            values.append(
-                {
-                    "timestamp": timestamp,
-                    "sampledValue": [
-                        {
-                            "value": float(meter_stop_wh),
-                            "context": "Transaction.End",
-                            "measurand": "Energy.Active.Import.Register",
-                            "unitOfMeasure": {"unit": "Wh"},
-                        }
-                    ],
-                }
-            )
+            values.append(_register(timestamp, meter_stop_wh, "Transaction.End"))
         return _out(
             call.TransactionEvent(
                 event_type=TransactionEventEnumType.ended,
