@@ -82,6 +82,22 @@ class ConnectorChanged:
 
 
 @dataclass(frozen=True)
+class TokenJudged:
+    """What the station decided of a card or token presented at an EVSE.
+
+    `online` is whether the CSMS could be asked: before the CSMS accepts the
+    boot, or with the link down, the station decides alone (offline rules).
+    """
+
+    evse: int
+    id_tag: str
+    accepted: bool
+    status: str
+    source: str  # "csms", "list", "cache", "unknown", "reservation"
+    online: bool
+
+
+@dataclass(frozen=True)
 class TransactionStarted:
     evse: int
     transaction_id: TransactionId  # 1.6: the CSMS's integer

@@ -33,6 +33,7 @@ class Identified:
     accepted: bool
     info: dict[str, Any]  # the idTagInfo behind the decision (parentIdTag included)
     source: str  # list, cache, unknown, csms or reservation (refused for another's reservation)
+    online: bool = True  # False: decided without the CSMS (link down or boot not yet Accepted)
 
 
 @dataclass(frozen=True)

@@ -22,6 +22,13 @@ def describe(event: Any) -> str | None:
         case ev.ConnectorChanged():
             error = "" if event.error_code == "NoError" else f" ({event.error_code})"
             return f"evse {event.evse:<4} {event.status}{error}"
+        case ev.TokenJudged():
+            verdict = "accepted" if event.accepted else "refused"
+            offline = "" if event.online else ", offline"
+            return (
+                f"evse {event.evse:<4} tag {event.id_tag} {verdict}: {event.status} "
+                f"({event.source}{offline})"
+            )
         case ev.TransactionStarted():
             return (
                 f"evse {event.evse:<4} transaction {event.transaction_id} started by "

@@ -20,6 +20,7 @@ from ocppstation.actors.events import (
     ConnectorChanged,
     LimitChanged,
     MeterSampled,
+    TokenJudged,
     TransactionStarted,
     TransactionStopped,
 )
@@ -376,11 +377,33 @@ class Connector(Supervised):
         if not self.ctx.registry.tell(AUTH, Identify(id_tag, self.actor_ref, reserved)):
             self.log.error("auth not running: tag %s not checked", id_tag)
 
+    def _judged(self, message: Identified) -> None:
+        """Every decision on a card is seen: in the log, and on the bus for views."""
+        status = str(message.info.get("status", "Invalid"))
+        self.log.info(
+            "tag %s %s: %s (%s%s)",
+            message.id_tag,
+            "accepted" if message.accepted else "not accepted",
+            status,
+            message.source,
+            "" if message.online else ", decided offline",
+        )
+        self.ctx.bus.publish(
+            TokenJudged(
+                self.evse,
+                message.id_tag,
+                message.accepted,
+                status,
+                message.source,
+                message.online,
+            )
+        )
+
     def _identified(self, message: Identified) -> None:
+        self._judged(message)
         tx = self.tx
         if tx is not None and tx.pending == AUTHORIZATION:
             if not message.accepted:
-                self.log.info("tag %s not accepted: %s", message.id_tag, message.info.get("status"))
                 return
             tx.parent_id_tag = message.info.get("parentIdTag")
             trigger = self._start_trigger(message.id_tag)
@@ -398,7 +421,6 @@ class Connector(Supervised):
                 )
             return
         if not message.accepted:
-            self.log.info("tag %s not accepted: %s", message.id_tag, message.info.get("status"))
             return
         parent = message.info.get("parentIdTag")
         if self.reserved.holds and not any(

@@ -114,7 +114,7 @@ class Auth(Supervised):
             known = None
         passage = gate(request.id_tag, known, request.reserved)
         if passage is Gate.REFUSE or (passage is Gate.ASK and not online):
-            self._refuse_reserved(request, known)
+            self._refuse_reserved(request, known, online=online)
             return
         if passage is Gate.ASK:
             # Only the CSMS can say whether this idTag is of the reserved group.
@@ -132,7 +132,9 @@ class Auth(Supervised):
             return
         behind = (listed if decision.source == "list" else cached) or {}
         info = {**behind, "status": decision.status}
-        self._reply(request, decision.verdict is Verdict.ACCEPT, info, decision.source)
+        self._reply(
+            request, decision.verdict is Verdict.ACCEPT, info, decision.source, online=online
+        )
 
     def _authorize(self, request: Identify) -> None:
         submit(
@@ -157,10 +159,12 @@ class Auth(Supervised):
         """What the CSMS said of a token in a transaction message's answer, as an idTagInfo."""
         return info
 
-    def _refuse_reserved(self, request: Identify, known: dict[str, Any] | None) -> None:
+    def _refuse_reserved(
+        self, request: Identify, known: dict[str, Any] | None, *, online: bool = True
+    ) -> None:
         self.log.info("tag %s may not use a connector reserved for another", request.id_tag)
         info = {**(known or {}), "status": (known or {}).get("status", "Invalid")}
-        self._reply(request, False, info, "reservation")
+        self._reply(request, False, info, "reservation", online=online)
 
     def _asked(self, message: _Asked) -> None:
         result = message.outcome.result
@@ -184,9 +188,17 @@ class Auth(Supervised):
             return
         self.ctx.storage().auth_cache.put(id_tag, info).get(timeout=STORAGE_TIMEOUT)
 
-    def _reply(self, request: Identify, accepted: bool, info: dict[str, Any], source: str) -> None:
+    def _reply(
+        self,
+        request: Identify,
+        accepted: bool,
+        info: dict[str, Any],
+        source: str,
+        *,
+        online: bool = True,
+    ) -> None:
         try:
-            request.reply_to.tell(Identified(request.id_tag, accepted, info, source))
+            request.reply_to.tell(Identified(request.id_tag, accepted, info, source, online))
         except pykka.ActorDeadError:
             self.log.info("no one left to tell about %s", request.id_tag)
 
