@@ -52,6 +52,8 @@ class LinkChanged:
     up: bool
     url: str
     reason: str = ""
+    # Down: seconds until the next connection attempt (None: it is being made now).
+    retry_in: float | None = field(default=None, compare=False)
 
 
 @dataclass(frozen=True)
@@ -60,6 +62,8 @@ class ConnectFailed:
 
     url: str
     reason: str
+    # Seconds until the next attempt, armed before this event is published.
+    retry_in: float | None = field(default=None, compare=False)
 
 
 @dataclass(frozen=True)
@@ -131,6 +135,14 @@ class MessageAnswered:
     action: str
     payload: dict[str, Any] | None
     error: str | None
+
+
+@dataclass(frozen=True)
+class CallReceived:
+    """The CSMS sent a CALL (published as rpc takes it in, before any block handles it)."""
+
+    action: str
+    payload: dict[str, Any]
 
 
 @dataclass(frozen=True)

@@ -24,7 +24,7 @@ from typing import Any
 
 import pykka
 
-from ocppstation.actors.events import MessageAnswered, MessageSent
+from ocppstation.actors.events import CallReceived, MessageAnswered, MessageSent
 from ocppstation.actors.runtime.base import Applied, Place, Supervised
 from ocppstation.actors.runtime.context import REGISTRATION, RPC, WEBSOCKET, StationContext
 from ocppstation.protocol.errors import (
@@ -431,6 +431,7 @@ class Rpc(Supervised):
         cannot deadlock us, and EFFECTS_TIMEOUT bounds any wait.
         """
         self.calls_in += 1
+        self.ctx.bus.publish(CallReceived(call.action, call.payload))
         if self.closing:
             self._answer(call, _stopping(call))
             return

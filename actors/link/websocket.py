@@ -397,7 +397,9 @@ class WebSocketLink(Supervised):
         self.ctx.call_later(delay, self.actor_ref, _Reconnect(self.generation))
         # Published after the retry is armed, so a waiter may move time at once.
         self.ctx.bus.publish(
-            LinkChanged(False, self.url, reason) if was_up else ConnectFailed(self.url, reason)
+            LinkChanged(False, self.url, reason, delay)
+            if was_up
+            else ConnectFailed(self.url, reason, delay)
         )
 
     def _reconnect_now(self, reason: str) -> None:
