@@ -162,6 +162,8 @@ class ResetRequested:
     """The CSMS asked for a Reset; the Station (outside the tree) carries it out."""
 
     kind: str  # Soft or Hard
+    # Why the next run boots, in 2.0.1's BootReason words (1.6 does not say).
+    boot_reason: str = "RemoteReset"
 
 
 @dataclass(frozen=True)

@@ -126,6 +126,9 @@ class Station:
         self.on_hard_reset: Callable[[], None] | None = None
         self._failed = threading.Event()
         self._gave_up: str | None = None
+        # Left by a run whose root supervisor gave up (the process is then
+        # restarted from outside): the next run boots with reason Watchdog.
+        self._watchdog_mark = data_dir / "gave-up" if data_dir is not None else None
         self._unsubscribe_reset = self.bus.subscribe(self._on_event)
 
     # -- lifecycle ---------------------------------------------------------------
@@ -136,11 +139,18 @@ class Station:
                 raise StationError("the station is already started")
             self.station_log.attach()
             try:
-                self._start_tree()
+                self._start_tree(self._first_boot_reason())
             except Exception:
                 self.station_log.detach()
                 raise
         return self
+
+    def _first_boot_reason(self) -> str:
+        mark = self._watchdog_mark
+        if mark is None or not mark.exists():
+            return "PowerUp"
+        mark.unlink(missing_ok=True)
+        return "Watchdog"
 
     def _start_tree(self, boot_reason: str = "PowerUp") -> None:
         # A new tree is a reboot: it registers with the CSMS afresh.
@@ -152,6 +162,8 @@ class Station:
             if isinstance(event, SupervisorGaveUp) and event.path == "":
                 # The root stopped every part: nothing will restart them.
                 self._gave_up = event.reason
+                if self._watchdog_mark is not None:
+                    self._watchdog_mark.write_text(f"{event.reason}\n")
                 self._failed.set()
             self.bus.publish(event)
 
@@ -211,8 +223,12 @@ class Station:
             shutil.rmtree(scratch, ignore_errors=True)
         self._stopped.set()
 
-    def reset(self, kind: str = "Soft") -> None:
+    def reset(self, kind: str = "Soft", boot_reason: str = "LocalReset") -> None:
         """What the CSMS's Reset does: end transactions, then a fresh tree boots.
+
+        `boot_reason` is what the next 2.0.1 BootNotification says: an
+        embedder's reset is a LocalReset; the CSMS's come as RemoteReset,
+        ScheduledReset (OnIdle, after waiting) or FirmwareUpdate.
 
         Soft waits (up to RESET_GRACE seconds) for every StopTransaction to be
         answered; Hard only for them to be sent. `on_hard_reset`, when given, replaces the
@@ -258,13 +274,16 @@ class Station:
             root, self._root = self._root, None
             if root is not None and root.is_alive():
                 root.stop(block=True, timeout=10.0)
-            self._start_tree("RemoteReset")
+            self._start_tree(boot_reason)
 
     def _on_event(self, event: object) -> None:
         # Not in the publishing actor's thread: both stop that actor.
         if isinstance(event, ResetRequested):
             threading.Thread(
-                target=self.reset, args=(event.kind,), name="station-reset", daemon=True
+                target=self.reset,
+                args=(event.kind, event.boot_reason),
+                name="station-reset",
+                daemon=True,
             ).start()
         elif isinstance(event, VersionChosen):
             threading.Thread(

@@ -550,6 +550,26 @@ def test_dynamic_children(tree: Tree) -> None:
     assert [c for c, _ in sup.which_children().get(timeout=WAIT)] == ["a"]
 
 
+def test_a_restart_on_request_replaces_the_child_without_charging_the_intensity(
+    tree: Tree,
+) -> None:
+    j = tree.journal
+    sup = tree.root([worker("a", j), worker("b", j)], max_restarts=1, period=60).proxy()
+    for _ in range(3):
+        old = tree.registry.require("a")
+        sup.restart_child("a").get(timeout=WAIT)
+        assert old.actor_stopped.is_set()
+        assert tree.registry.require("a") is not old
+    assert [e.path for e in tree.events.of(ChildRestarted)] == ["a", "a", "a"]
+    assert tree.events.of(SupervisorGaveUp) == []
+    assert spawns(j).count("b") == 1  # the sibling was left alone
+    sup.terminate_child("b").get(timeout=WAIT)
+    sup.restart_child("b").get(timeout=WAIT)  # a stopped one is started again
+    assert tree.registry.require("b").ask("ping", timeout=WAIT) == "pong"
+    with pytest.raises(LookupError):
+        sup.restart_child("c").get(timeout=WAIT)
+
+
 def test_a_faulty_event_sink_does_not_break_the_supervisor(tree: Tree) -> None:
     def sink(event: object) -> None:
         raise RuntimeError("sink broken")

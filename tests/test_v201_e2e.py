@@ -9,12 +9,14 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
 
 from ocppstation.actors.clock import FakeClock
 from ocppstation.actors.events import ConfigApplied, Online, RegistrationChanged
+from ocppstation.actors.runtime.supervisor import ChildRestarted, SupervisorGaveUp
 from ocppstation.actors.station import Station
 from ocppstation.tools.csms import DevCsms
 from tests.conftest import StationFactory, answered, log_of, quiet, wait_status
@@ -91,8 +93,12 @@ def charging(station: Station, peer: Any, evse: int = 1, tag: str = "TAG-1") -> 
     wait_status(station, evse, "Preparing")
     station.tag(evse, tag)
     wait_status(station, evse, "Charging")
-    started = [e for e in wait_event(peer, "Started") if e["evse"]["id"] == evse][-1]
-    return str(started["transactionInfo"]["transactionId"])
+
+    def started() -> list[dict[str, Any]]:
+        return [e for e in events(peer) if e["eventType"] == "Started" and e["evse"]["id"] == evse]
+
+    peer.wait_for(lambda _: bool(started()), timeout=5)
+    return str(started()[-1]["transactionInfo"]["transactionId"])
 
 
 # -- B Provisioning ------------------------------------------------------------
@@ -406,9 +412,82 @@ def test_b11_reset_immediate_ends_the_transaction_first(
     assert csms201.calls("BootNotification")[-1].payload["reason"] == "RemoteReset"
 
 
-def test_b_a_reset_of_one_evse_is_rejected(csms201: DevCsms, make_station: StationFactory) -> None:
+def _evse_restarted(station: Station, evse: int) -> None:
+    log_of(station).wait_for(
+        lambda e: isinstance(e, ChildRestarted) and e.path == f"evses/{evse}", timeout=10
+    )
+
+
+def test_b11_an_evse_reset_immediate_ends_its_transaction_and_restarts_only_it(
+    csms201: DevCsms, make_station: StationFactory
+) -> None:
+    station = station201(csms201, make_station)
+    first = charging(station, csms201, evse=1)
+    second = charging(station, csms201, evse=2, tag="TAG-2")
+    statuses = len(csms201.calls("StatusNotification"))
+    answer = csms201.call(CP, "Reset", {"type": "Immediate", "evseId": 1})
+    assert answer == {"status": "Accepted"}
+    _evse_restarted(station, 1)
+    ended = [e for e in wait_event(csms201, "Ended") if e["eventType"] == "Ended"]
+    assert [e["transactionInfo"]["transactionId"] for e in ended] == [first]
+    assert ended[0]["transactionInfo"]["stoppedReason"] == "ImmediateReset"
+    assert ended[0]["triggerReason"] == "ResetCommand"
+    # The restarted EVSE says where it is; the station did not reboot.
+    csms201.wait_for(
+        lambda e: any(
+            s.payload["evseId"] == 1 for s in csms201.calls("StatusNotification")[statuses:]
+        ),
+        timeout=5,
+    )
+    assert len(csms201.calls("BootNotification")) == 1
+    assert station.status()["evses"][1]["transaction_id"] == second
+
+
+def test_b12_an_evse_reset_on_idle_waits_for_its_transaction(
+    csms201: DevCsms, make_station: StationFactory
+) -> None:
+    station = station201(csms201, make_station)
+    charging(station, csms201, evse=1)
+    assert csms201.call(CP, "Reset", {"type": "OnIdle", "evseId": 1}) == {"status": "Scheduled"}
+    assert not [e for e in log_of(station).all() if isinstance(e, ChildRestarted)]
+    station.unplug(1)
+    _evse_restarted(station, 1)
+    assert len(csms201.calls("BootNotification")) == 1
+    # An idle EVSE is reset at once.
+    assert csms201.call(CP, "Reset", {"type": "OnIdle", "evseId": 2}) == {"status": "Accepted"}
+    _evse_restarted(station, 2)
+
+
+def test_b_a_reset_of_an_unknown_evse_is_rejected(
+    csms201: DevCsms, make_station: StationFactory
+) -> None:
     station201(csms201, make_station)
-    assert csms201.call(CP, "Reset", {"type": "Immediate", "evseId": 1}) == {"status": "Rejected"}
+    answer = csms201.call(CP, "Reset", {"type": "Immediate", "evseId": 3})
+    assert answer == {"status": "Rejected"}
+
+
+def test_b_boot_reasons_triggered_local_reset_and_watchdog(
+    csms201: DevCsms, make_station: StationFactory, clock: FakeClock, tmp_path: Path
+) -> None:
+    csms201.set_boot("Pending", interval=300)
+    station = make_station(csms201, Internal={"OcppVersions": ["2.0.1"], "DataDir": str(tmp_path)})
+    csms201.wait_for(lambda e: len(csms201.calls("BootNotification")) == 1, timeout=5)
+    csms201.set_boot("Accepted", interval=60)
+    answer = csms201.call(CP, "TriggerMessage", {"requestedMessage": "BootNotification"})
+    assert answer == {"status": "Accepted"}
+    csms201.wait_for(lambda e: len(csms201.calls("BootNotification")) == 2, timeout=5)
+    answered(station, "StatusNotification", 2)
+    station.reset("Soft")  # the embedder's (a local) reset
+    csms201.wait_for(lambda e: len(csms201.calls("BootNotification")) == 3, timeout=10)
+    answered(station, "StatusNotification", 4)
+    station.stop()
+    # A run whose root gave up leaves a mark; the next run boots as after a watchdog.
+    (tmp_path / "gave-up").write_text("more than 5 restarts\n")
+    make_station(csms201, Internal={"OcppVersions": ["2.0.1"], "DataDir": str(tmp_path)})
+    csms201.wait_for(lambda e: len(csms201.calls("BootNotification")) == 4, timeout=5)
+    reasons = [b.payload["reason"] for b in csms201.calls("BootNotification")]
+    assert reasons == ["PowerUp", "Triggered", "LocalReset", "Watchdog"]
+    assert not (tmp_path / "gave-up").exists()
 
 
 # -- the RPC framework -------------------------------------------------------------
@@ -726,3 +805,27 @@ def test_e_tx_start_point_authorized_powers_when_the_ev_comes(
     wait_status(station, 1, "Charging")
     [plugged] = _wait_trigger(csms201, "CablePluggedIn")
     assert plugged["eventType"] == "Updated"
+
+
+def test_b_a_root_that_gives_up_leaves_the_watchdog_mark(
+    csms201: DevCsms, make_station: StationFactory, tmp_path: Path
+) -> None:
+    station = station201(csms201, make_station, Internal={"DataDir": str(tmp_path)})
+    log = log_of(station)
+    # The root allows 5 restarts in 30 s; each crash waits for the restart
+    # before it (one told to a restarting part is lost).
+    for _ in range(12):
+        if station.wait_failed(0) is not None:
+            break
+        since = len(log.all())
+        station.crash("registration")
+        log.wait_for(
+            lambda e: (
+                (isinstance(e, ChildRestarted) and e.path == "remote_trigger")
+                or isinstance(e, SupervisorGaveUp)
+            ),
+            timeout=10,
+            since=since,
+        )
+    assert station.wait_failed(5) is not None
+    assert "restarts" in (tmp_path / "gave-up").read_text()

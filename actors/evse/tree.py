@@ -44,6 +44,16 @@ def evse_spec(
     return ChildSpec(str(evse), parts, restart=Restart.TEMPORARY)
 
 
+def reset_evse(ctx: StationContext, evse: int) -> None:
+    """Stop EVSE `evse`'s drivers and connector and start them again (2.0.1
+    B11/B12 with an evseId); one that had given up comes back as by revive.
+    The registration block announces it either way."""
+    if evse in ctx.given_up:
+        revive(ctx, evse)
+    elif ctx.given_up.restart is not None:
+        ctx.given_up.restart(evse)
+
+
 def revive(ctx: StationContext, evse: int) -> bool:
     """Start an EVSE that gave up again (an operator's call, or the CSMS making
     it Operative); False if it had not given up. Its supervisor is new, with

@@ -120,6 +120,8 @@ class GivenUp:
         self._evses: dict[int, str] = {}
         # Set by the tree: starts EVSE n's subtree again (actors/evse/tree.py revive).
         self.respawn: Callable[[int], None] | None = None
+        # Set by the tree: stops EVSE n's subtree and starts it again (a reset of it).
+        self.restart: Callable[[int], None] | None = None
 
     def add(self, evse: int, reason: str) -> None:
         with self._lock:

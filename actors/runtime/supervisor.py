@@ -291,6 +291,19 @@ class Supervisor(Supervised):
         if spec.restart == Restart.TEMPORARY:
             del self._specs[id]
 
+    def restart_child(self, id: str) -> None:
+        """Stop a child and start it again from its spec, on request (a reset
+        of one part): not a crash, so the restart intensity is not charged.
+        Emits ChildRestarted. Raises LookupError for an unknown id.
+        """
+        if id not in self._specs:
+            msg = f"no child {id!r}"
+            raise LookupError(msg)
+        received = time.perf_counter()
+        self._pending.pop(id, None)
+        self._stop_child(id)
+        self._start_in_order([id], received)
+
     def delete_child(self, id: str) -> None:
         """Drop the spec of a stopped child. Raises LookupError / ValueError."""
         if id not in self._specs:

@@ -353,7 +353,7 @@ class Firmware(Supervised):
             case _Installed(seq=s) if s == self.seq:
                 self._installed(message)
             case _Reboot(seq=s) if s == self.seq:
-                self.ctx.bus.publish(ResetRequested("Hard"))
+                self.ctx.bus.publish(ResetRequested("Hard", "FirmwareUpdate"))
             case (
                 _Schedule()
                 | _Retrieve()
@@ -717,7 +717,7 @@ class Firmware(Supervised):
             self._status("InstallRebooting", then=_Reboot(self.seq))
             return
         self.ctx.bus.publish(FirmwareStatusChanged("Installed"))
-        self.ctx.bus.publish(ResetRequested("Hard"))
+        self.ctx.bus.publish(ResetRequested("Hard", "FirmwareUpdate"))
 
     def _finish(self, job: FirmwareJob) -> None:
         """A final phase: stored until the CSMS has heard it, connectors let go."""

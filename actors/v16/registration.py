@@ -42,6 +42,8 @@ STORAGE_TIMEOUT = 10.0
 class SendBoot:
     """Send a BootNotification now (a TriggerMessage asked for one)."""
 
+    reason: str | None = None  # 2.0.1's BootReason for this one; None: the run's
+
 
 @dataclass(frozen=True)
 class SendHeartbeat:
@@ -88,7 +90,9 @@ def _wanted(event: object) -> object | None:
             return _EvseDown(evse)
         case ConfigChanged(setting=Setting.HEARTBEAT_INTERVAL):
             return event
-        case ChildRestarted(path=path) if (evse := evse_of(path, "connector")) is not None:
+        case ChildRestarted(path=path) if (
+            evse := evse_of(path, "connector") or evse_of(path)
+        ) is not None:
             return _Reannounce(evse)  # a restarted connector may now say something else
     return None
 
@@ -143,7 +147,7 @@ class Registration(Supervised):
             case _Beat() | SendHeartbeat():
                 self._beat()
             case SendBoot():
-                self._boot()
+                self._boot(message.reason)
             case _Reannounce() if self.link_up and self.registration == "Accepted":
                 self._announce_one(message.evse)
             case _Reannounce():
@@ -198,17 +202,17 @@ class Registration(Supervised):
         else:
             self._boot()
 
-    def _boot(self) -> None:
+    def _boot(self, reason: str | None = None) -> None:
         self.boot_attempt += 1
         attempt = self.boot_attempt
         send(
             self.ctx,
-            self.boot_call(),
+            self.boot_call(reason or self.ctx.registration.boot_reason),
             reply_to=self.actor_ref,
             wrap=lambda outcome: _BootDone(attempt, outcome),
         )
 
-    def boot_call(self) -> object:
+    def boot_call(self, reason: str) -> object:  # 1.6 says no reason: unused
         cfg = self.ctx.config
 
         def optional(name: str) -> str | None:

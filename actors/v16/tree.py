@@ -121,7 +121,12 @@ def core_tree(
         ctx.given_up.discard(evse)
         ctx.registry.tell(REGISTRATION, SendStatus(evse))
 
+    def restart(evse: int) -> None:
+        # A running EVSE's new connector resumes from the database, as after a crash.
+        ctx.registry.proxy(EVSES).restart_child(str(evse)).get(timeout=10)
+
     ctx.given_up.respawn = respawn
+    ctx.given_up.restart = restart
 
     head = [
         ChildSpec("scheduler", lambda p: Scheduler.start(p, ctx.clock)),

@@ -29,7 +29,7 @@ from ocppstation.protocol.v201.evse_messages import EVSE_MESSAGES
 class Provisioning(Registration):
     messages: EvseMessages = EVSE_MESSAGES
 
-    def boot_call(self) -> object:
+    def boot_call(self, reason: str) -> object:
         cfg = self.ctx.config
 
         def optional(name: str) -> str | None:
@@ -42,7 +42,7 @@ class Provisioning(Registration):
                 serial_number=optional("ChargePointSerialNumber"),
                 firmware_version=self.ctx.firmware.version or optional("FirmwareVersion"),
             ),
-            reason=BootReasonEnumType(self.ctx.registration.boot_reason),
+            reason=BootReasonEnumType(reason),
         )
 
     def read_boot(self, result: dict[str, Any]) -> tuple[str, int]:

@@ -42,7 +42,7 @@ class RemoteTrigger(Block):
                 if self.ctx.registration.accepted:
                     # F06.FR.17: an accepted station does not boot again on request.
                     return _answer(TriggerMessageStatusEnumType.rejected)
-                return _answer(accepted, Then(REGISTRATION, SendBoot()))
+                return _answer(accepted, Then(REGISTRATION, SendBoot("Triggered")))
             case "Heartbeat":
                 return _answer(accepted, Then(REGISTRATION, SendHeartbeat()))
             case "StatusNotification":
