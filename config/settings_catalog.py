@@ -56,6 +56,7 @@ class Setting(StrEnum):
     MAX_ENERGY_ON_INVALID_ID = "MaxEnergyOnInvalidId"
     MINIMUM_STATUS_DURATION = "MinimumStatusDuration"
     TX_START_POINT = "TxStartPoint"
+    TX_STOP_POINT = "TxStopPoint"
     # Metering
     SAMPLE_INTERVAL = "SampleInterval"
     SAMPLED_MEASURANDS = "SampledMeasurands"
@@ -109,6 +110,7 @@ SETTING_ADDRESSES: Mapping[Setting, Address] = MappingProxyType(
         Setting.MAX_ENERGY_ON_INVALID_ID: _at("TxCtrlr", "MaxEnergyOnInvalidId"),
         Setting.MINIMUM_STATUS_DURATION: _at("OCPP16LegacyCtrlr", "MinimumStatusDuration"),
         Setting.TX_START_POINT: _at("TxCtrlr", "TxStartPoint"),
+        Setting.TX_STOP_POINT: _at("TxCtrlr", "TxStopPoint"),
         Setting.SAMPLE_INTERVAL: _at("SampledDataCtrlr", "TxUpdatedInterval"),
         Setting.SAMPLED_MEASURANDS: _at("SampledDataCtrlr", "TxUpdatedMeasurands"),
         Setting.SAMPLED_MEASURANDS_AT_END: _at("SampledDataCtrlr", "TxEndedMeasurands"),
@@ -126,7 +128,7 @@ _SETTING_AT = {address: setting for setting, address in SETTING_ADDRESSES.items(
 
 # Settings only 2.0.1 has: no 1.6 key holds them, and a 1.6 station reads
 # their default (a transaction starts once the EV is connected and authorized).
-V201_ONLY: frozenset[Setting] = frozenset({Setting.TX_START_POINT})
+V201_ONLY: frozenset[Setting] = frozenset({Setting.TX_START_POINT, Setting.TX_STOP_POINT})
 
 
 def setting_at(address: Address) -> Setting | None:

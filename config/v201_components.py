@@ -58,6 +58,7 @@ from ocppstation.config.device_model import (
     Mutability,
     VariableSpec,
 )
+from ocppstation.protocol.v201 import tx_points
 
 __all__ = [
     "AVAILABILITY_STATES",
@@ -86,10 +87,10 @@ FILE_TRANSFER_PROTOCOLS = ("FTP", "FTPS", "HTTP", "HTTPS", "SFTP")
 # EVConnected, Authorized, DataSigned, PowerPathClosed and EnergyTransfer,
 # what the EVSE honours today. A transaction starts at the first of the
 # start points (PowerPathClosed: connected and authorized both) and ends
-# when the EV leaves or the authorization ends. Other members are refused,
-# not accepted and ignored.
+# when any stop point's condition ends (protocol/v201/tx_points.py). Other
+# members are refused, not accepted and ignored.
 TX_START_POINTS = ("EVConnected", "Authorized", "PowerPathClosed")
-TX_STOP_POINTS = ("EVConnected", "Authorized", "PowerPathClosed")
+TX_STOP_POINTS = tx_points.OFFERED
 TIME_SOURCES = ("Heartbeat", "NTP", "GPS", "RealTimeClock", "MobileNetwork", "RadioTimeTransmitter")
 
 _TEXT_TYPES = (DataType.string, DataType.password_string, DataType.date_time)

@@ -93,10 +93,12 @@ class EvseMessages(Protocol):
         ...
 
     def state_changed(
-        self, connector: int, status: str, timestamp: str, *, tx: TxRef
+        self, connector: int, status: str, timestamp: str, *, tx: TxRef, cause: str | None = None
     ) -> Outgoing | None:
         """The status changed inside a transaction: the message that says
-        so (2.0.1's charging state), or None where the status says it all."""
+        so (2.0.1's charging state), or None where the status says it all.
+        `cause` is a stop Reason (Local, DeAuthorized) that ended the
+        authorization but not the transaction (2.0.1 TxStopPoint)."""
         ...
 
     def stopped(

@@ -829,3 +829,72 @@ def test_b_a_root_that_gives_up_leaves_the_watchdog_mark(
         )
     assert station.wait_failed(5) is not None
     assert "restarts" in (tmp_path / "gave-up").read_text()
+
+
+# -- E TxStopPoint ----------------------------------------------------------------------
+
+
+def _stop_point(peer: Any, points: str, **more: str) -> None:
+    items = [_cv("TxCtrlr", "TxStopPoint", attributeValue=points)]
+    items += [_cv("TxCtrlr", name, attributeValue=value) for name, value in more.items()]
+    answer = peer.call(CP, "SetVariables", {"setVariableData": items})
+    assert {r["attributeStatus"] for r in answer["setVariableResult"]} == {"Accepted"}
+
+
+def _ended(peer: Any) -> dict[str, Any]:
+    [ended] = [e for e in wait_event(peer, "Ended") if e["eventType"] == "Ended"]
+    return ended
+
+
+def test_e_tx_stop_point_ev_connected_outlives_the_driver_until_the_ev_leaves(
+    any_csms201: Any, make_station: StationFactory
+) -> None:
+    station = station201(any_csms201, make_station)
+    _stop_point(any_csms201, "EVConnected")
+    transaction = charging(station, any_csms201)
+    station.tag(1, "TAG-1")  # the driver ends the authorization, not the transaction
+    wait_status(station, 1, "SuspendedEVSE")
+    stopped = _wait_trigger(any_csms201, "StopAuthorized")
+    assert stopped[-1]["eventType"] == "Updated"
+    assert stopped[-1]["transactionInfo"]["chargingState"] == "SuspendedEVSE"
+    assert station.status()["evses"][0]["transaction_id"] == transaction
+    station.unplug(1)
+    ended = _ended(any_csms201)
+    assert ended["transactionInfo"]["transactionId"] == transaction
+    assert ended["transactionInfo"]["stoppedReason"] == "EVDisconnected"
+
+
+def test_e_tx_stop_point_authorized_outlives_the_cable_until_the_driver_stops(
+    csms201: DevCsms, make_station: StationFactory
+) -> None:
+    station = station201(csms201, make_station)
+    _stop_point(csms201, "Authorized", StopTxOnEVSideDisconnect="false")
+    transaction = charging(station, csms201)
+    station.unplug(1)
+    wait_status(station, 1, "SuspendedEV")
+    assert not [e for e in events(csms201) if e["eventType"] == "Ended"]
+    station.tag(1, "TAG-1")
+    ended = _ended(csms201)
+    assert ended["transactionInfo"]["transactionId"] == transaction
+    assert ended["transactionInfo"]["stoppedReason"] == "Local"
+    assert ended["triggerReason"] == "StopAuthorized"
+
+
+def test_e_tx_stop_point_energy_transfer_ends_when_the_ev_stops_drawing(
+    csms201: DevCsms, make_station: StationFactory
+) -> None:
+    station = station201(csms201, make_station)
+    _stop_point(csms201, "EnergyTransfer")
+    charging(station, csms201)
+    station.ev_suspend(1)
+    ended = _ended(csms201)
+    assert ended["transactionInfo"]["stoppedReason"] == "StoppedByEV"
+
+
+def test_e_tx_stop_point_refuses_what_it_cannot_honour(
+    csms201: DevCsms, make_station: StationFactory
+) -> None:
+    station201(csms201, make_station)
+    item = _cv("TxCtrlr", "TxStopPoint", attributeValue="ParkingBayOccupancy")
+    answer = csms201.call(CP, "SetVariables", {"setVariableData": [item]})
+    assert answer["setVariableResult"][0]["attributeStatus"] == "Rejected"

@@ -72,6 +72,7 @@ from ocppstation.protocol.v16.reservation import (
     same_tag,
     usable,
 )
+from ocppstation.protocol.v201 import tx_points
 
 _SESSION = (Status.CHARGING, Status.SUSPENDED_EV, Status.SUSPENDED_EVSE)
 # What a transaction started early (2.0.1 TxStartPoint) still waits for.
@@ -337,20 +338,30 @@ class Connector(Supervised):
                 self._start_transaction("", StartTrigger.CABLE_PLUGGED_IN, pending=AUTHORIZATION)
             elif tx is not None and tx.pending == EV:
                 self._complete(tx, StartTrigger.CABLE_PLUGGED_IN)
-            elif tx is not None:
+            elif tx is not None and not tx.held_back(self.metering.last_reading):
                 self._board(AllowPower(True))  # the EV is back to its running transaction
         elif not plugged and self.state.plugged:
             self._ev_left()
         elif self.tx is not None and previous != hw.pilot:
             if hw.pilot is Pilot.B and self.state.status is Status.CHARGING:
+                if self._ends(ev_connected=True, authorized=True, energy_transfer=False):
+                    self._stop_transaction("StoppedByEV")  # TxStopPoint EnergyTransfer
+                    return
                 self._apply(Event.EV_SUSPEND)
             elif hw.pilot in (Pilot.C, Pilot.D) and self.state.status is Status.SUSPENDED_EV:
                 self._apply(Event.RESUME)
 
     def _ev_left(self) -> None:
-        if self.tx is not None and not bool(
-            self.ctx.setting(Setting.STOP_TX_ON_EV_SIDE_DISCONNECT, True)
-        ):
+        tx = self.tx
+        disconnect_stops = bool(self.ctx.setting(Setting.STOP_TX_ON_EV_SIDE_DISCONNECT, True))
+        if self._stop_points() is not None and tx is not None:
+            # 2.0.1: StopTxOnEVSideDisconnect ends the authorization; the stop
+            # points say whether the transaction ends with the cable.
+            authorized = not tx.deauthorized and not disconnect_stops
+            ends = self._ends(ev_connected=False, authorized=authorized, energy_transfer=False)
+        else:
+            ends = disconnect_stops
+        if tx is not None and not ends:
             # The transaction outlives the cable (1.6 9.1): no power, SuspendedEV,
             # until the driver or the CSMS ends it.
             self._board(AllowPower(False))
@@ -370,7 +381,7 @@ class Connector(Supervised):
             return
         if self.tx is not None and id_tag == self.tx.id_tag:
             # The card that started it may always stop it, without asking anyone.
-            self._stop_transaction("Local")
+            self._deauthorize("Local")
             return
         # Only while free: a reservation never stands between a driver and their own stop.
         reserved = self.reserved.holds if self.tx is None else ()
@@ -414,7 +425,7 @@ class Connector(Supervised):
         if tx is not None:
             parent = message.info.get("parentIdTag")
             if message.accepted and may_stop(message.id_tag, parent, tx.id_tag, tx.parent_id_tag):
-                self._stop_transaction("Local")
+                self._deauthorize("Local")
             else:
                 self.log.info(
                     "tag %s may not stop the transaction of %s", message.id_tag, tx.id_tag
@@ -454,6 +465,39 @@ class Connector(Supervised):
         if remote is not None and remote.id_tag == id_tag:
             return StartTrigger.REMOTE_START
         return StartTrigger.AUTHORIZED
+
+    def _stop_points(self) -> tuple[str, ...] | None:
+        """2.0.1's TxStopPoint; None in 1.6, whose transactions end as 1.6 says."""
+        points = self.ctx.setting(Setting.TX_STOP_POINT, None)
+        return None if points is None else tuple(points)
+
+    def _ends(self, *, ev_connected: bool, authorized: bool, energy_transfer: bool) -> bool:
+        """Whether the stop points end the transaction now (1.6: never by this rule)."""
+        points = self._stop_points()
+        now = tx_points.Conditions(ev_connected, authorized, energy_transfer)
+        return points is not None and tx_points.ends(points, now)
+
+    def _deauthorize(self, reason: str) -> None:
+        """The driver (Local) or the CSMS (DeAuthorized) ends the authorization.
+
+        In 1.6, and in 2.0.1 with a stop point it ends (Authorized,
+        PowerPathClosed, EnergyTransfer), the transaction ends. Otherwise
+        (2.0.1 TxStopPoint EVConnected alone) it goes on without energy,
+        SuspendedEVSE, until a stop point ends it: the EV leaving.
+        """
+        tx = self.tx
+        if tx is None:
+            return
+        plugged = self.state.plugged
+        if self._stop_points() is None or self._ends(
+            ev_connected=plugged, authorized=False, energy_transfer=False
+        ):
+            self._stop_transaction(reason)
+            return
+        self.log.info("%s ends the authorization of %s; the transaction goes on", reason, tx.id_tag)
+        tx.deauthorized = True
+        self._board(AllowPower(False))
+        self._apply(Event.EVSE_SUSPEND, cause=reason)
 
     def _starts_at(self, point: str) -> bool:
         """Whether 2.0.1's TxStartPoint starts a transaction at `point` (1.6 never)."""
@@ -575,8 +619,8 @@ class Connector(Supervised):
         if amps <= 0 and status in (Status.CHARGING, Status.SUSPENDED_EV):
             self._apply(Event.EVSE_SUSPEND)
         elif amps > 0 and status is Status.SUSPENDED_EVSE:
-            if tx.over_energy_cap(self.metering.last_reading):
-                return  # suspended for MaxEnergyOnInvalidId, not for the limit
+            if tx.held_back(self.metering.last_reading):
+                return  # suspended for MaxEnergyOnInvalidId or the driver, not for the limit
             # Back to whatever the EV does: an EV not drawing (pilot B) is SuspendedEV.
             self._apply(Event.EV_SUSPEND if self.pilot is Pilot.B else Event.RESUME)
 
@@ -595,7 +639,7 @@ class Connector(Supervised):
             return
         if bool(self.ctx.setting(Setting.STOP_TX_ON_INVALID_ID, True)):
             self.log.info("CSMS refused %s (%s): stopping", tx.id_tag, status)
-            self._stop_transaction("DeAuthorized")
+            self._deauthorize("DeAuthorized")
             return
         # Not stopping: energy goes on up to MaxEnergyOnInvalidId, then is suspended.
         cap = self.ctx.setting(Setting.MAX_ENERGY_ON_INVALID_ID, None)
@@ -761,8 +805,10 @@ class Connector(Supervised):
         elif was_held and not share.holds:
             self._apply(Event.RESERVATION_END)
 
-    def _apply(self, event: Event, then: Event | None = None) -> None:
-        """Step the status machine; `then` steps on before anyone is told."""
+    def _apply(self, event: Event, then: Event | None = None, cause: str | None = None) -> None:
+        """Step the status machine; `then` steps on before anyone is told.
+        `cause`: a stop Reason that changed the charging state without ending
+        the transaction (the driver's or the CSMS's deauthorization)."""
         try:
             new = step(self.state, event)
             if then is not None:
@@ -779,7 +825,7 @@ class Connector(Supervised):
         if changed:
             # A transaction still waiting for its EV or driver has no charging state to tell.
             if self.tx is not None and self.tx.pending is None:
-                self._state_changed(self.tx)
+                self._state_changed(self.tx, cause)
             self._notify()
 
     def _notify(self, *, at_once: bool = False) -> None:
@@ -800,11 +846,13 @@ class Connector(Supervised):
         status = self.state.status.value
         self.ctx.bus.publish(ConnectorChanged(self.evse, status, self.error_code))
 
-    def _state_changed(self, tx: Transaction) -> None:
+    def _state_changed(self, tx: Transaction, cause: str | None = None) -> None:
         """Inside a transaction, what the version says of a new status (2.0.1:
         a TransactionEvent with the charging state), queued with it."""
         ref = tx.ref(self._offline())
-        out = self.messages.state_changed(self.evse, self.state.status.value, self._now(), tx=ref)
+        out = self.messages.state_changed(
+            self.evse, self.state.status.value, self._now(), tx=ref, cause=cause
+        )
         self._queue_event(tx, out)
 
     def _queue_event(self, tx: Transaction, out: Outgoing | None) -> None:

@@ -32,6 +32,9 @@ class Transaction:
     # 2.0.1's TxStartPoint may start it before both conditions of power hold:
     # what it still waits for ("authorization", "ev"), or None once charging may run.
     pending: str | None = None
+    # 2.0.1: the driver ended the authorization, but no TxStopPoint ended the
+    # transaction with it (e.g. EVConnected alone): it runs on without energy.
+    deauthorized: bool = False
 
     def ref(self, offline: bool = False) -> TxRef:
         """The reference its next message would have, not yet counted."""
@@ -45,6 +48,10 @@ class Transaction:
 
     def over_energy_cap(self, reading: MeterReading) -> bool:
         return self.energy_cap_wh is not None and reading.energy_wh >= self.energy_cap_wh
+
+    def held_back(self, reading: MeterReading) -> bool:
+        """No energy for it whatever the EV or the limit says."""
+        return self.deauthorized or self.over_energy_cap(reading)
 
 
 def end_stored(

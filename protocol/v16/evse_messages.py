@@ -105,7 +105,7 @@ class V16EvseMessages:
         return None  # 1.6 starts a transaction once both conditions hold
 
     def state_changed(
-        self, connector: int, status: str, timestamp: str, *, tx: TxRef
+        self, connector: int, status: str, timestamp: str, *, tx: TxRef, cause: str | None = None
     ) -> Outgoing | None:
         return None  # StatusNotification says it
 

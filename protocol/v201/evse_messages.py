@@ -70,6 +70,8 @@ _STOP: Mapping[str, tuple[ReasonEnumType, TriggerReasonEnumType]] = {
     "Other": (ReasonEnumType.other, TriggerReasonEnumType.abnormal_condition),
     # Started by the authorization, and the EV never came (EVConnectionTimeOut).
     "Timeout": (ReasonEnumType.timeout, TriggerReasonEnumType.ev_connect_timeout),
+    # 2.0.1 only: TxStopPoint EnergyTransfer ended it when the EV stopped drawing.
+    "StoppedByEV": (ReasonEnumType.stopped_by_ev, TriggerReasonEnumType.charging_state_changed),
 }
 
 _METER_TRIGGER = {
@@ -264,16 +266,19 @@ class V201EvseMessages:
         )
 
     def state_changed(
-        self, connector: int, status: str, timestamp: str, *, tx: TxRef
+        self, connector: int, status: str, timestamp: str, *, tx: TxRef, cause: str | None = None
     ) -> Outgoing | None:
         state = _CHARGING_STATE.get(status)
         if state is None:
             return None
+        trigger = TriggerReasonEnumType.charging_state_changed
+        if cause is not None:
+            trigger = _STOP[cause][1]  # StopAuthorized, Deauthorized
         return _out(
             call.TransactionEvent(
                 event_type=TransactionEventEnumType.updated,
                 timestamp=timestamp,
-                trigger_reason=TriggerReasonEnumType.charging_state_changed,
+                trigger_reason=trigger,
                 seq_no=tx.seq_no,
                 offline=tx.offline or None,
                 transaction_info=TransactionType(
