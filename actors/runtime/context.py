@@ -26,6 +26,7 @@ from ocppstation.actors.runtime.holders import (
     TlsHolder,
 )
 from ocppstation.actors.runtime.registry import Registry
+from ocppstation.actors.runtime.scheduler import Arm, check_delay, check_interval, new_timer_id
 from ocppstation.actors.settings.view import StationSettings
 from ocppstation.config.loader import StationConfig
 from ocppstation.config.settings_catalog import Setting
@@ -120,11 +121,25 @@ class StationContext:
         return self.settings.view.get(setting, default)
 
     def call_later(self, delay: float, target: pykka.ActorRef[Any], message: object) -> int:
-        """Arm a one-shot timer; a target that stops first simply misses it."""
-        return self._scheduler().call_later(delay, target, message).get(timeout=5)
+        """Arm a one-shot timer; a target that stops first simply misses it.
+
+        Told, not asked: a timer per CALL and per sample must not cost a
+        round trip. Raises LookupError while the scheduler is not running
+        (its restart restarts the armer, which arms anew).
+        """
+        check_delay(delay)
+        return self._arm(Arm(new_timer_id(), target, message, self.clock.monotonic() + delay))
 
     def call_every(self, interval: float, target: pykka.ActorRef[Any], message: object) -> int:
-        return self._scheduler().call_every(interval, target, message).get(timeout=5)
+        check_interval(interval)
+        origin = self.clock.monotonic() + interval
+        return self._arm(Arm(new_timer_id(), target, message, origin, interval))
+
+    def _arm(self, arm: Arm) -> int:
+        if not self.registry.tell(SCHEDULER, arm):
+            msg = f"no live actor registered at {SCHEDULER!r}"
+            raise LookupError(msg)
+        return arm.timer_id
 
     def cancel(self, timer_id: int | None) -> None:
         if timer_id is None:

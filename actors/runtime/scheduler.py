@@ -1,8 +1,11 @@
 """Timers for every actor of a station, on an injectable clock.
 
 No actor sleeps: it asks the Scheduler to tell it a message later, once or
-periodically. Call the methods through ``ref.proxy()`` (or ask); a timer is
-armed once the call's future resolves.
+periodically. The station's actors arm timers with a told `Arm` (through
+StationContext.call_later): the id and the deadline are the caller's, so
+arming costs no round trip, and the timer is armed before any clock advance
+told after it (one inbox, in order). The methods, through ``ref.proxy()``,
+do the same and answer the id.
 
 On a real clock a small waker thread waits (on a Condition, with a timeout)
 until the next deadline and pokes the actor. On a ManualClock (FakeClock) there
@@ -29,7 +32,7 @@ from pykka import ActorDeadError, ActorRef
 from ocppstation.actors.clock import Clock, ManualClock
 from ocppstation.actors.runtime.base import Place, Supervised
 
-__all__ = ["Scheduler"]
+__all__ = ["Arm", "Scheduler", "new_timer_id"]
 
 ADVANCE_TIMEOUT = 10.0
 """Seconds a FakeClock.advance() waits for one scheduler to deliver."""
@@ -38,6 +41,40 @@ ADVANCE_TIMEOUT = 10.0
 @dataclass(frozen=True)
 class _Due:
     """Fire whatever is due now (from the waker or a clock advance)."""
+
+
+# Ids are unique in the process, so a caller can name its timer before the
+# scheduler has it (a cancel told after the Arm finds it, in inbox order).
+_timer_ids = itertools.count(1)
+_timer_ids_lock = threading.Lock()
+
+
+def new_timer_id() -> int:
+    with _timer_ids_lock:
+        return next(_timer_ids)
+
+
+@dataclass(frozen=True)
+class Arm:
+    """Tell `message` to `target` at `origin` on the clock, then every `interval` s."""
+
+    timer_id: int
+    target: ActorRef[Any]
+    message: object
+    origin: float
+    interval: float | None = None
+
+
+def check_delay(delay: float) -> None:
+    if delay < 0 or math.isnan(delay):
+        msg = f"delay must be >= 0, got {delay}"
+        raise ValueError(msg)
+
+
+def check_interval(interval: float) -> None:
+    if not interval > 0 or math.isinf(interval):
+        msg = f"interval must be > 0 and finite, got {interval}"
+        raise ValueError(msg)
 
 
 @dataclass(slots=True)
@@ -63,7 +100,6 @@ class Scheduler(Supervised):
     def __init__(self, place: Place, clock: Clock) -> None:
         super().__init__(place)
         self._clock = clock
-        self._ids = itertools.count(1)
         self._timers: dict[int, _Timer] = {}
         # (deadline, id): ties fire in creation order. Cancelled or moved
         # timers leave stale entries, skipped when popped.
@@ -88,17 +124,19 @@ class Scheduler(Supervised):
         if isinstance(message, _Due):
             self._fire_due()
             return None
+        if isinstance(message, Arm):
+            timer = _Timer(message.target, message.message, message.origin, message.interval)
+            self._add(timer, message.timer_id)
+            return None
         return super().receive(message)
 
     # -- API (through proxy or ask) --
 
     def call_later(self, delay: float, target: ActorRef[Any], message: object) -> int:
         """Tell ``message`` to ``target`` once, ``delay`` seconds from now."""
-        if delay < 0 or math.isnan(delay):
-            msg = f"delay must be >= 0, got {delay}"
-            raise ValueError(msg)
+        check_delay(delay)
         deadline = self._clock.monotonic() + delay
-        return self._add(_Timer(target, message, deadline, None))
+        return self._add(_Timer(target, message, deadline, None), new_timer_id())
 
     def call_every(
         self,
@@ -113,14 +151,12 @@ class Scheduler(Supervised):
         If deliveries fall behind (a long clock jump), the missed periods
         fire once and the timer stays on its grid.
         """
-        if not interval > 0 or math.isinf(interval):
-            msg = f"interval must be > 0 and finite, got {interval}"
-            raise ValueError(msg)
+        check_interval(interval)
         if first is not None and (first < 0 or math.isnan(first)):
             msg = f"first must be >= 0, got {first}"
             raise ValueError(msg)
         origin = self._clock.monotonic() + (interval if first is None else first)
-        return self._add(_Timer(target, message, origin, interval))
+        return self._add(_Timer(target, message, origin, interval), new_timer_id())
 
     def cancel(self, timer_id: int) -> None:
         """Forget a timer; unknown or already fired ids are ignored."""
@@ -148,8 +184,7 @@ class Scheduler(Supervised):
             msg = f"scheduler {self.path!r} did not deliver within {ADVANCE_TIMEOUT} s"
             raise TimeoutError(msg) from exc
 
-    def _add(self, timer: _Timer) -> int:
-        timer_id = next(self._ids)
+    def _add(self, timer: _Timer, timer_id: int) -> int:
         self._timers[timer_id] = timer
         heapq.heappush(self._heap, (timer.deadline, timer_id))
         # A timer due already (delay 0) fires now, on either kind of clock.
