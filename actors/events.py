@@ -102,6 +102,14 @@ class TokenJudged:
 
 
 @dataclass(frozen=True)
+class LocalListChanged:
+    """The Local Authorization List took an update (SendLocalList Accepted)."""
+
+    version: int  # what the update carried
+    entries: int  # how many the list holds now
+
+
+@dataclass(frozen=True)
 class TransactionStarted:
     evse: int
     transaction_id: TransactionId  # 1.6: the CSMS's integer

@@ -16,20 +16,23 @@ can tell its group (`protocol.v16.reservation.gate`).
 It also answers SendLocalList and GetLocalListVersion by the rules of
 `protocol.v16.local_list`; the list lives in storage and is used only while
 LocalAuthListEnabled (a station without the Local Auth List Management
-profile does not have that key, and has no list).
+profile does not have that key, and has no list). Each update taken is
+published as `LocalListChanged`. The 2.0.1 block answers them by the same
+rules in its own words (the `list_*` methods, `LIST_DIALECT`).
 """
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, ClassVar
 
 import pykka
 from ocpp.v16 import call_result
 from ocpp.v16.enums import ClearCacheStatus, UpdateStatus
 
-from ocppstation.actors.events import Online
+from ocppstation.actors.events import LocalListChanged, Online
 from ocppstation.actors.link.rpc import Answer, Inbound, Outcome, ReadyQuery, submit
 from ocppstation.actors.messages import Identified, Identify, Learned
 from ocppstation.actors.runtime.base import Place, Supervised
@@ -38,7 +41,7 @@ from ocppstation.config.settings_catalog import Setting
 from ocppstation.protocol.errors import NotSupported
 from ocppstation.protocol.payloads import dump
 from ocppstation.protocol.v16 import local_list
-from ocppstation.protocol.v16.authorization import Policy, Verdict, decide
+from ocppstation.protocol.v16.authorization import Decision, Policy, Verdict, decide
 from ocppstation.protocol.v16.reservation import Gate, gate
 
 STORAGE_TIMEOUT = 10.0
@@ -51,6 +54,8 @@ class _Asked:
 
 
 class Auth(Supervised):
+    LIST_DIALECT: ClassVar[local_list.Dialect] = local_list.V16
+
     def __init__(self, place: Place, ctx: StationContext) -> None:
         super().__init__(place)
         self.ctx = ctx
@@ -128,8 +133,11 @@ class Auth(Supervised):
             now=self._now(),
         )
         if decision.verdict is Verdict.ASK:
-            self._authorize(request)
-            return
+            refused = self.held_back(decision, listed, policy, online=online)
+            if refused is None:
+                self._authorize(request)
+                return
+            decision = refused
         behind = (listed if decision.source == "list" else cached) or {}
         info = {**behind, "status": decision.status}
         self._reply(
@@ -158,6 +166,35 @@ class Auth(Supervised):
     def as_tag_info(self, info: dict[str, Any]) -> dict[str, Any]:
         """What the CSMS said of a token in a transaction message's answer, as an idTagInfo."""
         return info
+
+    def held_back(
+        self, decision: Decision, listed: dict[str, Any] | None, policy: Policy, *, online: bool
+    ) -> Decision | None:
+        """A refusal instead of the Authorize `decision` asks for, or None to ask.
+
+        1.6 always asks; 2.0.1's DisablePostAuthorize may say not to.
+        """
+        return None
+
+    # The Local Authorization List in the version's words: SendLocalList's
+    # request as (updateType, version, entries in 1.6's shape), the limits,
+    # and the two answers.
+
+    def list_update(self, payload: dict[str, Any]) -> tuple[str, int, list[dict[str, Any]]]:
+        entries = list(payload.get("localAuthorizationList") or [])
+        return str(payload["updateType"]), int(payload["listVersion"]), entries
+
+    def list_limits(self) -> local_list.Limits:
+        return local_list.Limits(
+            max_length=int(self.ctx.setting(Setting.LOCAL_LIST_MAX_ENTRIES, 0)),
+            send_max_length=int(self.ctx.setting(Setting.LOCAL_LIST_ITEMS_PER_MESSAGE, 0)),
+        )
+
+    def list_answer(self, status: str) -> dict[str, Any]:
+        return dump(call_result.SendLocalList(UpdateStatus(status)))
+
+    def list_version_answer(self, version: int) -> dict[str, Any]:
+        return dump(call_result.GetLocalListVersion(version))
 
     def _refuse_reserved(
         self, request: Identify, known: dict[str, Any] | None, *, online: bool = True
@@ -206,10 +243,9 @@ class Auth(Supervised):
         call = message.call
         result: dict[str, Any] | NotSupported
         if call.action == "SendLocalList":
-            updated = UpdateStatus(self._send_local_list(call.payload))
-            result = dump(call_result.SendLocalList(updated))
+            result = self.list_answer(self._send_local_list(call.payload))
         elif call.action == "GetLocalListVersion":
-            result = dump(call_result.GetLocalListVersion(self._list_version()))
+            result = self.list_version_answer(self._list_version())
         elif call.action != "ClearCache":
             result = NotSupported(call.action)
         elif not bool(self.ctx.setting(Setting.AUTH_CACHE_ENABLED, True)):
@@ -225,13 +261,19 @@ class Auth(Supervised):
             enabled=self._list_enabled(),
             stored_version=storage.local_list.version().get(timeout=STORAGE_TIMEOUT),
             size=storage.local_list.size().get(timeout=STORAGE_TIMEOUT),
+            dialect=self.LIST_DIALECT,
         )
 
     def _send_local_list(self, payload: dict[str, Any]) -> str:
         storage = self.ctx.storage()
-        entries = list(payload.get("localAuthorizationList") or [])
-        update_type = payload["updateType"]
-        version = int(payload["listVersion"])
+        update_type, version, entries = self.list_update(payload)
+        limits = self.list_limits()
+        # Only 2.0.1 limits the bytes; the request as the CSMS sent it, compact.
+        size_bytes = (
+            len(json.dumps(payload, separators=(",", ":"), ensure_ascii=False).encode())
+            if limits.send_max_bytes
+            else 0
+        )
         present: set[str] = set()
         if update_type == local_list.DIFFERENTIAL and self._list_enabled():
             tags = [str(e["idTag"]) for e in entries]
@@ -244,10 +286,9 @@ class Auth(Supervised):
             current_version=self._list_version(),
             current_size=storage.local_list.size().get(timeout=STORAGE_TIMEOUT),
             present=present,
-            limits=local_list.Limits(
-                max_length=int(self.ctx.setting(Setting.LOCAL_LIST_MAX_ENTRIES, 0)),
-                send_max_length=int(self.ctx.setting(Setting.LOCAL_LIST_ITEMS_PER_MESSAGE, 0)),
-            ),
+            limits=limits,
+            dialect=self.LIST_DIALECT,
+            size_bytes=size_bytes,
         )
         if judgement.status != local_list.ACCEPTED:
             self.log.info("SendLocalList %s v%d: %s", update_type, version, judgement.reason)
@@ -263,6 +304,12 @@ class Auth(Supervised):
             self.log.error("SendLocalList %s v%d not stored: %s", update_type, version, exc)
             return local_list.FAILED
         self.log.info("local list %s update to version %d", update_type, version)
+        try:
+            size = int(storage.local_list.size().get(timeout=STORAGE_TIMEOUT))
+        except Exception as exc:  # stored all the same: only the event goes without
+            self.log.warning("local list size not read after the update: %s", exc)
+        else:
+            self.ctx.bus.publish(LocalListChanged(version, size))
         return local_list.ACCEPTED
 
     def _now(self) -> datetime:

@@ -4,6 +4,11 @@
 holds now; only an Accepted update is then stored. `reported_version` is
 what GetLocalListVersion answers.
 
+OCPP 2.0.1 (D01, D02) has the same rules with a few other answers; a
+`Dialect` holds them (`V16`, the default, and `V201`), so both versions
+share one set of rules. 2.0.1's entries come in 1.6's shape (idTag,
+idTagInfo), read so by the 2.0.1 authorization block.
+
 Decisions worth knowing:
 
 - A station without the list (LocalAuthListEnabled false, or the profile
@@ -24,6 +29,21 @@ Decisions worth knowing:
   the last (emptying) update carried: the spec's 0 means "empty". A
   Differential update is compared with that reported version, the one the
   CSMS can know, so after emptying the list any version above 0 is taken.
+
+2.0.1 (`V201`) differs where its requirements say so:
+
+- A disabled list (LocalAuthListCtrlr.Enabled false) answers Failed, and
+  GetLocalListVersion reports 0 (D02.FR.03): 2.0.1 has no NotSupported
+  status and no -1.
+- versionNumber must be above 0 (D01.FR.18), for every update: 0 means
+  "no list installed".
+- GetLocalListVersion reports the version of the last update, also of one
+  that emptied the list, as libocpp does: in 2.0.1 only "no update ever"
+  (or a disabled list) is 0, since no update may carry 0.
+- An update larger than LocalAuthListCtrlr.BytesPerMessage fails like one
+  with more entries than ItemsPerMessage. The spec gives the CSMS the
+  limits (D01.FR.11) and no answer for a station that gets more; Failed
+  is what leaves the list as it was and tells the CSMS to try again.
 """
 
 from __future__ import annotations
@@ -45,6 +65,21 @@ DIFFERENTIAL = "Differential"
 class Limits:
     max_length: int  # LocalAuthListMaxLength: entries the list may hold
     send_max_length: int  # SendLocalListMaxLength: entries one SendLocalList may carry
+    send_max_bytes: int = 0  # 2.0.1's BytesPerMessage: 0 is no limit
+
+
+@dataclass(frozen=True)
+class Dialect:
+    """Where the versions' answers differ; the rules themselves are one."""
+
+    disabled: str  # SendLocalList's answer while the list is disabled
+    no_list_version: int  # GetLocalListVersion while the list is disabled
+    min_version: int  # the lowest listVersion an update may carry
+    empty_is_zero: bool  # an empty list reports version 0 (1.6), or its own (2.0.1)
+
+
+V16 = Dialect(disabled=NOT_SUPPORTED, no_list_version=-1, min_version=0, empty_is_zero=True)
+V201 = Dialect(disabled=FAILED, no_list_version=0, min_version=1, empty_is_zero=False)
 
 
 @dataclass(frozen=True)
@@ -68,26 +103,33 @@ def judge_update(
     current_size: int,
     present: Collection[str],
     limits: Limits,
+    dialect: Dialect = V16,
+    size_bytes: int = 0,
 ) -> Judgement:
     """The answer to SendLocalList(`version`, `update_type`, `entries`).
 
     `current_version` is what GetLocalListVersion reports now
     (`reported_version`). `present` holds those of the entries' idTags
     already in the list (any case); only a Differential update needs it, to
-    know the size afterwards.
+    know the size afterwards. `size_bytes` is the request's size on the
+    wire, checked against `limits.send_max_bytes`.
     """
     if not enabled:
-        return Judgement(NOT_SUPPORTED, "the local authorization list is disabled")
+        return Judgement(dialect.disabled, "the local authorization list is disabled")
     if len(entries) > limits.send_max_length:
         return Judgement(
             FAILED,
             f"{len(entries)} entries, more than SendLocalListMaxLength {limits.send_max_length}",
         )
+    if limits.send_max_bytes and size_bytes > limits.send_max_bytes:
+        return Judgement(
+            FAILED, f"{size_bytes} bytes, more than BytesPerMessage {limits.send_max_bytes}"
+        )
     keys = [tag_key(str(entry.get("idTag", ""))) for entry in entries]
     if len(set(keys)) != len(keys):
         return Judgement(FAILED, "an idTag appears more than once")
-    if version < 0:
-        return Judgement(FAILED, f"listVersion {version} is negative")
+    if version < dialect.min_version:
+        return Judgement(FAILED, f"listVersion {version} is below {dialect.min_version}")
     if update_type == FULL:
         if any("idTagInfo" not in entry for entry in entries):
             return Judgement(FAILED, "a Full update needs an idTagInfo for every entry")
@@ -117,10 +159,12 @@ def judge_update(
     return Judgement(ACCEPTED)
 
 
-def reported_version(*, enabled: bool, stored_version: int, size: int) -> int:
-    """GetLocalListVersion's listVersion: -1 without a list, 0 for an empty one."""
+def reported_version(
+    *, enabled: bool, stored_version: int, size: int, dialect: Dialect = V16
+) -> int:
+    """GetLocalListVersion's listVersion: 1.6's -1 without a list, 0 for an empty one."""
     if not enabled:
-        return -1
-    if size == 0:
+        return dialect.no_list_version
+    if size == 0 and dialect.empty_is_zero:
         return 0
     return stored_version
