@@ -49,6 +49,7 @@ from typing import Any
 
 from ocpp.v201.enums import ConnectorEnumType, MeasurandEnumType
 
+from ocppstation.config import keys_v16
 from ocppstation.config.device_model import (
     Address,
     AddressError,
@@ -94,6 +95,8 @@ TX_STOP_POINTS = tx_points.OFFERED
 TIME_SOURCES = ("Heartbeat", "NTP", "GPS", "RealTimeClock", "MobileNetwork", "RadioTimeTransmitter")
 
 _TEXT_TYPES = (DataType.string, DataType.password_string, DataType.date_time)
+_LIST_MAX_LENGTH = keys_v16.KEYS["LocalAuthListMaxLength"].default
+assert isinstance(_LIST_MAX_LENGTH, int)
 
 # The largest attributeValue GetVariables / NotifyReport can carry.
 VALUE_SIZE = 2500
@@ -309,7 +312,9 @@ _CONTROLLERS: Mapping[str, tuple[_Var, ...]] = {
         *_enabled(),
         _Var("BytesPerMessage", I, 65536, RO, min_limit=1),
         _Var("DisablePostAuthorize", B, False),
-        _Var("Entries", I, 0, RO, min_limit=0),
+        # Live: how many the list holds. maxLimit: how many it may (D01.FR.12),
+        # 1.6's LocalAuthListMaxLength, which the station enforces in both.
+        _Var("Entries", I, 0, RO, min_limit=0, max_limit=_LIST_MAX_LENGTH),
         _Var("ItemsPerMessage", I, 100, RO, min_limit=0),
         _Var("Storage", I, None, RO, unit="B", min_limit=0),
     ),

@@ -35,7 +35,7 @@ from ocpp.v201.enums import (
     SetVariableStatusEnumType,
 )
 
-from ocppstation.actors.events import ConfigChanged, ConnectorChanged
+from ocppstation.actors.events import ConfigChanged, ConnectorChanged, LocalListChanged
 from ocppstation.actors.link.rpc import Answer, Inbound, send
 from ocppstation.actors.runtime.base import Place, Supervised
 from ocppstation.actors.runtime.context import RPC, STORAGE, StationContext
@@ -60,6 +60,8 @@ SETTINGS = "settings"
 STORAGE_TIMEOUT = 5.0
 
 _DEVICE_DATA = "DeviceDataCtrlr"
+# Live, as the AvailabilityStates: kept by the authorization block's updates.
+_LIST_ENTRIES = Address("LocalAuthListCtrlr", "Entries")
 
 
 def _limit(values: Mapping[Address, Value], variable: str, instance: str, default: int) -> int:
@@ -149,8 +151,12 @@ class DeviceModel(Supervised):
 
     def setup(self) -> None:
         self._unsubscribe = self.ctx.forward(
-            self.actor_ref, lambda e: e if isinstance(e, ConnectorChanged) else None
+            self.actor_ref,
+            lambda e: e if isinstance(e, ConnectorChanged | LocalListChanged) else None,
         )
+        if self.persistent:
+            size = self.ctx.storage().local_list.size().get(timeout=STORAGE_TIMEOUT)
+            self.values[_LIST_ENTRIES] = int(size)
         # The EVSEs announce themselves when they start; a restart of this
         # actor inside the run asks them for what it missed.
         evses = list(self.ctx.config.evse_numbers)
@@ -192,6 +198,8 @@ class DeviceModel(Supervised):
         match message:
             case ConnectorChanged(evse=evse, status=status):
                 self._availability(evse, status)
+            case LocalListChanged(entries=entries):
+                self.values[_LIST_ENTRIES] = entries
             case _Then(run=run):
                 run()
             case Inbound():

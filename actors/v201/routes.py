@@ -26,6 +26,8 @@ ROUTES: Mapping[str, str] = {
     "GetBaseReport": SETTINGS,
     "GetReport": SETTINGS,
     "ClearCache": AUTH,
+    "SendLocalList": AUTH,
+    "GetLocalListVersion": AUTH,
     "InstallCertificate": SECURITY,
     "GetInstalledCertificateIds": SECURITY,
     "DeleteCertificate": SECURITY,
