@@ -364,3 +364,18 @@ def test_the_2_0_1_dialect_answers_only_in_2_0_1_words(
         assert len(set(values)) == len(values)  # D01.FR.06
     if version < 1:
         assert judgement.status == "Failed"
+
+
+def test_the_2_0_1_dialect_reports_0_only_before_any_update_or_when_disabled() -> None:
+    def reported(enabled: bool, stored: int, size: int, dialect: local_list.Dialect) -> int:
+        return local_list.reported_version(
+            enabled=enabled, stored_version=stored, size=size, dialect=dialect
+        )
+
+    assert reported(False, 5, 3, local_list.V201) == 0  # D02.FR.03
+    assert reported(True, 0, 0, local_list.V201) == 0  # D02.FR.02: no update yet
+    assert reported(True, 9, 0, local_list.V201) == 9  # emptied by the update of version 9
+    assert reported(True, 9, 2, local_list.V201) == 9
+    # 1.6 as it was: -1 without a list, 0 for an empty one.
+    assert reported(False, 5, 3, local_list.V16) == -1
+    assert reported(True, 9, 0, local_list.V16) == 0
