@@ -14,8 +14,8 @@ run on the actor's thread like the actor's own::
 The stores: ``settings`` (settings_store.py), ``availability``,
 ``auth_cache``, ``local_list``, ``reservations``, ``profiles``,
 ``certificates`` and ``csr_key`` (certificates.py), ``firmware_job``,
-``transactions`` (with the steps that queue their message in the same
-commit) and ``queue``.
+``network_profiles`` (2.0.1's SetNetworkProfile), ``transactions`` (with
+the steps that queue their message in the same commit) and ``queue``.
 
 Every method that writes has committed (WAL, ``synchronous=FULL`` unless told
 otherwise) when it returns, so an acknowledged write is on disk before the
@@ -48,6 +48,7 @@ from ocppstation.actors.storage.connection import Connection, StorageError
 from ocppstation.actors.storage.firmware_job import FirmwareJobStore
 from ocppstation.actors.storage.local_list import LocalList
 from ocppstation.actors.storage.migrations import apply_migrations, load_migrations
+from ocppstation.actors.storage.network_profiles import NetworkProfileStore
 from ocppstation.actors.storage.profiles import ChargingProfiles
 from ocppstation.actors.storage.queue import MessageQueue
 from ocppstation.actors.storage.reservations import Reservations
@@ -102,6 +103,7 @@ class Storage(Supervised):
         self.certificates = Certificates(self._db)
         self.csr_key = CsrKey(self._db)
         self.firmware_job = FirmwareJobStore(self._db)
+        self.network_profiles = NetworkProfileStore(self._db)
         self.transactions = Transactions(self._db)
         self.queue = MessageQueue(self._db)
         super().__init__(place)
