@@ -39,6 +39,8 @@ class Setting(StrEnum):
     TRANSACTION_MESSAGE_RETRY_INTERVAL = "TransactionMessageRetryInterval"
     FILE_TRANSFER_PROTOCOLS = "FileTransferProtocols"
     FEATURE_PROFILES = "FeatureProfiles"
+    NETWORK_CONFIGURATION_PRIORITY = "NetworkConfigurationPriority"
+    NETWORK_PROFILE_CONNECTION_ATTEMPTS = "NetworkProfileConnectionAttempts"
     # Authorization
     AUTHORIZE_REMOTE_START = "AuthorizeRemoteStart"
     LOCAL_PRE_AUTHORIZE = "LocalPreAuthorize"
@@ -92,6 +94,12 @@ SETTING_ADDRESSES: Mapping[Setting, Address] = MappingProxyType(
             "OCPPCommCtrlr", "MessageAttemptInterval", "TransactionEvent"
         ),
         Setting.FILE_TRANSFER_PROTOCOLS: _at("OCPPCommCtrlr", "FileTransferProtocols"),
+        Setting.NETWORK_CONFIGURATION_PRIORITY: _at(
+            "OCPPCommCtrlr", "NetworkConfigurationPriority"
+        ),
+        Setting.NETWORK_PROFILE_CONNECTION_ATTEMPTS: _at(
+            "OCPPCommCtrlr", "NetworkProfileConnectionAttempts"
+        ),
         Setting.FEATURE_PROFILES: _at("OCPP16LegacyCtrlr", "SupportedFeatureProfiles"),
         Setting.AUTHORIZE_REMOTE_START: _at("AuthCtrlr", "AuthorizeRemoteStart"),
         Setting.LOCAL_PRE_AUTHORIZE: _at("AuthCtrlr", "LocalPreAuthorize"),
@@ -128,7 +136,14 @@ _SETTING_AT = {address: setting for setting, address in SETTING_ADDRESSES.items(
 
 # Settings only 2.0.1 has: no 1.6 key holds them, and a 1.6 station reads
 # their default (a transaction starts once the EV is connected and authorized).
-V201_ONLY: frozenset[Setting] = frozenset({Setting.TX_START_POINT, Setting.TX_STOP_POINT})
+V201_ONLY: frozenset[Setting] = frozenset(
+    {
+        Setting.TX_START_POINT,
+        Setting.TX_STOP_POINT,
+        Setting.NETWORK_CONFIGURATION_PRIORITY,
+        Setting.NETWORK_PROFILE_CONNECTION_ATTEMPTS,
+    }
+)
 
 
 def setting_at(address: Address) -> Setting | None:

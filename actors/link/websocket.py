@@ -50,6 +50,7 @@ from ocppstation.actors.events import (
     LinkChanged,
     VersionChosen,
 )
+from ocppstation.actors.link.endpoints import Endpoint, Endpoints
 from ocppstation.actors.link.rpc import FrameIn, LinkDown, LinkUp, Outgoing, Reconnect, SayLinkState
 from ocppstation.actors.runtime.base import Place, Supervised
 from ocppstation.actors.runtime.context import RPC, WEBSOCKET, StationContext
@@ -286,10 +287,16 @@ FRAMES_IN_FLIGHT = 16
 
 
 class WebSocketLink(Supervised):
-    def __init__(self, place: Place, ctx: StationContext) -> None:
+    def __init__(
+        self, place: Place, ctx: StationContext, endpoints: Endpoints | None = None
+    ) -> None:
         super().__init__(place)
         self.ctx = ctx
         cfg = ctx.config
+        # Which CSMS each attempt dials (2.0.1's network profiles); None: the
+        # configured one under the live SecurityProfile (endpoints.py).
+        self.endpoints = endpoints
+        self.endpoint: Endpoint | None = None
         self.url = self._target()
         self.backoff = Backoff(
             wait_minimum=float(cfg.value("Internal", "RetryBackOffWaitMinimum")),
@@ -331,6 +338,8 @@ class WebSocketLink(Supervised):
             case _Opened(generation=g) if g == self.generation:
                 self.connection = message.connection
                 self.failures = 0
+                if self.endpoints is not None:
+                    self.endpoints.connected()
                 self.reported.clear()
                 self.ctx.registry.tell(RPC, LinkUp(g))
                 self.ctx.bus.publish(LinkChanged(True, self.url))
@@ -369,8 +378,18 @@ class WebSocketLink(Supervised):
 
     def _target(self) -> str:
         cfg = self.ctx.config
+        if self.endpoints is not None:
+            self.endpoint = self.endpoints.current()
+            return station_url(
+                self.endpoint.csms_url, cfg.charge_point_id, self.endpoint.security_profile
+            )
         profile = int(self.ctx.setting(Setting.SECURITY_PROFILE, 0))
         return station_url(cfg.csms_url, cfg.charge_point_id, profile)
+
+    def _security_profile(self) -> int:
+        if self.endpoint is not None:
+            return self.endpoint.security_profile
+        return int(self.ctx.setting(Setting.SECURITY_PROFILE, 0))
 
     def _attempt(self) -> None:
         self.generation += 1
@@ -390,6 +409,13 @@ class WebSocketLink(Supervised):
             self.ctx.registry.tell(RPC, LinkDown(self.generation, reason))
         else:
             self.failures += 1
+            moved = self.endpoints.failed() if self.endpoints is not None else None
+            if moved is not None:
+                self.log.warning(
+                    "%s failed; moving to %s",
+                    self.endpoint.describe() if self.endpoint else self.url,
+                    moved.describe(),
+                )
         delay = self.backoff.delay(self.failures, self.ctx.rng.random())
         self.log.info(
             "connection to %s lost or refused (%s); retry in %.1f s", self.url, reason, delay
@@ -434,7 +460,7 @@ class WebSocketLink(Supervised):
         cfg = self.ctx.config
         # The OCPP keys come from the live settings: the CSMS may have changed them.
         ping = float(self.ctx.setting(Setting.WEBSOCKET_PING_INTERVAL, 0))
-        profile = int(self.ctx.setting(Setting.SECURITY_PROFILE, 0))
+        profile = self._security_profile()
         headers = {}
         if profile in (1, 2):
             key = self.ctx.setting(Setting.BASIC_AUTH_PASSWORD, "")

@@ -18,6 +18,7 @@ from typing import Any
 
 from ocppstation.actors.evse.drivers import check_hardware, station_reader
 from ocppstation.actors.evse.tree import evse_spec
+from ocppstation.actors.link.endpoints import Endpoints
 from ocppstation.actors.link.outbox import Outbox
 from ocppstation.actors.link.rpc import Rpc
 from ocppstation.actors.link.websocket import WebSocketLink
@@ -72,12 +73,15 @@ def core_tree(
     messages: EvseMessages,
     settings: Callable[[Place], Any],
     security: Callable[[Place], Any],
+    endpoints: Endpoints | None = None,
 ) -> tuple[list[ChildSpec], list[ChildSpec], list[ChildSpec]]:
     """What every version's tree has, in three parts to put its blocks between:
     scheduler, storage, settings; security, profiles, link, evses; the reader.
 
     Each version brings its own settings and security actors (2.0.1's tree
-    uses it too, with 1.6's smart charging until it has a block of its own).
+    uses it too, with 1.6's smart charging until it has a block of its own),
+    and the link dials `endpoints` when given (2.0.1's network profiles),
+    else the configured CSMS.
     """
     publish = ctx.bus.publish
     # A wrong Hardware section, a missing port or an unreadable certificate file
@@ -91,7 +95,7 @@ def core_tree(
             place,
             [
                 ChildSpec("rpc", lambda p: Rpc.start(p, ctx, routes)),
-                ChildSpec("websocket", lambda p: WebSocketLink.start(p, ctx)),
+                ChildSpec("websocket", lambda p: WebSocketLink.start(p, ctx, endpoints)),
             ],
             strategy=Strategy.REST_FOR_ONE,
             on_event=publish,

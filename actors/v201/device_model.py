@@ -19,6 +19,12 @@ An accepted SetVariables is, in this order: stored (it survives a crash
 once the CSMS heard Accepted), shown in the view, answered, and published
 as ConfigChanged once the answer is on its way. A RebootRequired one is
 stored only and takes effect at the next start of this actor.
+
+SetNetworkProfile (B09) is answered here too: judged by
+protocol/v201/network_profiles.py, stored through the tree's
+NetworkProfiles (actors/v201/network_profiles.py), which the link dials
+from; a NetworkConfigurationPriority naming a slot without a profile is
+Rejected, and ActiveNetworkProfile follows the link's connections.
 """
 
 from __future__ import annotations
@@ -28,10 +34,12 @@ from dataclasses import dataclass
 from typing import Any
 
 from ocpp.v201 import call, call_result
+from ocpp.v201.datatypes import StatusInfoType
 from ocpp.v201.enums import (
     ComponentCriterionEnumType,
     GenericDeviceModelStatusEnumType,
     ReportBaseEnumType,
+    SetNetworkProfileStatusEnumType,
     SetVariableStatusEnumType,
 )
 
@@ -39,6 +47,7 @@ from ocppstation.actors.events import ConfigChanged, ConnectorChanged, LocalList
 from ocppstation.actors.link.rpc import Answer, Inbound, send
 from ocppstation.actors.runtime.base import Place, Supervised
 from ocppstation.actors.runtime.context import RPC, STORAGE, StationContext
+from ocppstation.actors.v201.network_profiles import NetworkProfiles, ProfileConnected
 from ocppstation.config import v201_components
 from ocppstation.config.device_model import Address, Attribute
 from ocppstation.config.settings_catalog import setting_at
@@ -54,12 +63,17 @@ from ocppstation.protocol.framing import Call
 from ocppstation.protocol.payloads import dump
 from ocppstation.protocol.timestamps import ocpp_timestamp
 from ocppstation.protocol.v201 import device_model as rules
+from ocppstation.protocol.v201 import network_profiles
 from ocppstation.protocol.v201.evse_messages import CONNECTOR, connector_status
+from ocppstation.protocol.v201.network_profiles import NetworkProfile
 
 SETTINGS = "settings"
 STORAGE_TIMEOUT = 5.0
 
 _DEVICE_DATA = "DeviceDataCtrlr"
+_PRIORITY = Address("OCPPCommCtrlr", "NetworkConfigurationPriority")
+_ACTIVE_PROFILE = Address("OCPPCommCtrlr", "ActiveNetworkProfile")
+_SECURITY_PROFILE = Address("SecurityCtrlr", "SecurityProfile")
 # Live, as the AvailabilityStates: kept by the authorization block's updates.
 _LIST_ENTRIES = Address("LocalAuthListCtrlr", "Entries")
 
@@ -75,9 +89,12 @@ class _Then:
 
 
 class DeviceModel(Supervised):
-    def __init__(self, place: Place, ctx: StationContext) -> None:
+    def __init__(
+        self, place: Place, ctx: StationContext, network: NetworkProfiles | None = None
+    ) -> None:
         super().__init__(place)
         self.ctx = ctx
+        self.network = network
         self.shared = ctx.settings
         config = ctx.config
         self.catalog = v201_components.catalog(
@@ -90,6 +107,10 @@ class DeviceModel(Supervised):
         self.others: dict[tuple[Address, Attribute], Value] = {}
         self.legacy: dict[Address, Value] = {}
         self._layer()
+        active = network.active if network is not None else None
+        if active is not None and active.slot is not None:
+            # Restarted inside the run: the link is where it was.
+            self.values[_ACTIVE_PROFILE] = active.slot
         self._show()
 
     # -- values ------------------------------------------------------------------
@@ -200,6 +221,9 @@ class DeviceModel(Supervised):
                 self._availability(evse, status)
             case LocalListChanged(entries=entries):
                 self.values[_LIST_ENTRIES] = entries
+            case ProfileConnected(slot=slot):
+                self.values[_ACTIVE_PROFILE] = slot
+                self._show()
             case _Then(run=run):
                 run()
             case Inbound():
@@ -235,6 +259,8 @@ class DeviceModel(Supervised):
                 kind = ReportBaseEnumType(payload["reportBase"])
                 data = rules.base_report(kind, self.catalog, self.values, self.others)
                 return self._report(int(payload["requestId"]), data)
+            case "SetNetworkProfile":
+                return self._set_network_profile(payload), None
             case "GetReport":
                 criteria = [
                     ComponentCriterionEnumType(c) for c in payload.get("componentCriteria", [])
@@ -267,6 +293,7 @@ class DeviceModel(Supervised):
             )
         requests = [rules.set_request(item) for item in items]
         results, to_store = rules.set_variables(requests, self.catalog, self.values, self.others)
+        self._check_priority(results, to_store)
         changed: list[tuple[Address, Value]] = []
         for result in results:
             status = SetVariableStatusEnumType(result.attribute_status)
@@ -335,6 +362,77 @@ class DeviceModel(Supervised):
                 )
 
         return dump(accepted), notify
+
+    # -- network profiles (B09) ----------------------------------------------------------
+
+    def _security_floor(self) -> int:
+        """The security profile in force: a new network profile may not go below it.
+        The configured one, or the one of the connection made, if higher."""
+        configured = self.values.get(_SECURITY_PROFILE, 0)
+        floor = int(configured) if isinstance(configured, int) else 0
+        active = self.network.active if self.network is not None else None
+        return max(floor, active.security_profile if active is not None else 0)
+
+    def _set_network_profile(self, payload: dict[str, Any]) -> dict[str, Any]:
+        # Read from the wire's camelCase, which is also how a profile is stored.
+        slot = int(payload["configurationSlot"])
+        profile = NetworkProfile.from_wire(payload["connectionData"])
+        tls = self.ctx.tls.current
+        verdict = network_profiles.judge(
+            slot,
+            profile,
+            security_profile=self._security_floor(),
+            csms_root=bool(tls.csms_roots),
+            client_certificate=bool(tls.client_chain and tls.client_key),
+        )
+        if verdict.accepted:
+            try:
+                if self.network is None:
+                    raise RuntimeError("this tree keeps no network profiles")
+                self.network.store(slot, profile)
+            except Exception as exc:
+                self.log.exception("could not store the network profile of slot %d", slot)
+                verdict = network_profiles.Verdict(
+                    network_profiles.FAILED, "InternalError", f"not stored: {exc}"[:512]
+                )
+        self.log.info(
+            "SetNetworkProfile slot %d (%s, security profile %d): %s%s",
+            slot,
+            profile.csms_url,
+            profile.security_profile,
+            verdict.status,
+            f" ({verdict.info})" if verdict.info else "",
+        )
+        info = (
+            StatusInfoType(reason_code=verdict.reason_code, additional_info=verdict.info)
+            if verdict.reason_code
+            else None
+        )
+        return dump(
+            call_result.SetNetworkProfile(
+                status=SetNetworkProfileStatusEnumType(verdict.status), status_info=info
+            )
+        )
+
+    def _check_priority(
+        self, results: list[Any], to_store: dict[tuple[Address, Attribute], Value]
+    ) -> None:
+        """A NetworkConfigurationPriority naming a slot without a profile is
+        Rejected (as libocpp's B09 checks): the link would have nowhere to go."""
+        value = to_store.get((_PRIORITY, Attribute.actual))
+        if value is None or self.network is None:
+            return
+        members = value if isinstance(value, tuple) else (str(value),)
+        why = network_profiles.priority_problem(members, self.network.known_slots())
+        if why is None:
+            return
+        del to_store[(_PRIORITY, Attribute.actual)]
+        for result in results:
+            if rules.address_of(result.component, result.variable) == _PRIORITY:
+                result.attribute_status = SetVariableStatusEnumType.rejected
+                result.attribute_status_info = StatusInfoType(
+                    reason_code="InvalidNetworkConf", additional_info=why
+                )
 
     # -- helpers -----------------------------------------------------------------------
 

@@ -8,6 +8,10 @@ the words: BootNotification names the chargingStation and why it booted
 (the run's boot reason: PowerUp, RemoteReset, ...), the station as a whole
 has no status of its own (no connector 0), and a status is a connector's
 (evseId, connectorId).
+
+A registration is with one CSMS: when the link falls back to a network
+profile of another CSMS (B10, actors/v201/network_profiles.py), that one
+never accepted the station, so it boots there, with the run's boot reason.
 """
 
 from __future__ import annotations
@@ -19,7 +23,10 @@ from ocpp.v201.datatypes import ChargingStationType
 from ocpp.v201.enums import BootReasonEnumType, RegistrationStatusEnumType
 
 from ocppstation.actors.link.rpc import submit
-from ocppstation.actors.v16.registration import Registration
+from ocppstation.actors.runtime.base import Place
+from ocppstation.actors.runtime.context import StationContext
+from ocppstation.actors.v16.registration import Registration, _BootDone
+from ocppstation.actors.v201.network_profiles import NetworkProfiles
 from ocppstation.protocol.evse_messages import EvseMessages
 from ocppstation.protocol.payloads import parse
 from ocppstation.protocol.timestamps import ocpp_timestamp
@@ -28,6 +35,25 @@ from ocppstation.protocol.v201.evse_messages import EVSE_MESSAGES
 
 class Provisioning(Registration):
     messages: EvseMessages = EVSE_MESSAGES
+
+    def __init__(
+        self, place: Place, ctx: StationContext, network: NetworkProfiles | None = None
+    ) -> None:
+        super().__init__(place, ctx)
+        self.network = network
+
+    def _link_changed(self, up: bool) -> None:
+        moved = up and not self.link_up and self.network is not None and self.network.elsewhere()
+        if moved and self.registration == "Accepted":
+            self.log.info("the link reaches another CSMS than the one that accepted the boot")
+            self.registration = "Unknown"
+            self.ctx.registration.record("Unknown")
+        super()._link_changed(up)
+
+    def _booted(self, done: _BootDone) -> None:
+        super()._booted(done)
+        if self.network is not None and self.registration == "Accepted":
+            self.network.registered()
 
     def boot_call(self, reason: str) -> object:
         cfg = self.ctx.config

@@ -25,6 +25,7 @@ ROUTES: Mapping[str, str] = {
     "SetVariables": SETTINGS,
     "GetBaseReport": SETTINGS,
     "GetReport": SETTINGS,
+    "SetNetworkProfile": SETTINGS,
     "ClearCache": AUTH,
     "SendLocalList": AUTH,
     "GetLocalListVersion": AUTH,

@@ -35,6 +35,7 @@ from ocppstation.actors.v16.tree import core_tree
 from ocppstation.actors.v201.authorization import Authorization
 from ocppstation.actors.v201.availability import Availability
 from ocppstation.actors.v201.device_model import DeviceModel
+from ocppstation.actors.v201.network_profiles import NetworkProfiles
 from ocppstation.actors.v201.provisioning import Provisioning
 from ocppstation.actors.v201.remote_control import RemoteControl
 from ocppstation.actors.v201.remote_trigger import RemoteTrigger
@@ -47,19 +48,22 @@ from ocppstation.protocol.v201.txqueue import TRANSACTION_MESSAGES
 
 
 def station_tree(ctx: StationContext) -> list[ChildSpec]:
+    # One per tree: a new tree dials from the top of the priority list again.
+    network = NetworkProfiles(ctx)
     head, evses_and_link, reader = core_tree(
         ctx,
         ROUTES,
         EVSE_MESSAGES,
-        lambda p: DeviceModel.start(p, ctx),
+        lambda p: DeviceModel.start(p, ctx, network),
         lambda p: Security201.start(p, ctx),
+        network,
     )
     return [
         *head,
         ChildSpec(AUTH, lambda p: Authorization.start(p, ctx)),
         ChildSpec(OUTBOX, lambda p: Outbox.start(p, ctx, TRANSACTION_MESSAGES)),
         *evses_and_link,
-        ChildSpec(REGISTRATION, lambda p: Provisioning.start(p, ctx)),
+        ChildSpec(REGISTRATION, lambda p: Provisioning.start(p, ctx, network)),
         ChildSpec(REMOTE_CONTROL, lambda p: RemoteControl.start(p, ctx)),
         ChildSpec(AVAILABILITY, lambda p: Availability.start(p, ctx)),
         ChildSpec(RESET, lambda p: Reset.start(p, ctx)),
