@@ -355,3 +355,52 @@ def test_b10_after_its_attempts_on_csms_a_the_station_boots_at_csms_b(
     answered(again, "StatusNotification", 2)
     assert _get(csms_b, "NetworkConfigurationPriority")["attributeValue"] == "1,2"
     assert _get(csms_b, "ActiveNetworkProfile")["attributeValue"] == "2"
+
+
+def test_b10_the_profile_moved_to_brings_its_security_profile(
+    csms_a: DevCsms, make_station: StationFactory, clock: FakeClock
+) -> None:
+    """A (no security) is gone; B wants Basic auth, which slot 2's profile 1 gives."""
+    password = "0123456789abcdef"
+    with DevCsms(port=0, heartbeat_interval=60, subprotocols=V201, password=password) as csms_b:
+        station = _station(
+            csms_a, make_station, security={"SecurityProfile": 0, "AuthorizationKey": password}
+        )
+        answer = _set_profile(csms_a, 2, _connection(csms_b.url, security_profile=1))
+        assert answer == {"status": "Accepted"}
+        assert _set(csms_a, "NetworkConfigurationPriority", "1,2")["attributeStatus"] == (
+            "Accepted"
+        )
+        assert _set(csms_a, "NetworkProfileConnectionAttempts", "1")["attributeStatus"] == (
+            "Accepted"
+        )
+        quiet(station)
+        log = log_of(station)
+        mark = log.mark()
+        csms_a.stop()
+        down = log.wait_for(lambda e: isinstance(e, LinkChanged) and not e.up, 5, since=mark)
+        seen = log.mark()
+        clock.advance(down.retry_in)
+        assert _fail_over(station, clock, seen) == 1
+        csms_b.wait_for(lambda e: bool(csms_b.calls("BootNotification")), timeout=5)
+        [connect] = [e for e in csms_b.log.entries() if e.kind == "connect"]
+        assert connect.payload.get("subprotocol") == "ocpp2.0.1"
+        answered(station, "StatusNotification", 4)
+        assert _get(csms_b, "ActiveNetworkProfile")["attributeValue"] == "2"
+
+
+def test_b09_a_profile_that_cannot_be_stored_is_failed(
+    csms_a: DevCsms, csms_b: DevCsms, make_station: StationFactory, monkeypatch: Any
+) -> None:
+    from ocppstation.actors.storage.network_profiles import NetworkProfileStore
+
+    _station(csms_a, make_station)
+
+    def broken(self: NetworkProfileStore, slot: int, profile: dict[str, Any]) -> None:
+        raise OSError("disk full")
+
+    monkeypatch.setattr(NetworkProfileStore, "put", broken)
+    answer = _set_profile(csms_a, 2, _connection(csms_b.url))
+    assert (answer["status"], answer["statusInfo"]["reasonCode"]) == ("Failed", "InternalError")
+    # Nothing half-kept: slot 2 holds no profile the priority could name.
+    assert _set(csms_a, "NetworkConfigurationPriority", "1,2")["attributeStatus"] == "Rejected"
