@@ -59,7 +59,7 @@ from ocppstation.config.device_model import (
     Mutability,
     VariableSpec,
 )
-from ocppstation.protocol.v201 import tx_points
+from ocppstation.protocol.v201 import network_profiles, tx_points
 
 __all__ = [
     "AVAILABILITY_STATES",
@@ -237,8 +237,14 @@ _CONTROLLERS: Mapping[str, tuple[_Var, ...]] = {
         _Var("MessageTimeout", I, 30, RO, instance="Default", unit="s", min_limit=1),
         _Var("MessageAttempts", I, 3, instance="TransactionEvent", min_limit=1),
         _Var("MessageAttemptInterval", I, 60, instance="TransactionEvent", unit="s", min_limit=0),
-        # The configuration slots to try, in order (B09, B10).
-        _Var("NetworkConfigurationPriority", SEQUENCE, ("1",)),
+        # The configuration slots to try, in order (B09, B10); the valuesList
+        # is the slots SetNetworkProfile may fill (B09.FR.05).
+        _Var(
+            "NetworkConfigurationPriority",
+            SEQUENCE,
+            ("1",),
+            values_list=tuple(str(slot) for slot in network_profiles.SLOTS),
+        ),
         _Var("NetworkProfileConnectionAttempts", I, 3, min_limit=1),
         _Var("OfflineThreshold", I, 60, unit="s", min_limit=0),
         _Var(
