@@ -69,6 +69,8 @@ from enum import StrEnum
 from types import MappingProxyType
 from typing import Any
 
+from ocppstation.protocol.v16 import california_pricing
+
 __all__ = [
     "CUSTOM",
     "FEATURE_PROFILES",
@@ -148,6 +150,9 @@ SMART_CHARGING = "SmartCharging"
 FIRMWARE = "FirmwareManagement"
 REMOTE_TRIGGER = "RemoteTrigger"
 SECURITY = "Security"
+# Not a feature profile either: the California Pricing keys (libocpp's
+# CostAndPrice section), always present, inert while CustomDisplayCostAndPrice is false.
+COST_AND_PRICE = "CostAndPrice"
 # Not a feature profile: the config file's section of integrators' keys.
 CUSTOM = "Custom"
 
@@ -411,6 +416,46 @@ _TABLE: tuple[KeySpec, ...] = (
     _int("CertificateStoreMaxLength", SECURITY, None, minimum=0, source=Source.SECURITY, **_RO),
     _str("CpoName", SECURITY, "", source=Source.SECURITY),
     _int("SecurityProfile", SECURITY, 0, minimum=0, maximum=3, source=Source.SECURITY),
+    # -- California Pricing: the OCA application note's keys, named and typed
+    # as libocpp's CostAndPrice schema has them ---------------------------------
+    # Read-only as in libocpp: a CSMS cannot turn on what the display cannot show.
+    _bool("CustomDisplayCostAndPrice", COST_AND_PRICE, False, source=Source.LIBOCPP, **_RO),
+    _int(
+        "NumberOfDecimalsForCostValues",
+        COST_AND_PRICE,
+        3,
+        minimum=0,
+        maximum=6,
+        source=Source.LIBOCPP,
+        **_RO,
+    ),
+    # JSON objects as text; "" = none (see protocol/v16/california_pricing.py).
+    _str("DefaultPrice", COST_AND_PRICE, "", source=Source.LIBOCPP),
+    _str("DefaultPriceText", COST_AND_PRICE, "", source=Source.LIBOCPP),
+    # "" = UTC; "+01:00" style.
+    _str("TimeOffset", COST_AND_PRICE, "", max_length=10, source=Source.LIBOCPP),
+    _str(
+        "NextTimeOffsetTransitionDateTime",
+        COST_AND_PRICE,
+        "",
+        max_length=40,
+        source=Source.LIBOCPP,
+    ),
+    _str("TimeOffsetNextTransition", COST_AND_PRICE, "", max_length=10, source=Source.LIBOCPP),
+    # The idle fee after the stop (DataTransfer ConnectorUnplugged) is not implemented.
+    _bool("CustomIdleFeeAfterStop", COST_AND_PRICE, False, source=Source.LIBOCPP, **_RO),
+    _str("SupportedLanguages", COST_AND_PRICE, "en", min_length=2, source=Source.LIBOCPP, **_RO),
+    _bool("CustomMultiLanguageMessages", COST_AND_PRICE, False, source=Source.LIBOCPP, **_RO),
+    _str("Language", COST_AND_PRICE, "en", min_length=2, max_length=8, source=Source.LIBOCPP),
+    # Milliseconds an accepted Authorize waits for SetUserPrice (libocpp: 0).
+    _int(
+        "WaitForSetUserPriceTimeout",
+        COST_AND_PRICE,
+        0,
+        minimum=0,
+        maximum=30000,
+        source=Source.LIBOCPP,
+    ),
 )
 
 
@@ -684,10 +729,31 @@ def _fits(spec: KeySpec, value: Value, values: Mapping[str, Value]) -> str | Non
         missing = [p for p in value if p not in IMPLEMENTED_TRANSFER_PROTOCOLS]
         if missing:
             return f"{', '.join(missing)}: not implemented by this release"
+    if spec.profile == COST_AND_PRICE and isinstance(value, str):
+        problem = _pricing_problem(spec.name, value, values)
+        if problem:
+            return problem
     if spec.name == "SupportedFeatureProfiles" and isinstance(value, tuple):
         missing = [p for p in value if p not in IMPLEMENTED_PROFILES]
         if missing:
             return f"{', '.join(missing)}: not implemented by this release"
+    return None
+
+
+def _pricing_problem(name: str, value: str, values: Mapping[str, Value]) -> str | None:
+    if name == "DefaultPrice":
+        return california_pricing.default_price_problem(value)
+    if name == "DefaultPriceText":
+        return california_pricing.default_price_text_problem(value)
+    if name in ("TimeOffset", "TimeOffsetNextTransition"):
+        return california_pricing.offset_problem(value)
+    if name == "NextTimeOffsetTransitionDateTime":
+        return california_pricing.date_time_problem(value)
+    if name == "Language":
+        supported = str(values.get("SupportedLanguages", ""))
+        languages = [s.strip().lower() for s in supported.split(",") if s.strip()]
+        if languages and value.lower() not in languages:
+            return f"{value!r} is not one of SupportedLanguages ({supported})"
     return None
 
 
@@ -899,7 +965,7 @@ def station_table(sections: Mapping[str, Any]) -> KeyTable:
 
 def exposed(spec: KeySpec, profiles: Iterable[str]) -> bool:
     """Whether a station supporting feature `profiles` has this key at all."""
-    return spec.profile in (SECURITY, CUSTOM) or spec.profile in profiles
+    return spec.profile in (SECURITY, COST_AND_PRICE, CUSTOM) or spec.profile in profiles
 
 
 def effective(

@@ -85,6 +85,25 @@ _V16: Mapping[str, Address] = {
     "CertificateStoreMaxLength": _p("SecurityCtrlr", "CertificateEntries"),
     "CpoName": _p("SecurityCtrlr", "OrganizationName"),
     "SecurityProfile": _p("SecurityCtrlr", "SecurityProfile"),
+    # California Pricing: 2.0.1 has its own (TariffCostCtrlr, issue 10); these
+    # hold 1.6's JSON texts and stay legacy rather than be stretched onto them.
+    **{
+        key: _p(LEGACY, key)
+        for key in (
+            "CustomDisplayCostAndPrice",
+            "NumberOfDecimalsForCostValues",
+            "DefaultPrice",
+            "DefaultPriceText",
+            "TimeOffset",
+            "NextTimeOffsetTransitionDateTime",
+            "TimeOffsetNextTransition",
+            "CustomIdleFeeAfterStop",
+            "SupportedLanguages",
+            "CustomMultiLanguageMessages",
+            "Language",
+            "WaitForSetUserPriceTimeout",
+        )
+    },
 }
 V16_ADDRESSES: Mapping[str, Address] = MappingProxyType(dict(_V16))
 
