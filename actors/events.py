@@ -110,6 +110,28 @@ class LocalListChanged:
 
 
 @dataclass(frozen=True)
+class DisplayChanged:
+    """What EVSE `evse`'s display shows a driver now: a price or a cost
+    (California Pricing in 1.6), and the text of a QR code where there is
+    one; text "" when there is nothing to show. Version-neutral, so a real
+    display follows this one event whichever version fed it."""
+
+    evse: int
+    text: str
+    qr: str | None = None
+
+
+@dataclass(frozen=True)
+class UserPriceAwaited:
+    """An accepted Authorize at `evse` waits up to `timeout` s for the driver's
+    price (California Pricing's SetUserPrice) before the session goes on."""
+
+    evse: int
+    id_tag: str
+    timeout: float
+
+
+@dataclass(frozen=True)
 class TransactionStarted:
     evse: int
     transaction_id: TransactionId  # 1.6: the CSMS's integer

@@ -82,3 +82,22 @@ class Learned:
 
     id_tag: str
     info: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class AwaitUserPrice:
+    """Tell, from a connector, when the CSMS accepted `identified`'s idTag
+    for a new session: the price block answers `UserPriceSettled` once the
+    driver's price came (SetUserPrice) or the wait for it is over, and only
+    then does the session go on (at once when the station shows no prices)."""
+
+    evse: int
+    identified: Identified
+    reply_to: pykka.ActorRef[Any]
+
+
+@dataclass(frozen=True)
+class UserPriceSettled:
+    """The answer to `AwaitUserPrice`: go on with the identification."""
+
+    identified: Identified

@@ -20,6 +20,7 @@ from typing import Any
 
 from ocppstation.actors.clock import Clock, SystemClock
 from ocppstation.actors.events import (
+    DisplayChanged,
     EventBus,
     MessageAnswered,
     MessageSent,
@@ -130,6 +131,8 @@ class Station:
         # restarted from outside): the next run boots with reason Watchdog.
         self._watchdog_mark = data_dir / "gave-up" if data_dir is not None else None
         self._unsubscribe_reset = self.bus.subscribe(self._on_event)
+        # What each EVSE's display shows, for status(); whatever block fed it.
+        self.displays = Displays(self.bus)
 
     # -- lifecycle ---------------------------------------------------------------
 
@@ -453,9 +456,33 @@ class Station:
                 entry.update(proxy.snapshot().get(timeout=ASK_TIMEOUT))
             except Exception:  # given up or restarting
                 entry.update({"status": "down", "transaction_id": None})
+            display = self.displays.get(n)
+            if display is not None:
+                entry["display"] = {"text": display.text, "qr": display.qr}
             evses.append(entry)
         snapshot["evses"] = evses
         return snapshot
+
+
+class Displays:
+    """The last `DisplayChanged` of each EVSE; thread-safe (the bus calls from any actor)."""
+
+    def __init__(self, bus: EventBus) -> None:
+        self._lock = threading.Lock()
+        self._shown: dict[int, DisplayChanged] = {}
+        self._unsubscribe = bus.subscribe(self._add)
+
+    def _add(self, event: Any) -> None:
+        if isinstance(event, DisplayChanged):
+            with self._lock:
+                self._shown[event.evse] = event
+
+    def get(self, evse: int) -> DisplayChanged | None:
+        with self._lock:
+            return self._shown.get(evse)
+
+    def close(self) -> None:
+        self._unsubscribe()
 
 
 class EventLog:

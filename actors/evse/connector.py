@@ -36,6 +36,7 @@ from ocppstation.actors.evse.transaction import Transaction, end_stored
 from ocppstation.actors.link.outbox import StartDropped, TransactionIdKnown, tell_stored
 from ocppstation.actors.link.rpc import submit
 from ocppstation.actors.messages import (
+    AwaitUserPrice,
     Identified,
     Identify,
     ReservationsWanted,
@@ -43,10 +44,12 @@ from ocppstation.actors.messages import (
     ReservedFor,
     TransactionBegins,
     TransactionEnds,
+    UserPriceSettled,
 )
 from ocppstation.actors.runtime.base import Place, Supervised
 from ocppstation.actors.runtime.context import (
     AUTH,
+    PRICING,
     PROFILES,
     RESERVATIONS,
     StationContext,
@@ -245,8 +248,12 @@ class Connector(Supervised):
                 self._hardware(message.state)
             case Present():
                 self._present(message.id_tag)
+            case Identified() if self._awaits_price(message):
+                pass  # goes on at UserPriceSettled
             case Identified():
                 self._identified(message)
+            case UserPriceSettled():
+                self._identified(message.identified)
             case _AuthTimeout(seq=s) if s == self.auth_seq and self.tx is None:
                 # Card without cable, or cable without card: the incipient
                 # session is cancelled (1.6 ConnectionTimeOut).
@@ -387,6 +394,18 @@ class Connector(Supervised):
         reserved = self.reserved.holds if self.tx is None else ()
         if not self.ctx.registry.tell(AUTH, Identify(id_tag, self.actor_ref, reserved)):
             self.log.error("auth not running: tag %s not checked", id_tag)
+
+    def _awaits_price(self, message: Identified) -> bool:
+        """Whether a new session's accepted Authorize first waits for the
+        driver's price (California Pricing: WaitForSetUserPriceTimeout). The
+        price block answers at once when it has no price to wait for; where
+        it does not run (2.0.1) nothing waits. The key is read here so that a
+        station without prices never has its drivers wait on another actor."""
+        if self.tx is not None or not message.accepted or message.source != "csms":
+            return False
+        if not self.ctx.settings.view.v16("CustomDisplayCostAndPrice", False):
+            return False
+        return self.ctx.registry.tell(PRICING, AwaitUserPrice(self.evse, message, self.actor_ref))
 
     def _judged(self, message: Identified) -> None:
         """Every decision on a card is seen: in the log, and on the bus for views."""

@@ -10,7 +10,8 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 
-# (status, data): status one of Accepted, Rejected; data optional text.
+# (status, data): status one of Accepted, Rejected (or UnknownMessageId,
+# UnknownVendorId for a vendor's message it does not take); data optional text.
 Handler = Callable[[str | None], tuple[str, str | None]]
 
 

@@ -1,7 +1,8 @@
 """OCPP 1.6 Core: DataTransfer (5.6) from the CSMS.
 
-Answered by the handler the embedder registered for the vendorId (see
-actors/hooks/data_transfer.py): UnknownVendorId without one.
+Answered by the handler registered for the vendorId (see
+actors/hooks/data_transfer.py), an embedder's or a block's (California
+Pricing, actors/v16/california_pricing.py): UnknownVendorId without one.
 """
 
 from __future__ import annotations
@@ -16,7 +17,12 @@ class DataTransfer(Block):
         if call.action != "DataTransfer":
             raise NotSupported(call.action)
         payload = call.payload
-        answer = self.ctx.data_transfer.handle(
-            payload["vendorId"], payload.get("messageId"), payload.get("data")
-        )
+        try:
+            answer = self.ctx.data_transfer.handle(
+                payload["vendorId"], payload.get("messageId"), payload.get("data")
+            )
+        except Exception:
+            # A handler's bug is the vendor's message refused, not the block down.
+            self.log.exception("DataTransfer handler for %s failed", payload["vendorId"])
+            answer = {"status": "Rejected"}
         return answer, None

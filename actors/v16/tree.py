@@ -4,8 +4,8 @@
       scheduler, storage, settings, auth, outbox, security, profiles,
       link (rpc, websocket), evses (N: board, drivers, connector),
       reservations, firmware, uploads,
-      registration, remote_control, availability, reset, data_transfer,
-      remote_trigger, reader
+      registration, remote_control, availability, reset, pricing,
+      data_transfer, remote_trigger, reader
 
 Each block is one file named after its chapter; routes.py says which block
 answers which CSMS call.
@@ -29,6 +29,7 @@ from ocppstation.actors.runtime.context import (
     DATA_TRANSFER,
     EVSES,
     OUTBOX,
+    PRICING,
     PROFILES,
     REGISTRATION,
     REMOTE_CONTROL,
@@ -50,6 +51,7 @@ from ocppstation.actors.runtime.supervisor import (
 from ocppstation.actors.storage.db import Storage
 from ocppstation.actors.v16.authorization import Auth
 from ocppstation.actors.v16.availability import Availability
+from ocppstation.actors.v16.california_pricing import CaliforniaPricing
 from ocppstation.actors.v16.configuration import SETTINGS, Settings
 from ocppstation.actors.v16.data_transfer import DataTransfer
 from ocppstation.actors.v16.diagnostics import UPLOADS, Uploads
@@ -183,6 +185,9 @@ def station_tree(ctx: StationContext) -> list[ChildSpec]:
         ChildSpec(REMOTE_CONTROL, lambda p: RemoteControl.start(p, ctx)),
         ChildSpec(AVAILABILITY, lambda p: Availability.start(p, ctx)),
         ChildSpec(RESET, lambda p: Reset.start(p, ctx)),
+        # Before data_transfer: its handlers are registered when a
+        # DataTransfer first comes. It tells connectors only, after the EVSEs.
+        ChildSpec(PRICING, lambda p: CaliforniaPricing.start(p, ctx)),
         ChildSpec(DATA_TRANSFER, lambda p: DataTransfer.start(p, ctx)),
         ChildSpec(REMOTE_TRIGGER, lambda p: RemoteTrigger.start(p, ctx)),
         *reader,
