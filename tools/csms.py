@@ -72,6 +72,7 @@ from websockets.exceptions import ConnectionClosed, NegotiationError
 from websockets.http11 import Request, Response
 from websockets.typing import Subprotocol
 
+from ocppstation.protocol.v16 import california_pricing as pricing
 from ocppstation.tools.csms_v201 import (
     CsmsSettings,
     StationAnswersV201,
@@ -790,6 +791,51 @@ class DevCsms(LogShortcuts):
 
         return self._run(go(), timeout + 5)
 
+    # California Pricing (1.6 DataTransfer, vendor org.openchargealliance.costmsg)
+
+    def set_user_price(
+        self, cp_id: str, id_tag: str, text: str, extra: Sequence[pricing.Text] = ()
+    ) -> dict[str, Any]:
+        """SetUserPrice: the price text for `id_tag`; returns DataTransfer.conf."""
+        return self.call(cp_id, "DataTransfer", pricing.set_user_price_request(id_tag, text, extra))
+
+    def running_cost(
+        self,
+        cp_id: str,
+        transaction_id: int,
+        cost: float,
+        *,
+        text: str | None = None,
+        trigger: dict[str, Any] | None = None,
+        qr: str | None = None,
+        state: str = "Charging",
+    ) -> dict[str, Any]:
+        """RunningCost of a transaction; `trigger` is its triggerMeterValue
+        (atTime, atEnergykWh, atPowerkW, atCPStatus)."""
+        request = pricing.running_cost_request(
+            transaction_id,
+            cost,
+            timestamp=now_z(),
+            price_text=text,
+            state=state,
+            trigger=trigger,
+            qr_code_text=qr,
+        )
+        return self.call(cp_id, "DataTransfer", request)
+
+    def final_cost(
+        self,
+        cp_id: str,
+        transaction_id: int,
+        cost: float,
+        *,
+        text: str | None = None,
+        qr: str | None = None,
+    ) -> dict[str, Any]:
+        """FinalCost of a transaction: the total, its text and a QR code's text."""
+        request = pricing.final_cost_request(transaction_id, cost, price_text=text, qr_code_text=qr)
+        return self.call(cp_id, "DataTransfer", request)
+
     def send_raw(self, cp_id: str, text: str) -> None:
         """Write `text` as one websocket text frame; any answer shows up in `log`."""
 
@@ -847,6 +893,8 @@ _HELP = (
     "commands: reset CPID Soft|Hard; change CPID KEY VALUE; get CPID [KEY...]; "
     "start CPID IDTAG [CONNECTOR]; stop CPID TXID; trigger CPID MESSAGE [CONNECTOR]; "
     "call CPID ACTION {json}; raw CPID TEXT; drop CPID; boot STATUS [INTERVAL]; "
+    "userprice CPID IDTAG TEXT; runningcost CPID TXID COST [TEXT]; "
+    "finalcost CPID TXID COST [QRTEXT [TEXT]]; "
     "list; help; quit. "
     "To a 2.0.1 station: reset CPID Immediate|OnIdle [EVSE]; "
     "change CPID COMPONENT.VARIABLE VALUE; get CPID [COMPONENT.VARIABLE...] (none: "
@@ -998,6 +1046,9 @@ def _command(csms: DevCsms, line: str) -> str | None:
         action, payload = "TriggerMessage", {"requestedMessage": words[2]}
         if len(words) > 3:
             payload["connectorId"] = _as_int(words[3], "CONNECTOR")
+    elif name in _PRICING_COMMANDS:
+        action, payload = _pricing_command(name, line)
+        words = line.split()
     elif name == "call":
         parts = line.split(None, 3)
         if len(parts) < 3:
@@ -1014,6 +1065,44 @@ def _command(csms: DevCsms, line: str) -> str | None:
         raise _CommandError(f"unknown command {name!r}; try help")
     answer = csms.call(words[1], action, payload)
     return "ok " + json.dumps(answer, separators=(",", ":"))
+
+
+_PRICING_COMMANDS = frozenset({"userprice", "runningcost", "finalcost"})
+
+
+def _cost(text: str) -> float:
+    try:
+        return float(text)
+    except ValueError:
+        raise _CommandError(f"COST must be a number, not {text!r}") from None
+
+
+def _pricing_command(name: str, line: str) -> tuple[str, dict[str, Any]]:
+    """The DataTransfer of a California Pricing command: (action, payload)."""
+    if name == "userprice":
+        parts = line.split(None, 3)
+        if len(parts) < 4:
+            raise _CommandError("usage: userprice CPID IDTAG TEXT")
+        return "DataTransfer", pricing.set_user_price_request(parts[2], parts[3])
+    if name == "runningcost":
+        parts = line.split(None, 4)
+        if len(parts) < 4:
+            raise _CommandError("usage: runningcost CPID TXID COST [TEXT]")
+        return "DataTransfer", pricing.running_cost_request(
+            _as_int(parts[2], "TXID"),
+            _cost(parts[3]),
+            timestamp=now_z(),
+            price_text=parts[4] if len(parts) > 4 else None,
+        )
+    parts = line.split(None, 5)
+    if len(parts) < 4:
+        raise _CommandError("usage: finalcost CPID TXID COST [QRTEXT [TEXT]]")
+    return "DataTransfer", pricing.final_cost_request(
+        _as_int(parts[2], "TXID"),
+        _cost(parts[3]),
+        qr_code_text=parts[4] if len(parts) > 4 else None,
+        price_text=parts[5] if len(parts) > 5 else None,
+    )
 
 
 def _subprotocols(versions: str) -> tuple[str, ...]:
