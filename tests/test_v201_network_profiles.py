@@ -404,3 +404,27 @@ def test_b09_a_profile_that_cannot_be_stored_is_failed(
     assert (answer["status"], answer["statusInfo"]["reasonCode"]) == ("Failed", "InternalError")
     # Nothing half-kept: slot 2 holds no profile the priority could name.
     assert _set(csms_a, "NetworkConfigurationPriority", "1,2")["attributeStatus"] == "Rejected"
+
+
+def test_b10_a_new_priority_then_a_reset_migrates_the_station_to_csms_b(
+    csms_a: DevCsms, csms_b: DevCsms, make_station: StationFactory, tmp_path: Path
+) -> None:
+    # With a database file: an in-memory one starts empty with each tree.
+    station = _station(csms_a, make_station, DataDir=str(tmp_path))
+    assert _set_profile(csms_a, 2, _connection(csms_b.url)) == {"status": "Accepted"}
+    assert _set(csms_a, "NetworkConfigurationPriority", "2,1")["attributeStatus"] == "Accepted"
+    assert not csms_b.calls("BootNotification")  # nothing moves before the reset
+    assert csms_a.call(CP, "Reset", {"type": "Immediate"})["status"] == "Accepted"
+    csms_b.wait_for(lambda e: bool(csms_b.calls("BootNotification")), timeout=10)
+    [boot] = csms_b.calls("BootNotification")
+    assert boot.payload["reason"] == "RemoteReset"
+    answered(station, "StatusNotification", 4, timeout=10)
+    assert _get(csms_b, "ActiveNetworkProfile")["attributeValue"] == "2"
+    assert len(csms_a.calls("BootNotification")) == 1
+
+
+def test_the_link_tells_the_device_model_where_it_lives() -> None:
+    from ocppstation.actors.v201 import device_model, network_profiles
+
+    # network_profiles cannot import device_model (which imports it).
+    assert network_profiles._DEVICE_MODEL == device_model.SETTINGS
