@@ -435,3 +435,35 @@ def test_against_the_ocpp_rpc_strict_peer(make_station: StationFactory) -> None:
     finally:
         peer.stop()
     assert peer.validation_failures == [], peer.validation_failures
+
+
+def test_idle_the_default_price_follows_the_csms_and_the_link(
+    make_station: StationFactory, csms: DevCsms
+) -> None:
+    station = pricing_station(make_station, csms)
+    answered(station, "StatusNotification", 3)
+    wait_display(station, 2, "0.30 USD/kWh")
+    price = json.dumps({"priceText": "0.28 USD/kWh", "priceTextOffline": "0.28 (offline)"})
+    answer = csms.call(CP, "ChangeConfiguration", {"key": "DefaultPrice", "value": price})
+    assert answer == {"status": "Accepted"}
+    wait_display(station, 2, "0.28 USD/kWh")
+    bad = csms.call(CP, "ChangeConfiguration", {"key": "DefaultPrice", "value": "{"})
+    assert bad == {"status": "Rejected"}
+    csms.drop(CP)
+    wait_display(station, 2, "0.28 (offline)")
+
+
+def test_a_status_trigger_sends_meter_values_on_entering_it(
+    make_station: StationFactory, csms: DevCsms
+) -> None:
+    station = pricing_station(make_station, csms)
+    answered(station, "StatusNotification", 3)
+    tx = charging(station, csms)
+    trigger = {"atCPStatus": ["SuspendedEV"]}
+    assert csms.running_cost(CP, tx, 0.5, trigger=trigger) == {"status": "Accepted"}
+    wait_display(station, 1, "Cost so far: 0.500")
+    mark = csms.log.mark()
+    station.ev_suspend(1)
+    wait_status(station, 1, "SuspendedEV")
+    values = csms.log.wait_call("MeterValues", CP, since=mark)
+    assert values.payload["transactionId"] == tx
