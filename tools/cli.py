@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from ocppstation.config.loader import ConfigError, StationConfig, load
-from ocppstation.tools import fake_device, hw_probe
+from ocppstation.tools import fake_device, hw_probe, log_view
 
 EXIT_OK = 0
 EXIT_USAGE = 2
@@ -68,6 +68,7 @@ def _run_parser(sub: Any) -> None:
         "--console", action="store_true", help="read commands on stdin, answer on stdout"
     )
     run.add_argument("--log-level", default="INFO", help="DEBUG, INFO, WARNING, ERROR")
+    log_view.message_log_args(run)
 
 
 def console_argv(config: str | Path, data_dir: str | Path, log_level: str = "WARNING") -> list[str]:
@@ -99,6 +100,7 @@ def station_config(args: argparse.Namespace) -> StationConfig:
         internal["DataDir"] = args.data_dir
     if args.ocpp:
         internal["OcppVersions"] = args.ocpp
+    log_view.message_log_overrides(args, internal)
     # Provisioning files, imported by the security actor when the station starts.
     for flag, key in (
         ("csms_root", "CentralSystemRootCertificateFile"),
@@ -205,6 +207,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     fake_device.add_parser(sub)
     hw_probe.add_parser(sub)
+    log_view.add_parser(sub)
     args = parser.parse_args(argv)
     if args.command == "run":
         return _cmd_run(args)
@@ -212,6 +215,8 @@ def main(argv: list[str] | None = None) -> int:
         return fake_device.run(args)
     if args.command == "hw":
         return hw_probe.run(args)
+    if args.command == "log":
+        return log_view.run(args)
     return _cmd_demo(args)
 
 

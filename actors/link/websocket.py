@@ -51,6 +51,7 @@ from ocppstation.actors.events import (
     VersionChosen,
 )
 from ocppstation.actors.link.endpoints import Endpoint, Endpoints
+from ocppstation.actors.link.message_log import MessageLogWriter
 from ocppstation.actors.link.rpc import FrameIn, LinkDown, LinkUp, Outgoing, Reconnect, SayLinkState
 from ocppstation.actors.runtime.base import Place, Supervised
 from ocppstation.actors.runtime.context import RPC, WEBSOCKET, StationContext
@@ -310,8 +311,15 @@ class WebSocketLink(Supervised):
         # with a bad certificate hears of it once, not at every retry.
         self.reported: set[str] = set()
         self._unsubscribe: Callable[[], None] = lambda: None
+        self.messages = MessageLogWriter(None, ctx.clock.wall)
 
     def setup(self) -> None:
+        self.messages = MessageLogWriter.for_station(
+            self.ctx.config,
+            self.ctx.data_dir,
+            self.ctx.clock.wall,
+            secrets=lambda: (str(self.ctx.setting(Setting.BASIC_AUTH_PASSWORD, "")),),
+        )
         self._unsubscribe = self.ctx.forward(
             self.actor_ref,
             lambda e: e if isinstance(e, ConfigChanged) and e.setting in _LINK_SETTINGS else None,
@@ -324,15 +332,20 @@ class WebSocketLink(Supervised):
         connection, self.connection = self.connection, None
         if connection is not None:
             connection.close()
+            self._log_closed(connection, "link stopped")
         self.ctx.registry.tell(RPC, LinkDown(self.generation - 1, "link stopped"))
+        self.messages.close()
 
     def receive(self, message: Any) -> Any:
         match message:
             case Outgoing(generation=g) if g == self.generation and self.connection:
+                # Logged before it is sent: its answer must not come first in the log.
+                self.messages.frame("out", self.url, message.text)
                 try:
                     self.connection.send(message.text)
                 except ConnectionClosed:
-                    pass  # the I/O thread reports the close and we reconnect
+                    # The I/O thread reports the close and we reconnect.
+                    self.messages.event(self.url, "unsent", reason="connection closed")
             case Outgoing():
                 pass  # for a connection that is gone; the rpc actor already failed it
             case _Opened(generation=g) if g == self.generation:
@@ -438,7 +451,19 @@ class WebSocketLink(Supervised):
         self.ctx.registry.tell(RPC, LinkDown(self.generation - 1, reason))
         self.ctx.bus.publish(LinkChanged(False, self.url, reason))
         connection.close()
+        self._log_closed(connection, reason)
         self._attempt()
+
+    def _log_closed(self, connection: ClientConnection, why: str) -> None:
+        # The actor walked away: the I/O thread's own account would come too
+        # late for a writer that the teardown closes.
+        self.messages.event(
+            self.url,
+            "closed",
+            code=connection.close_code,
+            reason=connection.close_reason,
+            why=why,
+        )
 
     def _abort(self) -> None:
         """No closing handshake: what a pulled cable looks like to both ends.
@@ -503,13 +528,28 @@ class WebSocketLink(Supervised):
             # Not a network problem: say so loudly, then retry like any failure
             # (the security actor may install what is missing meanwhile).
             self.log.warning("cannot connect to %s: %s", url, exc)
+            self.messages.event(url, "failed", reason=str(exc))
             say(_Closed(generation, f"cannot connect: {exc}"))
             return
         event = None
+        self.messages.event(
+            url,
+            "connecting",
+            subprotocols=options["subprotocols"],
+            headers=options["additional_headers"],
+        )
         try:
             # The context manager owns the connection for the thread's life.
             with connect(url, **options) as connection:
-                reason = self._serve(generation, connection, say)
+                reason = self._serve(generation, connection, say, url)
+            if generation == self.generation:  # else the actor logged it (_log_closed)
+                self.messages.event(
+                    url,
+                    "closed",
+                    code=connection.close_code,
+                    reason=connection.close_reason,
+                    why=reason,
+                )
         except (OSError, InvalidHandshake, InvalidURI, TimeoutError, ConnectionClosed) as exc:
             # A refused certificate is an ssl.SSLError, which is an OSError. A
             # server that ends TLS after its handshake (TLS 1.3 checks the client
@@ -521,13 +561,20 @@ class WebSocketLink(Supervised):
             # good, with no retry; log it and retry like any failure.
             self.log.exception("connection attempt to %s failed", url)
             reason = f"connect failed: {exc!r}"
+        if reason.startswith("connect failed"):
+            self.messages.event(url, "failed", reason=reason, security_event=event)
         if reason:
             say(_Closed(generation, reason, event))
 
     def _serve(
-        self, generation: int, connection: ClientConnection, say: Callable[[object], bool]
+        self,
+        generation: int,
+        connection: ClientConnection,
+        say: Callable[[object], bool],
+        url: str = "",
     ) -> str:
         """Read frames until the connection ends; the reason, or "" if we walked away."""
+        self.messages.event(url, "connected", subprotocol=connection.subprotocol)
         if connection.subprotocol is None:
             # Without an agreed OCPP version neither side knows the message set.
             connection.close(code=1002, reason="no OCPP subprotocol agreed")
@@ -554,6 +601,7 @@ class WebSocketLink(Supervised):
                 text = connection.recv()
                 if isinstance(text, bytes):
                     text = text.decode("utf-8", errors="replace")
+                self.messages.frame("in", url, text)
                 # Through the actor, not straight to rpc: that keeps every
                 # frame behind the LinkUp that the actor sends on _Opened.
                 if not say(FrameIn(generation, text, credit)):
