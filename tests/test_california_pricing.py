@@ -467,3 +467,37 @@ def test_a_status_trigger_sends_meter_values_on_entering_it(
     wait_status(station, 1, "SuspendedEV")
     values = csms.log.wait_call("MeterValues", CP, since=mark)
     assert values.payload["transactionId"] == tx
+
+
+def _crash_pricing(station: Any) -> None:
+    """Crash the pricing block; return once rest_for_one restarted what follows it."""
+    from ocppstation.actors.runtime.supervisor import ChildRestarted
+
+    log = log_of(station)
+    mark = log.mark()
+    station.crash("pricing")
+    log.wait_for(
+        lambda e: isinstance(e, ChildRestarted) and e.path == "remote_trigger",
+        timeout=10,
+        since=mark,
+    )
+
+
+def test_a_crash_of_the_block_leaves_no_driver_waiting_and_forgets_no_session(
+    make_station: StationFactory, csms: DevCsms
+) -> None:
+    station = pricing_station(make_station, csms, WaitForSetUserPriceTimeout=30000)
+    answered(station, "StatusNotification", 3)
+    station.plug(1)
+    wait_status(station, 1, "Preparing")
+    station.tag(1, "TAG-1")
+    log_of(station).wait_for(lambda e: isinstance(e, UserPriceAwaited), timeout=5)
+    _crash_pricing(station)
+    # The wait ended with the block: the session went on without the price.
+    started = log_of(station).wait_for(lambda e: isinstance(e, TransactionStarted), timeout=5)
+    wait_status(station, 1, "Charging")
+    _crash_pricing(station)
+    # The restarted block knows the session from the connector.
+    tx = int(started.transaction_id)
+    assert csms.running_cost(CP, tx, 2.25, text="2.25 so far") == {"status": "Accepted"}
+    wait_display(station, 1, "2.25 so far")

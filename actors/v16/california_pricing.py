@@ -59,6 +59,7 @@ from ocppstation.protocol.v16 import california_pricing as cp
 # The data transfer block waits this long for the message to be applied.
 APPLY_TIMEOUT = 5.0
 METER_TIMEOUT = 2.0
+SNAPSHOT_TIMEOUT = 2.0
 # How often an energy or power trigger looks at the meter (libocpp: every measurement).
 POLL_INTERVAL = 1.0
 # A SetUserPrice this recent counts for an Authorize that starts waiting now.
@@ -187,8 +188,19 @@ class CaliforniaPricing(Supervised):
             self.online = bool(self.ctx.registry.ask(RPC, ReadyQuery(), timeout=2))
         except Exception:  # no rpc yet: Online tells us
             self.online = False
+        self._recover()
         for evse in self.evses:
             self._refresh(evse)
+
+    def _recover(self) -> None:
+        """After a restart: the sessions under way, so that their RunningCost is taken."""
+        for evse, snapshot in self.ctx.snapshots(self.evses, timeout=SNAPSHOT_TIMEOUT).items():
+            state = self.evses[evse]
+            state.status = snapshot.get("status")
+            transaction_id = snapshot.get("transaction_id")
+            if transaction_id is not None:
+                state.id_tag = snapshot.get("id_tag")
+                self.transactions[transaction_id] = evse
 
     def teardown(self) -> None:
         self._unsubscribe()
