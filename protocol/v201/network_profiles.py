@@ -185,10 +185,9 @@ def judge(
 def parse_priority(value: str | Iterable[str]) -> tuple[int, ...]:
     """The slots of a NetworkConfigurationPriority value ("1,2" or its members);
     ValueError for a member that is no slot number."""
-    if isinstance(value, str):
-        items = value.split(",") if value.strip() else []
-    else:
-        items = list(value)
+    # "" is the empty list, not one empty member.
+    text_items = value.split(",") if isinstance(value, str) and value.strip() else []
+    items = text_items if isinstance(value, str) else list(value)
     out = []
     for item in items:
         text = item.strip()
