@@ -428,3 +428,52 @@ def test_the_link_tells_the_device_model_where_it_lives() -> None:
 
     # network_profiles cannot import device_model (which imports it).
     assert network_profiles._DEVICE_MODEL == device_model.SETTINGS
+
+
+def test_b10_a_profile_2_fallback_dials_tls_with_the_installed_root(
+    csms_a: DevCsms, make_station: StationFactory, clock: FakeClock, tmp_path: Path
+) -> None:
+    from ocppstation.tools.csms import server_ssl_context
+    from tests.pki import Ca
+
+    password = "0123456789abcdef"
+    ca = Ca("CSMS root")
+    cert, key = ca.server().write(tmp_path, "server")
+    roots = tmp_path / "csms-roots.pem"
+    roots.write_text(ca.pem)
+    tls = server_ssl_context(cert, key)
+    with DevCsms(
+        port=0, heartbeat_interval=60, subprotocols=V201, password=password, ssl=tls
+    ) as csms_b:
+        station = _station(
+            csms_a,
+            make_station,
+            security={"SecurityProfile": 0, "AuthorizationKey": password},
+            CentralSystemRootCertificateFile=str(roots),
+        )
+        # ws:// with profile 2 is dialled as wss://, as the configured URL would be.
+        plain = csms_b.url.replace("wss://", "ws://")
+        answer = _set_profile(csms_a, 2, _connection(plain, security_profile=2))
+        assert answer == {"status": "Accepted"}
+        assert _set(csms_a, "NetworkConfigurationPriority", "1,2")["attributeStatus"] == (
+            "Accepted"
+        )
+        assert _set(csms_a, "NetworkProfileConnectionAttempts", "1")["attributeStatus"] == (
+            "Accepted"
+        )
+        quiet(station)
+        log = log_of(station)
+        mark = log.mark()
+        csms_a.stop()
+        down = log.wait_for(lambda e: isinstance(e, LinkChanged) and not e.up, 5, since=mark)
+        seen = log.mark()
+        clock.advance(down.retry_in)
+        assert _fail_over(station, clock, seen) == 1
+        csms_b.wait_for(lambda e: bool(csms_b.calls("BootNotification")), timeout=5)
+        [connect] = [e for e in csms_b.log.entries() if e.kind == "connect"]
+        assert connect.payload["tls"] in ("TLSv1.2", "TLSv1.3")
+        assert connect.payload["authorization"] == "Basic ***"
+        answered(station, "StatusNotification", 4)
+        # Profile 2 is in force now: a profile 1 would be a downgrade.
+        answer = _set_profile(csms_b, 3, _connection(plain, security_profile=1))
+        assert answer["statusInfo"]["reasonCode"] == "NoSecurityDowngrade"
