@@ -357,7 +357,7 @@ def test_a_trigger_at_a_time_sends_meter_values_then(
 
 
 def test_final_cost_shows_the_total_and_the_qr_code_after_the_stop(
-    make_station: StationFactory, csms: DevCsms
+    make_station: StationFactory, csms: DevCsms, clock: FakeClock
 ) -> None:
     station = pricing_station(make_station, csms)
     answered(station, "StatusNotification", 3)
@@ -373,6 +373,13 @@ def test_final_cost_shows_the_total_and_the_qr_code_after_the_stop(
         "text": "Total: 3.456",
         "qr": "https://pay.example/r/1",
     }
+    # Shown for a while after the stop, then the idle EVSE offers its price again.
+    station.unplug(1)
+    wait_status(station, 1, "Available")
+    quiet(station)
+    mark = log_of(station).mark()
+    clock.advance(61)
+    assert wait_display(station, 1, "0.30 USD/kWh", since=mark).qr is None
 
 
 def test_malformed_or_unknown_is_rejected_and_the_station_goes_on(
@@ -501,3 +508,29 @@ def test_a_crash_of_the_block_leaves_no_driver_waiting_and_forgets_no_session(
     tx = int(started.transaction_id)
     assert csms.running_cost(CP, tx, 2.25, text="2.25 so far") == {"status": "Accepted"}
     wait_display(station, 1, "2.25 so far")
+
+
+def test_with_multi_language_messages_the_stations_language_is_chosen(
+    make_station: StationFactory, csms: DevCsms
+) -> None:
+    station = pricing_station(
+        make_station,
+        csms,
+        CustomMultiLanguageMessages=True,
+        SupportedLanguages="en,de",
+        Language="de",
+        DefaultPriceText=json.dumps(
+            {"priceTexts": [{"priceText": "0,30 EUR/kWh", "language": "de"}]}
+        ),
+        WaitForSetUserPriceTimeout=5000,
+    )
+    answered(station, "StatusNotification", 3)
+    wait_display(station, 1, "0,30 EUR/kWh")
+    station.plug(1)
+    station.tag(1, "TAG-1")
+    csms.log.wait_call("Authorize", CP)
+    german = cp.Text("Ihr Preis: 0,25 EUR/kWh", "de-DE")
+    answer = csms.set_user_price(CP, "TAG-1", "Your price: 0.25 EUR/kWh", extra=[german])
+    assert answer == {"status": "Accepted"}
+    wait_display(station, 1, german.content)
+    csms.log.wait_call("StartTransaction", CP)
