@@ -411,8 +411,8 @@ def test_dev_csms_console_commands_send_the_pricing_messages(
     station = pricing_station(make_station, csms)
     answered(station, "StatusNotification", 3)
     assert _command(csms, f"userprice {CP} TAG-1 0.25 USD/kWh") == 'ok {"status":"Accepted"}'
-    assert _command(csms, f"runningcost {CP} 77 1.5").startswith('ok {"status":"Rejected"')
-    assert _command(csms, f"finalcost {CP} 77 1.5 QR").startswith('ok {"status":"Rejected"')
+    assert str(_command(csms, f"runningcost {CP} 77 1.5")).startswith('ok {"status":"Rejected"')
+    assert str(_command(csms, f"finalcost {CP} 77 1.5 QR")).startswith('ok {"status":"Rejected"')
 
 
 def test_against_the_ocpp_rpc_strict_peer(make_station: StationFactory) -> None:
