@@ -105,6 +105,16 @@ def test_every_frame_the_csms_saw_is_in_the_log_in_order(
     assert [x for x in exchanges if x.kind == "call" and x.answer is None] == []
 
 
+def test_a_station_with_a_data_dir_logs_under_it_by_default(
+    make_station: StationFactory, clock: FakeClock, tmp_path: Path, csms: DevCsms
+) -> None:
+    station = make_station(csms, Internal={"DataDir": str(tmp_path)})
+    answered(station, "StatusNotification", 3)
+    station.stop()
+    entries = day_log(tmp_path / "messages", clock)
+    assert any(ml.classify(e.frame).action == "BootNotification" for e in entries)
+
+
 def test_a_connection_refused_is_logged_as_a_failure(
     make_station: StationFactory, clock: FakeClock, tmp_path: Path
 ) -> None:
@@ -173,6 +183,8 @@ def test_no_secret_reaches_any_log_at_debug(
     entries = list(ml.parse_lines(text))
     changed = [e for e in entries if e.dir == "in" and ml.MASK in e.frame]
     assert changed, "the change arrived and was masked"
+    refused = [e.detail["reason"] for e in entries if e.event == "failed"]
+    assert refused and "401" in refused[-1]  # the handshake failure, logged
     headers = [e.detail["headers"] for e in entries if e.event == "connecting"]
     assert headers and all(h == {"Authorization": ml.MASK} for h in headers)
     # The station's own lines; the dev CSMS (tools) traces its side on its own.
@@ -293,6 +305,9 @@ def test_run_message_log_flag_sets_the_key() -> None:
     internal: dict[str, Any] = {}
     log_view.message_log_overrides(parser.parse_args(["--message-log", "/tmp/m"]), internal)
     assert internal == {"MessageLogPath": "/tmp/m"}
+    internal = {}
+    log_view.message_log_overrides(parser.parse_args(["--message-log", ""]), internal)
+    assert internal == {"MessageLogPath": ""}  # off
     internal = {}
     log_view.message_log_overrides(parser.parse_args([]), internal)
     assert internal == {}

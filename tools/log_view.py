@@ -210,30 +210,38 @@ def _row(x: ml.Exchange) -> str:
         body = f"<b>{html.escape(first.event)}</b> {html.escape(first.conn)} {html.escape(text)}"
         return (
             f'<tr class="{" ".join(classes)}" data-action="" data-connector="">'
-            f"<td>{when}</td><td>event</td><td></td><td></td><td></td>"
+            f"<td>{when}</td><td>event</td><td></td><td></td><td></td><td></td>"
             f'<td colspan="2">{body}</td></tr>'
         )
     arrow = "CSMS &rarr; station" if first.dir == "in" else "station &rarr; CSMS"
     rtt = f"{x.rtt * 1000:.0f} ms" if x.rtt is not None else ""
     if x.kind == "call" and x.answer is None:
         rtt = "no answer"
-    answer = _pretty(x.answer.frame) if x.answer is not None else ""
     connector = "" if x.connector is None else str(x.connector)
     action = x.action or ("(answer)" if x.kind in ("result", "error") else "(unreadable)")
+    message_id = html.escape(x.message_id or "")
+    answer = _payload(x.answer.frame) if x.answer is not None else ""
     return (
         f'<tr class="{" ".join(classes)}" data-action="{html.escape(x.action or "")}" '
         f'data-connector="{connector}">'
         f"<td>{when}</td><td>{arrow}</td><td>{html.escape(action)}</td>"
+        f'<td class="id" title="{message_id}">{message_id[:8]}</td>'
         f"<td>{connector}</td><td>{rtt}</td>"
-        f"<td><pre>{_pretty(first.frame)}</pre></td><td><pre>{answer}</pre></td></tr>"
+        f"<td><code>{_payload(first.frame)}</code></td><td><code>{answer}</code></td></tr>"
     )
 
 
-def _pretty(frame: str) -> str:
-    try:
-        text = json.dumps(json.loads(frame), indent=1, ensure_ascii=False)
-    except ValueError:
-        text = frame
+def _payload(frame: str) -> str:
+    """What a frame carries, compact: the payload (a CALLERROR's code and
+    description first); the whole text when it is not a readable frame."""
+    parsed = ml.classify(frame)
+    if parsed.kind == "other":
+        return html.escape(frame)
+    text = json.dumps(parsed.payload, ensure_ascii=False, separators=(", ", ": "))
+    if parsed.kind == "error":
+        description = json.loads(frame)[3]
+        head = f"{parsed.error_code}: {description}" if description else f"{parsed.error_code}"
+        return f"<b>{html.escape(head)}</b> {html.escape(text)}"
     return html.escape(text)
 
 
@@ -244,12 +252,14 @@ body {{ font: 13px system-ui, sans-serif; margin: 1em; }}
 table {{ border-collapse: collapse; width: 100%; }}
 td, th {{ border-bottom: 1px solid #ddd; padding: 2px 6px; vertical-align: top;
   text-align: left; }}
-pre {{ margin: 0; white-space: pre-wrap; max-height: 12em; overflow: auto; font-size: 12px; }}
+td:nth-child(-n+6) {{ white-space: nowrap; }}
+code {{ white-space: pre-wrap; word-break: break-word; font-size: 12px; }}
+td.id {{ font-family: monospace; color: #666; }}
 tr.d-out td {{ background: #eef6ff; }}
 tr.d-in td {{ background: #f1fbef; }}
 tr.d-event td {{ background: #f4f4f4; color: #555; }}
 tr.error td {{ background: #fde8e8; }}
-tr.open td:nth-child(5) {{ color: #b00; }}
+tr.open td:nth-child(6) {{ color: #b00; }}
 .legend span {{ padding: 0 6px; margin-right: 6px; }}
 </style></head><body>
 <h1>{title}</h1>
@@ -261,7 +271,7 @@ tr.open td:nth-child(5) {{ color: #b00; }}
 <p>Action <select id="action"><option value="">all</option>{actions}</select>
 Connector <select id="connector"><option value="">all</option>{connectors}</select>
 <label><input type="checkbox" id="events" checked> connection events</label></p>
-<table><thead><tr><th>time (UTC)</th><th>direction</th><th>action</th><th>connector</th>
+<table><thead><tr><th>time (UTC)</th><th>direction</th><th>action</th><th>id</th><th>connector</th>
 <th>round trip</th><th>CALL</th><th>answer</th></tr></thead>
 <tbody id="rows">
 {rows}
