@@ -534,3 +534,18 @@ def test_with_multi_language_messages_the_stations_language_is_chosen(
     assert answer == {"status": "Accepted"}
     wait_display(station, 1, german.content)
     csms.log.wait_call("StartTransaction", CP)
+
+
+def test_a_price_after_the_card_is_shown_before_the_cable_without_waiting(
+    make_station: StationFactory, csms: DevCsms
+) -> None:
+    from ocppstation.actors.events import TokenJudged
+
+    station = pricing_station(make_station, csms)  # WaitForSetUserPriceTimeout 0
+    answered(station, "StatusNotification", 3)
+    station.tag(2, "TAG-2")
+    log_of(station).wait_for(lambda e: isinstance(e, TokenJudged) and e.accepted, timeout=5)
+    wait_status(station, 2, "Preparing")
+    assert csms.set_user_price(CP, "TAG-2", "0.22 USD/kWh for you") == {"status": "Accepted"}
+    wait_display(station, 2, "0.22 USD/kWh for you")
+    assert station.status()["evses"][1]["transaction_id"] is None

@@ -40,6 +40,7 @@ from ocppstation.actors.events import (
     ConnectorChanged,
     DisplayChanged,
     Online,
+    TokenJudged,
     TransactionStarted,
     TransactionStopped,
     UserPriceAwaited,
@@ -123,6 +124,8 @@ class _Evse:
     content: cp.Display | None = None  # a driver's price or a cost; None: the default
     shown: cp.Display | None = None
     id_tag: str | None = None  # of the session under way
+    # Accepted here, its session not started yet: a SetUserPrice for it shows here.
+    identified: str | None = None
     status: str | None = None
     final_seq: int = 0
     final_held: bool = False
@@ -177,6 +180,7 @@ class CaliforniaPricing(Supervised):
         wanted = (
             Online,
             ConnectorChanged,
+            TokenJudged,
             TransactionStarted,
             TransactionStopped,
             ConfigChanged,
@@ -238,6 +242,12 @@ class CaliforniaPricing(Supervised):
                     self._refresh(evse)
             case ConnectorChanged():
                 self._connector(message)
+            case TokenJudged(evse=evse, accepted=True) if evse in self.evses:
+                # Also a card the list or the cache let in, which waits for nothing.
+                if self.evses[evse].id_tag is None:
+                    self.evses[evse].identified = message.id_tag
+            case TokenJudged():
+                pass
             case TransactionStarted():
                 self._started(message)
             case TransactionStopped():
@@ -312,8 +322,8 @@ class CaliforniaPricing(Supervised):
                 self._show(waiter.request.evse, display)
                 self._settle(seq)
         for evse, state in self.evses.items():
-            # A price for a session under way replaces what it showed.
-            if state.id_tag == price.id_token:
+            # A price for a session under way, or about to start, replaces what it showed.
+            if price.id_token in (state.id_tag, state.identified):
                 self._show(evse, display)
         return "Accepted", None
 
@@ -349,6 +359,7 @@ class CaliforniaPricing(Supervised):
             # A new driver: what the last one was shown is over.
             self.evses[request.evse].final_held = False
             self.evses[request.evse].content = None
+            self.evses[request.evse].identified = id_tag
         known = self.prices.get(id_tag)
         fresh = known is not None and self.ctx.clock.monotonic() - known[1] <= FRESH_PRICE
         timeout_ms = int(self._key("WaitForSetUserPriceTimeout", 0))
@@ -399,6 +410,7 @@ class CaliforniaPricing(Supervised):
         while len(self.transactions) > KNOWN_TRANSACTIONS:
             self.transactions.popitem(last=False)
         state.id_tag = event.id_tag
+        state.identified = None
         known = self.prices.get(event.id_tag)
         if state.content is None and known is not None:
             self._show(
@@ -436,6 +448,7 @@ class CaliforniaPricing(Supervised):
         ):
             # A driver who never plugged in (ConnectionTimeOut) is shown no more.
             state.content = None
+            state.identified = None
             self._refresh(event.evse)
 
     # -- triggerMeterValue -----------------------------------------------------------
