@@ -35,6 +35,8 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
+import pykka
+
 from ocppstation.actors.events import (
     ConfigChanged,
     ConnectorChanged,
@@ -210,7 +212,7 @@ class CaliforniaPricing(Supervised):
         self._unsubscribe()
         for waiter in self.waiting.values():
             # A driver must not be stuck behind a restart: go on without the price.
-            waiter.request.reply_to.tell(UserPriceSettled(waiter.request.identified))
+            self._go_on(waiter.request)
         for state in self.evses.values():
             self._clear_triggers(state)
 
@@ -364,24 +366,30 @@ class CaliforniaPricing(Supervised):
         fresh = known is not None and self.ctx.clock.monotonic() - known[1] <= FRESH_PRICE
         timeout_ms = int(self._key("WaitForSetUserPriceTimeout", 0))
         if not self._enabled() or request.evse not in self.evses:
-            request.reply_to.tell(UserPriceSettled(request.identified))
+            self._go_on(request)
             return
         if known is not None and fresh:
             display = cp.user_price_display(
                 known[0], self._language(), multi_language=self._multi()
             )
             self._show(request.evse, display)
-            request.reply_to.tell(UserPriceSettled(request.identified))
+            self._go_on(request)
             return
         self._refresh(request.evse)
         if timeout_ms <= 0:
-            request.reply_to.tell(UserPriceSettled(request.identified))
+            self._go_on(request)
             return
         self.wait_seq += 1
         seq = self.wait_seq
         timer = self.ctx.call_later(timeout_ms / 1000, self.actor_ref, _WaitOver(seq))
         self.waiting[seq] = _Waiter(request, timer)
         self.ctx.bus.publish(UserPriceAwaited(request.evse, id_tag, timeout_ms / 1000))
+
+    def _go_on(self, request: AwaitUserPrice) -> None:
+        try:
+            request.reply_to.tell(UserPriceSettled(request.identified))
+        except pykka.ActorDeadError:  # restarted meanwhile: the new one was never told
+            self.log.info("EVSE %d's connector is gone; its driver presents again", request.evse)
 
     def _wait_over(self, seq: int) -> None:
         waiter = self.waiting.get(seq)
@@ -397,7 +405,7 @@ class CaliforniaPricing(Supervised):
     def _settle(self, seq: int) -> None:
         waiter = self.waiting.pop(seq)
         self.ctx.cancel(waiter.timer)
-        waiter.request.reply_to.tell(UserPriceSettled(waiter.request.identified))
+        self._go_on(waiter.request)
 
     # -- what the connectors do ------------------------------------------------------
 
