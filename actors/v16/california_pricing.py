@@ -318,7 +318,15 @@ class CaliforniaPricing(Supervised):
 
     def _user_price(self, price: cp.UserPrice) -> tuple[str, str | None]:
         display = cp.user_price_display(price, self._language(), multi_language=self._multi())
-        self.prices[price.id_token] = (price, self.ctx.clock.monotonic())
+        now = self.ctx.clock.monotonic()
+        here = {t for state in self.evses.values() for t in (state.id_tag, state.identified)}
+        # Bounded: a price for no card here counts only while fresh.
+        self.prices = {
+            tag: kept
+            for tag, kept in self.prices.items()
+            if tag in here or now - kept[1] <= FRESH_PRICE
+        }
+        self.prices[price.id_token] = (price, now)
         for seq, waiter in list(self.waiting.items()):
             if waiter.request.identified.id_tag == price.id_token:
                 self._show(waiter.request.evse, display)
