@@ -32,7 +32,6 @@ certificate's commonName.
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import base64
 import binascii
@@ -46,7 +45,7 @@ import ssl as _ssl
 import sys
 import threading
 import uuid
-from collections.abc import Callable, Coroutine, Hashable, Sequence
+from collections.abc import Callable, Coroutine, Hashable, Iterator, Sequence
 from http import HTTPStatus
 from pathlib import Path
 from types import TracebackType
@@ -1117,33 +1116,143 @@ def _subprotocols(versions: str) -> tuple[str, ...]:
     return tuple("ocpp" + v for v in names)
 
 
+# -- short lines, for the demo's 80 columns ---------------------------------------------
+
+# Fields a person reading along does not need: the time is in the line's stamp.
+_UNSAID = frozenset(
+    {"timestamp", "currentTime", "chargeBoxSerialNumber", "context", "serialNumber", "seqNo"}
+)
+# Values that say "nothing to see" (a status without an error).
+_UNSAID_VALUES = frozenset({"NoError"})
+_SHORT_KEYS = {
+    "chargePointModel": "model",
+    "chargePointVendor": "vendor",
+    "connectorId": "conn",
+    "connectorStatus": "status",
+    "evseId": "evse",
+    "firmwareVersion": "fw",
+    "idTag": "tag",
+    "idToken": "token",
+    "meterStart": "start",
+    "meterStop": "stop",
+    "transactionId": "tx",
+    "triggerReason": "trigger",
+    "eventType": "event",
+    "chargingState": "state",
+    "vendorName": "vendor",
+}
+_SHORT_MEASURANDS = {
+    "Energy.Active.Import.Register": "energy",
+    "Power.Active.Import": "power",
+    "Current.Import": "current",
+    "Current.Offered": "offered",
+    "Voltage": "voltage",
+    "SoC": "soc",
+}
+
+
+def _leaves(value: Any, key: str = "") -> Iterator[str]:
+    """`key=value` for each scalar in a payload, depth first; a sampled value
+    (value with its unit or measurand) as one `measurand=value unit`."""
+    if isinstance(value, dict):
+        if "value" in value and ("unit" in value or "measurand" in value):
+            name = value.get("measurand", "Energy.Active.Import.Register")
+            unit = value.get("unit") or value.get("unitOfMeasure", {}).get("unit", "")
+            yield f"{_SHORT_MEASURANDS.get(name, name)}={value['value']}{unit}"
+            return
+        for k, v in value.items():
+            if k not in _UNSAID:
+                yield from _leaves(v, _SHORT_KEYS.get(k) or k)
+    elif isinstance(value, list):
+        for item in value:
+            yield from _leaves(item, key)
+    elif value is not None and value not in _UNSAID_VALUES:
+        yield f"{key}={value}" if key else str(value)
+
+
+def _clip(text: str, width: int) -> str:
+    return text if len(text) <= width else text[: max(0, width - 3)] + "..."
+
+
+def brief_line(entry: LogEntry, width: int = 60) -> str:
+    """`entry` in at most `width` characters: `<-` what the CSMS heard, `->`
+    what it said, the action, then as many of the payload's fields as fit
+    (no message ids, no timestamps). The full frame is `entry.line()`."""
+    arrow = "<-" if entry.direction == "in" else "->"
+    match entry.kind:
+        case "call":
+            fields = " ".join(_leaves(entry.payload))
+            text = f"{arrow} {entry.action} {fields}"
+        case "result":
+            fields = " ".join(_leaves(entry.payload)) or "ok"
+            text = f"{arrow} {entry.action}: {fields}"
+        case "error":
+            text = f"{arrow} {entry.action}: {entry.error_code} {entry.error_description or ''}"
+        case "connect":
+            payload = entry.payload if isinstance(entry.payload, dict) else {}
+            text = f"{entry.cp_id} connected ({payload.get('subprotocol') or 'no subprotocol'})"
+        case "disconnect":
+            payload = entry.payload if isinstance(entry.payload, dict) else {}
+            text = f"{entry.cp_id} disconnected (code {payload.get('code')})"
+        case _:
+            text = f"{arrow} {entry.kind} {entry.text or entry.payload}"
+    return _clip(text.rstrip(), width)
+
+
 def main_csms(argv: list[str] | None = None) -> int:
     """`ocppstation csms`: run the dev CSMS, print every message, obey stdin commands."""
-    parser = argparse.ArgumentParser(
-        prog="ocppstation csms",
+    from ocppstation.tools import cliargs
+
+    commands = _HELP.removeprefix("commands: ").replace(". To a 2.0.1", "; to a 2.0.1")
+    parser = cliargs.parser(
+        "ocppstation csms",
         description="Run the dev OCPP 1.6J / 2.0.1 CSMS. Prints every message; reads "
         "commands from stdin (type 'help').",
+        epilog="Commands on stdin, one a line, answered on stdout:\n  "
+        + commands.replace("; ", "\n  "),
     )
     parser.add_argument(
         "--ocpp",
         default="1.6",
         metavar="VERSIONS",
         help="OCPP version(s) to agree, in order of preference: 1.6, 2.0.1 or a comma "
-        "list such as 2.0.1,1.6 (default 1.6)",
+        "list such as 2.0.1,1.6 (default: 1.6)",
     )
-    parser.add_argument("--host", default="127.0.0.1")
-    parser.add_argument("--port", type=int, default=9000, help="0 picks a free port")
-    parser.add_argument("--boot", choices=BOOT_STATUSES, default="Accepted")
-    parser.add_argument("--interval", type=int, default=300, help="heartbeat interval (s)")
-    parser.add_argument("--password", help="require HTTP Basic auth with this password")
+    parser.add_argument("--host", default="127.0.0.1", help="address to listen on")
+    parser.add_argument("--port", type=cliargs.port, default=9000, help="0 picks a free port")
     parser.add_argument(
-        "--tls-cert", metavar="FILE", help="serve wss:// with this certificate (PEM, leaf first)"
+        "--boot",
+        choices=BOOT_STATUSES,
+        default="Accepted",
+        help="the answer to every BootNotification",
     )
-    parser.add_argument("--tls-key", metavar="FILE", help="the --tls-cert's private key (PEM)")
+    parser.add_argument(
+        "--interval",
+        type=cliargs.int_range(1, 86400),
+        default=300,
+        help="heartbeat interval (s) given in the boot answer",
+    )
+    parser.add_argument(
+        "--password", help="require HTTP Basic auth with this password (default: none)"
+    )
+    parser.add_argument(
+        "--tls-cert",
+        metavar="FILE",
+        type=cliargs.readable_file,
+        help="serve wss:// with this certificate (PEM, leaf first; default: plain ws://)",
+    )
+    parser.add_argument(
+        "--tls-key",
+        metavar="FILE",
+        type=cliargs.readable_file,
+        help="the --tls-cert's private key (PEM; needed with --tls-cert, default: none)",
+    )
     parser.add_argument(
         "--client-ca",
         metavar="FILE",
-        help="require client certificates signed by this CA (PEM): security profile 3",
+        type=cliargs.readable_file,
+        help="require client certificates signed by this CA (PEM): security profile 3 "
+        "(default: none asked for)",
     )
     parser.add_argument(
         "--no-dedupe",
@@ -1155,7 +1264,7 @@ def main_csms(argv: list[str] | None = None) -> int:
         subprotocols = _subprotocols(args.ocpp)
     except ValueError as e:
         # One line, not argparse's usage block: the option's help says what is allowed.
-        print(f"error: --ocpp: {e}", file=sys.stderr)
+        print(f"ocppstation csms: error: argument --ocpp: {e}", file=sys.stderr)
         return 2
     if bool(args.tls_cert) != bool(args.tls_key):
         parser.error("--tls-cert and --tls-key go together")
@@ -1166,8 +1275,8 @@ def main_csms(argv: list[str] | None = None) -> int:
         try:
             context = server_ssl_context(args.tls_cert, args.tls_key, args.client_ca)
         except (OSError, ValueError) as e:  # ssl.SSLError is an OSError
-            print(f"error: cannot load the TLS files: {e}", file=sys.stderr)
-            return 1
+            print(f"ocppstation csms: error: cannot load the TLS files: {e}", file=sys.stderr)
+            return 2
 
     print_lock = threading.Lock()
 
