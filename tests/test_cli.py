@@ -442,9 +442,11 @@ def test_a_station_whose_root_gives_up_exits_70_for_its_service_manager(
             break
         try:
             station_process.send("crash registration")
-            # The station's log, line by line (nothing else reads it here).
+            # The station's log, line by line (nothing else reads it here); each
+            # line read once, whichever of the two it holds.
             while not any(
-                what in station_process.err.next()
+                what in line
+                for line in (station_process.err.next(),)
                 for what in ("remote_trigger restarted", "gave up")
             ):
                 pass

@@ -470,6 +470,11 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     parser.add_argument(
         "--watchdog", type=float, default=5.0, help="board: open the relay after N s of silence"
     )
+    parser.add_argument(
+        "--forever",
+        action="store_true",
+        help="keep serving after standard input ends (as under & in a script), until a signal",
+    )
 
 
 def run(args: argparse.Namespace, stdin: IO[str] = sys.stdin, out: IO[str] = sys.stdout) -> int:
@@ -495,27 +500,36 @@ def run(args: argparse.Namespace, stdin: IO[str] = sys.stdin, out: IO[str] = sys
         kind = "meter"
     print(device.path, file=out, flush=True)
     print(f"commands: {HELP['all']} | {HELP[kind]}", file=sys.stderr, flush=True)
-    done = threading.Event()
     if threading.current_thread() is threading.main_thread():
         for sig in (signal.SIGINT, signal.SIGTERM):
-            signal.signal(sig, lambda *_: done.set())
+            signal.signal(sig, _stop)
     try:
         for line in stdin:
             words = line.split()
             if not words:
                 continue
             if words[0] == "quit":
-                done.set()
-                break
+                return 0
             answer = _command(device, world, words)
             print(answer, file=out, flush=True)
-        # Without a console (stdin closed, as under `&`) serve until a signal.
-        done.wait()
-    except KeyboardInterrupt:
+        # Standard input ended: a person or a script is done with the device,
+        # unless it asked to keep it running without one.
+        if args.forever:
+            threading.Event().wait()
+    except _Stopped:
         pass
     finally:
         device.close()
     return 0
+
+
+class _Stopped(BaseException):
+    """SIGINT or SIGTERM: raised in the main thread, so that a blocking read of
+    stdin ends too (a handler that only sets a flag would wait for a line)."""
+
+
+def _stop(signum: int, frame: object) -> None:
+    raise _Stopped(signum)
 
 
 def _charging(world: SimulatedEvse) -> SimulatedEvse:
