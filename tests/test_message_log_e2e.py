@@ -31,7 +31,7 @@ from ocppstation.actors.link.message_log import MessageLogWriter
 from ocppstation.actors.station import Station
 from ocppstation.protocol import message_log as ml
 from ocppstation.tools import cli, log_view
-from ocppstation.tools.csms import DevCsms
+from ocppstation.tools.csms import DevCsms, server_ssl_context
 from tests.conftest import StationFactory, answered, log_of, quiet
 
 CP = "cp-test"
@@ -145,6 +145,29 @@ def test_the_log_moves_to_a_new_file_at_midnight_in_virtual_time(
     assert sorted(p.name for p in tmp_path.iterdir()) == [first_day, second_day]
     later = day_log(tmp_path, clock)
     assert any(ml.classify(e.frame).action == "Heartbeat" for e in later)
+
+
+def test_a_csms_certificate_the_station_does_not_trust_is_logged(
+    make_station: StationFactory, clock: FakeClock, tmp_path: Path
+) -> None:
+    from tests.pki import Ca
+
+    cert, key = Ca("CSMS root").server().write(tmp_path, "server")
+    stranger = Ca("stranger").write(tmp_path, "stranger")
+    with DevCsms(port=0, password=KEY, ssl=server_ssl_context(cert, key)) as csms:
+        internal = {
+            "MessageLogPath": str(tmp_path / "m"),
+            "CentralSystemRootCertificateFile": str(stranger),
+        }
+        station = make_station(
+            csms, Internal=internal, Security={"SecurityProfile": 2, "AuthorizationKey": KEY}
+        )
+        log_of(station).wait_for(lambda e: isinstance(e, ConnectFailed), timeout=10)
+        station.stop()
+    failed = [e for e in day_log(tmp_path / "m", clock) if e.event == "failed"]
+    assert failed[0].detail["security_event"] == "InvalidCentralSystemCertificate"
+    assert "CERTIFICATE_VERIFY_FAILED" in failed[0].detail["reason"]
+    assert failed[0].conn.startswith("wss://")
 
 
 def _change_key(csms: DevCsms, version: str, new: str) -> str:

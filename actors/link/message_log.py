@@ -25,6 +25,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import IO, Any
 
+from ocppstation.config.loader import StationConfig
 from ocppstation.protocol import message_log as ml
 
 log = logging.getLogger("ocppstation.link.message_log")
@@ -34,7 +35,7 @@ _STOP = object()
 _FLUSH_TIMEOUT = 5.0
 
 
-def log_directory(config: Any, data_dir: Path | None) -> Path | None:
+def log_directory(config: StationConfig, data_dir: Path | None) -> Path | None:
     """Where a station's message log goes, or None when it is off."""
     path = config.value("Internal", "MessageLogPath")
     if path is None:
@@ -85,7 +86,11 @@ class MessageLogWriter:
 
     @classmethod
     def for_station(
-        cls, config: Any, data_dir: Path | None, now: Callable[[], datetime], **kwargs: Any
+        cls,
+        config: StationConfig,
+        data_dir: Path | None,
+        now: Callable[[], datetime],
+        **kwargs: Any,
     ) -> MessageLogWriter:
         return cls(
             log_directory(config, data_dir),
