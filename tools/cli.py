@@ -235,7 +235,8 @@ def _cmd_run(args: argparse.Namespace) -> int:
     station.subscribe(LinkWatch())
     screen: LiveScreen | None = None
     if live:
-        title = f"ocppstation {config.charge_point_id}  OCPP {config.ocpp_version.value.removeprefix('ocpp')}"
+        version = config.ocpp_version.value.removeprefix("ocpp")
+        title = f"ocppstation {config.charge_point_id}  OCPP {version}"
         screen = LiveScreen(LiveState.of(config.evse_numbers, title))
         station.subscribe(screen)
         screen.__enter__()
