@@ -306,8 +306,12 @@ def _cmd_demo(args: argparse.Namespace) -> int:
             "ocppstation: the demo speaks one version: --ocpp 1.6 or --ocpp 2.0.1", file=sys.stderr
         )
         return EXIT_USAGE
-    # A live table where a person watches; lines, as before, into a pipe or a file.
-    return run_demo(sys.stdout, versions[0], live=sys.stdout.isatty())
+    try:
+        # A live table where a person watches; lines, as before, into a pipe or a file.
+        return run_demo(sys.stdout, versions[0], live=sys.stdout.isatty())
+    except KeyboardInterrupt:
+        # The demo stopped its station and CSMS on the way out; no traceback for a Ctrl-C.
+        return EXIT_INTERRUPTED
 
 
 def main(argv: list[str] | None = None) -> int:
