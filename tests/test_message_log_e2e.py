@@ -343,3 +343,20 @@ def _log_args(directory: Path, **options: Any) -> argparse.Namespace:
         html=options.get("html"),
         follow=options.get("follow", False),
     )
+
+
+def test_a_version_switch_closes_one_connection_before_the_next_opens(
+    make_station: StationFactory, clock: FakeClock, tmp_path: Path, csms: DevCsms
+) -> None:
+    # Offered 2.0.1 first, the 1.6 CSMS picks 1.6: the station closes and dials again.
+    station = make_station(
+        csms, Internal={"OcppVersions": ["2.0.1", "1.6"], "MessageLogPath": str(tmp_path)}
+    )
+    csms.log.wait_call("BootNotification", CP, timeout=10)
+    answered(station, "StatusNotification", 3)
+    station.stop()
+    events = [(e.event, e.detail) for e in day_log(tmp_path, clock) if e.dir == "event"]
+    names = [name for name, _ in events]
+    assert names == ["connecting", "connected", "closed", "connecting", "connected", "closed"]
+    assert events[1][1] == {"subprotocol": "ocpp1.6"}
+    assert events[2][1]["reason"] == "switching OCPP version"

@@ -285,6 +285,7 @@ def tls_security_event(exc: BaseException) -> str | None:
 
 
 FRAMES_IN_FLIGHT = 16
+_CHOSE = "the CSMS chose"
 
 
 class WebSocketLink(Supervised):
@@ -454,11 +455,12 @@ class WebSocketLink(Supervised):
         self._log_closed(connection, reason)
         self._attempt()
 
-    def _log_closed(self, connection: ClientConnection, why: str) -> None:
-        # The actor walked away: the I/O thread's own account would come too
-        # late for a writer that the teardown closes.
+    def _log_closed(self, connection: ClientConnection, why: str, url: str = "") -> None:
+        # The actor walked away (or the tree is about to change): the I/O
+        # thread's account after the fact would come too late for a writer
+        # that the teardown closes.
         self.messages.event(
-            self.url,
+            url or self.url,
             "closed",
             code=connection.close_code,
             reason=connection.close_reason,
@@ -542,7 +544,8 @@ class WebSocketLink(Supervised):
             # The context manager owns the connection for the thread's life.
             with connect(url, **options) as connection:
                 reason = self._serve(generation, connection, say, url)
-            if generation == self.generation:  # else the actor logged it (_log_closed)
+            # Else it is logged already (_log_closed).
+            if generation == self.generation and not reason.startswith(_CHOSE):
                 self.messages.event(
                     url,
                     "closed",
@@ -585,8 +588,9 @@ class WebSocketLink(Supervised):
             # Station builds that one, which connects again.
             connection.close(code=1000, reason="switching OCPP version")
             self.log.info("the CSMS chose %s: switching to it", agreed.value)
+            self._log_closed(connection, f"{_CHOSE} {agreed.value}", url)
             self.ctx.bus.publish(VersionChosen(agreed))
-            return f"the CSMS chose {agreed.value}"
+            return f"{_CHOSE} {agreed.value}"
         if not say(_Opened(generation, connection)):
             return ""
         # Frames read and not yet handled by rpc: past this many the thread
