@@ -71,7 +71,9 @@ def format_line(entry: Entry) -> str:
             obj["detail"] = dict(entry.detail)
     else:
         obj["frame"] = entry.frame
-    return json.dumps(obj, ensure_ascii=False, separators=(",", ":"))
+    # default=str: an event's detail that JSON cannot carry is written as its
+    # text rather than losing the line.
+    return json.dumps(obj, ensure_ascii=False, separators=(",", ":"), default=str)
 
 
 def parse_line(line: str) -> Entry:

@@ -170,6 +170,17 @@ def test_a_report_of_the_password_is_masked_too() -> None:
     assert "0123456789abcdef" not in masked
 
 
+def test_a_get_configuration_answer_with_the_key_is_masked() -> None:
+    keys = [{"key": "AuthorizationKey", "readonly": False, "value": "0123456789abcdef"}]
+    masked = ml.mask_frame(json.dumps([3, "1", {"configurationKey": keys}]))
+    assert json.loads(masked)[2]["configurationKey"][0]["value"] == ml.MASK
+
+
+def test_an_event_detail_json_cannot_carry_is_written_as_text() -> None:
+    entry = ml.Entry(T0, "event", "c", event="failed", detail={"why": ValueError("boom")})
+    assert ml.parse_line(ml.format_line(entry)).detail == {"why": "boom"}
+
+
 def test_a_frame_without_secrets_is_kept_byte_for_byte() -> None:
     text = '[2, "1",  "ChangeConfiguration", {"key": "HeartbeatInterval", "value": "60"}]'
     assert ml.mask_frame(text, ["", "short"]) == text

@@ -176,7 +176,11 @@ class MessageLogWriter:
                         item.set()
                         continue
                     self._tell_dropped(item.ts)
-                    self._write(item)
+                    try:
+                        self._write(item)
+                    except Exception:
+                        # A bug here must cost one line, not the log for the rest of the run.
+                        log.exception("message log: cannot write an entry")
                 self._sync()
         finally:
             self._close_file()
