@@ -267,6 +267,8 @@ def test_the_cli_writes_the_html_and_prints_the_lines(
     assert "-- connecting" in lines[0] and "-> BootNotification [" in lines[2]
     assert any("<- BootNotification result [" in line for line in lines)
     assert cli.main(["log", str(a_day), "--day", "1999-01-01"]) == 1
+    assert cli.main(["log", str(a_day), "--html", str(tmp_path / "no" / "such" / "x.html")]) == 1
+    assert "argument --html" in capsys.readouterr().err
 
 
 def test_follow_prints_entries_as_they_are_written(tmp_path: Path) -> None:

@@ -23,7 +23,7 @@ from typing import IO, Any
 from ocppstation.protocol import message_log as ml
 
 EXIT_OK = 0
-EXIT_NO_LOG = 1
+EXIT_NO_LOG = 1  # no log for that day, or the page cannot be written
 
 _POLL = 0.2  # seconds between looks at a file that has not grown
 
@@ -88,7 +88,11 @@ def run(args: argparse.Namespace, out: IO[str] | None = None) -> int:
         return EXIT_NO_LOG
     entries = list(ml.parse_lines(path.read_text("utf-8", errors="replace")))
     if args.html:
-        Path(args.html).write_text(render_html(entries, title=f"{path.name}"), "utf-8")
+        try:
+            Path(args.html).write_text(render_html(entries, title=path.name), "utf-8")
+        except OSError as exc:
+            print(f"ocppstation: argument --html: {exc}", file=sys.stderr)
+            return EXIT_NO_LOG
         print(f"{args.html}: {len(entries)} entries of {path.name}", file=out)
         return EXIT_OK
     pairing = ml.Pairing()
