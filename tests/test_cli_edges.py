@@ -83,6 +83,26 @@ def test_a_bad_csms_flag_is_one_line_and_exit_2(tmp_path: Path, args: list[str],
     assert "Traceback" not in done.stderr
 
 
+@pytest.mark.parametrize(
+    ("args", "flag"),
+    [
+        pytest.param(["sdm630", "--unit", "0"], "--unit", id="unit-0"),
+        pytest.param(["sdm630", "--unit", "2", "--unit", "2"], "--unit", id="unit-twice"),
+        pytest.param(["board", "--watchdog", "-1"], "--watchdog", id="watchdog"),
+        pytest.param(["sdm630", "--link", "/nonexistent/dir/tty"], "--link", id="link"),
+        pytest.param(["sdm999"], "device", id="device"),
+    ],
+)
+def test_a_bad_fake_device_flag_is_one_line_and_exit_2(
+    tmp_path: Path, args: list[str], flag: str
+) -> None:
+    done = run_cli(["fake-device", *args, "--pty"], tmp_path)
+    assert done.returncode == 2, done.stderr
+    assert len(done.stderr.splitlines()) == 1, done.stderr
+    assert flag in done.stderr
+    assert "Traceback" not in done.stderr
+
+
 def test_version_names_the_package_the_ocpp_versions_and_the_schema_package(
     tmp_path: Path,
 ) -> None:

@@ -38,6 +38,7 @@ from ocppstation.hw.meters import RegisterMap, register_map
 from ocppstation.hw.ports import MeterReading
 from ocppstation.hw.rfid import encode_rdm6300
 from ocppstation.hw.simulated import HwState, SimulatedEvse
+from ocppstation.tools import cliargs
 
 Clock = Callable[[], float]
 JUNK = b"\x00\xff\x13\x37garbage\xfe\x01"
@@ -462,13 +463,16 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     parser.add_argument("--link", help="also make this path a symlink to the pty (stable name)")
     parser.add_argument(
         "--unit",
-        type=int,
+        type=cliargs.int_range(1, 247),  # Modbus RTU's unicast addresses
         action="append",
         help="Modbus unit of the meter (1); repeat for several meters on the one pty, as on a bus",
     )
     parser.add_argument("--mode", choices=["rdm6300", "lines"], default="rdm6300")
     parser.add_argument(
-        "--watchdog", type=float, default=5.0, help="board: open the relay after N s of silence"
+        "--watchdog",
+        type=cliargs.positive,
+        default=5.0,
+        help="board: open the relay after N s of silence",
     )
     parser.add_argument(
         "--forever",
@@ -478,6 +482,15 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace, stdin: IO[str] = sys.stdin, out: IO[str] = sys.stdout) -> int:
+    try:
+        return _run(args, stdin, out)
+    except OSError as exc:  # the pty or the --link path could not be made
+        flag = "argument --link: " if args.link else ""
+        print(f"ocppstation fake-device: error: {flag}{exc}", file=sys.stderr)
+        return 2
+
+
+def _run(args: argparse.Namespace, stdin: IO[str], out: IO[str]) -> int:
     world = SimulatedEvse()
     device: FakeDevice
     if args.device == "rfid":
@@ -491,7 +504,10 @@ def run(args: argparse.Namespace, stdin: IO[str] = sys.stdin, out: IO[str] = sys
         # World commands (plug-ev, fault ...) act on the first unit's EV.
         units = args.unit or [1]
         if len(set(units)) < len(units):
-            print(f"error: a unit given twice: {units}", file=sys.stderr)
+            print(
+                f"ocppstation fake-device: error: argument --unit: given twice: {units}",
+                file=sys.stderr,
+            )
             return 2
         meter = FakeMeter(_charging(world), model=args.device, unit=units[0], link=args.link)
         for unit in units[1:]:
