@@ -461,6 +461,11 @@ class Station:
                 entry["display"] = {"text": display.text, "qr": display.qr}
             evses.append(entry)
         snapshot["evses"] = evses
+        try:
+            # Durable commits since the storage actor started: group commit's measure.
+            snapshot["commits"] = self.ctx.storage().commits.get(timeout=ASK_TIMEOUT)
+        except Exception:
+            snapshot["commits"] = None
         return snapshot
 
 

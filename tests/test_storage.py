@@ -858,3 +858,30 @@ def test_queue_all_equals_a_model_list_under_pushes_deletes_and_restarts(
                 assert db.queue.size() == len(model)
         finally:
             close_db(db)
+
+
+def test_writes_waiting_together_share_one_commit_and_each_stays_atomic(db_path: Path) -> None:
+    """Group commit: every asker is answered after its write is durable, the
+    writes waiting in the inbox are committed together, and one that fails
+    is undone alone (the others are kept)."""
+    with running(db_path, group_window=0.05) as db:
+        proxy = db.ref.proxy()
+        before = proxy.commits.get(timeout=WAIT)
+        # Told all at once, as 128 EVSEs sampling in the same moment would.
+        pushes = [proxy.queue.push("MeterValues", {"n": n}, None) for n in range(40)]
+        failing = proxy.transactions.meter_and_queue(999, 1, "t", "MeterValues", {"bad": 1})
+        more = [proxy.queue.push("MeterValues", {"n": n}, None) for n in range(40, 60)]
+        seqs = [f.get(timeout=WAIT) for f in pushes + more]
+        with pytest.raises(KeyError, match="999"):
+            failing.get(timeout=WAIT)
+        commits = proxy.commits.get(timeout=WAIT) - before
+        assert 1 <= commits < 10, commits
+        assert [json_n(m) for m in db.queue.all()] == list(range(60))
+        assert sorted(seqs) == seqs
+    # Durable: what was acknowledged is in the file.
+    with running(db_path) as db:
+        assert db.queue.size() == 60
+
+
+def json_n(message: QueuedMessage) -> int:
+    return int(message.payload["n"])

@@ -178,6 +178,12 @@ class StationProcess:
             raise RuntimeError(f"station answered {line!r} with {answer!r}")
         return answer
 
+    def commits(self) -> int:
+        """The station's durable SQLite commits so far (its `status`)."""
+        answer = self.command("status")
+        count = json.loads(answer.split(" ", 1)[1]).get("commits")
+        return int(count or 0)
+
     def cpu_s(self) -> float:
         """User + system CPU seconds of the station process so far (Linux /proc)."""
         fields = Path(f"/proc/{self.proc.pid}/stat").read_text().rsplit(")", 1)[1].split()
@@ -276,6 +282,7 @@ class Sampling:
     csms_cpu_share: float
     rss_mib: float
     peak_rss_mib: float
+    commits_per_s: float
     delivered_per_s: float
     expected_per_s: float
     latency_ms: tuple[float, float, float]  # median, p95, max
@@ -320,10 +327,12 @@ def bench_sampling(
             # Every session has sampled once: the window starts in the steady state.
             start = count_entries(csms, evses, version.is_sample, mark, STEP_TIMEOUT)
             wall_minus_mono = time.time() - time.monotonic()
+            commits0 = station.commits()
             cpu0, own0, t0 = station.cpu_s(), time.process_time(), time.monotonic()
             since = csms.log.mark()
             time.sleep(window_s)  # a measurement window, not a wait for something
             cpu1, own1, t1 = station.cpu_s(), time.process_time(), time.monotonic()
+            commits1 = station.commits()
             backlog = station.queued()
             rss, peak = station.memory_kib()
             values = [e for e in csms.log.entries(since) if version.is_sample(e) and e.at <= t1]
@@ -342,6 +351,7 @@ def bench_sampling(
         csms_cpu_share=(own1 - own0) / elapsed,
         rss_mib=rss / 1024,
         peak_rss_mib=peak / 1024,
+        commits_per_s=(commits1 - commits0) / elapsed,
         delivered_per_s=len(values) / elapsed,
         expected_per_s=evses / 1.0,
         latency_ms=(
@@ -651,6 +661,7 @@ def rows_sampling(a: Sampling) -> list[str]:
         f"| (a) {a.evses} EVSEs charging, {a.version.samples} every 1 s: station CPU "
         f"(share of one core) | {a.cpu_share * 100:.0f} % |",
         f"| (a) station RSS (peak) | {a.rss_mib:.1f} MiB ({a.peak_rss_mib:.1f}) |",
+        f"| (a) SQLite commits / s (group commit) | {a.commits_per_s:.1f} |",
         f"| (a) {a.version.samples} delivered / s (sampled: {a.expected_per_s:.0f} / s) "
         f"| {a.delivered_per_s:.1f} |",
         f"| (a) sample to CSMS ms, median / p95 / max | {median:.0f} / {p95:.0f} / {worst:.0f} |",

@@ -709,9 +709,13 @@ class Connector(Supervised):
         tx = self.tx
         if tx is None:
             return
-        reading = self.metering.sample(tx)
+        evse = self.evse
+        # Published once the sample is durable (after the storage's group
+        # commit, on its thread): what the station says it sampled survives kill -9.
+        reading = self.metering.sample(
+            tx, lambda r: self.ctx.bus.publish(MeterSampled(evse, r.energy_wh, r.power_w))
+        )
         self._check_energy_cap(reading)
-        self.ctx.bus.publish(MeterSampled(self.evse, reading.energy_wh, reading.power_w))
 
     def _check_energy_cap(self, reading: MeterReading) -> None:
         tx = self.tx

@@ -119,11 +119,14 @@ class Metering:
 
     # -- meter values ------------------------------------------------------------
 
-    def sample(self, tx: Transaction) -> MeterReading:
-        """Sample.Periodic values, sent and kept for the stop; the reading they show."""
+    def sample(
+        self, tx: Transaction, stored: Callable[[MeterReading], None] | None = None
+    ) -> MeterReading:
+        """Sample.Periodic values, sent and kept for the stop; the reading they show.
+        `stored(reading)` runs once the values are durable (at once if none were sent)."""
         reading = self.read()
         now = self._now()
-        self._send(tx, reading, Setting.SAMPLED_MEASURANDS, "Sample.Periodic", now)
+        self._send(tx, reading, Setting.SAMPLED_MEASURANDS, "Sample.Periodic", now, stored)
         self.keep_for_stop(tx, reading, Setting.SAMPLED_MEASURANDS_AT_END, "Sample.Periodic", now)
         return reading
 
@@ -160,9 +163,17 @@ class Metering:
                 del tx.data[1]
 
     def _send(
-        self, tx: Transaction | None, reading: MeterReading, key: Setting, context: str, now: str
+        self,
+        tx: Transaction | None,
+        reading: MeterReading,
+        key: Setting,
+        context: str,
+        now: str,
+        stored: Callable[[MeterReading], None] | None = None,
     ) -> None:
         sampled = self._sampled(reading, key, context)
+        if (not sampled or tx is None) and stored is not None:
+            stored(reading)  # nothing of it waits for the storage
         if not sampled:
             return
         # In 1.6 queued without the transaction's id: the outbox puts it in when it sends.
@@ -173,14 +184,18 @@ class Metering:
             # sent if online, not queued (1.6 4.7).
             submit(self.ctx, values.action, values.payload)
             return
-        seq = (
-            self.ctx.storage()
-            .transactions.meter_and_queue(
-                tx.local_id, register_wh(reading), now, values.action, values.payload
-            )
-            .get(timeout=STORAGE_TIMEOUT)
+        # Not waited for (the hot path: one per EVSE and interval): storage
+        # tells the outbox once the values are durable, after a group commit.
+        action, payload, local_id = values.action, values.payload, tx.local_id
+
+        def durable(seq: int) -> None:
+            self.enqueue(seq, action, payload, local_id)
+            if stored is not None:
+                stored(reading)
+
+        self.ctx.storage().transactions.meter_and_queue_then(
+            local_id, register_wh(reading), now, action, payload, durable
         )
-        self.enqueue(seq, values.action, values.payload, tx.local_id)
 
     def _sampled(self, reading: MeterReading, key: Setting, context: str) -> list[dict[str, Any]]:
         measurands = self._measurands(key)

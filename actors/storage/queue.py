@@ -62,8 +62,10 @@ class MessageQueue:
 
         Idempotent on purpose: an answer handled twice (or after the message
         was dropped for too many attempts) must not crash its caller.
+        Deferrable: nobody waits for it (the outbox goes on from memory), and
+        lost in a kill -9 it only means the answered message is sent again.
         """
-        with self._db.write() as conn:
+        with self._db.write(deferrable=True) as conn:
             conn.execute("DELETE FROM queue WHERE seq = ?", (seq,))
 
     def attempted(self, seq: int, attempts: int) -> None:

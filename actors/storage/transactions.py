@@ -7,7 +7,9 @@ SQLite transaction (``begin_and_queue``, ``meter_and_queue``,
 
 from __future__ import annotations
 
+import logging
 import sqlite3
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -18,6 +20,8 @@ from ocppstation.actors.storage.queue import insert_message
 from ocppstation.actors.storage.reservations import forget_reservation
 from ocppstation.actors.storage.values import require_str, to_json
 from ocppstation.protocol.txqueue import TransactionId
+
+log = logging.getLogger("ocppstation.storage")
 
 __all__ = ["Transactions", "TxRecord"]
 
@@ -180,6 +184,31 @@ class Transactions:
         with self._db.write() as conn:
             _update_meter(conn, local_id, meter_wh, at)
             return insert_message(conn, action, text, local_id)
+
+    def meter_and_queue_then(
+        self,
+        local_id: int,
+        meter_wh: int,
+        at: str,
+        action: str,
+        payload: dict[str, Any],
+        then: Callable[[int], None],
+    ) -> None:
+        """meter_and_queue for a caller that does not wait: `then(seq)` runs
+        on the storage thread once the write is durable, so what it tells
+        (the outbox) never learns of a message before it is on disk. The
+        write may wait for company (group commit) up to DEFERRED_WINDOW."""
+        try:
+            text = to_json(payload, "payload")
+            require_str(action, "action")
+            with self._db.write(deferrable=True) as conn:
+                _update_meter(conn, local_id, meter_wh, at)
+                seq = insert_message(conn, action, text, local_id)
+        except Exception:
+            # Nobody waits for the answer: say it here, or it is lost.
+            log.exception("meter values of transaction %d not stored", local_id)
+            raise
+        self._db.after_commit(lambda: then(seq))
 
     def end_and_queue(
         self,
