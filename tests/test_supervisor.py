@@ -299,6 +299,22 @@ def test_one_for_one_restarts_only_the_crashed_child(tree: Tree) -> None:
     assert "InjectedCrash" in crashed[0].reason
 
 
+def test_a_crash_is_one_warning_naming_what_restarts(
+    tree: Tree, caplog: pytest.LogCaptureFixture
+) -> None:
+    j = tree.journal
+    tree.root([worker("a", j), worker("b", j), worker("t", j, Restart.TEMPORARY)])
+    with caplog.at_level("WARNING"):
+        old = tree.crash("a")
+        tree.registry.wait_for("a", WAIT, not_ref=old)
+        tree.crash("t")
+        tree.events.wait_until(lambda e: any(isinstance(x, ChildTerminated) for x in e))
+    warnings = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
+    assert [w.split(":")[0] for w in warnings] == ["child a crashed", "child t crashed"]
+    assert warnings[0].endswith("; restarting a")
+    assert warnings[1].endswith("; not restarted")
+
+
 def test_one_for_all_restarts_everyone_stopping_siblings_in_reverse(tree: Tree) -> None:
     j = tree.journal
     tree.root([worker("a", j), worker("b", j), worker("c", j)], strategy=Strategy.ONE_FOR_ALL)

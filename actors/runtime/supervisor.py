@@ -331,14 +331,6 @@ class Supervisor(Supervised):
         del self._refs[cid]
         self.place.registry.unregister(path, ref)
         abnormal = message.reason is not None
-        if message.reason is not None:
-            why = _describe(message.reason)
-            self.log.warning("child %s crashed: %s", cid, why)
-            self._emit(ChildCrashed(path, why))
-        else:
-            why = "normal exit"
-            self.log.info("child %s exited normally", cid)
-
         steps = plan(
             self._strategy,
             list(self._specs),
@@ -347,12 +339,26 @@ class Supervisor(Supervised):
             abnormal,
             running=self._refs.keys(),
         )
+        backoff = self._specs[cid].backoff
+        if message.reason is not None:
+            why = _describe(message.reason)
+            # One line says what broke and what happens next (the operator's question).
+            if not steps.start:
+                then = "not restarted"
+            elif backoff is not None:
+                then = f"restarting {cid} after its backoff"
+            else:
+                then = f"restarting {', '.join(steps.start)}"
+            self.log.warning("child %s crashed: %s; %s", cid, why, then)
+            self._emit(ChildCrashed(path, why))
+        else:
+            why = "normal exit"
+            self.log.info("child %s exited normally", cid)
         if not steps.start:
             for forgotten in steps.forget:
                 del self._specs[forgotten]
             self._emit(ChildTerminated(path, why))
             return
-        backoff = self._specs[cid].backoff
         if abnormal and backoff is not None:
             self._delay_restart(cid, backoff, steps.stop, steps.forget, steps.start)
             return
