@@ -62,6 +62,7 @@ from ocppstation.actors.events import Online, ResetRequested, TransactionStopped
 from ocppstation.actors.evse.connector import Maintenance
 from ocppstation.actors.files.transfer import TransferError, download
 from ocppstation.actors.files.transfer_jobs import (
+    Handler,
     Notified,
     Statuses,
     TransferFailed,
@@ -331,10 +332,7 @@ class Firmware(Supervised):
     def receive(self, message: Any) -> Any:
         match message:
             case Inbound():
-                handlers = {
-                    "UpdateFirmware": self._update_firmware,
-                    "SignedUpdateFirmware": self._signed_update_firmware,
-                }
+                handlers = self.handlers()
                 answer_call(self.ctx, self.actor_ref, self.log, message.call, handlers, FIRMWARE)
             case TriggerStatus():
                 self._triggered(message.message)
@@ -403,6 +401,13 @@ class Firmware(Supervised):
 
     # -- the CSMS's calls ------------------------------------------------------------
 
+    def handlers(self) -> dict[str, Handler]:
+        """The calls this block answers, by action (2.0.1's block has one of its own)."""
+        return {
+            "UpdateFirmware": self._update_firmware,
+            "SignedUpdateFirmware": self._signed_update_firmware,
+        }
+
     def _installing(self) -> bool:
         """Too late to stop: the installer runs (or is about to), or the reboot comes."""
         job = self.job
@@ -438,7 +443,7 @@ class Firmware(Supervised):
         if self._installing():
             self.log.warning("SignedUpdateFirmware %s rejected: installing", payload["requestId"])
             return {"status": "Rejected"}, None
-        problem = self._signing_certificate_problem(firmware["signingCertificate"])
+        problem = self._certificate_problem(firmware)
         if problem is not None:
             self.log.warning(
                 "SignedUpdateFirmware %s: signing certificate %s", payload["requestId"], problem
@@ -450,10 +455,17 @@ class Firmware(Supervised):
             self.log.info("SignedUpdateFirmware cancels the update of %s", self.job.location)
             status = "AcceptedCanceled"
         self._drop_job()
-        job = FirmwareJob.from_signed_request(payload)
+        job = self._signed_job(payload)
         self._store(job)
         self.job = job
         return {"status": status}, _Schedule(self.seq, first=True)
+
+    def _certificate_problem(self, firmware: dict[str, Any]) -> str | None:
+        """Why a signed request's firmware cannot be trusted, or None."""
+        return self._signing_certificate_problem(firmware["signingCertificate"])
+
+    def _signed_job(self, payload: dict[str, Any]) -> FirmwareJob:
+        return FirmwareJob.from_signed_request(payload)
 
     def _signing_certificate_problem(self, pem: str) -> str | None:
         stored = self.ctx.storage().certificates.all().get(timeout=STORAGE_TIMEOUT)
@@ -563,7 +575,7 @@ class Firmware(Supervised):
 
     def _hashed(self, done: _Hashed) -> None:
         job = self.job
-        assert job is not None and job.signature is not None
+        assert job is not None and job.signed
         if job.phase is Phase.DOWNLOADED:
             self._signature_checked(job, done)
         elif self.checking:
@@ -573,8 +585,12 @@ class Firmware(Supervised):
         problem: str | None
         if done.digest is None:
             problem = done.error or "not read"
+        elif job.signature is None:
+            # 2.0.1's UpdateFirmware may come unsigned (L02): only the digest is
+            # kept, to know the file is unchanged when it is installed.
+            problem = None
         else:
-            assert job.signing_certificate is not None and job.signature is not None
+            assert job.signing_certificate is not None
             problem = firmware_signature_problem(
                 done.digest,
                 job.signature,
@@ -591,8 +607,9 @@ class Firmware(Supervised):
         assert done.digest is not None
         job = job.at(Phase.VERIFIED, digest=done.digest.hex())
         self._store(job)
-        self.log.info("firmware signature verified")
-        self._status("SignatureVerified")
+        if job.signature is not None:
+            self.log.info("firmware signature verified")
+            self._status("SignatureVerified")
         wait = install_delay(job, self.ctx.clock.wall())
         if wait > 0:
             self.timer = self.ctx.call_later(wait, self.actor_ref, _Hold(self.seq))
@@ -645,7 +662,10 @@ class Firmware(Supervised):
             if not self.ctx.registry.tell(OUTBOX, flushed):
                 self._begin_install()  # no outbox now: what it holds is in storage
         else:
-            self.log.info("firmware installation waits for the transactions to end")
+            self._waiting_for_transactions()
+
+    def _waiting_for_transactions(self) -> None:
+        self.log.info("firmware installation waits for the transactions to end")
 
     def _begin_install(self) -> None:
         job = self.job

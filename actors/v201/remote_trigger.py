@@ -13,8 +13,11 @@ from ocpp.v201 import call_result
 from ocpp.v201.enums import TriggerMessageStatusEnumType
 
 from ocppstation.actors.evse.connector import TriggerMeterValues
+from ocppstation.actors.files.transfer_jobs import TriggerStatus
 from ocppstation.actors.link.block import Block, Reply, Then
 from ocppstation.actors.runtime.context import REGISTRATION, SECURITY, evse_path
+from ocppstation.actors.v16.diagnostics import LOG_STATUS, UPLOADS
+from ocppstation.actors.v16.firmware_management import FIRMWARE, FIRMWARE_STATUS
 from ocppstation.actors.v16.registration import SendBoot, SendHeartbeat, SendStatus
 from ocppstation.actors.v16.security import SignRequested
 from ocppstation.protocol.errors import NotSupported
@@ -53,6 +56,11 @@ class RemoteTrigger(Block):
             case "SignChargingStationCertificate":
                 # A02/A03: the security block makes the key and sends SignCertificate.
                 return _answer(accepted, Then(SECURITY, SignRequested()))
+            case "FirmwareStatusNotification":
+                # L01.FR.25/26: Idle, or where the update is, with its requestId.
+                return _answer(accepted, Then(FIRMWARE, TriggerStatus(FIRMWARE_STATUS)))
+            case "LogStatusNotification":
+                return _answer(accepted, Then(UPLOADS, TriggerStatus(LOG_STATUS)))
         return _answer(TriggerMessageStatusEnumType.not_implemented)
 
     def _meter_values(self, evses: list[int]) -> None:

@@ -18,6 +18,8 @@ from ocppstation.actors.runtime.context import (
     SECURITY,
     TRANSACTIONS,
 )
+from ocppstation.actors.v16.diagnostics import UPLOADS
+from ocppstation.actors.v16.firmware_management import FIRMWARE
 from ocppstation.actors.v201.device_model import SETTINGS
 
 ROUTES: Mapping[str, str] = {
@@ -41,4 +43,6 @@ ROUTES: Mapping[str, str] = {
     "Reset": RESET,
     "TriggerMessage": REMOTE_TRIGGER,
     "GetTransactionStatus": TRANSACTIONS,
+    "UpdateFirmware": FIRMWARE,
+    "GetLog": UPLOADS,
 }

@@ -4,6 +4,7 @@
     (root)            rest_for_one: later children depend on earlier ones
       scheduler, storage, settings, auth, outbox, security, profiles,
       link (rpc, websocket), evses (N: board, drivers, connector),
+      firmware (L), uploads (N01 GetLog),
       registration (B provisioning), remote_control, availability, reset,
       data_transfer, remote_trigger, transactions, reader
 
@@ -31,10 +32,14 @@ from ocppstation.actors.runtime.context import (
 )
 from ocppstation.actors.runtime.supervisor import ChildSpec
 from ocppstation.actors.v16.data_transfer import DataTransfer
+from ocppstation.actors.v16.diagnostics import UPLOADS
+from ocppstation.actors.v16.firmware_management import FIRMWARE
 from ocppstation.actors.v16.tree import core_tree
 from ocppstation.actors.v201.authorization import Authorization
 from ocppstation.actors.v201.availability import Availability
 from ocppstation.actors.v201.device_model import DeviceModel
+from ocppstation.actors.v201.diagnostics import Diagnostics201
+from ocppstation.actors.v201.firmware import Firmware201
 from ocppstation.actors.v201.network_profiles import NetworkProfiles
 from ocppstation.actors.v201.provisioning import Provisioning
 from ocppstation.actors.v201.remote_control import RemoteControl
@@ -63,6 +68,10 @@ def station_tree(ctx: StationContext) -> list[ChildSpec]:
         ChildSpec(AUTH, lambda p: Authorization.start(p, ctx)),
         ChildSpec(OUTBOX, lambda p: Outbox.start(p, ctx, TRANSACTION_MESSAGES)),
         *evses_and_link,
+        # After the EVSEs for 1.6's reasons (actors/v16/tree.py): they only tell
+        # connectors, and tell them on start what they hold.
+        ChildSpec(FIRMWARE, lambda p: Firmware201.start(p, ctx)),
+        ChildSpec(UPLOADS, lambda p: Diagnostics201.start(p, ctx)),
         ChildSpec(REGISTRATION, lambda p: Provisioning.start(p, ctx, network)),
         ChildSpec(REMOTE_CONTROL, lambda p: RemoteControl.start(p, ctx)),
         ChildSpec(AVAILABILITY, lambda p: Availability.start(p, ctx)),
