@@ -242,6 +242,7 @@ class Uploads(Supervised):
         if self.upload is not None:
             self.log.info("GetLog %s cancels the upload of %s", request_id, self.upload.file_name)
             status = "AcceptedCanceled"
+            self._canceled(self.upload)
         self._drop_upload()
         kind = "security" if payload["logType"] == "SecurityLog" else "diagnostics"
         self.upload = _LogUpload(
@@ -254,6 +255,10 @@ class Uploads(Supervised):
             **retrying(payload),
         )
         return {"status": status, "filename": self.upload.file_name}, _Upload(self.seq)
+
+    def _canceled(self, upload_: _LogUpload) -> None:
+        """A new GetLog replaces `upload_`: the whitepaper tells the CSMS nothing
+        more of it (2.0.1's block does)."""
 
     # -- the upload ---------------------------------------------------------------------
 
