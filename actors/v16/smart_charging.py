@@ -160,7 +160,7 @@ class Profiles(Supervised):
         storage = self.ctx.storage()
         for connector, data in storage.profiles.all().get(timeout=STORAGE_TIMEOUT):
             try:
-                profile = parse_profile(data, connector)
+                profile = self.stored_profile(data, connector)
             except ProfileError as exc:  # written by another release: not ours to guess at
                 self.log.warning("stored charging profile skipped: %s", exc)
                 continue
@@ -211,7 +211,7 @@ class Profiles(Supervised):
     def _inbound(self, call: Call) -> None:
         result: dict[str, Any] | OcppError
         try:
-            if SMART_CHARGING not in self.ctx.setting(Setting.FEATURE_PROFILES, ()):
+            if not self.enabled():
                 raise NotSupported(f"{call.action}: this station does not do Smart Charging")
             match call.action:
                 case "SetChargingProfile":
@@ -227,6 +227,20 @@ class Profiles(Supervised):
         except OcppError as exc:
             result = exc
         self.ctx.registry.tell(RPC, Answer(call, result))
+
+    # -- hooks: what the 2.0.1 block (actors/v201/smart_charging.py) says its own way ----
+
+    def enabled(self) -> bool:
+        """Whether the station does smart charging now."""
+        return SMART_CHARGING in self.ctx.setting(Setting.FEATURE_PROFILES, ())
+
+    def stored_profile(self, data: Mapping[str, Any], connector: int) -> ChargingProfile:
+        """A profile as storage gave it back; ProfileError if it names nothing."""
+        return parse_profile(data, connector)
+
+    def stored_payload(self, profile: ChargingProfile) -> dict[str, Any]:
+        """What storage keeps of a profile installed without a CSMS call (a remote start's)."""
+        return profile_payload(profile)
 
     def _check(self, data: Mapping[str, Any], connector: int) -> ChargingProfile:
         """The profile, if a careful station takes it; ProfileError says why not."""
@@ -359,7 +373,7 @@ class Profiles(Supervised):
     # -- RemoteStartTransaction's TxProfile -------------------------------------------
 
     def _remote_start(self, message: RemoteStartProfile) -> str | None:
-        if SMART_CHARGING not in self.ctx.setting(Setting.FEATURE_PROFILES, ()):
+        if not self.enabled():
             return "this station does not do Smart Charging"
         try:
             profile = self._check(message.profile, message.evse)
@@ -387,7 +401,7 @@ class Profiles(Supervised):
         self.sessions[event.evse] = Session(parse_time(event.started_at))
         pending = self.pending.pop(event.evse, None)
         if pending is not None and pending.id_tag.casefold() == event.id_tag.casefold():
-            self._install(pending.profile, profile_payload(pending.profile))
+            self._install(pending.profile, self.stored_payload(pending.profile))
             return
         if pending is not None:
             self.log.info("TxProfile %d dropped: another transaction began", pending.profile.id)

@@ -16,8 +16,9 @@ from ocpp.v201.enums import RequestStartStopStatusEnumType, UnlockStatusEnumType
 
 from ocppstation.actors.evse.connector import RemoteStart, StopTransaction, UnlockCable
 from ocppstation.actors.link.block import Block, Reply
-from ocppstation.actors.runtime.context import evse_path
+from ocppstation.actors.runtime.context import PROFILES, evse_path
 from ocppstation.actors.v16.remote_control import pick_connector
+from ocppstation.actors.v16.smart_charging import RemoteStartProfile
 from ocppstation.protocol.errors import NotSupported
 from ocppstation.protocol.framing import Call
 from ocppstation.protocol.payloads import dump
@@ -61,10 +62,13 @@ class RemoteControl(Block):
                 status=RequestStartStopStatusEnumType.rejected,
                 transaction_id=str(running) if running else None,
             )
-        if "chargingProfile" in payload:
-            # Smart charging for 2.0.1 is not built yet: the profile is not
-            # applied, which is logged rather than refusing the driver.
-            self.log.warning("RequestStartTransaction: its chargingProfile is not applied")
+        if "chargingProfile" in payload and not self._profile_taken(
+            evse, token["idToken"], payload["chargingProfile"]
+        ):
+            # K05: a profile the station cannot hold as the TxProfile refuses the start.
+            return call_result.RequestStartTransaction(
+                status=RequestStartStopStatusEnumType.rejected
+            )
         self.ctx.registry.tell(
             evse_path(evse, "connector"),
             RemoteStart(token["idToken"], int(payload["remoteStartId"]), token["type"]),
@@ -75,6 +79,18 @@ class RemoteControl(Block):
             status=RequestStartStopStatusEnumType.accepted,
             transaction_id=str(running) if running else None,
         )
+
+    def _profile_taken(self, evse: int, id_tag: str, profile: dict[str, Any]) -> bool:
+        """Whether the profiles block holds `profile` as the TxProfile of the
+        transaction this start begins (F01.FR.08, F01.FR.09, K05)."""
+        try:
+            request = RemoteStartProfile(evse, id_tag, profile)
+            refused = self.ctx.registry.ask(PROFILES, request, timeout=ASK_TIMEOUT)
+        except Exception as exc:  # a limit nobody can enforce is no reason to start
+            refused = f"the profiles block did not answer ({exc})"
+        if refused:
+            self.log.info("RequestStartTransaction with a chargingProfile refused: %s", refused)
+        return not refused
 
     def _request_stop(self, transaction_id: str) -> call_result.RequestStopTransaction:
         for evse, state in self._states().items():

@@ -12,6 +12,7 @@ from ocppstation.actors.runtime.context import (
     AUTH,
     AVAILABILITY,
     DATA_TRANSFER,
+    PROFILES,
     REMOTE_CONTROL,
     REMOTE_TRIGGER,
     RESET,
@@ -43,6 +44,10 @@ ROUTES: Mapping[str, str] = {
     "Reset": RESET,
     "TriggerMessage": REMOTE_TRIGGER,
     "GetTransactionStatus": TRANSACTIONS,
+    "SetChargingProfile": PROFILES,
+    "GetChargingProfiles": PROFILES,
+    "ClearChargingProfile": PROFILES,
+    "GetCompositeSchedule": PROFILES,
     "UpdateFirmware": FIRMWARE,
     "GetLog": UPLOADS,
 }

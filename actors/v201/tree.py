@@ -10,9 +10,8 @@
 
 The order and its reasons are 1.6's (actors/v16/tree.py). The settings
 actor is the device model's (device_model.py), security the 2.0.1 block
-over 1.6's certificate store (security.py); profiles is still 1.6's actor
-here, holding each EVSE's offered current, and no 2.0.1 call is routed to
-it yet.
+over 1.6's certificate store (security.py), profiles 1.6's actor with
+2.0.1's words (smart_charging.py: K Smart charging).
 """
 
 from __future__ import annotations
@@ -23,6 +22,7 @@ from ocppstation.actors.runtime.context import (
     AVAILABILITY,
     DATA_TRANSFER,
     OUTBOX,
+    PROFILES,
     REGISTRATION,
     REMOTE_CONTROL,
     REMOTE_TRIGGER,
@@ -47,6 +47,7 @@ from ocppstation.actors.v201.remote_trigger import RemoteTrigger
 from ocppstation.actors.v201.reset import Reset
 from ocppstation.actors.v201.routes import ROUTES
 from ocppstation.actors.v201.security import Security201
+from ocppstation.actors.v201.smart_charging import Profiles201
 from ocppstation.actors.v201.transactions import Transactions
 from ocppstation.protocol.v201.evse_messages import EVSE_MESSAGES
 from ocppstation.protocol.v201.txqueue import TRANSACTION_MESSAGES
@@ -63,6 +64,11 @@ def station_tree(ctx: StationContext) -> list[ChildSpec]:
         lambda p: Security201.start(p, ctx),
         network,
     )
+    # 2.0.1's smart charging block in 1.6's place, in 1.6's order (actors/v16/tree.py).
+    evses_and_link = [
+        ChildSpec(PROFILES, lambda p: Profiles201.start(p, ctx)) if spec.id == PROFILES else spec
+        for spec in evses_and_link
+    ]
     return [
         *head,
         ChildSpec(AUTH, lambda p: Authorization.start(p, ctx)),

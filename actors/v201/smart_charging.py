@@ -1,0 +1,279 @@
+"""OCPP 2.0.1 K Smart charging: SetChargingProfile (K01), GetCompositeSchedule
+(K08), GetChargingProfiles with ReportChargingProfiles (K09),
+ClearChargingProfile (K10), and RequestStartTransaction's TxProfile (K05).
+
+1.6's profiles actor (actors/v16/smart_charging.py) with 2.0.1's words: it
+holds the profiles in the same store, works out the composite schedule and
+the limit in force with the same rules, and offers each EVSE its current
+as in 1.6 (the station's limit shared by the charging EVSEs). The 2.0.1
+profile is read into the rules' shape by `protocol.v201.smart_charging`,
+which also keeps the checks 2.0.1 adds; the CSMS's own profile is stored
+beside it, so GetChargingProfiles reports what was sent.
+
+Decisions:
+
+- SmartChargingCtrlr: Enabled false answers every call NotSupported;
+  ProfileStackLevel, PeriodsPerSchedule and RateUnit bound a profile;
+  1.6's MaxChargingProfilesInstalled (OCPP16LegacyCtrlr) bounds how many are
+  installed (Entries' maxLimit is not kept apart from it).
+- A profile is replaced only by one of its id (K01.FR.05); another at the
+  same EVSE, purpose and stack level is Rejected (K01.FR.06), where 1.6
+  replaced it.
+- A TxProfile's transactionId must be the transaction on its EVSE (read
+  from storage: the one the connector began, whether or not the CSMS has
+  heard of it yet).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from ocppstation.actors.link.rpc import Answer, submit
+from ocppstation.actors.runtime.base import Place
+from ocppstation.actors.runtime.context import RPC, StationContext
+from ocppstation.actors.v16.smart_charging import (
+    MAX_COMPOSITE_DURATION,
+    STORAGE_TIMEOUT,
+    Profiles,
+    RemoteStartProfile,
+)
+from ocppstation.config.device_model import Address
+from ocppstation.config.settings_catalog import Setting
+from ocppstation.protocol.errors import NotSupported, OcppError
+from ocppstation.protocol.framing import Call
+from ocppstation.protocol.v16.smart_charging import (
+    ChargingProfile,
+    ProfileError,
+    Unit,
+    composite_schedule,
+    from_amps,
+)
+from ocppstation.protocol.v201.smart_charging import (
+    CSO,
+    EXTERNAL_CONSTRAINTS,
+    NOT_THE_CSMS,
+    Refusal,
+    StoredProfile,
+    check,
+    clear_matches,
+    composite_payload,
+    conflict,
+    from_rules,
+    from_stored,
+    report_matches,
+    stored_payload,
+)
+
+__all__ = ["ACTIONS", "Profiles201"]
+
+ACTIONS = (
+    "SetChargingProfile",
+    "GetChargingProfiles",
+    "ClearChargingProfile",
+    "GetCompositeSchedule",
+)
+CTRLR = "SmartChargingCtrlr"
+ENABLED = Address(CTRLR, "Enabled")
+PHASE_SWITCHING = Address(CTRLR, "ACPhaseSwitchingSupported")
+
+
+@dataclass(frozen=True)
+class _Report:
+    """After GetChargingProfiles' answer: the ReportChargingProfiles to send."""
+
+    reports: tuple[dict[str, Any], ...]
+
+
+def _status(status: str, refusal: Refusal | None = None) -> dict[str, Any]:
+    out: dict[str, Any] = {"status": status}
+    if refusal is not None:
+        out["statusInfo"] = refusal.status_info()
+    return out
+
+
+class Profiles201(Profiles):
+    def __init__(self, place: Place, ctx: StationContext) -> None:
+        # Before the 1.6 setup reads the store through `stored_profile`.
+        self.wire: dict[int, StoredProfile] = {}
+        self.pending_wire: dict[int, dict[str, Any]] = {}
+        super().__init__(place, ctx)
+
+    # -- the 1.6 actor's hooks -----------------------------------------------------------
+
+    def enabled(self) -> bool:
+        return self.ctx.settings.view.at(ENABLED) is not False
+
+    def stored_profile(self, data: Mapping[str, Any], connector: int) -> ChargingProfile:
+        stored = from_stored(data, connector)
+        self.wire[stored.rules.id] = stored
+        return stored.rules
+
+    def stored_payload(self, profile: ChargingProfile) -> dict[str, Any]:
+        wire = self.pending_wire.pop(profile.connector, None) or from_rules(profile)
+        self.wire[profile.id] = StoredProfile(profile.connector, profile, wire)
+        return stored_payload(wire, profile)
+
+    def _replaced(self, profile: ChargingProfile) -> list[int]:
+        # K01.FR.05: only its own id; a profile in another's place is refused first.
+        return [profile.id] if profile.id in self.profiles else []
+
+    def _check(self, data: Mapping[str, Any], connector: int) -> ChargingProfile:
+        checked = self._checked(data, connector, remote_start=True)
+        if isinstance(checked, Refusal):
+            raise ProfileError(f"{checked.reason}: {checked.info}")
+        return checked
+
+    def _remote_start(self, message: RemoteStartProfile) -> str | None:
+        refused = super()._remote_start(message)
+        if refused is None:
+            self.pending_wire[message.evse] = dict(message.profile)
+        return refused
+
+    def _forget(self, ids: list[int]) -> None:
+        super()._forget(ids)
+        for pid in ids:
+            self.wire.pop(pid, None)
+
+    def receive(self, message: Any) -> Any:
+        if isinstance(message, _Report):
+            for report in message.reports:
+                submit(self.ctx, "ReportChargingProfiles", report)
+            return None
+        return super().receive(message)
+
+    # -- CSMS calls --------------------------------------------------------------------
+
+    def _inbound(self, call: Call) -> None:
+        result: dict[str, Any] | OcppError
+        then: _Report | None = None
+        try:
+            if not self.enabled():
+                raise NotSupported(f"{call.action}: SmartChargingCtrlr is not enabled")
+            payload = call.payload
+            match call.action:
+                case "SetChargingProfile":
+                    result = self._set201(int(payload["evseId"]), payload["chargingProfile"])
+                case "GetChargingProfiles":
+                    result, then = self._get_profiles(payload)
+                case "ClearChargingProfile":
+                    result = self._clear201(payload)
+                case "GetCompositeSchedule":
+                    result = self._composite201(payload)
+                case _:
+                    raise NotSupported(f"{call.action} is not answered here")
+        except OcppError as exc:
+            result = exc
+        notify = None if then is None else self.actor_ref
+        self.ctx.registry.tell(RPC, Answer(call, result, notify, then))
+
+    def _installed(self) -> list[StoredProfile]:
+        return [self.wire[pid] for pid in sorted(self.profiles) if pid in self.wire]
+
+    def _units(self) -> tuple[str, ...]:
+        return tuple(self.ctx.setting(Setting.RATE_UNITS, ("A", "W")))
+
+    def _checked(
+        self, data: Mapping[str, Any], evse: int, *, remote_start: bool = False
+    ) -> ChargingProfile | Refusal:
+        checked = check(
+            data,
+            evse,
+            evses=self.evses,
+            max_stack_level=int(self.ctx.setting(Setting.PROFILE_MAX_STACK_LEVEL, 10)),
+            max_periods=int(self.ctx.setting(Setting.PERIODS_PER_SCHEDULE, 96)),
+            allowed_units=self._units(),
+            phase_switching=self.ctx.settings.view.at(PHASE_SWITCHING) is True,
+            now=self.ctx.clock.wall(),
+            remote_start=remote_start,
+        )
+        if isinstance(checked, Refusal):
+            return checked
+        return conflict(data, evse, self._installed()) or checked
+
+    def _running(self, evse: int) -> str | None:
+        for record in self.ctx.storage().transactions.open().get(timeout=STORAGE_TIMEOUT):
+            if record.connector == evse and record.transaction_id is not None:
+                return str(record.transaction_id)
+        return None
+
+    def _set201(self, evse: int, data: dict[str, Any]) -> dict[str, Any]:
+        checked = self._checked(data, evse)
+        if not isinstance(checked, Refusal) and checked.purpose.value == "TxProfile":
+            running = self._running(evse)
+            if running is None:  # K01.FR.09
+                checked = Refusal("TxNotFound", f"no transaction on EVSE {evse}")
+            elif running != data.get("transactionId"):  # K01.FR.33
+                checked = Refusal("TxNotFound", f"EVSE {evse} runs transaction {running}")
+        if not isinstance(checked, Refusal) and not self._room_for(checked):
+            checked = Refusal("OutOfStorage", "MaxChargingProfilesInstalled reached")
+        if isinstance(checked, Refusal):
+            self.log.info("SetChargingProfile refused: %s (%s)", checked.reason, checked.info)
+            return _status("Rejected", checked)
+        self.wire[checked.id] = StoredProfile(evse, checked, dict(data))
+        self._install(checked, stored_payload(data, checked))
+        return _status("Accepted")
+
+    def _get_profiles(self, payload: Mapping[str, Any]) -> tuple[dict[str, Any], _Report | None]:
+        criteria = payload.get("chargingProfile") or {}
+        evse = payload.get("evseId")
+        matched = [p for p in self._installed() if report_matches(p, criteria, evse)]
+        if not matched:
+            return _status("NoProfiles"), None
+        by_evse: dict[int, list[dict[str, Any]]] = {}
+        for stored in matched:
+            by_evse.setdefault(stored.evse, []).append(stored.wire)
+        reports = [
+            {
+                "requestId": payload["requestId"],  # K09.FR.01
+                "chargingLimitSource": CSO,
+                "evseId": n,
+                "chargingProfile": profiles,
+                "tbc": i + 1 < len(by_evse),
+            }
+            for i, (n, profiles) in enumerate(sorted(by_evse.items()))
+        ]
+        return _status("Accepted"), _Report(tuple(reports))
+
+    def _clear201(self, payload: Mapping[str, Any]) -> dict[str, Any]:
+        criteria = payload.get("chargingProfileCriteria")
+        if criteria and criteria.get("chargingProfilePurpose") == EXTERNAL_CONSTRAINTS:
+            # K10.FR.06: the CSMS cannot clear what the station's own side set.
+            refusal = Refusal("InvalidValue", NOT_THE_CSMS)
+            return _status("Unknown", refusal)
+        pid = payload.get("chargingProfileId")
+        matched = [p.rules.id for p in self._installed() if clear_matches(p, pid, criteria)]
+        if not matched:
+            return _status("Unknown")
+        self._forget(matched)
+        self._apply()
+        return _status("Accepted")
+
+    def _composite201(self, payload: Mapping[str, Any]) -> dict[str, Any]:
+        evse, duration = int(payload["evseId"]), int(payload["duration"])
+        if evse != 0 and evse not in self.evses:
+            return _status("Rejected", Refusal("InvalidValue", f"there is no EVSE {evse}"))
+        units = self._units()
+        unit = Unit(payload.get("chargingRateUnit") or (units[0] if units else "A"))
+        if duration <= 0:
+            return _status("Rejected", Refusal("InvalidValue", "duration must be positive"))
+        # The answer's own duration says how far the schedule really goes.
+        duration = min(duration, MAX_COMPOSITE_DURATION)
+        composite = composite_schedule(
+            self.profiles.values(),
+            evse,
+            self.ctx.clock.wall(),
+            duration,
+            unit,
+            sessions=self.sessions,
+            connectors=self.evses,
+            voltage=self.voltage,
+        )
+        wired = self.evses if evse == 0 else [evse]
+        phases = max(self.phases[n] for n in wired)
+        unlimited = sum(from_amps(self.rated[n], unit, self.phases[n], self.voltage) for n in wired)
+        return {
+            "status": "Accepted",
+            "schedule": composite_payload(composite, evse, unlimited, phases),
+        }
