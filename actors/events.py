@@ -119,6 +119,12 @@ class DisplayChanged:
     evse: int
     text: str
     qr: str | None = None
+    # 2.0.1's display messages: the message shown (None for another source's
+    # text: a price, a cost, the driver's tariff), its priority, format and language.
+    message_id: int | None = None
+    priority: str | None = None
+    format: str | None = None
+    language: str | None = None
 
 
 @dataclass(frozen=True)
@@ -158,6 +164,19 @@ class MeterSampled:
 class MessageSent:
     action: str
     payload: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class TransactionAnswered:
+    """The CSMS answered a queued transaction message of EVSE `evse` (None: of
+    no transaction), published by the outbox as it takes the answer in: what
+    the answer says beyond the idTag (2.0.1's totalCost, updatedPersonalMessage)
+    is for whoever shows it."""
+
+    evse: int | None
+    action: str
+    payload: dict[str, Any]
+    result: dict[str, Any]
 
 
 @dataclass(frozen=True)

@@ -459,6 +459,13 @@ class Station:
             display = self.displays.get(n)
             if display is not None:
                 entry["display"] = {"text": display.text, "qr": display.qr}
+                if display.message_id is not None:
+                    entry["display"].update(
+                        id=display.message_id,
+                        priority=display.priority,
+                        format=display.format,
+                        language=display.language,
+                    )
             evses.append(entry)
         snapshot["evses"] = evses
         try:

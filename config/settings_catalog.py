@@ -73,6 +73,20 @@ class Setting(StrEnum):
     PERIODS_PER_SCHEDULE = "PeriodsPerSchedule"
     MAX_PROFILES_INSTALLED = "MaxProfilesInstalled"
 
+    # Display messages, tariff and cost (2.0.1 O, I)
+    DISPLAY_MESSAGES_ENABLED = "DisplayMessagesEnabled"
+    DISPLAY_MESSAGES_AVAILABLE = "DisplayMessagesAvailable"
+    DISPLAY_FORMATS = "DisplayFormats"
+    DISPLAY_PRIORITIES = "DisplayPriorities"
+    DISPLAY_STATES = "DisplayStates"
+    TARIFF_ENABLED = "TariffEnabled"
+    TARIFF_AVAILABLE = "TariffAvailable"
+    COST_ENABLED = "CostEnabled"
+    COST_AVAILABLE = "CostAvailable"
+    TARIFF_FALLBACK_MESSAGE = "TariffFallbackMessage"
+    TOTAL_COST_FALLBACK_MESSAGE = "TotalCostFallbackMessage"
+    CURRENCY = "Currency"
+
 
 def _at(component: str, variable: str, instance: str | None = None) -> Address:
     return Address(component, variable, variable_instance=instance)
@@ -130,6 +144,18 @@ SETTING_ADDRESSES: Mapping[Setting, Address] = MappingProxyType(
         Setting.RATE_UNITS: _at("SmartChargingCtrlr", "RateUnit"),
         Setting.PERIODS_PER_SCHEDULE: _at("SmartChargingCtrlr", "PeriodsPerSchedule"),
         Setting.MAX_PROFILES_INSTALLED: _at("OCPP16LegacyCtrlr", "MaxChargingProfilesInstalled"),
+        Setting.DISPLAY_MESSAGES_ENABLED: _at("DisplayMessageCtrlr", "Enabled"),
+        Setting.DISPLAY_MESSAGES_AVAILABLE: _at("DisplayMessageCtrlr", "Available"),
+        Setting.DISPLAY_FORMATS: _at("DisplayMessageCtrlr", "SupportedFormats"),
+        Setting.DISPLAY_PRIORITIES: _at("DisplayMessageCtrlr", "SupportedPriorities"),
+        Setting.DISPLAY_STATES: _at("DisplayMessageCtrlr", "SupportedStates"),
+        Setting.TARIFF_ENABLED: _at("TariffCostCtrlr", "Enabled", "Tariff"),
+        Setting.TARIFF_AVAILABLE: _at("TariffCostCtrlr", "Available", "Tariff"),
+        Setting.COST_ENABLED: _at("TariffCostCtrlr", "Enabled", "Cost"),
+        Setting.COST_AVAILABLE: _at("TariffCostCtrlr", "Available", "Cost"),
+        Setting.TARIFF_FALLBACK_MESSAGE: _at("TariffCostCtrlr", "TariffFallbackMessage"),
+        Setting.TOTAL_COST_FALLBACK_MESSAGE: _at("TariffCostCtrlr", "TotalCostFallbackMessage"),
+        Setting.CURRENCY: _at("TariffCostCtrlr", "Currency"),
     }
 )
 _SETTING_AT = {address: setting for setting, address in SETTING_ADDRESSES.items()}
@@ -142,6 +168,18 @@ V201_ONLY: frozenset[Setting] = frozenset(
         Setting.TX_STOP_POINT,
         Setting.NETWORK_CONFIGURATION_PRIORITY,
         Setting.NETWORK_PROFILE_CONNECTION_ATTEMPTS,
+        Setting.DISPLAY_MESSAGES_ENABLED,
+        Setting.DISPLAY_MESSAGES_AVAILABLE,
+        Setting.DISPLAY_FORMATS,
+        Setting.DISPLAY_PRIORITIES,
+        Setting.DISPLAY_STATES,
+        Setting.TARIFF_ENABLED,
+        Setting.TARIFF_AVAILABLE,
+        Setting.COST_ENABLED,
+        Setting.COST_AVAILABLE,
+        Setting.TARIFF_FALLBACK_MESSAGE,
+        Setting.TOTAL_COST_FALLBACK_MESSAGE,
+        Setting.CURRENCY,
     }
 )
 

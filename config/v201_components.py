@@ -2,7 +2,7 @@
 
 Facts from OCPP 2.0.1 Part 2, appendix "Referenced Components and
 Variables" (the component configurations of functional blocks A, B, C, D,
-E, G, H, J, K), cross-checked against which variables EVerest's libocpp
+E, G, H, I, J, K, O), cross-checked against which variables EVerest's libocpp
 configures. A `Variable` adds to config/device_model.py's `VariableSpec`
 what 2.0.1 needs beyond 1.6: which attribute types it has (Actual always;
 Target, MinSet, MaxSet where the spec gives them), whether a change takes a
@@ -92,6 +92,11 @@ FILE_TRANSFER_PROTOCOLS = ("FTP", "FTPS", "HTTP", "HTTPS", "SFTP")
 # members are refused, not accepted and ignored.
 TX_START_POINTS = ("EVConnected", "Authorized", "PowerPathClosed")
 TX_STOP_POINTS = tx_points.OFFERED
+DISPLAY_FORMATS = ("ASCII", "HTML", "URI", "UTF8")
+DISPLAY_PRIORITIES = ("AlwaysFront", "InFront", "NormalCycle")
+DISPLAY_STATES = ("Charging", "Faulted", "Idle", "Unavailable")
+# How many display messages the station keeps (DisplayMessages' maxLimit).
+DISPLAY_MESSAGES_MAX = 100
 TIME_SOURCES = ("Heartbeat", "NTP", "GPS", "RealTimeClock", "MobileNetwork", "RadioTimeTransmitter")
 
 _TEXT_TYPES = (DataType.string, DataType.password_string, DataType.date_time)
@@ -367,6 +372,37 @@ _CONTROLLERS: Mapping[str, tuple[_Var, ...]] = {
         _Var("SignReadings", B, False),
         _Var("TxEndedInterval", I, 0, unit="s", min_limit=0, max_limit=86400),
         _Var("TxEndedMeasurands", MEMBERS, (), values_list=MEASURANDS),
+    ),
+    # -- I Tariff and cost, O Display messages --------------------------------
+    # What the station's display can do; its messages are the display
+    # messages block's (actors/v201/display_messages.py).
+    "DisplayMessageCtrlr": (
+        *_enabled(),
+        # Live: no value of its own. maxLimit: how many messages it may hold.
+        _Var("DisplayMessages", I, None, RO, min_limit=0, max_limit=DISPLAY_MESSAGES_MAX),
+        _Var("PersonalMessageSize", I, 255, RO, min_limit=0, max_limit=512),
+        _Var("QRCodeDisplayCapable", B, False, RO),
+        # A text display: HTML and URI are not rendered (NotSupportedMessageFormat).
+        _Var("SupportedFormats", MEMBERS, ("ASCII", "UTF8"), RO, values_list=DISPLAY_FORMATS),
+        _Var(
+            "SupportedPriorities", MEMBERS, DISPLAY_PRIORITIES, RO, values_list=DISPLAY_PRIORITIES
+        ),
+        # libocpp's: the states a message may wait for (NotSupportedState otherwise).
+        _Var("SupportedStates", MEMBERS, DISPLAY_STATES, RO, values_list=DISPLAY_STATES),
+    ),
+    "TariffCostCtrlr": (
+        *(
+            var
+            for instance in ("Cost", "Tariff")
+            for var in (
+                _Var("Available", B, True, RO, instance=instance),
+                _Var("Enabled", B, True, instance=instance),
+            )
+        ),
+        _Var("Currency", S, "EUR", max_limit=3),
+        # MessageContentType.content is string[0..512].
+        _Var("TariffFallbackMessage", S, "", max_limit=512),
+        _Var("TotalCostFallbackMessage", S, "", max_limit=512),
     ),
     # -- K Smart charging ----------------------------------------------------
     "SmartChargingCtrlr": (

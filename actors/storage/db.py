@@ -14,7 +14,8 @@ run on the actor's thread like the actor's own::
 The stores: ``settings`` (settings_store.py), ``availability``,
 ``auth_cache``, ``local_list``, ``reservations``, ``profiles``,
 ``certificates`` and ``csr_key`` (certificates.py), ``firmware_job``,
-``network_profiles`` (2.0.1's SetNetworkProfile), ``transactions`` (with
+``network_profiles`` (2.0.1's SetNetworkProfile), ``display_messages``
+(2.0.1's SetDisplayMessage), ``transactions`` (with
 the steps that queue their message in the same commit) and ``queue``.
 
 Every method that writes has committed (WAL, ``synchronous=FULL`` unless told
@@ -58,6 +59,7 @@ from ocppstation.actors.storage.auth_cache import AuthCache
 from ocppstation.actors.storage.availability import AvailabilityStore
 from ocppstation.actors.storage.certificates import Certificates, CsrKey
 from ocppstation.actors.storage.connection import Connection, StorageError
+from ocppstation.actors.storage.display_messages import DisplayMessageStore
 from ocppstation.actors.storage.firmware_job import FirmwareJobStore
 from ocppstation.actors.storage.local_list import LocalList
 from ocppstation.actors.storage.migrations import apply_migrations, load_migrations
@@ -139,6 +141,7 @@ class Storage(Supervised):
         self.csr_key = CsrKey(self._db)
         self.firmware_job = FirmwareJobStore(self._db)
         self.network_profiles = NetworkProfileStore(self._db)
+        self.display_messages = DisplayMessageStore(self._db)
         self.transactions = Transactions(self._db)
         self.queue = MessageQueue(self._db)
         super().__init__(place)

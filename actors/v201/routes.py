@@ -22,6 +22,7 @@ from ocppstation.actors.runtime.context import (
 from ocppstation.actors.v16.diagnostics import UPLOADS
 from ocppstation.actors.v16.firmware_management import FIRMWARE
 from ocppstation.actors.v201.device_model import SETTINGS
+from ocppstation.actors.v201.display_messages import DISPLAY
 
 ROUTES: Mapping[str, str] = {
     "GetVariables": SETTINGS,
@@ -44,6 +45,9 @@ ROUTES: Mapping[str, str] = {
     "Reset": RESET,
     "TriggerMessage": REMOTE_TRIGGER,
     "GetTransactionStatus": TRANSACTIONS,
+    "SetDisplayMessage": DISPLAY,
+    "GetDisplayMessages": DISPLAY,
+    "ClearDisplayMessage": DISPLAY,
     "SetChargingProfile": PROFILES,
     "GetChargingProfiles": PROFILES,
     "ClearChargingProfile": PROFILES,

@@ -6,7 +6,8 @@
       link (rpc, websocket), evses (N: board, drivers, connector),
       firmware (L), uploads (N01 GetLog),
       registration (B provisioning), remote_control, availability, reset,
-      data_transfer, remote_trigger, transactions, reader
+      data_transfer, remote_trigger, transactions, display (O display
+      messages), reader
 
 The order and its reasons are 1.6's (actors/v16/tree.py). The settings
 actor is the device model's (device_model.py), security the 2.0.1 block
@@ -38,6 +39,7 @@ from ocppstation.actors.v16.tree import core_tree
 from ocppstation.actors.v201.authorization import Authorization
 from ocppstation.actors.v201.availability import Availability
 from ocppstation.actors.v201.device_model import DeviceModel
+from ocppstation.actors.v201.display_messages import DISPLAY, DisplayMessages
 from ocppstation.actors.v201.diagnostics import Diagnostics201
 from ocppstation.actors.v201.firmware import Firmware201
 from ocppstation.actors.v201.network_profiles import NetworkProfiles
@@ -85,5 +87,7 @@ def station_tree(ctx: StationContext) -> list[ChildSpec]:
         ChildSpec(DATA_TRANSFER, lambda p: DataTransfer.start(p, ctx)),
         ChildSpec(REMOTE_TRIGGER, lambda p: RemoteTrigger.start(p, ctx)),
         ChildSpec(TRANSACTIONS, lambda p: Transactions.start(p, ctx)),
+        # The display before tariff and cost, which tells it the driver's texts.
+        ChildSpec(DISPLAY, lambda p: DisplayMessages.start(p, ctx)),
         *reader,
     ]
