@@ -352,9 +352,9 @@ def test_f06_trigger_message(csms201: DevCsms, make_station: StationFactory) -> 
     ) == {"status": "Accepted"}
     values = csms201.log.wait_call("MeterValues", CP)
     assert values.payload["evseId"] == 1
-    assert csms201.call(CP, "TriggerMessage", {"requestedMessage": "LogStatusNotification"}) == {
-        "status": "NotImplemented"
-    }
+    # L05's local firmware publishing is not done here.
+    request = {"requestedMessage": "PublishFirmwareStatusNotification"}
+    assert csms201.call(CP, "TriggerMessage", request) == {"status": "NotImplemented"}
 
 
 # -- G Availability -------------------------------------------------------------
