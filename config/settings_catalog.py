@@ -68,6 +68,8 @@ class Setting(StrEnum):
     ALIGNED_MEASURANDS_AT_END = "AlignedMeasurandsAtEnd"
     # Reservations and smart charging
     RESERVE_CONNECTOR_ZERO = "ReserveConnectorZero"
+    RESERVATION_ENABLED = "ReservationEnabled"
+    RESERVATION_AVAILABLE = "ReservationAvailable"
     PROFILE_MAX_STACK_LEVEL = "ProfileMaxStackLevel"
     RATE_UNITS = "RateUnits"
     PERIODS_PER_SCHEDULE = "PeriodsPerSchedule"
@@ -140,6 +142,8 @@ SETTING_ADDRESSES: Mapping[Setting, Address] = MappingProxyType(
         Setting.ALIGNED_MEASURANDS: _at("AlignedDataCtrlr", "Measurands"),
         Setting.ALIGNED_MEASURANDS_AT_END: _at("AlignedDataCtrlr", "TxEndedMeasurands"),
         Setting.RESERVE_CONNECTOR_ZERO: _at("ReservationCtrlr", "NonEvseSpecific"),
+        Setting.RESERVATION_ENABLED: _at("ReservationCtrlr", "Enabled"),
+        Setting.RESERVATION_AVAILABLE: _at("ReservationCtrlr", "Available"),
         Setting.PROFILE_MAX_STACK_LEVEL: _at("SmartChargingCtrlr", "ProfileStackLevel"),
         Setting.RATE_UNITS: _at("SmartChargingCtrlr", "RateUnit"),
         Setting.PERIODS_PER_SCHEDULE: _at("SmartChargingCtrlr", "PeriodsPerSchedule"),
@@ -168,6 +172,8 @@ V201_ONLY: frozenset[Setting] = frozenset(
         Setting.TX_STOP_POINT,
         Setting.NETWORK_CONFIGURATION_PRIORITY,
         Setting.NETWORK_PROFILE_CONNECTION_ATTEMPTS,
+        Setting.RESERVATION_ENABLED,
+        Setting.RESERVATION_AVAILABLE,
         Setting.DISPLAY_MESSAGES_ENABLED,
         Setting.DISPLAY_MESSAGES_AVAILABLE,
         Setting.DISPLAY_FORMATS,

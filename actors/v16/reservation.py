@@ -22,6 +22,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from enum import StrEnum
 from typing import Any
 
 from ocpp.v16 import call_result
@@ -52,6 +53,15 @@ from ocppstation.protocol.v16.reservation import (
 STORAGE_TIMEOUT = 10.0
 # How long setup waits for a running connector to say its status.
 SNAPSHOT_TIMEOUT = 2.0
+
+
+class Ending(StrEnum):
+    """Why a reservation ended, for `Reservations.ended` (2.0.1 tells the CSMS some)."""
+
+    CANCELLED = "cancelled"  # CancelReservation
+    USED = "used"  # a transaction started for it
+    EXPIRED = "expired"
+    REMOVED = "removed"  # its connector (or every connector) went Faulted or Unavailable
 
 
 @dataclass(frozen=True)
@@ -155,11 +165,9 @@ class Reservations(Supervised):
     def _inbound(self, call: Call) -> None:
         match call.action:
             case "ReserveNow":
-                reserved = ReservationStatus(self._reserve_now(call.payload))
-                result = dump(call_result.ReserveNow(reserved))
+                result = self.reserve_answer(self._reserve_now(call.payload))
             case "CancelReservation":
-                cancelled = CancelReservationStatus(self._cancel(call.payload["reservationId"]))
-                result = dump(call_result.CancelReservation(cancelled))
+                result = self.cancel_answer(self._cancel(call.payload))
             case _:
                 self.ctx.registry.tell(RPC, Answer(call, NotSupported(call.action)))
                 return
@@ -167,46 +175,75 @@ class Reservations(Supervised):
         # StatusNotification (Reserved, Available) must follow the conf.
         self.ctx.registry.tell(RPC, Answer(call, result, self.actor_ref, _Publish()))
 
-    def _reserve_now(self, payload: dict[str, Any]) -> str:
-        reservation_id = int(payload["reservationId"])
-        connector = int(payload["connectorId"])
-        profiles = self.ctx.setting(Setting.FEATURE_PROFILES, ())
-        if "Reservation" not in profiles:
-            self.log.info("reservation %d rejected: the profile is not supported", reservation_id)
+    # -- what a version words differently (2.0.1: actors/v201/reservation.py) --------
+
+    def requested(self, payload: dict[str, Any]) -> Reservation | str:
+        """The reservation a ReserveNow asks for, or the status refusing it
+        before the rules are asked."""
+        if "Reservation" not in self.ctx.setting(Setting.FEATURE_PROFILES, ()):
+            self.log.info(
+                "reservation %s rejected: the profile is not supported", payload["reservationId"]
+            )
             return REJECTED
-        expiry = parse_timestamp(payload["expiryDate"])
-        if expiry <= self.ctx.clock.wall():
-            self.log.info("reservation %d rejected: it expired already", reservation_id)
+        return Reservation(
+            int(payload["reservationId"]),
+            int(payload["connectorId"]),
+            payload["idTag"],
+            payload.get("parentIdTag"),
+            parse_timestamp(payload["expiryDate"]),
+        )
+
+    def cancelled_id(self, payload: dict[str, Any]) -> int | None:
+        """The reservation a CancelReservation names; None refuses it unheard."""
+        return int(payload["reservationId"])
+
+    def reserve_answer(self, status: str) -> dict[str, Any]:
+        return dump(call_result.ReserveNow(ReservationStatus(status)))
+
+    def cancel_answer(self, status: str) -> dict[str, Any]:
+        return dump(call_result.CancelReservation(CancelReservationStatus(status)))
+
+    def ended(self, reservation: Reservation, ending: Ending) -> None:
+        """A reservation ended (after storage forgot it); 1.6 tells the CSMS nothing."""
+
+    # -- the rules -------------------------------------------------------------------
+
+    def _reserve_now(self, payload: dict[str, Any]) -> str:
+        reservation = self.requested(payload)
+        if isinstance(reservation, str):
+            return reservation
+        if reservation.expiry <= self.ctx.clock.wall():
+            self.log.info("reservation %d rejected: it expired already", reservation.id)
             return REJECTED
         status = reserve_status(
-            connector,
+            reservation.connector,
             self.statuses,
             self.reservations.values(),
             zero_supported=bool(self.ctx.setting(Setting.RESERVE_CONNECTOR_ZERO, False)),
-            replacing=reservation_id,
+            replacing=reservation.id,
         )
         if status != ACCEPTED:
-            self.log.info("reservation %d of connector %d: %s", reservation_id, connector, status)
+            self.log.info(
+                "reservation %d of connector %d: %s", reservation.id, reservation.connector, status
+            )
             return status
-        reservation = Reservation(
-            reservation_id, connector, payload["idTag"], payload.get("parentIdTag"), expiry
-        )
         # Stored before it is answered: an Accepted reservation survives a crash.
         self.ctx.storage().reservations.put(
             reservation.id,
             reservation.connector,
             reservation.id_tag,
             reservation.parent_id_tag,
-            ocpp_timestamp(expiry),
+            ocpp_timestamp(reservation.expiry),
         ).get(timeout=STORAGE_TIMEOUT)
         self.reservations[reservation.id] = reservation
         self._arm(reservation)
         return ACCEPTED
 
-    def _cancel(self, reservation_id: int) -> str:
-        if reservation_id not in self.reservations:
+    def _cancel(self, payload: dict[str, Any]) -> str:
+        reservation_id = self.cancelled_id(payload)
+        if reservation_id is None or reservation_id not in self.reservations:
             return REJECTED
-        self._end(reservation_id, "cancelled")
+        self._end(reservation_id, Ending.CANCELLED, "cancelled")
         return ACCEPTED
 
     # -- what happens to reservations -------------------------------------------------
@@ -219,12 +256,13 @@ class Reservations(Supervised):
             # Only what this change brings about: a station-wide reservation
             # when no connector is left, or the reservation of this connector.
             if reservation.connector in (0, evse):
-                self._end(reservation.id, f"connector {reservation.connector} is {status}")
+                why = f"connector {reservation.connector} is {status}"
+                self._end(reservation.id, Ending.REMOVED, why)
         self._publish()
 
     def _used(self, reservation_id: int, evse: int) -> None:
         if reservation_id in self.reservations:
-            self._end(reservation_id, f"used on connector {evse}")
+            self._end(reservation_id, Ending.USED, f"used on connector {evse}")
             self._publish()
 
     def _expired(self, message: _Expired) -> None:
@@ -235,15 +273,17 @@ class Reservations(Supervised):
         if reservation.expiry > self.ctx.clock.wall():
             self._arm(reservation)  # the wall clock was set back: not yet
             return
-        self._end(reservation.id, "expired")
+        self._end(reservation.id, Ending.EXPIRED, "expired")
         self._publish()
 
-    def _end(self, reservation_id: int, why: str) -> None:
-        self.reservations.pop(reservation_id, None)
+    def _end(self, reservation_id: int, ending: Ending, why: str) -> None:
+        reservation = self.reservations.pop(reservation_id, None)
         _, timer = self.timers.pop(reservation_id, (0, None))
         self.ctx.cancel(timer)
         self.ctx.storage().reservations.delete(reservation_id).get(timeout=STORAGE_TIMEOUT)
         self.log.info("reservation %d ended: %s", reservation_id, why)
+        if reservation is not None:
+            self.ended(reservation, ending)
 
     def _arm(self, reservation: Reservation) -> None:
         _, old = self.timers.pop(reservation.id, (0, None))

@@ -27,6 +27,7 @@ from ocppstation.actors.runtime.context import (
     REGISTRATION,
     REMOTE_CONTROL,
     REMOTE_TRIGGER,
+    RESERVATIONS,
     RESET,
     TRANSACTIONS,
     StationContext,
@@ -46,6 +47,7 @@ from ocppstation.actors.v201.network_profiles import NetworkProfiles
 from ocppstation.actors.v201.provisioning import Provisioning
 from ocppstation.actors.v201.remote_control import RemoteControl
 from ocppstation.actors.v201.remote_trigger import RemoteTrigger
+from ocppstation.actors.v201.reservation import Reservations201
 from ocppstation.actors.v201.reset import Reset
 from ocppstation.actors.v201.routes import ROUTES
 from ocppstation.actors.v201.security import Security201
@@ -78,6 +80,7 @@ def station_tree(ctx: StationContext) -> list[ChildSpec]:
         *evses_and_link,
         # After the EVSEs for 1.6's reasons (actors/v16/tree.py): they only tell
         # connectors, and tell them on start what they hold.
+        ChildSpec(RESERVATIONS, lambda p: Reservations201.start(p, ctx)),
         ChildSpec(FIRMWARE, lambda p: Firmware201.start(p, ctx)),
         ChildSpec(UPLOADS, lambda p: Diagnostics201.start(p, ctx)),
         ChildSpec(REGISTRATION, lambda p: Provisioning.start(p, ctx, network)),
