@@ -497,7 +497,8 @@ def test_an_unrouted_known_action_is_not_supported_and_an_unknown_one_not_implem
     csms201: DevCsms, make_station: StationFactory
 ) -> None:
     station201(csms201, make_station)
-    csms201.send_raw(CP, '[2,"x1","CostUpdated",{"totalCost":1.5,"transactionId":"t"}]')
+    # A local controller's call: a station answers it NotSupported.
+    csms201.send_raw(CP, '[2,"x1","UnpublishFirmware",{"checksum":"0123456789abcdef"}]')
     csms201.send_raw(CP, '[2,"x2","NoSuchAction",{}]')
     csms201.wait_for(
         lambda e: e.kind == "error" and e.unique_id == "x2",

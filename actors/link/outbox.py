@@ -25,7 +25,7 @@ from typing import Any
 
 import pykka
 
-from ocppstation.actors.events import Online, RetryScheduled
+from ocppstation.actors.events import Online, RetryScheduled, TransactionAnswered
 from ocppstation.actors.link.rpc import NotRegistered, Outcome, ReadyQuery, submit
 from ocppstation.actors.messages import Learned
 from ocppstation.actors.runtime.base import Applied, Place, Supervised
@@ -288,6 +288,8 @@ class Outbox(Supervised):
 
     def _delivered(self, head: QueuedMessage, result: dict[str, Any]) -> None:
         delivered = self.messages.delivered(head.action, head.payload, result)
+        evse = None if head.local_tx is None else self.connectors.get(head.local_tx)
+        self.ctx.bus.publish(TransactionAnswered(evse, head.action, dict(head.payload), result))
         if delivered.token_info is not None and delivered.token:
             self.ctx.registry.tell(AUTH, Learned(delivered.token, dict(delivered.token_info)))
         transaction_id = delivered.transaction_id

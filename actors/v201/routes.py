@@ -24,6 +24,7 @@ from ocppstation.actors.v16.diagnostics import UPLOADS
 from ocppstation.actors.v16.firmware_management import FIRMWARE
 from ocppstation.actors.v201.device_model import SETTINGS
 from ocppstation.actors.v201.display_messages import DISPLAY
+from ocppstation.actors.v201.tariff_and_cost import COST
 
 ROUTES: Mapping[str, str] = {
     "GetVariables": SETTINGS,
@@ -51,6 +52,7 @@ ROUTES: Mapping[str, str] = {
     "SetDisplayMessage": DISPLAY,
     "GetDisplayMessages": DISPLAY,
     "ClearDisplayMessage": DISPLAY,
+    "CostUpdated": COST,
     "SetChargingProfile": PROFILES,
     "GetChargingProfiles": PROFILES,
     "ClearChargingProfile": PROFILES,

@@ -7,7 +7,7 @@
       firmware (L), uploads (N01 GetLog),
       registration (B provisioning), remote_control, availability, reset,
       data_transfer, remote_trigger, transactions, display (O display
-      messages), reader
+      messages), cost (I tariff and cost), reader
 
 The order and its reasons are 1.6's (actors/v16/tree.py). The settings
 actor is the device model's (device_model.py), security the 2.0.1 block
@@ -52,6 +52,7 @@ from ocppstation.actors.v201.reset import Reset
 from ocppstation.actors.v201.routes import ROUTES
 from ocppstation.actors.v201.security import Security201
 from ocppstation.actors.v201.smart_charging import Profiles201
+from ocppstation.actors.v201.tariff_and_cost import COST, TariffAndCost
 from ocppstation.actors.v201.transactions import Transactions
 from ocppstation.protocol.v201.evse_messages import EVSE_MESSAGES
 from ocppstation.protocol.v201.txqueue import TRANSACTION_MESSAGES
@@ -92,5 +93,6 @@ def station_tree(ctx: StationContext) -> list[ChildSpec]:
         ChildSpec(TRANSACTIONS, lambda p: Transactions.start(p, ctx)),
         # The display before tariff and cost, which tells it the driver's texts.
         ChildSpec(DISPLAY, lambda p: DisplayMessages.start(p, ctx)),
+        ChildSpec(COST, lambda p: TariffAndCost.start(p, ctx)),
         *reader,
     ]
