@@ -5,12 +5,14 @@ servers, signatures made here, virtual time.
 Named after the use cases they follow: L01 (secure firmware update), L02
 (non-secure), L03 (scheduled), L04 (an untrusted signing certificate);
 L01.FR.24 (a new request cancels), L01.FR.06/07 (waiting for a transaction,
-AllowNewSessionsPendingFirmwareUpdate) and the triggered status.
+AllowNewSessionsPendingFirmwareUpdate), the triggered status, a request while
+installing (Rejected) and an update that outlives a restart of the station.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +20,8 @@ from ocppstation.actors.clock import FakeClock
 from ocppstation.actors.files.transfer_jobs import TransferFailed
 from ocppstation.actors.station import Station
 from ocppstation.protocol.timestamps import ocpp_timestamp
+from ocppstation.protocol.v16.firmware import DEFAULT_RETRY_INTERVAL, FirmwareJob, Phase
+from ocppstation.protocol.v201.firmware import certificate_missing, job_from_request, trigger_status
 from ocppstation.tools.csms import DevCsms
 from ocppstation.tools.peer import LogEntry
 from tests import test_v201_e2e
@@ -402,3 +406,93 @@ def test_a_download_that_fails_after_its_retries(
     assert len(server.requests) == 2
     assert statuses(csms201, mark) == [("Downloading", 8), ("DownloadFailed", 8)]
     assert got == []
+
+
+def test_while_installing_a_new_update_is_rejected(
+    csms201: DevCsms, make_station: StationFactory, clock: FakeClock, tmp_path: Path
+) -> None:
+    release = threading.Event()
+    got: list[bytes] = []
+
+    def slow(path: Path) -> bool:
+        got.append(path.read_bytes())
+        release.wait(30)
+        return True
+
+    try:
+        with HttpFileServer() as server:
+            server.files["/fw.bin"] = IMAGE
+            station = booted(csms201, make_station, tmp_path)
+            station.firmware_installer = slow
+            mark = csms201.log.mark()
+            assert update(csms201, 1, server.url("/fw.bin"), clock.wall()) == "Accepted"
+            wait_sent(csms201, "Installing", since=mark)
+            assert trigger(csms201) == {"status": "Installing", "requestId": 1}
+            assert update(csms201, 2, server.url("/fw.bin"), clock.wall()) == "Rejected"
+            release.set()
+            wait_sent(csms201, "Installed", since=mark)
+    finally:
+        release.set()
+    assert got == [IMAGE]
+    assert {rid for _, rid in statuses(csms201, mark)} == {1}
+
+
+def test_the_update_survives_a_restart_of_the_station(
+    csms201: DevCsms, make_station: StationFactory, clock: FakeClock, tmp_path: Path
+) -> None:
+    maker = Manufacturer()
+    with HttpFileServer() as server:
+        server.files["/fw.bin"] = IMAGE
+        first = booted(csms201, make_station, tmp_path)
+        trust(csms201, maker)
+        mark = csms201.log.mark()
+        install_at = clock.wall() + dt.timedelta(hours=1)
+        status = update(
+            csms201, 21, server.url("/fw.bin"), clock.wall(), maker, install_at=install_at
+        )
+        assert status == "Accepted"
+        wait_sent(csms201, "InstallScheduled", since=mark)
+        first.stop()
+
+        second = booted(csms201, make_station, tmp_path)
+        got, second.firmware_installer = recording_installer()
+        assert trigger(csms201) == {"status": "InstallScheduled", "requestId": 21}
+        clock.advance(3600)
+        wait_sent(csms201, "Installed", since=mark)
+    assert got == [IMAGE]
+    assert len(server.requests) == 1  # not fetched again
+
+
+# -- the pure parts (protocol/v201/firmware.py) ------------------------------------------
+
+
+def test_a_request_becomes_1_6s_signed_job() -> None:
+    payload = {
+        "requestId": 3,
+        "retries": 0,
+        "firmware": {"location": "ftp://h/fw.bin", "retrieveDateTime": "2026-01-01T00:00:00Z"},
+    }
+    job = job_from_request(payload)
+    assert (job.request_id, job.signed, job.signature, job.retries) == (3, True, None, 0)
+    assert job.retry_interval == DEFAULT_RETRY_INTERVAL
+    assert certificate_missing(payload["firmware"]) is None
+    assert certificate_missing({"signature": "AAAA"}) is not None
+
+
+def test_what_a_trigger_says_where_the_job_is() -> None:
+    now = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
+    later = ocpp_timestamp(now + dt.timedelta(hours=1))
+    job = FirmwareJob("http://h/fw", ocpp_timestamp(now), 0, 0, request_id=1)
+    verified = job.at(Phase.VERIFIED)
+
+    def said(j: FirmwareJob | None, *, rebooting: bool = False, waiting: bool = False) -> str:
+        return trigger_status(j, now, rebooting=rebooting, waiting=waiting)
+
+    assert said(None) == "Idle"
+    assert said(job.at(Phase.DOWNLOADING)) == "Downloading"
+    assert said(verified) == "Downloaded"  # unsigned: no signature was verified
+    assert said(verified.at(Phase.VERIFIED, signature="AAAA")) == "SignatureVerified"
+    assert said(verified.at(Phase.VERIFIED, install_date=later)) == "InstallScheduled"
+    assert said(verified, waiting=True) == "InstallScheduled"
+    assert said(job.at(Phase.INSTALLED), rebooting=True) == "InstallRebooting"
+    assert said(job.at(Phase.DOWNLOAD_FAILED)) == "Idle"  # ended: nothing under way
