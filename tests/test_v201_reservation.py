@@ -300,7 +300,7 @@ def test_h04_an_expired_reservation_is_reported_expired(
     assert cancel(any_csms201, 60) == "Rejected"
 
 
-def test_h01_a_reservation_whose_evse_goes_inoperative_is_reported_removed(
+def test_h01_a_reservation_whose_evse_goes_inoperative_or_faulted_is_reported_removed(
     csms201: DevCsms, make_station: StationFactory, clock: FakeClock
 ) -> None:
     station = station201(csms201, make_station)
@@ -313,6 +313,13 @@ def test_h01_a_reservation_whose_evse_goes_inoperative_is_reported_removed(
     wait_status(station, 2, "Unavailable")
     csms201.wait_for(lambda _: bool(updates(csms201)), timeout=5)
     assert updates(csms201) == [(70, REMOVED)]
+    assert reserve(csms201, clock, "TAG", 71, evse=1) == "Accepted"
+    wait_status(station, 1, "Reserved")
+    station.fault(1, "GroundFailure")
+    wait_status(station, 1, "Faulted")
+    csms201.wait_for(lambda _: len(updates(csms201)) >= 2, timeout=5)
+    assert updates(csms201) == [(70, REMOVED), (71, REMOVED)]
+    assert cancel(csms201, 71) == "Rejected"
 
 
 # -- persisted ---------------------------------------------------------------------------

@@ -14,7 +14,7 @@ a reservation. A 2.0.1 ReserveNow is read into 1.6's `Reservation` here:
   groupIdToken: a token of that group may use the reservation (H01.FR.09).
 - connectorType: an EVSE serves it when its connector has that type; the
   type Unknown, on either side, serves any (libocpp does the same, and
-  this station's connectors report Unknown unless a builder says more).
+  this station's connectors all report Unknown: nothing configures another yet).
   With an evseId, an EVSE without the type is Rejected (libocpp). Without
   one: when every EVSE has the type it is the station's reservation as
   above; when only some do, the first of those that takes a reservation
