@@ -40,8 +40,8 @@ from ocppstation.actors.v16.tree import core_tree
 from ocppstation.actors.v201.authorization import Authorization
 from ocppstation.actors.v201.availability import Availability
 from ocppstation.actors.v201.device_model import DeviceModel
-from ocppstation.actors.v201.display_messages import DISPLAY, DisplayMessages
 from ocppstation.actors.v201.diagnostics import Diagnostics201
+from ocppstation.actors.v201.display_messages import DISPLAY, DisplayMessages
 from ocppstation.actors.v201.firmware import Firmware201
 from ocppstation.actors.v201.network_profiles import NetworkProfiles
 from ocppstation.actors.v201.provisioning import Provisioning
