@@ -860,27 +860,36 @@ def test_queue_all_equals_a_model_list_under_pushes_deletes_and_restarts(
             close_db(db)
 
 
-def test_writes_waiting_together_share_one_commit_and_each_stays_atomic(db_path: Path) -> None:
-    """Group commit: every asker is answered after its write is durable, the
-    writes waiting in the inbox are committed together, and one that fails
-    is undone alone (the others are kept)."""
-    with running(db_path, group_window=0.05) as db:
+def test_deferred_meter_values_share_one_fsync_and_each_stays_atomic(db_path: Path) -> None:
+    """Group commit: samples nobody waits for are committed together, each
+    told on only once durable, in order; a failing one is undone alone; a
+    delete of an answered message neither waits for them nor fsyncs."""
+    told: queue.Queue[int] = queue.Queue()
+    with running(db_path, deferred_window=0.05) as db:
+        local, start_seq = db.transactions.begin_and_queue(
+            1, "A", 0, "t0", None, "StartTransaction", {"n": -1}
+        )
         proxy = db.ref.proxy()
         before = proxy.commits.get(timeout=WAIT)
-        # Told all at once, as 128 EVSEs sampling in the same moment would.
-        pushes = [proxy.queue.push("MeterValues", {"n": n}, None) for n in range(40)]
-        failing = proxy.transactions.meter_and_queue(999, 1, "t", "MeterValues", {"bad": 1})
-        more = [proxy.queue.push("MeterValues", {"n": n}, None) for n in range(40, 60)]
-        seqs = [f.get(timeout=WAIT) for f in pushes + more]
-        with pytest.raises(KeyError, match="999"):
-            failing.get(timeout=WAIT)
-        commits = proxy.commits.get(timeout=WAIT) - before
-        assert 1 <= commits < 10, commits
-        assert [json_n(m) for m in db.queue.all()] == list(range(60))
-        assert sorted(seqs) == seqs
-    # Durable: what was acknowledged is in the file.
+        tx = proxy.transactions
+        for n in range(30):
+            tx.meter_and_queue_then(local, n, "t", "MeterValues", {"n": n}, told.put)
+        tx.meter_and_queue_then(999, 1, "t", "MeterValues", {"n": 999}, told.put)
+        for n in range(30, 40):
+            tx.meter_and_queue_then(local, n, "t", "MeterValues", {"n": n}, told.put)
+        seqs = [told.get(timeout=WAIT) for _ in range(40)]
+        assert sorted(seqs) == seqs and start_seq < seqs[0]
+        assert told.empty()  # nothing for the failed one
+        assert 1 <= proxy.commits.get(timeout=WAIT) - before <= 3
+        synced = proxy.commits.get(timeout=WAIT)
+        db.queue.delete(start_seq)
+        assert proxy.commits.get(timeout=WAIT) == synced
+        assert [json_n(m) for m in db.queue.all()] == list(range(40))
+    # What was told on is in the file.
     with running(db_path) as db:
-        assert db.queue.size() == 60
+        assert db.queue.size() == 40
+        [record] = db.transactions.open()
+        assert record.last_meter == 39
 
 
 def json_n(message: QueuedMessage) -> int:

@@ -179,7 +179,7 @@ class StationProcess:
         return answer
 
     def commits(self) -> int:
-        """The station's durable SQLite commits so far (its `status`)."""
+        """The station's fsync'd SQLite commits so far (its `status`)."""
         answer = self.command("status")
         count = json.loads(answer.split(" ", 1)[1]).get("commits")
         return int(count or 0)
@@ -217,7 +217,9 @@ class StationProcess:
             self.proc.wait()
 
 
-def station_config(csms: DevCsms, evses: int, version: Version = V16) -> dict[str, Any]:
+def station_config(
+    csms: DevCsms, evses: int, version: Version = V16, *, message_log: bool = True
+) -> dict[str, Any]:
     internal: dict[str, Any] = {
         "CentralSystemURI": csms.url,
         "ChargePointId": CP_ID,
@@ -225,6 +227,8 @@ def station_config(csms: DevCsms, evses: int, version: Version = V16) -> dict[st
         "RetryBackOffWaitMinimum": 0.2,
         "RetryBackOffRandomRange": 0,
     }
+    if not message_log:
+        internal["MessageLogPath"] = ""  # on by default under the data dir
     if version.v201:
         internal["OcppVersions"] = ["2.0.1"]
     return {
@@ -303,10 +307,16 @@ def csms_for(version: Version) -> DevCsms:
 
 
 def bench_sampling(
-    evses: int, window_s: float, parent: str | None, version: Version = V16
+    evses: int,
+    window_s: float,
+    parent: str | None,
+    version: Version = V16,
+    *,
+    message_log: bool = True,
 ) -> Sampling:
     with csms_for(version) as csms, data_dir(parent) as folder:
-        station = StationProcess(station_config(csms, evses, version), folder)
+        config = station_config(csms, evses, version, message_log=message_log)
+        station = StationProcess(config, folder)
         try:
             station.command("status")  # started, recovered, console up
             if version.v201:
@@ -661,7 +671,7 @@ def rows_sampling(a: Sampling) -> list[str]:
         f"| (a) {a.evses} EVSEs charging, {a.version.samples} every 1 s: station CPU "
         f"(share of one core) | {a.cpu_share * 100:.0f} % |",
         f"| (a) station RSS (peak) | {a.rss_mib:.1f} MiB ({a.peak_rss_mib:.1f}) |",
-        f"| (a) SQLite commits / s (group commit) | {a.commits_per_s:.1f} |",
+        f"| (a) fsync'd SQLite commits / s (group commit) | {a.commits_per_s:.1f} |",
         f"| (a) {a.version.samples} delivered / s (sampled: {a.expected_per_s:.0f} / s) "
         f"| {a.delivered_per_s:.1f} |",
         f"| (a) sample to CSMS ms, median / p95 / max | {median:.0f} / {p95:.0f} / {worst:.0f} |",
@@ -752,6 +762,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--ocpp", choices=OCPP_VERSIONS, default="1.6", help="the station's OCPP version"
     )
+    parser.add_argument(
+        "--message-log",
+        choices=("on", "off", "both"),
+        default="on",
+        help="(a) with the message log (the default with a data dir), without, or both "
+        "side by side",
+    )
     parser.add_argument("--client", nargs=4, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.client:
@@ -774,8 +791,19 @@ def main(argv: list[str] | None = None) -> int:
         f"SQLite synchronous=FULL{speaks} in the benchmark's process, loopback."
     ]
     if args.part in ("a", "both"):
-        sampling = bench_sampling(args.evses, args.window, args.data, version)
+        without = None
+        if args.message_log in ("off", "both"):
+            without = bench_sampling(args.evses, args.window, args.data, version, message_log=False)
+        sampling = without
+        if args.message_log in ("on", "both"):
+            sampling = bench_sampling(args.evses, args.window, args.data, version)
+        assert sampling is not None
         rows += rows_sampling(sampling)
+        if without is not None and sampling is not without:
+            rows.append(
+                f"| (a) station CPU, message log off / on (the rest of (a): on) | "
+                f"{without.cpu_share * 100:.0f} % / {sampling.cpu_share * 100:.0f} % |"
+            )
         notes.append(notes_sampling(sampling))
     if args.part in ("b", "both"):
         drain = bench_drain(args.messages, args.data, version)

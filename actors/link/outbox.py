@@ -308,11 +308,10 @@ class Outbox(Supervised):
         )
 
     def _forget(self, head: QueuedMessage) -> None:
-        # Not waited for: the next message is sent from memory (self.queue),
-        # and the delete is committed with the storage actor's next group. A
-        # kill -9 before that commit re-sends the answered message after the
-        # restart, as a kill between the answer and any delete always could.
-        self.ctx.storage().queue.delete(head.seq)
+        # Waited for: a kill -9 may then re-send at most this one message, so
+        # the CSMS never sees a re-sent message after a later one. The delete
+        # is not fsync'd (it survives kill -9), so this costs no flash wear.
+        self.ctx.storage().queue.delete(head.seq).get(timeout=ASK_TIMEOUT)
         self.queue.popleft()
         self._release_waiters(head.seq)
         if self.messages.closes(head.action, head.payload) and head.local_tx is not None:

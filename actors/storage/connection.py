@@ -4,12 +4,13 @@ The storage actor opens the connection in its own thread and attaches it
 here; the stores only read through ``read()`` and write through ``write()``,
 so every write is atomic and nothing else touches the connection's life.
 
-Alone, a write is one committed transaction. In a group (``grouped``, the
-storage actor's group commit) it is a savepoint inside the group's
-transaction, undone alone if it fails; ``commit_group()`` makes them all
-durable with one commit (one fsync) and says whether any was written.
-A ``deferrable`` write is one no caller waits for (its effect is told on
-by an ``after_commit`` callback), so its group may wait longer for company.
+A write is one committed transaction, fsync'd (``synchronous`` FULL) unless
+it is ``synced=False``: then it survives a crash or ``kill -9`` of the
+process (WAL) but may be lost at a power loss, for writes whose loss only
+means a message sent twice. A group (``group()``, the storage actor's
+group commit of deferred calls) makes many writes one transaction, each a
+savepoint undone alone if it fails, and one fsync; ``after_commit``
+callbacks run once what they follow is durable.
 """
 
 from __future__ import annotations
@@ -17,8 +18,28 @@ from __future__ import annotations
 import sqlite3
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from typing import Any, TypeVar
 
-__all__ = ["Connection", "StorageError"]
+__all__ = ["COMMUTES", "DEFERRED", "Connection", "StorageError", "commutes", "deferred"]
+
+DEFERRED = "deferred"
+COMMUTES = "commutes"
+
+_Method = TypeVar("_Method", bound=Callable[..., Any])
+
+
+def deferred(method: _Method) -> _Method:
+    """Mark a store method nobody waits for: the storage actor may hold it
+    for a group commit (actors/storage/db.py)."""
+    method.storage_kind = DEFERRED  # type: ignore[attr-defined]
+    return method
+
+
+def commutes(method: _Method) -> _Method:
+    """Mark a store method that touches no row a deferred one writes: it
+    runs without flushing them first."""
+    method.storage_kind = COMMUTES  # type: ignore[attr-defined]
+    return method
 
 
 class StorageError(Exception):
@@ -36,10 +57,10 @@ class Connection:
     def __init__(self, source: str) -> None:
         self.source = source
         self._conn: sqlite3.Connection | None = None
-        self.grouped = False
-        self.commits = 0  # durable commits made, for benchmarks and tests
-        self.urgent_writes = 0  # writes someone waits for, so far
-        self._written = False  # a write of the open group has taken place
+        self.synchronous = "FULL"  # the storage's mode, restored after an unsynced write
+        self.synced_commits = 0  # fsync'd commits (FULL), for benchmarks and tests
+        self.commits = 0  # every commit
+        self._grouped = False
         self._after: list[Callable[[], None]] = []
 
     def attach(self, conn: sqlite3.Connection) -> None:
@@ -55,47 +76,73 @@ class Connection:
         return self._conn
 
     @contextmanager
-    def write(self, *, deferrable: bool = False) -> Iterator[sqlite3.Connection]:
+    def write(self, *, synced: bool = True) -> Iterator[sqlite3.Connection]:
         """One atomic write; anything raised inside undoes it all."""
-        if not deferrable:
-            self.urgent_writes += 1
-        if self.grouped:
+        if self._grouped:
             with self._savepoint() as conn:
                 yield conn
             return
         conn = self.read()
-        # IMMEDIATE: take the write lock at the start, so a busy database
-        # fails here and not half-way through.
-        conn.execute("BEGIN IMMEDIATE")
+        unsynced = not synced and self.synchronous == "FULL"
+        if unsynced:
+            conn.execute("PRAGMA synchronous = NORMAL")
         try:
-            yield conn
+            # IMMEDIATE: take the write lock at the start, so a busy database
+            # fails here and not half-way through.
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                yield conn
+                conn.execute("COMMIT")
+            except BaseException:
+                # A failed COMMIT may already have rolled back (SQLite does so on
+                # some I/O errors); only roll back what is still open.
+                if conn.in_transaction:
+                    conn.execute("ROLLBACK")
+                raise
+        finally:
+            if unsynced:
+                conn.execute(f"PRAGMA synchronous = {self.synchronous}")
+        self._committed(synced=not unsynced and self.synchronous == "FULL")
+
+    def after_commit(self, callback: Callable[[], None]) -> None:
+        """Run `callback` on this thread once what was written is durable (at
+        once outside a group; dropped if the group's commit fails)."""
+        if self._grouped:
+            self._after.append(callback)
+        else:
+            callback()
+
+    @contextmanager
+    def group(self) -> Iterator[None]:
+        """Writes inside are one transaction, committed (fsync'd) at the end;
+        then the after_commit callbacks run. A failed commit rolls all back
+        and raises."""
+        conn = self.read()
+        conn.execute("BEGIN IMMEDIATE")
+        self._grouped = True
+        try:
+            yield
             conn.execute("COMMIT")
         except BaseException:
-            # A failed COMMIT may already have rolled back (SQLite does so on
-            # some I/O errors); only roll back what is still open.
+            self._after.clear()
             if conn.in_transaction:
                 conn.execute("ROLLBACK")
             raise
-        self.commits += 1
-        self._run_after()
-
-    def after_commit(self, callback: Callable[[], None]) -> None:
-        """Run `callback` on this thread once what is written now is durable
-        (dropped if that commit fails)."""
-        self._after.append(callback)
-        if not self.grouped and self._conn is not None and not self._conn.in_transaction:
-            self._run_after()
-
-    def _run_after(self) -> None:
+        finally:
+            self._grouped = False
+        self._committed(synced=self.synchronous == "FULL")
         callbacks, self._after = self._after, []
         for callback in callbacks:
             callback()
 
+    def _committed(self, *, synced: bool) -> None:
+        self.commits += 1
+        if synced:
+            self.synced_commits += 1
+
     @contextmanager
     def _savepoint(self) -> Iterator[sqlite3.Connection]:
         conn = self.read()
-        if not conn.in_transaction:
-            conn.execute("BEGIN IMMEDIATE")
         conn.execute("SAVEPOINT write")
         try:
             yield conn
@@ -105,28 +152,3 @@ class Connection:
                 conn.execute("RELEASE write")
             raise
         conn.execute("RELEASE write")
-        self._written = True
-
-    def pending(self) -> bool:
-        """Whether the open group holds writes not yet committed."""
-        return self._written
-
-    def commit_group(self) -> bool:
-        """Commit the open group; whether it had written anything. On a failed
-        commit everything in it is rolled back and the error raised."""
-        conn = self._conn
-        written, self._written = self._written, False
-        if conn is None or not conn.in_transaction:
-            self._run_after()
-            return False
-        try:
-            conn.execute("COMMIT")
-        except BaseException:
-            self._after.clear()
-            if conn.in_transaction:
-                conn.execute("ROLLBACK")
-            raise
-        if written:
-            self.commits += 1
-        self._run_after()
-        return written

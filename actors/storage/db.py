@@ -20,12 +20,16 @@ the steps that queue their message in the same commit) and ``queue``.
 
 Every method that writes has committed (WAL, ``synchronous=FULL`` unless told
 otherwise) when its caller gets the answer, so an acknowledged write is on
-disk before the caller acts on it. Writes are committed in groups: the
-actor answers no write before its commit, and keeps a group open while
-more calls wait in its inbox (up to ``group_window`` seconds after the
-group's first write, ``GROUP_LIMIT`` calls), so 128 EVSEs sampling at once
-cost a few fsyncs, not 128. Each write is still atomic on its own (a
-savepoint): one that fails is undone alone and raises in its asker.
+disk before the caller acts on it.
+
+Group commit: a store method marked ``deferred`` is one nobody waits for
+(its result is told on by an ``after_commit`` callback); the actor keeps
+such calls until ``DEFERRED_WINDOW`` after the first, or until any other
+call needs the database, and runs them all in one transaction with one
+fsync, each a savepoint undone alone if it fails. A method marked
+``commutes`` (the delete of an answered message) runs at once without
+flushing them: it touches no row they do. So 128 EVSEs sampling every
+second cost about ten fsyncs a second, not 128.
 
 Misuse (an unknown transaction, a second stop, a bad value) raises in the
 asker; pykka returns exceptions from asks, so the storage actor itself lives
@@ -51,14 +55,13 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any, cast
 
-from pykka import Future
-from pykka.messages import ProxyCall, ProxyGetAttr
+from pykka.messages import ProxyCall
 
 from ocppstation.actors.runtime.base import Place, Supervised
 from ocppstation.actors.storage.auth_cache import AuthCache
 from ocppstation.actors.storage.availability import AvailabilityStore
 from ocppstation.actors.storage.certificates import Certificates, CsrKey
-from ocppstation.actors.storage.connection import Connection, StorageError
+from ocppstation.actors.storage.connection import COMMUTES, DEFERRED, Connection, StorageError
 from ocppstation.actors.storage.display_messages import DisplayMessageStore
 from ocppstation.actors.storage.firmware_job import FirmwareJobStore
 from ocppstation.actors.storage.local_list import LocalList
@@ -74,17 +77,12 @@ __all__ = ["SYNCHRONOUS_MODES", "Storage"]
 
 SYNCHRONOUS_MODES = ("FULL", "NORMAL")
 
-GROUP_WINDOW = 0.005
-"""Seconds a group with a waiting caller stays open for more calls."""
 DEFERRED_WINDOW = 0.1
-"""Seconds a group of deferrable writes only (nobody waits) stays open."""
+"""Seconds the first deferred call waits at most for company before its commit."""
 GROUP_LIMIT = 256
-"""Calls answered by one commit at most."""
+"""Deferred calls in one commit at most."""
 
 _ExcInfo = tuple[type[BaseException], BaseException, TracebackType]
-# An answer held until its group is committed: the asker's future, and the
-# result or the exception of its call.
-_Held = tuple[Future[Any], Any, _ExcInfo | None]
 
 _in_memory_warned = False
 _in_memory_lock = threading.Lock()
@@ -115,7 +113,6 @@ class Storage(Supervised):
         path: str | Path | None,
         *,
         synchronous: str = "FULL",
-        group_window: float = GROUP_WINDOW,
         deferred_window: float = DEFERRED_WINDOW,
     ) -> None:
         # Checked before registering: a refused Storage never appears in the registry.
@@ -125,7 +122,6 @@ class Storage(Supervised):
             raise ValueError(msg)
         self._file = None if path is None else Path(path)
         self._synchronous = mode
-        self._group_window = group_window
         self._deferred_window = deferred_window
         # Made before registering (super().__init__), not in setup(): a proxy
         # learns the stores when it is built, and the connection is attached
@@ -166,59 +162,80 @@ class Storage(Supervised):
             conn.close()
             raise
         self._db.attach(conn)
-        self._db.grouped = True
+        self._db.synchronous = self._synchronous
 
     @property
     def commits(self) -> int:
-        """Durable commits so far (benchmarks read it through a proxy)."""
-        return self._db.commits
+        """fsync'd commits so far (benchmarks read it through a proxy)."""
+        return self._db.synced_commits
 
     # -- group commit --
 
     def _actor_loop_running(self) -> None:
-        """pykka's receive loop, except that the answers to calls on the
-        stores wait for their group's commit (module docstring). Anything
-        else (stop, crash, the supervisor's messages) first commits what is
-        open, then goes the usual way."""
-        held: list[_Held] = []
-        due = 0.0  # when the open group commits at the latest
+        """pykka's receive loop, except for group commit (module docstring):
+        deferred calls wait in `deferred` for their common commit."""
+        deferred: list[Any] = []
+        due = 0.0
         # A ThreadingActor's inbox is a queue.Queue; pykka's type hides its timeout.
         inbox = cast("queue.Queue[Any]", self.actor_inbox)
         while not self.actor_stopped.is_set():
-            if held:
+            if deferred:
                 left = due - time.monotonic()
                 try:
                     envelope = inbox.get(timeout=left) if left > 0 else None
                 except queue.Empty:
                     envelope = None
                 if envelope is None:
-                    self._commit_group(held)
+                    self._flush(deferred)
                     continue
             else:
                 envelope = inbox.get()
-            reply_to = envelope.reply_to
-            if reply_to is None or not isinstance(envelope.message, ProxyCall | ProxyGetAttr):
-                self._commit_group(held)
-                self._deliver(envelope)
+            kind = self._kind(envelope.message)
+            if kind == DEFERRED:
+                if not deferred:
+                    due = time.monotonic() + self._deferred_window
+                deferred.append(envelope)
+                if len(deferred) >= GROUP_LIMIT:
+                    self._flush(deferred)
                 continue
-            urgent = self._db.urgent_writes
-            try:
-                result: Any = self._handle_receive(envelope.message)
-                failure: _ExcInfo | None = None
-            except Exception:
-                result, failure = None, sys.exc_info()  # type: ignore[assignment]
-            now = time.monotonic()
-            if not held:
-                due = now + self._deferred_window
-            # A call whose answer someone waits for (a read included: it may
-            # have seen what is not committed yet) shortens the wait.
-            deferred_only = self._db.urgent_writes == urgent and self._db.pending()
-            if not deferred_only:
-                due = min(due, now + self._group_window)
-            held.append((reply_to, result, failure))
-            if not self._db.pending() or len(held) >= GROUP_LIMIT:
-                self._commit_group(held)
-        self._commit_group(held)
+            if kind != COMMUTES:
+                # Anything else may read what they write, or must come after it.
+                self._flush(deferred)
+            self._deliver(envelope)
+        self._flush(deferred)
+
+    def _kind(self, message: Any) -> str | None:
+        if not isinstance(message, ProxyCall):
+            return None
+        target: Any = self
+        for name in message.attr_path:
+            target = getattr(target, name, None)
+        return getattr(target, "storage_kind", None)
+
+    def _flush(self, deferred: list[Any]) -> None:
+        """Run the deferred calls in one transaction, commit, then answer them."""
+        if not deferred:
+            return
+        done: list[tuple[Any, Any, _ExcInfo | None]] = []
+        try:
+            with self._db.group():
+                for envelope in deferred:
+                    try:
+                        done.append((envelope, self._handle_receive(envelope.message), None))
+                    except Exception:
+                        done.append((envelope, None, sys.exc_info()))  # type: ignore[arg-type]
+        except Exception:
+            failed = sys.exc_info()
+            self.log.error("%d deferred writes not committed: %s", len(deferred), failed[1])
+            done = [(envelope, None, failed) for envelope in deferred]  # type: ignore[misc]
+        deferred.clear()
+        for envelope, result, failure in done:
+            if envelope.reply_to is None:
+                continue
+            if failure is None:
+                envelope.reply_to.set(result)
+            else:
+                envelope.reply_to.set_exception(failure)
 
     def _deliver(self, envelope: Any) -> None:
         """One message handled as pykka's own loop would: an asker gets the
@@ -237,22 +254,6 @@ class Storage(Supervised):
             return
         if envelope.reply_to is not None:
             envelope.reply_to.set(result)
-
-    def _commit_group(self, held: list[_Held]) -> None:
-        if not held and not self._db.pending():
-            return
-        try:
-            self._db.commit_group()
-        except Exception:
-            failed = sys.exc_info()
-            self.log.error("a group of %d writes was not committed: %s", len(held), failed[1])
-            held[:] = [(future, None, failed) for future, _, _ in held]  # type: ignore[misc]
-        for future, result, failure in held:
-            if failure is None:
-                future.set(result)
-            else:
-                future.set_exception(failure)
-        held.clear()
 
     def teardown(self) -> None:
         conn = self._db.detach()

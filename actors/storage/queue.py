@@ -9,7 +9,7 @@ from typing import Any
 
 import pykka
 
-from ocppstation.actors.storage.connection import Connection
+from ocppstation.actors.storage.connection import Connection, commutes
 from ocppstation.actors.storage.values import require_str, to_json
 
 __all__ = ["MessageQueue", "QueuedMessage", "insert_message"]
@@ -57,15 +57,17 @@ class MessageQueue:
             (limit,),
         )
 
+    @commutes
     def delete(self, seq: int) -> None:
         """Forget a message once answered; an unknown seq is not an error.
 
         Idempotent on purpose: an answer handled twice (or after the message
         was dropped for too many attempts) must not crash its caller.
-        Deferrable: nobody waits for it (the outbox goes on from memory), and
-        lost in a kill -9 it only means the answered message is sent again.
+        Not fsync'd (it survives kill -9, not a power loss, which would only
+        send the answered message again), and it commutes with deferred
+        writes: theirs are new rows.
         """
-        with self._db.write(deferrable=True) as conn:
+        with self._db.write(synced=False) as conn:
             conn.execute("DELETE FROM queue WHERE seq = ?", (seq,))
 
     def attempted(self, seq: int, attempts: int) -> None:

@@ -15,7 +15,7 @@ from typing import Any
 
 import pykka
 
-from ocppstation.actors.storage.connection import Connection
+from ocppstation.actors.storage.connection import Connection, deferred
 from ocppstation.actors.storage.queue import insert_message
 from ocppstation.actors.storage.reservations import forget_reservation
 from ocppstation.actors.storage.values import require_str, to_json
@@ -185,6 +185,7 @@ class Transactions:
             _update_meter(conn, local_id, meter_wh, at)
             return insert_message(conn, action, text, local_id)
 
+    @deferred
     def meter_and_queue_then(
         self,
         local_id: int,
@@ -201,7 +202,7 @@ class Transactions:
         try:
             text = to_json(payload, "payload")
             require_str(action, "action")
-            with self._db.write(deferrable=True) as conn:
+            with self._db.write() as conn:
                 _update_meter(conn, local_id, meter_wh, at)
                 seq = insert_message(conn, action, text, local_id)
         except Exception:
