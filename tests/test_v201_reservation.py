@@ -15,7 +15,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from ocppstation.actors.clock import FakeClock
-from ocppstation.actors.events import TokenJudged
+from ocppstation.actors.events import Online, TokenJudged
 from ocppstation.protocol.timestamps import ocpp_timestamp
 from ocppstation.protocol.v16.reservation import (
     ACCEPTED,
@@ -35,7 +35,7 @@ from ocppstation.protocol.v201.reservation import (
     update_status,
 )
 from ocppstation.tools.csms import DevCsms
-from tests.conftest import StationFactory, answered, log_of, wait_status
+from tests.conftest import StationFactory, answered, log_of, quiet, wait_status
 from tests.test_v201_e2e import CP, any_csms201, csms201, events, station201, wait_event
 
 __all__ = ["any_csms201", "csms201"]  # the 2.0.1 peers, as fixtures here
@@ -300,6 +300,24 @@ def test_h04_an_expired_reservation_is_reported_expired(
     assert cancel(any_csms201, 60) == "Rejected"
 
 
+def test_h04_an_expiry_while_offline_is_reported_once_the_csms_hears_again(
+    csms201: DevCsms, make_station: StationFactory, clock: FakeClock
+) -> None:
+    station = station201(csms201, make_station)
+    assert reserve(csms201, clock, "LATE", 61, evse=2, seconds=60) == "Accepted"
+    wait_status(station, 2, "Reserved")
+    quiet(station)
+    mark = log_of(station).mark()
+    csms201.drop(CP)
+    log_of(station).wait_for(lambda e: isinstance(e, Online) and not e.online, timeout=5)
+    clock.advance(60)
+    wait_status(station, 2, "Available", since=mark)
+    assert updates(csms201) == []
+    clock.advance(5)  # the reconnect backoff
+    csms201.wait_for(lambda _: bool(updates(csms201)), timeout=5)
+    assert updates(csms201) == [(61, EXPIRED)]
+
+
 def test_h01_a_reservation_whose_evse_goes_inoperative_or_faulted_is_reported_removed(
     csms201: DevCsms, make_station: StationFactory, clock: FakeClock
 ) -> None:
@@ -331,11 +349,18 @@ def test_reservations_survive_a_restart(
     data = {"DataDir": str(tmp_path)}
     first = station201(csms201, make_station, Internal=data)
     assert reserve(csms201, clock, "KEPT", 81, evse=1) == "Accepted"
+    assert reserve(csms201, clock, "SHORT", 82, evse=2, seconds=60) == "Accepted"
     wait_status(first, 1, "Reserved")
+    wait_status(first, 2, "Reserved")
     first.stop()
+    clock.advance(120)  # the short one runs out while the station is off
     mark = csms201.log.mark()
     second = station201(csms201, make_station, Internal=data)
     status_sent(csms201, 1, "Reserved", since=mark)
+    status_sent(csms201, 2, "Available", since=mark)
+    # Reported once the CSMS accepted the boot.
+    csms201.wait_for(lambda _: bool(updates(csms201)), timeout=5)
+    assert updates(csms201) == [(82, EXPIRED)]
     second.tag(1, "KEPT")
     second.plug(1)
     started = started_on(csms201, 1, since=mark)

@@ -122,9 +122,10 @@ class Reservations(Supervised):
                 parse_timestamp(stored.expiry),
             )
             if reservation.expiry <= now:
-                # It ran out while the station was down: nothing to tell anyone.
+                # It ran out while the station was down: no connector to tell.
                 self.log.info("reservation %d expired while stopped", reservation.id)
                 self.ctx.storage().reservations.delete(reservation.id).get(timeout=STORAGE_TIMEOUT)
+                self.ended(reservation, Ending.EXPIRED)
                 continue
             self.reservations[reservation.id] = reservation
             self._arm(reservation)
