@@ -140,6 +140,7 @@ class Source(StrEnum):
     SPEC = "OCPP 1.6 chapter 9"
     SECURITY = "OCPP 1.6 Security Whitepaper"
     LIBOCPP = "libocpp's 1.6 configuration (not in the 1.6 spec)"
+    PNC = "OCA application note: Using ISO 15118 Plug & Charge with OCPP 1.6"
     CUSTOM = "the station config file's Custom section"
 
 
@@ -153,6 +154,10 @@ SECURITY = "Security"
 # Not a feature profile either: the California Pricing keys (libocpp's
 # CostAndPrice section), always present, inert while CustomDisplayCostAndPrice is false.
 COST_AND_PRICE = "CostAndPrice"
+# Nor this: the Plug & Charge keys (libocpp's PnC section, with the Secc* and
+# OcspRequestInterval keys libocpp keeps in Internal), always present, inert
+# while ISO15118PnCEnabled is false.
+PNC = "PnC"
 # Not a feature profile: the config file's section of integrators' keys.
 CUSTOM = "Custom"
 
@@ -456,6 +461,21 @@ _TABLE: tuple[KeySpec, ...] = (
         maximum=30000,
         source=Source.LIBOCPP,
     ),
+    # -- Plug & Charge: the application note's keys (the ocpp package knows
+    # them) and libocpp's, named and typed as libocpp has them -------------------
+    _bool("ISO15118PnCEnabled", PNC, False, source=Source.PNC),
+    _bool("ISO15118CertificateManagementEnabled", PNC, False, source=Source.LIBOCPP),
+    _bool("CentralContractValidationAllowed", PNC, True, source=Source.PNC),
+    _bool("ContractValidationOffline", PNC, False, source=Source.PNC),
+    # Seconds before a SignCertificate not followed by CertificateSigned is sent again.
+    _int("CertSigningWaitMinimum", PNC, 30, minimum=0, source=Source.PNC),
+    _int("CertSigningRepeatTimes", PNC, 2, minimum=0, source=Source.PNC),
+    # The V2G CSR's subject ("" = libocpp's fallbacks: ChargeBoxSerialNumber, CpoName, DE).
+    _str("SeccLeafSubjectCommonName", PNC, "", max_length=64, source=Source.LIBOCPP),
+    _str("SeccLeafSubjectCountry", PNC, "", max_length=2, source=Source.LIBOCPP),
+    _str("SeccLeafSubjectOrganization", PNC, "", max_length=64, source=Source.LIBOCPP),
+    # Seconds a contract certificate's OCSP answer is kept.
+    _int("OcspRequestInterval", PNC, 604800, minimum=86400, source=Source.LIBOCPP),
 )
 
 

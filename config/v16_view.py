@@ -104,6 +104,22 @@ _V16: Mapping[str, Address] = {
             "WaitForSetUserPriceTimeout",
         )
     },
+    # Plug & Charge: 2.0.1's ISO15118Ctrlr differs in shape; legacy, as the pricing keys.
+    **{
+        key: _p(LEGACY, key)
+        for key in (
+            "ISO15118PnCEnabled",
+            "ISO15118CertificateManagementEnabled",
+            "CentralContractValidationAllowed",
+            "ContractValidationOffline",
+            "CertSigningWaitMinimum",
+            "CertSigningRepeatTimes",
+            "SeccLeafSubjectCommonName",
+            "SeccLeafSubjectCountry",
+            "SeccLeafSubjectOrganization",
+            "OcspRequestInterval",
+        )
+    },
 }
 V16_ADDRESSES: Mapping[str, Address] = MappingProxyType(dict(_V16))
 
