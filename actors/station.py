@@ -47,6 +47,7 @@ from ocppstation.actors.runtime.supervisor import Strategy, Supervisor, Supervis
 from ocppstation.actors.versions import station_tree
 from ocppstation.config.loader import StationConfig
 from ocppstation.hw import devices as hwconfig
+from ocppstation.hw.signed_readings import ReadingSigner
 from ocppstation.hw.simulated import SimulatedEvse
 from ocppstation.protocol.errors import OcppVersion
 
@@ -90,6 +91,11 @@ class Station:
                 phases=int(config.value("Simulation", "Phases")),
                 max_current_a=float(config.value("Simulation", "MaxCurrentA")),
                 fixed_cable=bool(config.value("Simulation", "FixedCable")),
+                signer=(
+                    ReadingSigner(meter_id=f"{config.charge_point_id}-{n}")
+                    if config.value("Simulation", "SignedMeter")
+                    else None
+                ),
             )
             for n in config.evse_numbers
         }

@@ -59,6 +59,9 @@ class Setting(StrEnum):
     MINIMUM_STATUS_DURATION = "MinimumStatusDuration"
     TX_START_POINT = "TxStartPoint"
     TX_STOP_POINT = "TxStopPoint"
+    SIGN_SAMPLED_READINGS = "SignSampledReadings"
+    SIGN_ALIGNED_READINGS = "SignAlignedReadings"
+    PUBLIC_KEY_WITH_SIGNED_METER_VALUE = "PublicKeyWithSignedMeterValue"
     # Metering
     SAMPLE_INTERVAL = "SampleInterval"
     SAMPLED_MEASURANDS = "SampledMeasurands"
@@ -135,6 +138,11 @@ SETTING_ADDRESSES: Mapping[Setting, Address] = MappingProxyType(
         Setting.MINIMUM_STATUS_DURATION: _at("OCPP16LegacyCtrlr", "MinimumStatusDuration"),
         Setting.TX_START_POINT: _at("TxCtrlr", "TxStartPoint"),
         Setting.TX_STOP_POINT: _at("TxCtrlr", "TxStopPoint"),
+        Setting.SIGN_SAMPLED_READINGS: _at("SampledDataCtrlr", "SignReadings"),
+        Setting.SIGN_ALIGNED_READINGS: _at("AlignedDataCtrlr", "SignReadings"),
+        Setting.PUBLIC_KEY_WITH_SIGNED_METER_VALUE: _at(
+            "OCPPCommCtrlr", "PublicKeyWithSignedMeterValue"
+        ),
         Setting.SAMPLE_INTERVAL: _at("SampledDataCtrlr", "TxUpdatedInterval"),
         Setting.SAMPLED_MEASURANDS: _at("SampledDataCtrlr", "TxUpdatedMeasurands"),
         Setting.SAMPLED_MEASURANDS_AT_END: _at("SampledDataCtrlr", "TxEndedMeasurands"),
@@ -170,6 +178,9 @@ V201_ONLY: frozenset[Setting] = frozenset(
     {
         Setting.TX_START_POINT,
         Setting.TX_STOP_POINT,
+        Setting.SIGN_SAMPLED_READINGS,
+        Setting.SIGN_ALIGNED_READINGS,
+        Setting.PUBLIC_KEY_WITH_SIGNED_METER_VALUE,
         Setting.NETWORK_CONFIGURATION_PRIORITY,
         Setting.NETWORK_PROFILE_CONNECTION_ATTEMPTS,
         Setting.RESERVATION_ENABLED,

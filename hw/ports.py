@@ -11,6 +11,8 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Protocol, runtime_checkable
 
+from ocppstation.hw.signed_readings import SignedReading
+
 
 class Pilot(StrEnum):
     """IEC 61851 control pilot states."""
@@ -31,6 +33,8 @@ class MeterReading:
     voltage_v: tuple[float, ...] = field(default_factory=tuple)  # per phase
     soc_percent: float | None = None
     frequency_hz: float | None = None
+    # The meter's own signature of energy_wh, where the meter signs (2.0.1 J SignReadings).
+    signed: SignedReading | None = None
 
 
 @dataclass(frozen=True)

@@ -19,6 +19,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from ocppstation.hw.ports import HwState, MeterReading, Pilot
+from ocppstation.hw.signed_readings import ReadingSigner
 
 __all__ = ["HwState", "Listener", "SimulatedEvse"]
 
@@ -38,6 +39,8 @@ class SimulatedEvse:
     ev_wants_energy: bool = True
     ev_max_current_a: float = 32.0
     fixed_cable: bool = False
+    # A meter that signs its register readings (Simulation.SignedMeter).
+    signer: ReadingSigner | None = None
     _ev_present: bool = False
     _relay_closed: bool = False
     _offered_a: float | None = None  # until something offers less: the maximum
@@ -113,11 +116,13 @@ class SimulatedEvse:
         with self._lock:
             self._integrate(now)
             current = self._current_a()
+            energy = round(self._energy_wh, 3)
             return MeterReading(
-                energy_wh=round(self._energy_wh, 3),
+                energy_wh=energy,
                 power_w=round(current * self.voltage_v * self.phases, 3),
                 current_a=(current,) * self.phases,
                 voltage_v=(self.voltage_v,) * self.phases,
+                signed=None if self.signer is None else self.signer.sign(energy),
             )
 
     # -- inside ---------------------------------------------------------------

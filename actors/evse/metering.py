@@ -200,7 +200,19 @@ class Metering:
     def _sampled(self, reading: MeterReading, key: Setting, context: str) -> list[dict[str, Any]]:
         measurands = self._measurands(key)
         offered = self.offered() if "Current.Offered" in measurands else None
-        return sampled_values(reading, measurands, context, offered_a=offered)
+        aligned = key in (Setting.ALIGNED_MEASURANDS, Setting.ALIGNED_MEASURANDS_AT_END)
+        sign = Setting.SIGN_ALIGNED_READINGS if aligned else Setting.SIGN_SAMPLED_READINGS
+        # OncePerTransaction is read as every value: a CSMS that keeps the
+        # first key loses nothing, one that needs it finds it in each.
+        with_key = self.ctx.setting(Setting.PUBLIC_KEY_WITH_SIGNED_METER_VALUE, "Never")
+        return sampled_values(
+            reading,
+            measurands,
+            context,
+            offered_a=offered,
+            signed=bool(self.ctx.setting(sign, False)),
+            public_key=with_key != "Never",
+        )
 
     def _measurands(self, key: Setting) -> list[str]:
         value = self.ctx.setting(key, "")

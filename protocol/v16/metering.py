@@ -61,8 +61,15 @@ def sampled_values(
     context: str,
     *,
     offered_a: float | None = None,
+    signed: bool = False,
+    public_key: bool = True,
 ) -> list[dict[str, Any]]:
-    """The sampledValue entries for `reading`, in the order of `measurands`."""
+    """The sampledValue entries for `reading`, in the order of `measurands`.
+
+    `signed` (2.0.1 SignReadings) adds the meter's signature, where it gives
+    one, to the energy register as `signedMeterValue` (2.0.1's shape; only
+    2.0.1 asks for it), with its public key unless `public_key` is False.
+    """
     values: list[dict[str, Any]] = []
 
     def add(measurand: str, value: float, phase: str | None = None) -> None:
@@ -82,6 +89,13 @@ def sampled_values(
         match measurand:
             case "Energy.Active.Import.Register":
                 add(measurand, register_wh(reading))
+                if signed and reading.signed is not None:
+                    values[-1]["signedMeterValue"] = {
+                        "signedMeterData": reading.signed.data,
+                        "signingMethod": reading.signed.signing_method,
+                        "encodingMethod": reading.signed.encoding_method,
+                        "publicKey": reading.signed.public_key if public_key else "",
+                    }
             case "Power.Active.Import":
                 add(measurand, round(reading.power_w))
             case "Current.Import":

@@ -95,7 +95,7 @@ def sampled_value(value: Mapping[str, Any]) -> dict[str, Any] | None:
     if measurand not in _MEASURANDS:
         return None
     out: dict[str, Any] = {"value": float(value["value"])}
-    for key in ("context", "measurand", "phase", "location"):
+    for key in ("context", "measurand", "phase", "location", "signedMeterValue"):
         if key in value:
             out[key] = value[key]
     if "unit" in value:
