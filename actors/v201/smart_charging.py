@@ -172,7 +172,9 @@ class Profiles201(Profiles):
         return [self.wire[pid] for pid in sorted(self.profiles) if pid in self.wire]
 
     def _units(self) -> tuple[str, ...]:
-        return tuple(self.ctx.setting(Setting.RATE_UNITS, ("A", "W")))
+        # The value is shared with 1.6, whose words for it are Current and Power.
+        words = {"Current": "A", "Power": "W"}
+        return tuple(words.get(u, u) for u in self.ctx.setting(Setting.RATE_UNITS, ("A", "W")))
 
     def _checked(
         self, data: Mapping[str, Any], evse: int, *, remote_start: bool = False
