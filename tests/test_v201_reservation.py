@@ -146,6 +146,24 @@ def test_h01_h03_a_reserved_evse_is_reserved_and_only_its_token_starts_there(
     assert updates(any_csms201) == []
 
 
+def test_h03_a_remote_start_for_the_reserved_token_uses_the_reservation(
+    csms201: DevCsms, make_station: StationFactory, clock: FakeClock
+) -> None:
+    station = station201(csms201, make_station)
+    assert reserve(csms201, clock, "OWNER", 12, evse=2) == "Accepted"
+    wait_status(station, 2, "Reserved")
+    answer = csms201.call(
+        CP,
+        "RequestStartTransaction",
+        {"idToken": {"idToken": "OWNER", "type": "Central"}, "remoteStartId": 5, "evseId": 2},
+    )
+    assert answer["status"] == "Accepted"
+    station.plug(2)
+    started = started_on(csms201, 2)
+    assert (started["reservationId"], started["transactionInfo"]["remoteStartId"]) == (12, 5)
+    assert cancel(csms201, 12) == "Rejected"
+
+
 def test_h01_the_answer_says_why_an_evse_cannot_be_reserved(
     csms201: DevCsms, make_station: StationFactory, clock: FakeClock
 ) -> None:
