@@ -44,24 +44,30 @@ def test_a05_m03_m04_roots_are_installed_listed_by_type_and_deleted(
     any_csms201: Any, make_station: StationFactory
 ) -> None:
     station = station201(any_csms201, make_station)
-    csms_root, maker, v2g = Ca("csms"), Ca("maker"), Ca("v2g")
+    csms_root, maker, v2g, mo = Ca("csms"), Ca("maker"), Ca("v2g"), Ca("mo")
     assert ids(any_csms201) == {"status": "NotFound"}
     assert install(any_csms201, csms_root.pem) == "Accepted"
     assert install(any_csms201, csms_root.pem) == "Accepted"  # once is enough
     assert install(any_csms201, maker.pem, "ManufacturerRootCertificate") == "Accepted"
-    # No ISO 15118 here: its roots are refused.
-    assert install(any_csms201, v2g.pem, "V2GRootCertificate") == "Rejected"
+    # ISO 15118's roots share the store; garbage is refused.
+    assert install(any_csms201, "garbage", "V2GRootCertificate") == "Rejected"
+    assert install(any_csms201, v2g.pem, "V2GRootCertificate") == "Accepted"
     # The link trusts the CSMS root only.
     assert station.ctx.tls.current.csms_roots == (csms_root.pem,)
 
     listed = ids(any_csms201)
     assert listed["status"] == "Accepted"
     kinds = [c["certificateType"] for c in listed["certificateHashDataChain"]]
-    assert kinds == [ROOT, "ManufacturerRootCertificate"]
+    assert kinds == [ROOT, "ManufacturerRootCertificate", "V2GRootCertificate"]
     only = ids(any_csms201, ROOT)["certificateHashDataChain"]
     assert [c["certificateType"] for c in only] == [ROOT]
     hash_data = only[0]["certificateHashData"]
     assert int(hash_data["serialNumber"], 16) == csms_root.cert.serial_number
+    assert ids(any_csms201, "MORootCertificate") == {"status": "NotFound"}
+    assert install(any_csms201, mo.pem, "MORootCertificate") == "Accepted"
+    [mo_listed] = ids(any_csms201, "MORootCertificate")["certificateHashDataChain"]
+    mo_delete = {"certificateHashData": mo_listed["certificateHashData"]}
+    assert any_csms201.call(CP, "DeleteCertificate", mo_delete) == {"status": "Accepted"}
     assert ids(any_csms201, "MORootCertificate") == {"status": "NotFound"}
 
     delete = {"certificateHashData": hash_data}
@@ -69,7 +75,7 @@ def test_a05_m03_m04_roots_are_installed_listed_by_type_and_deleted(
     assert any_csms201.call(CP, "DeleteCertificate", delete) == {"status": "NotFound"}
     assert station.ctx.tls.current.csms_roots == ()
     kinds = [c["certificateType"] for c in ids(any_csms201)["certificateHashDataChain"]]
-    assert kinds == ["ManufacturerRootCertificate"]
+    assert kinds == ["ManufacturerRootCertificate", "V2GRootCertificate"]
 
 
 def test_a05_what_is_not_a_root_is_rejected_and_reported_after_the_answer(

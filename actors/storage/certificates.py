@@ -1,4 +1,5 @@
-"""The certificates of the Security Whitepaper, and the key of the signing request in flight."""
+"""The certificates of the Security Whitepaper and of ISO 15118 Plug & Charge, and the
+keys of the signing requests in flight."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ import pykka
 from ocppstation.actors.storage.connection import Connection
 from ocppstation.actors.storage.values import require_str
 
-__all__ = ["Certificates", "CsrKey", "StoredCertificate"]
+__all__ = ["CHARGE_POINT_SLOT", "V2G_SLOT", "Certificates", "CsrKey", "StoredCertificate"]
 
 
 @dataclass(frozen=True)
@@ -51,27 +52,33 @@ class Certificates:
             return cur.rowcount > 0
 
 
+# Which signing request a key in csr_key belongs to (migration 0010).
+CHARGE_POINT_SLOT = 1
+V2G_SLOT = 2
+
+
 @pykka.traversable
 class CsrKey:
     """``storage.csr_key``: table csr_key, so a restart between SignCertificate and
-    CertificateSigned does not lose the private key."""
+    CertificateSigned does not lose the private key. One row per kind of
+    request: the ChargePointCertificate's and the V2GCertificate's (Plug & Charge)."""
 
     def __init__(self, db: Connection) -> None:
         self._db = db
 
-    def get(self) -> str | None:
+    def get(self, slot: int = CHARGE_POINT_SLOT) -> str | None:
         """The private key of the signing request in flight, PEM, if any."""
-        row = self._db.read().execute("SELECT key FROM csr_key WHERE id = 1").fetchone()
+        row = self._db.read().execute("SELECT key FROM csr_key WHERE id = ?", (slot,)).fetchone()
         return None if row is None else str(row[0])
 
-    def put(self, key: str | None) -> None:
+    def put(self, key: str | None, slot: int = CHARGE_POINT_SLOT) -> None:
         """Keep (or, with None, forget) the key of the signing request in flight."""
         with self._db.write() as conn:
             if key is None:
-                conn.execute("DELETE FROM csr_key")
+                conn.execute("DELETE FROM csr_key WHERE id = ?", (slot,))
             else:
                 conn.execute(
-                    "INSERT INTO csr_key (id, key) VALUES (1, ?)"
+                    "INSERT INTO csr_key (id, key) VALUES (?, ?)"
                     " ON CONFLICT (id) DO UPDATE SET key = excluded.key",
-                    (key,),
+                    (slot, key),
                 )

@@ -47,7 +47,7 @@ from ocppstation.actors.runtime.base import Place, Supervised
 from ocppstation.actors.runtime.context import RPC, WEBSOCKET, StationContext
 from ocppstation.actors.runtime.holders import TlsMaterial
 from ocppstation.actors.security_events import report_event
-from ocppstation.actors.storage.certificates import StoredCertificate
+from ocppstation.actors.storage.certificates import V2G_SLOT, StoredCertificate
 from ocppstation.config.loader import ConfigError, StationConfig
 from ocppstation.config.settings_catalog import Setting
 from ocppstation.protocol.framing import Call
@@ -65,6 +65,10 @@ from ocppstation.protocol.v16.certificates import (
 
 STORAGE_TIMEOUT = 10.0
 CHARGE_POINT_CERTIFICATE = "ChargePointCertificate"
+# The SECC's certificate for ISO 15118 (Plug & Charge), signed through DataTransfer.
+V2G_CERTIFICATE = "V2GCertificate"
+# The station's own certificates: never counted, listed or deleted as roots.
+OWN_CERTIFICATES = frozenset({CHARGE_POINT_CERTIFICATE, V2G_CERTIFICATE})
 # Keys whose change is a "ReconfigurationOfSecurityParameters" security event.
 _SECURITY_SETTINGS = frozenset({Setting.SECURITY_PROFILE, Setting.BASIC_AUTH_PASSWORD})
 
@@ -72,6 +76,44 @@ _SECURITY_SETTINGS = frozenset({Setting.SECURITY_PROFILE, Setting.BASIC_AUTH_PAS
 @dataclass(frozen=True)
 class SignRequested:
     """Make a new key and send SignCertificate for it (a trigger, or the embedder)."""
+
+
+@dataclass(frozen=True)
+class InstallRoot:
+    """Ask (Plug & Charge): install `pem` as a root of `use`; answers the status."""
+
+    use: str
+    pem: str
+
+
+@dataclass(frozen=True)
+class InstalledRoots:
+    """Ask (Plug & Charge): the HashData of each root of `uses`, as (use, HashData)."""
+
+    uses: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class DeleteRoot:
+    """Ask (Plug & Charge): delete the root `wanted` names; answers the status."""
+
+    wanted: HashData
+
+
+@dataclass(frozen=True)
+class V2GSigningRequest:
+    """Ask (Plug & Charge): a new key, kept, and the PEM CSR for it with this subject."""
+
+    common_name: str
+    organization: str
+    country: str
+
+
+@dataclass(frozen=True)
+class V2GSigned:
+    """Ask (Plug & Charge): take `chain` as our V2GCertificate; answers None or why not."""
+
+    chain: str
 
 
 @dataclass(frozen=True)
@@ -120,6 +162,16 @@ class Security(Supervised):
                 self._signed(message)
             case _After():
                 self._follow_up(message.steps)
+            case InstallRoot():
+                return self._now(self._install(message.use, message.pem))
+            case InstalledRoots():
+                return [(use, found) for use in message.uses for found in self._hashes(use)]
+            case DeleteRoot():
+                return self._now(self._delete(message.wanted))
+            case V2GSigningRequest():
+                return self._v2g_csr(message)
+            case V2GSigned():
+                return self._v2g_signed(message.chain)
             case ConfigChanged():
                 report_event(
                     self.ctx, "ReconfigurationOfSecurityParameters", f"{message.key} changed"
@@ -132,6 +184,7 @@ class Security(Supervised):
         return {
             "roots": {use.value: len(self._of(use.value)) for use in CertificateUse},
             "charge_point_certificate": bool(self._of(CHARGE_POINT_CERTIFICATE)),
+            "v2g_certificate": bool(self._of(V2G_CERTIFICATE)),
         }
 
     # -- CSMS calls ----------------------------------------------------------------
@@ -174,6 +227,12 @@ class Security(Supervised):
         """SignCertificate's payload for `csr`."""
         return {"csr": csr}
 
+    def _now(self, status: str) -> str:
+        """A status answered through DataTransfer: its follow-ups need not wait for the wire."""
+        steps, self.after = tuple(self.after), []
+        self._follow_up(steps)
+        return status
+
     def _follow_up(self, steps: tuple[tuple[str, str | None], ...]) -> None:
         for step, detail in steps:
             if step == "reconnect":
@@ -193,7 +252,7 @@ class Security(Supervised):
             return "Accepted"  # installed already: once is enough
         limit = self.ctx.setting(Setting.CERTIFICATE_ENTRIES, None)
         # Every root counts, whatever it is for; our own certificate is not one.
-        roots = sum(1 for c in self.installed if c.use != CHARGE_POINT_CERTIFICATE)
+        roots = sum(1 for c in self.installed if c.use not in OWN_CERTIFICATES)
         if isinstance(limit, int) and roots >= limit:
             self.log.warning("InstallCertificate refused: CertificateStoreMaxLength is %d", limit)
             return "Rejected"
@@ -217,7 +276,7 @@ class Security(Supervised):
 
     def _delete(self, wanted: HashData) -> str:
         for stored in self.installed:
-            if stored.use == CHARGE_POINT_CERTIFICATE:
+            if stored.use in OWN_CERTIFICATES:
                 continue  # only roots are named by GetInstalledCertificateIds
             cert = _single(stored.pem)
             if hash_data(cert, algorithm=wanted.hash_algorithm) != wanted:
@@ -292,6 +351,50 @@ class Security(Supervised):
             # The link's client certificate: a new connection uses the new one (TC_074).
             self.after.append(("reconnect", "new ChargePointCertificate"))
         return "Accepted"
+
+    def _v2g_csr(self, subject: V2GSigningRequest) -> str:
+        key = new_key()
+        key_pem = key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        ).decode()
+        # Kept before the CSR leaves, as for the ChargePointCertificate's.
+        self.ctx.storage().csr_key.put(key_pem, V2G_SLOT).get(timeout=STORAGE_TIMEOUT)
+        return make_csr(key, subject.common_name, subject.organization, subject.country)
+
+    def _v2g_signed(self, chain_pem: str) -> str | None:
+        """None when `chain_pem` is now our V2GCertificate, else why not."""
+        limit = self.ctx.setting(Setting.MAX_CERTIFICATE_CHAIN_SIZE, None)
+        if isinstance(limit, int) and len(chain_pem) > limit:
+            return f"chain of {len(chain_pem)} bytes, more than {limit}"
+        key_pem = self.ctx.storage().csr_key.get(V2G_SLOT).get(timeout=STORAGE_TIMEOUT)
+        if key_pem is None:
+            return "no V2G signing request of ours is waiting"
+        try:
+            chain = parse_chain(chain_pem)
+        except CertificateProblem as exc:
+            return str(exc)
+        key = serialization.load_pem_private_key(key_pem.encode(), password=None)
+        # Unlike the CSMS roots, a V2G root is required: a SECC certificate
+        # no EV can check is of no use.
+        roots = [_single(c.pem) for c in self._of(CertificateUse.V2G_ROOT)]
+        if not roots:
+            return "no V2GRootCertificate is installed"
+        problem = chain_problem(
+            chain,
+            roots,
+            self.ctx.clock.wall(),
+            public_key=key.public_key(),
+            root_name=CertificateUse.V2G_ROOT,
+        )
+        if problem is not None:
+            return problem
+        old = [c.id for c in self._of(V2G_CERTIFICATE)]
+        self._store(V2G_CERTIFICATE, "".join(_pem(c) for c in chain), key_pem, old)
+        self.ctx.storage().csr_key.put(None, V2G_SLOT).get(timeout=STORAGE_TIMEOUT)
+        self.log.info("new V2GCertificate %s", chain[0].subject.rfc4514_string())
+        return None
 
     def _reject_signed(self, why: str) -> str:
         self.log.warning("CertificateSigned rejected: %s", why)

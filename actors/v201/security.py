@@ -13,12 +13,13 @@ Decisions:
 - Certificates are stored under 1.6's names where both versions have the
   type (a CSMSRootCertificate is a CentralSystemRootCertificate), so a
   station that changes version keeps its roots and its own certificate.
-- V2GRootCertificate and MORootCertificate are Rejected: the station does
-  no ISO 15118, and the certificate table holds 1.6's uses only. Asked
-  for, they are never listed.
-- V2GCertificateChain is never listed: the station makes no V2G signing
-  request, so a CertificateSigned for a V2GCertificate is Rejected, and
-  TriggerMessage SignV2GCertificate is NotImplemented.
+- V2GRootCertificate and MORootCertificate are installed, listed and
+  deleted like the other roots (the same store as 1.6's Plug & Charge
+  DataTransfer, actors/v16/plug_and_charge.py).
+- V2GCertificateChain is never listed: the 2.0.1 station makes no V2G
+  signing request (1.6's Plug & Charge does), so a CertificateSigned for a
+  V2GCertificate is Rejected, and TriggerMessage SignV2GCertificate is
+  NotImplemented.
 - DeleteCertificate of the station's own ChargingStationCertificate is
   Failed (M04.FR.06), as is deleting the last CSMS root the link needs.
 - Security events use 2.0.1's names (InvalidCsmsCertificate,
@@ -44,7 +45,7 @@ from ocpp.v201.enums import (
     InstallCertificateStatusEnumType,
 )
 
-from ocppstation.actors.v16.security import CHARGE_POINT_CERTIFICATE, Security
+from ocppstation.actors.v16.security import CHARGE_POINT_CERTIFICATE, OWN_CERTIFICATES, Security
 from ocppstation.protocol.framing import Call
 from ocppstation.protocol.payloads import dump
 from ocppstation.protocol.v16.certificates import (
@@ -63,6 +64,8 @@ STORED_AS: dict[str, str] = {
     GetCertificateIdUseEnumType.manufacturer_root_certificate.value: (
         CertificateUse.MANUFACTURER_ROOT
     ),
+    GetCertificateIdUseEnumType.v2g_root_certificate.value: CertificateUse.V2G_ROOT,
+    GetCertificateIdUseEnumType.mo_root_certificate.value: CertificateUse.MO_ROOT,
 }
 # Listed when GetInstalledCertificateIds names no type, in this order.
 _LISTED = tuple(STORED_AS)
@@ -135,7 +138,7 @@ class Security201(Security):
         A leaf's issuerKeyHash is of its issuer's key: the next in its chain,
         or, for a chain of one, the root it was issued under.
         """
-        roots = [parse_chain(c.pem)[0] for c in self.installed if c.use != CHARGE_POINT_CERTIFICATE]
+        roots = [parse_chain(c.pem)[0] for c in self.installed if c.use not in OWN_CERTIFICATES]
         for stored in self._of(CHARGE_POINT_CERTIFICATE):
             try:
                 leaf, *issuers = parse_chain(stored.pem)

@@ -35,10 +35,14 @@ __all__ = [
 
 
 class CertificateUse(StrEnum):
-    """CertificateUseEnumType: the roots a CSMS may install."""
+    """The roots a CSMS may install: 1.6's CertificateUseEnumType, and the
+    ISO 15118 roots of Plug & Charge (2.0.1's names), installed through
+    2.0.1's InstallCertificate or its 1.6 DataTransfer."""
 
     CENTRAL_SYSTEM_ROOT = "CentralSystemRootCertificate"
     MANUFACTURER_ROOT = "ManufacturerRootCertificate"
+    V2G_ROOT = "V2GRootCertificate"
+    MO_ROOT = "MORootCertificate"
 
 
 class CertificateProblem(ValueError):
@@ -165,6 +169,7 @@ def chain_problem(
     now: datetime,
     *,
     public_key: object | None = None,
+    root_name: str = "CentralSystemRootCertificate",
 ) -> str | None:
     """Why the leaf-first `chain` may not become our certificate, or None.
 
@@ -183,7 +188,7 @@ def chain_problem(
     anchors = list(roots)
     last = chain[-1]
     if anchors and not any(last == r or _signed_by(last, r) for r in anchors):
-        return "does not chain to an installed CentralSystemRootCertificate"
+        return f"does not chain to an installed {root_name}"
     if public_key is not None and chain[0].public_key() != public_key:
         return "is not for the key of our signing request"
     return None
@@ -194,11 +199,16 @@ def new_key() -> ec.EllipticCurvePrivateKey:
     return ec.generate_private_key(ec.SECP256R1())
 
 
-def make_csr(key: ec.EllipticCurvePrivateKey, common_name: str, organization: str) -> str:
-    """The PEM CSR of SignCertificate: CN the station's identity, O the CpoName."""
+def make_csr(
+    key: ec.EllipticCurvePrivateKey, common_name: str, organization: str, country: str = ""
+) -> str:
+    """The PEM CSR of SignCertificate: CN the station's identity, O the CpoName
+    (for a V2GCertificate also C: the SeccLeafSubject* keys)."""
     attributes = [x509.NameAttribute(NameOID.COMMON_NAME, common_name)]
     if organization:
         attributes.append(x509.NameAttribute(NameOID.ORGANIZATION_NAME, organization))
+    if country:
+        attributes.append(x509.NameAttribute(NameOID.COUNTRY_NAME, country))
     csr = (
         x509.CertificateSigningRequestBuilder()
         .subject_name(x509.Name(attributes))
