@@ -96,6 +96,18 @@ def offered(station: Station, evse: int, amps: float, since: int = 0) -> None:
     )
 
 
+def reports_since(peer: Any, mark: int) -> list[dict[str, Any]]:
+    return [
+        e.payload
+        for e in peer.log.entries(mark)
+        if e.kind == "call" and e.action == "ReportChargingProfiles"
+    ]
+
+
+def events201(peer: Any) -> list[dict[str, Any]]:
+    return [e for e in e2e.events(peer) if e["eventType"] == "Started"]
+
+
 def iso(station: Station, seconds: float = 0) -> str:
     moment = station.clock.wall() + timedelta(seconds=seconds)
     return moment.isoformat(timespec="seconds").replace("+00:00", "Z")
@@ -237,18 +249,32 @@ def test_k01_the_limit_follows_period_boundaries_in_virtual_time(
 
 def test_k05_remote_start_with_a_tx_profile(any_csms201: Any, make_station: StationFactory) -> None:
     station = station201(any_csms201, make_station)
-    request = {
-        "idToken": {"idToken": "REMOTE", "type": "Central"},
-        "remoteStartId": 7,
-        "evseId": 1,
-        "chargingProfile": profile(5, "TxProfile", [(0, 12)]),
-    }
-    assert any_csms201.call(CP, "RequestStartTransaction", request)["status"] == "Accepted"
-    station.plug(1)
-    wait_event(any_csms201, "Started")
-    wait_status(station, 1, "Charging")
-    offered(station, 1, 12.0)
+    for evse, limit in ((1, 12), (2, 9)):
+        request = {
+            "idToken": {"idToken": f"REMOTE-{evse}", "type": "Central"},
+            "remoteStartId": 6 + evse,
+            "evseId": evse,
+            # The same stack level on both: each belongs to its own transaction.
+            "chargingProfile": profile(4 + evse, "TxProfile", [(0, limit)]),
+        }
+        assert any_csms201.call(CP, "RequestStartTransaction", request)["status"] == "Accepted"
+        station.plug(evse)
+        wait_event(any_csms201, "Started", evse)
+        wait_status(station, evse, "Charging")
+        offered(station, evse, float(limit))
     assert periods(composite(any_csms201, 1, 60)) == [(0, 12.0)]
+    started = {
+        e["evse"]["id"]: e["transactionInfo"]["transactionId"] for e in events201(any_csms201)
+    }
+    mark = any_csms201.log.mark()
+    criteria = {"requestId": 9, "chargingProfile": {"chargingProfilePurpose": "TxProfile"}}
+    assert any_csms201.call(CP, "GetChargingProfiles", criteria) == {"status": "Accepted"}
+    any_csms201.wait_for(lambda _: len(reports_since(any_csms201, mark)) >= 2, timeout=5)
+    named = {
+        r["evseId"]: [p.get("transactionId") for p in r["chargingProfile"]]
+        for r in reports_since(any_csms201, mark)
+    }
+    assert named == {1: [started[1]], 2: [started[2]]}
 
 
 def test_k05_remote_start_with_another_purpose_is_rejected(
@@ -481,3 +507,33 @@ def test_the_checks_answer_with_libocpp_reason_codes() -> None:
     assert isinstance(refused, k.Refusal) and refused.reason == "InvalidSchedule"
     remote = k.check(profile(1, "TxProfile", [(0, 10)]), 1, **limits, remote_start=True)
     assert isinstance(remote, ChargingProfile) and remote.transaction_id is None
+
+
+def test_k_a_profile_a_1_6_run_installed_holds_in_2_0_1(
+    csms201: DevCsms, make_station: StationFactory, tmp_path: Path
+) -> None:
+    data_dir = {"DataDir": str(tmp_path)}
+    with DevCsms(port=0, heartbeat_interval=60) as csms16:
+        first = make_station(csms16, Internal=data_dir)
+        answered(first, "StatusNotification", 3)
+        legacy = {
+            "chargingProfileId": 4,
+            "stackLevel": 2,
+            "chargingProfilePurpose": "TxDefaultProfile",
+            "chargingProfileKind": "Relative",
+            "chargingSchedule": {
+                "chargingRateUnit": "A",
+                "chargingSchedulePeriod": [{"startPeriod": 0, "limit": 11}],
+            },
+        }
+        request = {"connectorId": 1, "csChargingProfiles": legacy}
+        assert csms16.call(CP, "SetChargingProfile", request) == {"status": "Accepted"}
+        first.stop()
+    second = station201(csms201, make_station, Internal=data_dir)
+    offered(second, 1, 11.0)
+    mark = csms201.log.mark()
+    answer = csms201.call(CP, "GetChargingProfiles", {"requestId": 3, "chargingProfile": {}})
+    assert answer == {"status": "Accepted"}
+    report = csms201.log.wait_call("ReportChargingProfiles", CP, since=mark)
+    assert report.payload["evseId"] == 1
+    assert report.payload["chargingProfile"] == [profile(4, "TxDefaultProfile", [(0, 11)], stack=2)]

@@ -112,6 +112,11 @@ class Profiles201(Profiles):
 
     def stored_payload(self, profile: ChargingProfile) -> dict[str, Any]:
         wire = self.pending_wire.pop(profile.connector, None) or from_rules(profile)
+        running = self._running(profile.connector)
+        if running is not None:
+            # A remote start's TxProfile, now its transaction has begun: it is
+            # reported naming the transaction it belongs to.
+            wire = {**wire, "transactionId": running}
         self.wire[profile.id] = StoredProfile(profile.connector, profile, wire)
         return stored_payload(wire, profile)
 

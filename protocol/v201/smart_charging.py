@@ -314,7 +314,11 @@ def conflict(
         if purpose == "TxDefaultProfile" and (other.evse == 0) != (evse == 0):
             # K01.FR.53: a station-wide and an EVSE's TxDefaultProfile never share a level.
             return Refusal("DuplicateProfile", f"TxDefaultProfile {wire['id']} has this level")
-        if purpose == "TxProfile" and wire.get("transactionId") == data.get("transactionId"):
+        if (
+            purpose == "TxProfile"
+            and other.evse == evse
+            and wire.get("transactionId") == data.get("transactionId")
+        ):
             # K01.FR.39: one TxProfile per stack level and transaction.
             return Refusal("InvalidStackLevel", f"TxProfile {wire['id']} has this stack level")
     return None
