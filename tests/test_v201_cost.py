@@ -12,7 +12,7 @@ from ocppstation.actors.events import Online
 from ocppstation.actors.station import Station
 from ocppstation.actors.v201.tariff_and_cost import FINAL_COST_HOLD, cost_text
 from ocppstation.tools.csms import DevCsms
-from tests.conftest import StationFactory, log_of, quiet
+from tests.conftest import StationFactory, log_of, quiet, wait_status
 from tests.test_v201_e2e import CP, any_csms201, charging, csms201, station201, wait_event
 
 __all__ = ["any_csms201", "csms201"]  # the 2.0.1 peers, as fixtures here
@@ -58,12 +58,13 @@ def test_i01_i02_i03_tariff_running_and_final_cost(
         },
     )
 
+    answers: dict[str, dict[str, Any]] = {
+        "Updated": {"totalCost": 1.25, "updatedPersonalMessage": text("Now 0.25 EUR/kWh")},
+        "Ended": {"totalCost": 4.2},
+    }
+
     def transaction_event(cp: str, payload: dict[str, Any]) -> dict[str, Any]:
-        if payload["eventType"] == "Ended":
-            return {"totalCost": 4.2}
-        if payload["eventType"] == "Updated":
-            return {"totalCost": 1.25, "updatedPersonalMessage": text("Now 0.25 EUR/kWh")}
-        return {}
+        return answers.get(payload["eventType"], {})
 
     csms201.set_reply("TransactionEvent", transaction_event)
     station = station201(csms201, make_station)
@@ -73,6 +74,9 @@ def test_i01_i02_i03_tariff_running_and_final_cost(
     wait_event(csms201, "Updated")
     shows(station, 1, "Now 0.25 EUR/kWh\nCost so far: 1.25 EUR")
     tx_id = str(wait_event(csms201, "Started")[0]["transactionInfo"]["transactionId"])
+    # Later Updated events say no cost, so the CostUpdated's is the last word.
+    answers["Updated"] = {}
+    quiet(station)
     # I02 by CostUpdated: always answered, shown at that transaction's EVSE.
     assert csms201.call(CP, "CostUpdated", {"totalCost": 2.5, "transactionId": tx_id}) == {}
     shows(station, 1, "Now 0.25 EUR/kWh\nCost so far: 2.50 EUR")
@@ -85,6 +89,25 @@ def test_i01_i02_i03_tariff_running_and_final_cost(
     quiet(station)
     clock.advance(FINAL_COST_HOLD)
     shows(station, 1, "")
+
+
+def test_i01_a_tariff_goes_when_the_ev_never_comes(
+    csms201: DevCsms, make_station: StationFactory, clock: FakeClock
+) -> None:
+    csms201.set_reply(
+        "Authorize",
+        lambda cp, payload: {
+            "idTokenInfo": {"status": "Accepted", "personalMessage": text("0.30 EUR/kWh")}
+        },
+    )
+    station = station201(csms201, make_station)
+    station.tag(2, "TAG-2")
+    shows(station, 2, "0.30 EUR/kWh")
+    wait_status(station, 2, "Preparing")
+    quiet(station)
+    clock.advance(60)  # EVConnectionTimeOut
+    wait_status(station, 2, "Available")
+    shows(station, 2, "")
 
 
 def test_i_cost_disabled_shows_no_cost(csms201: DevCsms, make_station: StationFactory) -> None:
@@ -136,8 +159,13 @@ def test_i_on_ocpp_rpc_strict(any_csms201: Any, make_station: StationFactory) ->
     station = station201(any_csms201, make_station)
     tx_id = charging(station, any_csms201)
     shows(station, 1, "Cost so far: 3.00 EUR")
+    # The start's later events (its charging state) say no cost now, so the
+    # CostUpdated's is the last word.
+    any_csms201.set_reply("TransactionEvent", {})
+    quiet(station)
     answer = any_csms201.call(CP, "CostUpdated", {"totalCost": 3.5, "transactionId": tx_id})
     assert answer == {}
     shows(station, 1, "Cost so far: 3.50 EUR")
+    any_csms201.set_reply("TransactionEvent", {"totalCost": 3.75})
     station.unplug(1)
-    shows(station, 1, "Total cost: 3.00 EUR")
+    shows(station, 1, "Total cost: 3.75 EUR")

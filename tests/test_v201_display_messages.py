@@ -12,10 +12,13 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from ocppstation.actors.clock import FakeClock
+from ocppstation.actors.events import DisplayChanged
+from ocppstation.actors.runtime.supervisor import ChildRestarted
 from ocppstation.actors.station import Station
+from ocppstation.actors.v201.display_messages import DISPLAY
 from ocppstation.protocol.v201 import display_messages as dm
 from ocppstation.tools.csms import DevCsms
-from tests.conftest import StationFactory, wait_status
+from tests.conftest import StationFactory, log_of, wait_status
 from tests.test_v201_e2e import CP, any_csms201, charging, csms201, station201
 
 __all__ = ["any_csms201", "csms201"]  # the 2.0.1 peers, as fixtures here
@@ -266,3 +269,36 @@ def test_o_messages_survive_a_restart_and_a_faulted_state_shows_its_own(
     csms201.wait_for(lambda e: bool(csms201.calls("NotifyDisplayMessages")), timeout=5)
     ids = [m["id"] for m in csms201.calls("NotifyDisplayMessages")[-1].payload["messageInfo"]]
     assert sorted(ids) == [1, 2]
+
+
+def test_o02_a_message_of_a_transaction_a_restart_ended_is_gone(
+    csms201: DevCsms, make_station: StationFactory, tmp_path: Path
+) -> None:
+    data = {"DataDir": str(tmp_path)}
+    station = station201(csms201, make_station, Internal=data)
+    assert set_message(csms201, info(1, "Welcome")) == "Accepted"
+    tx_id = charging(station, csms201)
+    assert set_message(csms201, info(2, "Yours", "InFront", transactionId=tx_id)) == "Accepted"
+    shows(station, 1, "Yours")
+    station.stop()
+    # The next run ends the transaction (PowerLoss): its message goes with it.
+    station = station201(csms201, make_station, Internal=data)
+    shows(station, 1, "Welcome")
+    answer = csms201.call(CP, "GetDisplayMessages", {"requestId": 1, "id": [2]})
+    assert answer == {"status": "Unknown"}
+
+
+def test_o_a_restarted_display_block_shows_what_is_in_force_again(
+    csms201: DevCsms, make_station: StationFactory
+) -> None:
+    station = station201(csms201, make_station)
+    assert set_message(csms201, info(1, "Welcome")) == "Accepted"
+    shows(station, 2, "Welcome")
+    station.crash(DISPLAY)
+    log_of(station).wait_for(
+        lambda e: isinstance(e, ChildRestarted) and e.path == DISPLAY, timeout=10
+    )
+    shows(station, 2, "Welcome")
+    cleared = [e for e in log_of(station).all() if isinstance(e, DisplayChanged) and e.evse == 2]
+    # Blank while it was down, then the message again.
+    assert [e.text for e in cleared] == ["Welcome", "", "Welcome"]

@@ -126,6 +126,11 @@ class DisplayMessages(Block):
     def teardown(self) -> None:
         self._unsubscribe()
         self.ctx.cancel(self.timer)
+        for evse, event in self.shown.items():
+            if event.text:
+                # Nothing stands behind the text while the block is down (a
+                # restart, a reset); the next one shows what is in force.
+                self.ctx.bus.publish(DisplayChanged(evse, ""))
 
     def receive(self, message: Any) -> Any:
         match message:

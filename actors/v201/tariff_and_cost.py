@@ -25,7 +25,8 @@ messages block (`DriverText`), which ranks it above NormalCycle messages
 - I05: TotalCostFallbackMessage when a transaction ends while offline.
 - A final cost (or a stopped session's last text) shows for
   `FINAL_COST_HOLD` seconds on the station's clock, or until the next
-  driver.
+  driver; a driver's tariff text goes when the EVSE is Available again
+  without a session (the EV never came).
 
 What it knows is in memory: after a restart of this block (or of the
 display block before it in the tree, which restarts it) the EVSEs show
@@ -43,6 +44,7 @@ from ocpp.v201 import call_result
 
 from ocppstation.actors.events import (
     ConfigChanged,
+    ConnectorChanged,
     MessageAnswered,
     MessageSent,
     Online,
@@ -86,6 +88,7 @@ class _Evse:
     tariff: str | None = None
     cost: str | None = None
     held: int = 0  # the seq of the hold timer of an ended session's text
+    holding: bool = False  # an ended session's text shows until its hold is over
     shown: str | None = None
 
 
@@ -131,6 +134,7 @@ class TariffAndCost(Block):
 
     def setup(self) -> None:
         wanted = (
+            ConnectorChanged,
             MessageSent,
             MessageAnswered,
             TokenJudged,
@@ -180,10 +184,19 @@ class TariffAndCost(Block):
                 state = self.evses.get(evse)
                 if state is not None and state.held == seq and state.transaction_id is None:
                     state.tariff = state.cost = None
+                    state.holding = False
+                    self._refresh()
+            case ConnectorChanged(evse=evse, status="Available") if evse in self.evses:
+                state = self.evses[evse]
+                if state.transaction_id is None and not state.holding:
+                    # A driver who never plugged in (EVConnectionTimeOut) is shown no more.
+                    state.tariff = state.cost = None
                     self._refresh()
             case MessageSent() | MessageAnswered() | TransactionAnswered():
                 pass
             case TransactionStarted() | TransactionStopped() | ConfigChanged():
+                pass
+            case ConnectorChanged():
                 pass
             case _:
                 return super().receive(message)
@@ -246,6 +259,7 @@ class TariffAndCost(Block):
             return  # refused, or a card that stops the session under way
         # A new driver: what the last one was shown is over.
         state.held += 1
+        state.holding = False
         state.cost = None
         state.tariff = personal if event.source == "csms" and personal else None
         if state.tariff is None:
@@ -257,6 +271,7 @@ class TariffAndCost(Block):
         if state.transaction_id != transaction_id:
             state.transaction_id = transaction_id
             state.held += 1
+            state.holding = False
         self.transactions[transaction_id] = evse
         self.transactions.move_to_end(transaction_id)
         while len(self.transactions) > KNOWN:
@@ -304,6 +319,7 @@ class TariffAndCost(Block):
     def _hold(self, evse: int) -> None:
         state = self.evses[evse]
         state.held += 1
+        state.holding = True
         self.ctx.call_later(FINAL_COST_HOLD, self.actor_ref, _HoldOver(evse, state.held))
 
     # -- to the display -----------------------------------------------------------
