@@ -9,8 +9,9 @@ from typing import Any
 
 from ocppstation.actors.clock import FakeClock
 from ocppstation.actors.events import Online
+from ocppstation.actors.runtime.supervisor import ChildRestarted
 from ocppstation.actors.station import Station
-from ocppstation.actors.v201.tariff_and_cost import FINAL_COST_HOLD, cost_text
+from ocppstation.actors.v201.tariff_and_cost import COST, FINAL_COST_HOLD, cost_text
 from ocppstation.tools.csms import DevCsms
 from tests.conftest import StationFactory, log_of, quiet, wait_status
 from tests.test_v201_e2e import CP, any_csms201, charging, csms201, station201, wait_event
@@ -169,3 +170,15 @@ def test_i_on_ocpp_rpc_strict(any_csms201: Any, make_station: StationFactory) ->
     any_csms201.set_reply("TransactionEvent", {"totalCost": 3.75})
     station.unplug(1)
     shows(station, 1, "Total cost: 3.75 EUR")
+
+
+def test_i_a_restarted_cost_block_leaves_no_stale_text(
+    csms201: DevCsms, make_station: StationFactory
+) -> None:
+    csms201.set_reply("TransactionEvent", {"totalCost": 2})
+    station = station201(csms201, make_station)
+    charging(station, csms201)
+    shows(station, 1, "Cost so far: 2.00 EUR")
+    station.crash(COST)
+    log_of(station).wait_for(lambda e: isinstance(e, ChildRestarted) and e.path == COST, timeout=10)
+    shows(station, 1, "")

@@ -158,6 +158,10 @@ class TariffAndCost(Block):
 
     def teardown(self) -> None:
         self._unsubscribe()
+        for evse, state in self.evses.items():
+            if state.shown is not None:
+                # What this block knew goes with it (see the module docstring).
+                self.ctx.registry.tell(DISPLAY, DriverText(evse, None))
 
     def receive(self, message: Any) -> Any:
         match message:
