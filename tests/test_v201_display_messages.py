@@ -221,6 +221,12 @@ def test_o02_a_transaction_message_shows_for_its_transaction_and_ends_with_it(
     assert set_message(csms201, bound) == "Accepted"
     shows(station, 1, "Charging for you")
     assert station.status()["evses"][1]["display"]["text"] == "Idle here"
+    # A restart of the block keeps it: its transaction still runs.
+    station.crash(DISPLAY)
+    log_of(station).wait_for(
+        lambda e: isinstance(e, ChildRestarted) and e.path == DISPLAY, timeout=10
+    )
+    shows(station, 1, "Charging for you")
     station.unplug(1)
     shows(station, 1, "Idle here")
     answer = csms201.call(CP, "GetDisplayMessages", {"requestId": 1, "id": [2]})
