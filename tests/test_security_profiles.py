@@ -603,24 +603,36 @@ def test_the_csms_command_serves_tls_and_requires_client_certificates(
             pipe.close()
 
 
-@pytest.mark.parametrize(
-    "argv",
-    [["--tls-cert", "x.pem"], ["--tls-key", "x.key"], ["--client-ca", "ca.pem"]],
-)
+@pytest.mark.parametrize("flags", [["--tls-cert"], ["--tls-key"], ["--client-ca"]])
 def test_the_csms_command_wants_certificate_and_key_together(
-    argv: list[str], capsys: pytest.CaptureFixture[str]
+    flags: list[str], tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
+    # Files that exist: what is checked here is the pairing, not the files.
+    pem = tmp_path / "x.pem"
+    pem.write_text("not read before the flags are checked\n")
     with pytest.raises(SystemExit) as exited:
-        main_csms(["--port", "0", *argv])
+        main_csms(["--port", "0", *[x for flag in flags for x in (flag, str(pem))]])
     assert exited.value.code == 2
     assert "--tls-cert" in capsys.readouterr().err
+
+
+def test_the_csms_command_names_a_tls_file_it_cannot_read(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    missing = str(tmp_path / "missing.pem")
+    with pytest.raises(SystemExit) as exited:
+        main_csms(["--port", "0", "--tls-cert", missing, "--tls-key", missing])
+    assert exited.value.code == 2
+    err = capsys.readouterr().err
+    assert "--tls-cert" in err and "missing.pem" in err and "Traceback" not in err
 
 
 def test_the_csms_command_says_when_it_cannot_load_the_certificate(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    missing = str(tmp_path / "missing.pem")
-    assert main_csms(["--port", "0", "--tls-cert", missing, "--tls-key", missing]) == 1
+    garbage = tmp_path / "garbage.pem"
+    garbage.write_text("this is no certificate\n")
+    assert main_csms(["--port", "0", "--tls-cert", str(garbage), "--tls-key", str(garbage)]) == 2
     assert "cannot load the TLS files" in capsys.readouterr().err
 
 

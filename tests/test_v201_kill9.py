@@ -101,6 +101,19 @@ def _wait_registered(csms: DevCsms) -> None:
     csms.log.wait_for(announced, STEP_TIMEOUT)
 
 
+def _wait_started(csms: DevCsms, tag: str) -> None:
+    csms.log.wait_for(
+        lambda _: any(
+            e.kind == "call"
+            and e.action == "TransactionEvent"
+            and e.payload["eventType"] == "Started"
+            and e.payload.get("idToken", {}).get("idToken") == tag
+            for e in csms.log.entries()
+        ),
+        STEP_TIMEOUT,
+    )
+
+
 def _wait_events(csms: DevCsms, event_type: str, count: int) -> None:
     csms.log.wait_for(lambda _: _count(csms, event_type) >= count, STEP_TIMEOUT)
 
@@ -138,13 +151,14 @@ def test_kill_9_and_outages_lose_and_double_no_transaction_event(tmp_path: Path)
             station = _Station(config, data)
             _wait_registered(csms)
             evse = rng.choice((1, 2))
-            started = _count(csms, "Started")
             assert station.send(f"plug {evse}").startswith("ok")
             assert station.send(f"tag {evse} TAG-{cycle}").startswith("ok")
             outage = cycle % 3 == 1
             moment = "started" if outage else rng.choice(("started", "updated", "at once"))
             if moment != "at once":
-                _wait_events(csms, "Started", started + 1)
+                # This session's start: a start queued by an earlier cycle's
+                # kill may reach this CSMS now and must not count for it.
+                _wait_started(csms, f"TAG-{cycle}")
             if moment == "updated":
                 updated = _count(csms, "Updated")
                 _wait_events(csms, "Updated", updated + rng.randint(1, 3))
