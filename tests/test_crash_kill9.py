@@ -51,7 +51,8 @@ from ocppstation.tools.cli import console_argv
 from ocppstation.tools.csms import DevCsms
 from ocppstation.tools.peer import LogEntry
 
-KILLS = 60  # at least, over all rigs together
+# At least, over all rigs together; KILL9_KILLS sets the long form (README).
+KILLS = int(os.environ.get("KILL9_KILLS", "60"))
 # Independent station + CSMS pairs run side by side: most of a cycle is a
 # process starting up, which leaves the other core idle.
 RIGS = 2
