@@ -14,6 +14,7 @@ import subprocess
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -129,14 +130,20 @@ def test_a_flood_does_not_grow_the_station_process(tmp_path: Path) -> None:
 
 
 @contextmanager
-def _station_process(tmp_path: Path) -> Iterator[tuple[DevCsms, int, Callable[[str], str]]]:
-    """A station process (`ocppstation run --console`) booted against a dev CSMS."""
-    with DevCsms(port=0, heartbeat_interval=60) as csms:
+def _station_process(
+    tmp_path: Path, version: str = "1.6", **sections: dict[str, Any]
+) -> Iterator[tuple[DevCsms, int, Callable[[str], str]]]:
+    """A station process (`ocppstation run --console`) booted against a dev CSMS
+    speaking `version`; `sections` add to its config file."""
+    with DevCsms(port=0, heartbeat_interval=60, subprotocols=(f"ocpp{version}",)) as csms:
         config = tmp_path / "station.json"
-        config.write_text(
-            json.dumps({"Internal": {"CentralSystemURI": csms.url, "ChargePointId": "cp-flood"}}),
-            encoding="utf-8",
-        )
+        internal = {
+            "CentralSystemURI": csms.url,
+            "ChargePointId": "cp-flood",
+            "OcppVersions": [version],
+            **sections.pop("Internal", {}),
+        }
+        config.write_text(json.dumps({"Internal": internal, **sections}), encoding="utf-8")
         proc = subprocess.Popen(
             console_argv(config, tmp_path / "data"),
             stdin=subprocess.PIPE,

@@ -1,0 +1,109 @@
+"""A CSMS that stops answering, then answers slowly: the station keeps its
+console responsive and its memory bounded, and loses nothing it queued.
+
+The station runs as its own process (`ocppstation run --console`) with a
+data dir, charging and sampling every second, against a dev CSMS that goes
+silent (accepts every frame, answers none) and later answers each CALL
+late. Real time: the timeouts and retries are the station's own.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import time
+from datetime import datetime
+from itertools import pairwise
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from ocppstation.tools.csms import NO_REPLY, DevCsms
+from tests.test_flood import _rss_kib, _station_process
+
+pytestmark = pytest.mark.slow
+
+# What the station sends on its own while charging.
+ACTIONS = ("MeterValues", "TransactionEvent", "StatusNotification", "Heartbeat")
+SAMPLE = {"1.6": "MeterValues", "2.0.1": "TransactionEvent"}
+
+
+def _queued(data: Path) -> int:
+    db = sqlite3.connect(f"file:{data / 'cp-flood.sqlite'}?mode=ro", uri=True)
+    try:
+        count: int = db.execute("SELECT count(*) FROM queue").fetchone()[0]
+    finally:
+        db.close()
+    return count
+
+
+def _until(condition: Any, timeout: float, what: str) -> None:
+    """Wait for a condition of another process (its database), with a timeout."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise TimeoutError(what)
+        time.sleep(0.05)  # polling another process's file; nothing to wait on
+
+
+def _samples(csms: DevCsms, action: str) -> list[str]:
+    """The distinct samples the CSMS received, by their meter timestamp, in order."""
+    seen: list[str] = []
+    for e in csms.log.entries():
+        if e.kind != "call" or e.action != action or e.repeat_of is not None:
+            continue
+        if action == "TransactionEvent" and e.payload.get("eventType") != "Updated":
+            continue
+        for value in e.payload.get("meterValue", []):
+            seen.append(value["timestamp"])
+    return seen
+
+
+@pytest.mark.parametrize("version", ["1.6", "2.0.1"])
+def test_a_silent_then_slow_csms_loses_nothing_and_the_console_stays_quick(
+    tmp_path: Path, version: str
+) -> None:
+    data = tmp_path / "data"
+    with _station_process(
+        tmp_path,
+        version,
+        Internal={"CallTimeout": 2},
+        # Enough attempts that the silence drops nothing (MessageAttempts would).
+        Core={
+            "MeterValueSampleInterval": 1,
+            "TransactionMessageRetryInterval": 1,
+            "TransactionMessageAttempts": 50,
+        },
+    ) as (csms, pid, console):
+        assert console("plug 1").startswith("ok")
+        assert console("tag 1 TAG-1").startswith("ok")
+        action = SAMPLE[version]
+        csms.log.wait_for(lambda e: e.kind == "call" and e.action == action, timeout=20)
+        before = _rss_kib(pid)
+        for name in ACTIONS:
+            csms.set_reply(name, NO_REPLY)
+        # Silent: samples pile up in the queue, the console answers at once.
+        _until(lambda: _queued(data) >= 8, 30, "samples queued while the CSMS is silent")
+        asked = time.monotonic()
+        assert console("status").startswith("ok")
+        silent_latency = time.monotonic() - asked
+        # Slow: every answer a quarter of a second late.
+        for name in ACTIONS:
+            csms.set_reply(name, lambda cp, payload: time.sleep(0.25))
+        _until(lambda: _queued(data) <= 1, 60, "the queue drained by the slow CSMS")
+        asked = time.monotonic()
+        assert console("status").startswith("ok")
+        slow_latency = time.monotonic() - asked
+        after = _rss_kib(pid)
+        print(
+            f"{version}: console {silent_latency * 1000:.0f} ms silent, "
+            f"{slow_latency * 1000:.0f} ms slow; RSS {before / 1024:.1f} -> {after / 1024:.1f} MiB"
+        )
+        assert after - before < 5 * 1024, (before, after)
+        samples = _samples(csms, action)
+        assert samples == sorted(samples), "samples out of order"
+        assert len(samples) == len(set(samples)), "a sample doubled"
+        # One a second: a lost sample would leave a gap of two.
+        times = [datetime.fromisoformat(t.replace("Z", "+00:00")) for t in samples]
+        gaps = [(b - a).total_seconds() for a, b in pairwise(times)]
+        assert len(times) >= 10 and max(gaps) < 1.9, gaps
