@@ -20,11 +20,14 @@ from hypothesis import strategies as st
 
 from ocppstation.actors.clock import FakeClock
 from ocppstation.actors.events import LimitChanged
+from ocppstation.actors.runtime.context import PROFILES
 from ocppstation.actors.station import Station
+from ocppstation.actors.v201.smart_charging import ExternalLimit
 from ocppstation.protocol.v16.smart_charging import (
     ChargingProfile,
     ChargingSchedule,
     Kind,
+    Limit,
     Purpose,
     Recurrency,
     SchedulePeriod,
@@ -537,3 +540,81 @@ def test_k_a_profile_a_1_6_run_installed_holds_in_2_0_1(
     report = csms201.log.wait_call("ReportChargingProfiles", CP, since=mark)
     assert report.payload["evseId"] == 1
     assert report.payload["chargingProfile"] == [profile(4, "TxDefaultProfile", [(0, 11)], stack=2)]
+
+
+def _set_variable(peer: Any, variable: str, value: str) -> None:
+    item = {
+        "component": {"name": "SmartChargingCtrlr"},
+        "variable": {"name": variable},
+        "attributeValue": value,
+    }
+    answer = peer.call(CP, "SetVariables", {"setVariableData": [item]})
+    assert answer["setVariableResult"][0]["attributeStatus"] == "Accepted"
+
+
+def _calls(peer: Any, action: str, mark: int = 0) -> list[dict[str, Any]]:
+    return [
+        e.payload
+        for e in peer.log.entries(mark)
+        if e.kind == "call" and e.direction == "in" and e.action == action
+    ]
+
+
+def test_k12_k13_an_external_limit_caps_the_offer_and_is_notified_then_cleared(
+    any_csms201: Any, make_station: StationFactory
+) -> None:
+    station = station201(any_csms201, make_station)
+    # ExternalControlSignalsEnabled is false at first: the signal is not heeded.
+    station.registry.tell(PROFILES, ExternalLimit(1, 10.0))
+    assert composite(any_csms201, 1, 60)["schedule"]["chargingSchedulePeriod"][0]["limit"] == 32
+    _set_variable(any_csms201, "ExternalControlSignalsEnabled", "true")
+    _set_variable(any_csms201, "NotifyChargingLimitWithSchedules", "true")
+    mark = any_csms201.log.mark()
+    station.registry.tell(PROFILES, ExternalLimit(1, 10.0, grid_critical=True))
+    offered(station, 1, 10.0)
+    any_csms201.wait_for(lambda _: bool(_calls(any_csms201, "NotifyChargingLimit", mark)), 5)
+    notified = _calls(any_csms201, "NotifyChargingLimit", mark)[0]
+    assert notified["evseId"] == 1
+    assert notified["chargingLimit"] == {"chargingLimitSource": "EMS", "isGridCritical": True}
+    assert notified["chargingSchedule"][0]["chargingSchedulePeriod"][0]["limit"] == 10
+    assert periods(composite(any_csms201, 1, 60)) == [(0, 10.0)]
+    assert station.hardware[2].offered_a == 32.0
+    # A profile below the external limit still counts: the smaller wins.
+    assert set_profile(any_csms201, 1, profile(1, "TxDefaultProfile", [(0, 8)]))["status"] == (
+        "Accepted"
+    )
+    offered(station, 1, 8.0)
+    station.registry.tell(PROFILES, ExternalLimit(1, None))
+    any_csms201.wait_for(lambda _: bool(_calls(any_csms201, "ClearedChargingLimit", mark)), 5)
+    assert _calls(any_csms201, "ClearedChargingLimit", mark) == [
+        {"chargingLimitSource": "EMS", "evseId": 1}
+    ]
+    assert periods(composite(any_csms201, 1, 60)) == [(0, 8.0)]
+    # The station's own limit, in W, shared by nobody charging: every EVSE under it.
+    station.registry.tell(PROFILES, ExternalLimit(0, 4140.0, unit="W"))  # 6 A on 3 phases
+    offered(station, 2, 6.0)
+    assert periods(composite(any_csms201, 0, 60)) == [(0, 6.0)]
+
+
+@settings(max_examples=100, deadline=None)
+@given(
+    st.lists(rules_profiles(), max_size=4, unique_by=lambda p: p.id),
+    st.integers(0, 2),
+    st.integers(0, 640).map(lambda v: v / 10),
+    st.integers(1, 3),
+    st.sampled_from(list(Unit)),
+)
+def test_an_external_limit_never_raises_a_composite_and_caps_it(
+    profiles: list[ChargingProfile], evse: int, amps: float, phases: int, unit: Unit
+) -> None:
+    plain = composite_schedule(profiles, evse, T0, 86400, unit, connectors=(1, 2))
+    cap = Limit(amps, phases)
+    limited = k.capped(plain, cap, 230.0)
+    value = cap.value(unit, 230.0)
+    starts = [p.start for p in plain.periods]
+    for period in limited.periods:
+        assert period.limit is not None and period.limit <= value + 1e-9
+        # At each start of the capped schedule, it is no more than the plain one there.
+        before = [p for p in plain.periods if p.start <= period.start][-1]
+        assert before.limit is None or period.limit <= before.limit + 1e-9
+    assert limited.periods[0].start == 0 and set(p.start for p in limited.periods) <= set(starts)

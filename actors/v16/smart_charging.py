@@ -50,6 +50,7 @@ from ocppstation.protocol.timestamps import ocpp_timestamp
 from ocppstation.protocol.v16.smart_charging import (
     DEFAULT_PHASES,
     ChargingProfile,
+    InForce,
     ProfileError,
     Purpose,
     Session,
@@ -241,6 +242,10 @@ class Profiles(Supervised):
     def stored_payload(self, profile: ChargingProfile) -> dict[str, Any]:
         """What storage keeps of a profile installed without a CSMS call (a remote start's)."""
         return profile_payload(profile)
+
+    def constrained(self, in_force: InForce) -> InForce:
+        """The limits in force, under whatever else limits them (2.0.1's external ones)."""
+        return in_force
 
     def _check(self, data: Mapping[str, Any], connector: int) -> ChargingProfile:
         """The profile, if a careful station takes it; ProfileError says why not."""
@@ -442,6 +447,7 @@ class Profiles(Supervised):
             connectors=self.evses,
             voltage=self.voltage,
         )
+        in_force = self.constrained(in_force)
         offers = share(
             in_force,
             charging=set(self.sessions),

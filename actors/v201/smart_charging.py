@@ -22,6 +22,15 @@ Decisions:
 - A TxProfile's transactionId must be the transaction on its EVSE (read
   from storage: the one the connector began, whether or not the CSMS has
   heard of it yet).
+- External limits (K11-K13) come from the embedder as `ExternalLimit`
+  (told to `profiles`: an energy manager, a grid signal), only while
+  ExternalControlSignalsEnabled is true. One is a constant limit on an EVSE
+  or the station, kept in memory (its source says it again after a
+  restart), and caps the offered current and the composite schedule like a
+  ChargingStationMaxProfile. Setting or changing one by more than
+  LimitChangeSignificance sends NotifyChargingLimit (with the limit as a
+  schedule when NotifyChargingLimitWithSchedules), lifting it
+  ClearedChargingLimit.
 """
 
 from __future__ import annotations
@@ -45,10 +54,13 @@ from ocppstation.protocol.errors import NotSupported, OcppError
 from ocppstation.protocol.framing import Call
 from ocppstation.protocol.v16.smart_charging import (
     ChargingProfile,
+    InForce,
+    Limit,
     ProfileError,
     Unit,
     composite_schedule,
     from_amps,
+    to_amps,
 )
 from ocppstation.protocol.v201.smart_charging import (
     CSO,
@@ -56,17 +68,19 @@ from ocppstation.protocol.v201.smart_charging import (
     NOT_THE_CSMS,
     Refusal,
     StoredProfile,
+    capped,
     check,
     clear_matches,
     composite_payload,
     conflict,
+    constrained,
     from_rules,
     from_stored,
     report_matches,
     stored_payload,
 )
 
-__all__ = ["ACTIONS", "Profiles201"]
+__all__ = ["ACTIONS", "ExternalLimit", "Profiles201"]
 
 ACTIONS = (
     "SetChargingProfile",
@@ -76,7 +90,23 @@ ACTIONS = (
 )
 CTRLR = "SmartChargingCtrlr"
 ENABLED = Address(CTRLR, "Enabled")
+EXTERNAL_ENABLED = Address(CTRLR, "ExternalControlSignalsEnabled")
+SIGNIFICANCE = Address(CTRLR, "LimitChangeSignificance")
+WITH_SCHEDULES = Address(CTRLR, "NotifyChargingLimitWithSchedules")
 PHASE_SWITCHING = Address(CTRLR, "ACPhaseSwitchingSupported")
+
+
+@dataclass(frozen=True)
+class ExternalLimit:
+    """Tell, from an embedder: EVSE `evse` (0: the station) may draw no more
+    than `limit` (in `unit`, on `phases`) on `source`'s word; None lifts it."""
+
+    evse: int
+    limit: float | None
+    unit: str = "A"
+    phases: int = 3
+    source: str = "EMS"
+    grid_critical: bool | None = None
 
 
 @dataclass(frozen=True)
@@ -98,6 +128,7 @@ class Profiles201(Profiles):
         # Before the 1.6 setup reads the store through `stored_profile`.
         self.wire: dict[int, StoredProfile] = {}
         self.pending_wire: dict[int, dict[str, Any]] = {}
+        self.external: dict[int, tuple[ExternalLimit, Limit]] = {}
         super().__init__(place, ctx)
 
     # -- the 1.6 actor's hooks -----------------------------------------------------------
@@ -141,12 +172,64 @@ class Profiles201(Profiles):
         for pid in ids:
             self.wire.pop(pid, None)
 
+    def constrained(self, in_force: InForce) -> InForce:
+        return constrained(in_force, {n: limit for n, (_, limit) in self.external.items()})
+
     def receive(self, message: Any) -> Any:
         if isinstance(message, _Report):
             for report in message.reports:
-                submit(self.ctx, "ReportChargingProfiles", report)
+                self._send("ReportChargingProfiles", report)
+            return None
+        if isinstance(message, ExternalLimit):
+            self._external_limit(message)
             return None
         return super().receive(message)
+
+    def _send(self, action: str, payload: dict[str, Any]) -> None:
+        try:
+            submit(self.ctx, action, payload)
+        except Exception as exc:  # the link restarting: a report the CSMS may ask for again
+            self.log.warning("%s not sent: %s", action, exc)
+
+    # -- K11-K13 external limits ------------------------------------------------------------
+
+    def _external_limit(self, message: ExternalLimit) -> None:
+        if message.evse != 0 and message.evse not in self.evses:
+            self.log.warning("external limit for EVSE %s, which does not exist", message.evse)
+            return
+        if self.ctx.settings.view.at(EXTERNAL_ENABLED) is not True:
+            self.log.info("external limit ignored: ExternalControlSignalsEnabled is false")
+            return
+        where = {"evseId": message.evse} if message.evse else {}
+        before = self.external.pop(message.evse, None)
+        if message.limit is None:
+            if before is not None:
+                self._apply()
+                source = before[0].source
+                self._send("ClearedChargingLimit", {"chargingLimitSource": source, **where})
+            return
+        unit = Unit(message.unit)
+        limit = Limit(to_amps(message.limit, unit, message.phases, self.voltage), message.phases)
+        self.external[message.evse] = (message, limit)
+        self._apply()
+        if before is not None and not self._significant(before[1], limit):
+            return
+        charging_limit: dict[str, Any] = {"chargingLimitSource": message.source}
+        if message.grid_critical is not None:
+            charging_limit["isGridCritical"] = message.grid_critical
+        payload: dict[str, Any] = {"chargingLimit": charging_limit, **where}
+        if self.ctx.settings.view.at(WITH_SCHEDULES) is True:
+            period = {"startPeriod": 0, "limit": message.limit, "numberPhases": message.phases}
+            schedule = {"id": 0, "chargingRateUnit": unit.value, "chargingSchedulePeriod": [period]}
+            payload["chargingSchedule"] = [schedule]
+        self._send("NotifyChargingLimit", payload)
+
+    def _significant(self, before: Limit, after: Limit) -> bool:
+        # K12.FR.02: a change smaller than LimitChangeSignificance (percent) goes unsaid.
+        percent = self.ctx.settings.view.at(SIGNIFICANCE)
+        threshold = float(percent) if isinstance(percent, int | float) else 0.0
+        old, new = before.amps * before.phases, after.amps * after.phases
+        return old == 0 or abs(new - old) / old * 100 > threshold
 
     # -- CSMS calls --------------------------------------------------------------------
 
@@ -277,6 +360,9 @@ class Profiles201(Profiles):
             connectors=self.evses,
             voltage=self.voltage,
         )
+        for n in {evse, 0}:
+            if n in self.external:
+                composite = capped(composite, self.external[n][1], self.voltage)
         wired = self.evses if evse == 0 else [evse]
         phases = max(self.phases[n] for n in wired)
         unlimited = sum(from_amps(self.rated[n], unit, self.phases[n], self.voltage) for n in wired)

@@ -40,8 +40,11 @@ from ocppstation.protocol.timestamps import ocpp_timestamp as iso
 from ocppstation.protocol.v16.smart_charging import (
     ChargingProfile,
     ChargingSchedule,
+    CompositePeriod,
     CompositeSchedule,
+    InForce,
     Kind,
+    Limit,
     ProfileError,
     Purpose,
     Recurrency,
@@ -60,10 +63,12 @@ __all__ = [
     "NOT_THE_CSMS",
     "Refusal",
     "StoredProfile",
+    "capped",
     "check",
     "clear_matches",
     "composite_payload",
     "conflict",
+    "constrained",
     "from_rules",
     "from_stored",
     "report_matches",
@@ -387,3 +392,39 @@ def composite_payload(
         "chargingRateUnit": schedule["chargingRateUnit"],
         "chargingSchedulePeriod": schedule["chargingSchedulePeriod"],
     }
+
+
+# -- K11-K13: external limits ------------------------------------------------------------
+
+
+def _tighter(limit: Limit | None, cap: Limit | None) -> Limit | None:
+    if cap is None:
+        return limit
+    if limit is None:
+        return cap
+    return Limit(min(limit.amps, cap.amps), min(limit.phases, cap.phases), limit.min_amps)
+
+
+def constrained(in_force: InForce, external: Mapping[int, Limit]) -> InForce:
+    """The limits in force under external ones (evseId 0: the station's), never above either."""
+    return InForce(
+        own={n: _tighter(limit, external.get(n)) for n, limit in in_force.own.items()},
+        station=_tighter(in_force.station, external.get(0)),
+        next_change=in_force.next_change,
+    )
+
+
+def capped(composite: CompositeSchedule, cap: Limit | None, voltage: float) -> CompositeSchedule:
+    """A composite schedule under a constant external limit (in the composite's unit)."""
+    if cap is None:
+        return composite
+    value = cap.value(composite.unit, voltage)
+    periods: list[CompositePeriod] = []
+    for period in composite.periods:
+        if period.limit is None or period.limit > value:
+            phases = cap.phases if period.phases is None else min(period.phases, cap.phases)
+            period = CompositePeriod(period.start, value, phases)
+        if periods and (periods[-1].limit, periods[-1].phases) == (period.limit, period.phases):
+            continue
+        periods.append(period)
+    return replace(composite, periods=tuple(periods))
