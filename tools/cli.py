@@ -319,11 +319,16 @@ def main(argv: list[str] | None = None) -> int:
     if argv[:1] == ["csms"]:
         # The dev CSMS owns its options (and its --help).
         return _cmd_csms(argv[1:])
+    if argv[:1] == ["fleet"]:  # like csms: its options and --help are its own
+        from ocppstation.tools.fleet import main as fleet_main
+
+        return fleet_main(argv[1:])
     parser = cliargs.parser("ocppstation", description=__doc__)
     cliargs.add_version(parser)
     sub = parser.add_subparsers(dest="command", required=True)
     _run_parser(sub)
     sub.add_parser("csms", help="run the development CSMS (see `ocppstation csms --help`)")
+    sub.add_parser("fleet", help="many stations against one CSMS (see `ocppstation fleet --help`)")
     demo = sub.add_parser("demo", help="a CSMS and a 2-EVSE station running a short session")
     demo.add_argument(
         "--ocpp", type=ocpp_versions, help="the version the demo speaks: 1.6 or 2.0.1"

@@ -1,0 +1,254 @@
+"""The pure parts of `ocppstation fleet`: station ids, the split of stations
+over worker processes, the template, the automatic transaction generator's
+schedule, the chaos plan's choice of stations and the summary's figures.
+
+No threads, sockets, files or clock reads: time is seconds since the fleet
+started, passed in; randomness comes from seeds, so a run repeats.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+Distribution = Literal["random", "round_robin", "per_evse"]
+DISTRIBUTIONS: tuple[Distribution, ...] = ("random", "round_robin", "per_evse")
+ActionKind = Literal["plug", "tag", "unplug"]
+ChaosKind = Literal["crash", "disconnect"]
+
+
+class TemplateError(ValueError):
+    """A template that cannot be used; the message names the field."""
+
+
+def station_ids(prefix: str, count: int) -> list[str]:
+    """CP0001, CP0002, ...: at least four digits, more when `count` needs them,
+    so the ids sort in their order."""
+    width = max(4, len(str(count)))
+    return [f"{prefix}{n:0{width}d}" for n in range(1, count + 1)]
+
+
+def split(items: Sequence[str], workers: int) -> list[list[str]]:
+    """`items` in `workers` contiguous shares whose sizes differ by at most one
+    (no empty share: fewer stations than workers means fewer workers)."""
+    if workers < 1:
+        raise ValueError("workers must be at least 1")
+    shares = min(workers, len(items))
+    base, extra = divmod(len(items), shares) if shares else (0, 0)
+    out: list[list[str]] = []
+    start = 0
+    for k in range(shares):
+        size = base + (1 if k < extra else 0)
+        out.append(list(items[start : start + size]))
+        start += size
+    return out
+
+
+@dataclass(frozen=True)
+class Atg:
+    """The automatic transaction generator's settings, per EVSE (seconds)."""
+
+    enabled: bool = True
+    id_tags: tuple[str, ...] = ("ATG0001", "ATG0002", "ATG0003", "ATG0004")
+    distribution: Distribution = "random"
+    charge_min: float = 20.0
+    charge_max: float = 60.0
+    delay_min: float = 5.0
+    delay_max: float = 15.0
+    # From plug to card, and from the stop card to unplug: a driver's pace.
+    plug_to_tag: float = 1.0
+    tag_to_unplug: float = 1.0
+    start_probability: float = 1.0
+    # The first session begins within this many seconds, so N stations do not
+    # all plug in at the same instant.
+    first_delay_max: float = 5.0
+    # No session begins after this (None: until the fleet stops).
+    stop_after: float | None = None
+
+
+@dataclass(frozen=True)
+class ChaosStep:
+    at: float
+    kind: ChaosKind
+    share: float  # percent of the fleet's stations
+    path: str = ""  # the actor a crash hits
+
+
+@dataclass(frozen=True)
+class Template:
+    station: Mapping[str, Any] = field(default_factory=dict)
+    atg: Atg = field(default_factory=Atg)
+    chaos: tuple[ChaosStep, ...] = ()
+
+
+def _number(section: str, key: str, value: Any, *, low: float = 0.0) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float) or value < low:
+        raise TemplateError(f"{section}.{key}: a number >= {low:g} expected, got {value!r}")
+    return float(value)
+
+
+def parse_template(data: Any) -> Template:
+    """A template read from JSON: {"station": {...config overrides...},
+    "atg": {...}, "chaos": [{"at": 10, "crash": "evses/1/meter", "share": 5}, ...]}."""
+    if not isinstance(data, dict):
+        raise TemplateError("the template must be a JSON object")
+    unknown = set(data) - {"station", "atg", "chaos"}
+    if unknown:
+        raise TemplateError(f"unknown template section {sorted(unknown)[0]!r}")
+    station = data.get("station", {})
+    if not isinstance(station, dict):
+        raise TemplateError("station: an object of config sections expected")
+    return Template(station, parse_atg(data.get("atg", {})), parse_chaos(data.get("chaos", [])))
+
+
+def parse_atg(data: Any) -> Atg:
+    if not isinstance(data, dict):
+        raise TemplateError("atg: an object expected")
+    base = Atg()
+    known = set(Atg.__dataclass_fields__)
+    unknown = set(data) - known
+    if unknown:
+        raise TemplateError(f"atg.{sorted(unknown)[0]}: unknown setting")
+    values: dict[str, Any] = {}
+    for key, value in data.items():
+        if key == "enabled":
+            if not isinstance(value, bool):
+                raise TemplateError("atg.enabled: true or false expected")
+            values[key] = value
+        elif key == "id_tags":
+            if (
+                not isinstance(value, list)
+                or not value
+                or not all(isinstance(t, str) and 0 < len(t) <= 20 for t in value)
+            ):
+                raise TemplateError("atg.id_tags: a non-empty list of idTags (1-20 chars)")
+            values[key] = tuple(value)
+        elif key == "distribution":
+            if value not in DISTRIBUTIONS:
+                raise TemplateError(f"atg.distribution: one of {', '.join(DISTRIBUTIONS)}")
+            values[key] = value
+        elif key == "stop_after":
+            values[key] = None if value is None else _number("atg", key, value)
+        else:
+            values[key] = _number("atg", key, value)
+    atg = Atg(**{**{k: getattr(base, k) for k in known}, **values})
+    if atg.charge_min > atg.charge_max:
+        raise TemplateError("atg.charge_min: more than charge_max")
+    if atg.delay_min > atg.delay_max:
+        raise TemplateError("atg.delay_min: more than delay_max")
+    if atg.start_probability > 1:
+        raise TemplateError("atg.start_probability: from 0 to 1")
+    return atg
+
+
+def parse_chaos(data: Any) -> tuple[ChaosStep, ...]:
+    if not isinstance(data, list):
+        raise TemplateError("chaos: a list of steps expected")
+    steps: list[ChaosStep] = []
+    for n, item in enumerate(data):
+        where = f"chaos[{n}]"
+        if not isinstance(item, dict):
+            raise TemplateError(f"{where}: an object expected")
+        at = _number(where, "at", item.get("at"))
+        share = _number(where, "share", item.get("share", 100))
+        if share > 100:
+            raise TemplateError(f"{where}.share: a percentage from 0 to 100")
+        if "crash" in item:
+            path = item["crash"]
+            if not isinstance(path, str) or not path:
+                raise TemplateError(f"{where}.crash: an actor path expected")
+            steps.append(ChaosStep(at, "crash", share, path))
+        elif item.get("disconnect") is True:
+            steps.append(ChaosStep(at, "disconnect", share))
+        else:
+            raise TemplateError(f'{where}: "crash": PATH or "disconnect": true expected')
+    return tuple(sorted(steps, key=lambda s: s.at))
+
+
+@dataclass(frozen=True)
+class Action:
+    at: float  # seconds since the fleet started
+    kind: ActionKind
+    id_tag: str = ""
+
+
+def _rng(seed: int, *parts: object) -> random.Random:
+    # A string seed is hashed with SHA-512, the same in every process and run
+    # (hash() of a str is not: PYTHONHASHSEED).
+    return random.Random("/".join(str(p) for p in (seed, *parts)))
+
+
+def schedule(atg: Atg, seed: int, station_id: str, evse: int, slot: int) -> Iterator[Action]:
+    """What the driver of one EVSE does, in time order, forever (or until
+    `stop_after`). `slot` is the EVSE's place in the whole fleet, which picks
+    its card under round_robin and per_evse."""
+    rng = _rng(seed, station_id, evse)
+    tags = atg.id_tags
+    t = rng.uniform(0.0, atg.first_delay_max)
+    session = 0
+    while atg.enabled and (atg.stop_after is None or t <= atg.stop_after):
+        if rng.random() < atg.start_probability:
+            if atg.distribution == "random":
+                tag = rng.choice(tags)
+            elif atg.distribution == "round_robin":
+                tag = tags[(slot + session) % len(tags)]
+            else:
+                tag = tags[slot % len(tags)]
+            session += 1
+            charge = rng.uniform(atg.charge_min, atg.charge_max)
+            yield Action(t, "plug")
+            yield Action(t + atg.plug_to_tag, "tag", tag)
+            stop = t + atg.plug_to_tag + charge
+            yield Action(stop, "tag", tag)
+            t = stop + atg.tag_to_unplug
+            yield Action(t, "unplug")
+        t += rng.uniform(atg.delay_min, atg.delay_max)
+
+
+def chaos_targets(step: ChaosStep, index: int, ids: Sequence[str], seed: int) -> list[str]:
+    """The stations chaos step `index` hits: round(share % of the fleet), at
+    least one for a share above 0, drawn from the seed so a run repeats."""
+    count = round(len(ids) * step.share / 100)
+    if step.share > 0 and ids:
+        count = max(count, 1)
+    return sorted(_rng(seed, "chaos", index).sample(list(ids), min(count, len(ids))))
+
+
+def percentiles(samples: Sequence[float], qs: Sequence[float]) -> dict[str, float | None]:
+    """Nearest-rank percentiles ("p50": ...), None for no samples."""
+    ordered = sorted(samples)
+    out: dict[str, float | None] = {}
+    for q in qs:
+        name = f"p{q:g}"
+        if not ordered:
+            out[name] = None
+            continue
+        rank = max(1, -(-len(ordered) * q // 100))  # ceil without floats drifting
+        out[name] = ordered[int(rank) - 1]
+    return out
+
+
+def merge_counts(parts: Sequence[Mapping[str, int]]) -> dict[str, int]:
+    total: dict[str, int] = {}
+    for part in parts:
+        for key, n in part.items():
+            total[key] = total.get(key, 0) + n
+    return dict(sorted(total.items()))
+
+
+def deep_merge(base: Mapping[str, Any], extra: Mapping[str, Any]) -> dict[str, Any]:
+    """`extra`'s sections over `base`'s, key by key (config overrides)."""
+    out = dict(base)
+    for key, value in extra.items():
+        if isinstance(value, Mapping) and isinstance(out.get(key), Mapping):
+            out[key] = deep_merge(out[key], value)
+        else:
+            out[key] = value
+    return out
+
+
+def station_seed(seed: int, station_id: str) -> int:
+    """The seed of one station's own randomness (its Station's `seed`)."""
+    return _rng(seed, "station", station_id).randrange(2**32)
