@@ -130,6 +130,29 @@ def test_template_defaults_and_errors_name_the_field() -> None:
             plan.parse_template(bad)
 
 
+@given(
+    st.lists(
+        st.fixed_dictionaries(
+            {
+                "connected": st.integers(0, 9),
+                "booted": st.integers(0, 9),
+                "charging": st.integers(0, 9),
+                "messages_per_s": st.floats(0, 1e4),
+                "reconnects": st.integers(0, 9),
+                "answer_ms": st.fixed_dictionaries(
+                    {q: st.none() | st.floats(0, 1e3) for q in ("p50", "p95", "p99")}
+                ),
+            }
+        ),
+        max_size=30,
+    )
+)
+def test_the_html_report_is_one_page_with_a_plot_per_figure(rows: list[dict[str, Any]]) -> None:
+    samples = [{"t": float(n), **row} for n, row in enumerate(rows)]
+    page = plan.html_report({"stations": 3, "samples": samples, "totals": {"x<y": 1}})
+    assert page.count("<svg") == 4 and "<script" not in page and "x&lt;y" in page
+
+
 # -- the command --------------------------------------------------------------------
 
 
@@ -185,7 +208,10 @@ TEMPLATE: dict[str, Any] = {
         "id_tags": ["FLEET1", "FLEET2"],
         "distribution": "round_robin",
     },
-    "chaos": [{"at": 3, "disconnect": True, "share": 50}],
+    "chaos": [
+        {"at": 3, "disconnect": True, "share": 50},
+        {"at": 4, "crash": "evses/1/meter", "share": 50},
+    ],
 }
 
 
@@ -229,6 +255,8 @@ def test_a_fleet_boots_charges_reports_and_ends(tmp_path: Path, version: str) ->
                 str(tmp_path / "t.json"),
                 "--report",
                 str(report),
+                "--html",
+                str(tmp_path / "report.html"),
                 "--data-dir",
                 str(tmp_path / "data"),
             ],
@@ -262,8 +290,11 @@ def test_a_fleet_boots_charges_reports_and_ends(tmp_path: Path, version: str) ->
     totals = body["totals"]
     assert totals["transactions_started"] >= 1
     assert totals["answers"] > 0 and totals["answer_ms"]["p50"] is not None
-    # The chaos plan cut half the links; each came back.
-    assert totals["faults"] == 3 and totals["reconnects"] >= 1
+    # The chaos plan cut half the links (each came back) and crashed half the meters.
+    assert totals["faults"] == 6 and totals["reconnects"] >= 1
+    assert totals["atg_errors"] == 0
+    page = (tmp_path / "report.html").read_text()
+    assert page.startswith("<!doctype html>") and "<svg" in page and "<script" not in page
     assert sorted(p.name for p in (tmp_path / "data").iterdir()) == ids
 
 

@@ -101,6 +101,7 @@ def build_parser() -> cliargs.OneLineParser:
         help='JSON: {"station": config overrides, "atg": {...}, "chaos": [...]}',
     )
     p.add_argument("--report", help="write the run's figures over time to FILE as JSON")
+    p.add_argument("--html", help="write the report as a self-contained HTML page to FILE")
     p.add_argument(
         "--summary-every", type=cliargs.positive, default=5.0, help="seconds between summary lines"
     )
@@ -421,11 +422,12 @@ def main(argv: list[str] | None = None) -> int:
     else:
         tpl = plan.parse_template({})
     ids = plan.station_ids(args.id_prefix, args.stations)
-    if args.report:
-        try:
-            Path(args.report).write_text("")
-        except OSError as exc:
-            return _fail("--report", f"cannot write {args.report}: {exc.strerror}")
+    for flag, target in (("--report", args.report), ("--html", args.html)):
+        if target:
+            try:
+                Path(target).write_text("")
+            except OSError as exc:
+                return _fail(flag, f"cannot write {target}: {exc.strerror}")
     temporary = args.data_dir is None
     data_dir = Path(args.data_dir or tempfile.mkdtemp(prefix="ocppstation-fleet-"))
     jobs = [
@@ -532,8 +534,11 @@ def _run(args: argparse.Namespace, jobs: list[Job], data_dir: Path) -> int:
     elapsed = time.monotonic() - summary.t0
     row = summary.sample(time.monotonic())
     print(summary.line(row) + "  (final)", flush=True)
+    report = summary.report(args, elapsed)
     if args.report:
-        Path(args.report).write_text(json.dumps(summary.report(args, elapsed), indent=1) + "\n")
+        Path(args.report).write_text(json.dumps(report, indent=1) + "\n")
+    if args.html:
+        Path(args.html).write_text(plan.html_report(report))
     return status
 
 

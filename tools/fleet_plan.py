@@ -8,9 +8,11 @@ started, passed in; randomness comes from seeds, so a run repeats.
 
 from __future__ import annotations
 
+import json
 import random
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
+from html import escape
 from typing import Any, Literal
 
 Distribution = Literal["random", "round_robin", "per_evse"]
@@ -252,3 +254,93 @@ def deep_merge(base: Mapping[str, Any], extra: Mapping[str, Any]) -> dict[str, A
 def station_seed(seed: int, station_id: str) -> int:
     """The seed of one station's own randomness (its Station's `seed`)."""
     return _rng(seed, "station", station_id).randrange(2**32)
+
+
+# -- the HTML report -------------------------------------------------------------------
+
+_COLOURS = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728")
+
+
+def _plot(title: str, ts: Sequence[float], series: Mapping[str, Sequence[float | None]]) -> str:
+    """One inline SVG line chart; a missing value (None) breaks its line."""
+    width, height, pad = 640, 200, 40
+    values = [v for vs in series.values() for v in vs if v is not None]
+    top = max(values, default=0.0) or 1.0
+    right = max(ts, default=0.0) or 1.0
+
+    def x(t: float) -> float:
+        return pad + (width - 2 * pad) * t / right
+
+    def y(v: float) -> float:
+        return height - pad + (2 * pad - height) * v / top
+
+    parts = [
+        f'<svg viewBox="0 0 {width} {height}" width="{width}" height="{height}">',
+        f'<text x="{pad}" y="16" font-weight="bold">{escape(title)}</text>',
+        f'<line x1="{pad}" y1="{height - pad}" x2="{width - pad}" y2="{height - pad}" '
+        'stroke="#888"/>',
+        f'<line x1="{pad}" y1="{pad}" x2="{pad}" y2="{height - pad}" stroke="#888"/>',
+        f'<text x="2" y="{pad + 4}" font-size="11">{top:g}</text>',
+        f'<text x="{width - pad - 20}" y="{height - pad + 14}" font-size="11">{right:g} s</text>',
+    ]
+    for n, (name, vs) in enumerate(series.items()):
+        colour = _COLOURS[n % len(_COLOURS)]
+        run: list[str] = []
+        runs: list[list[str]] = [run]
+        for t, v in zip(ts, vs, strict=False):
+            if v is None:
+                run = []
+                runs.append(run)
+            else:
+                run.append(f"{x(t):.1f},{y(v):.1f}")
+        for points in runs:
+            if points:
+                parts.append(
+                    f'<polyline fill="none" stroke="{colour}" points="{" ".join(points)}"/>'
+                )
+        parts.append(
+            f'<text x="{pad + 10 + 110 * n}" y="{height - 6}" font-size="11" '
+            f'fill="{colour}">{escape(name)}</text>'
+        )
+    parts.append("</svg>")
+    return "".join(parts)
+
+
+def html_report(report: Mapping[str, Any]) -> str:
+    """The JSON report as one self-contained page: no script, no external file."""
+    samples = report.get("samples", [])
+    ts = [float(s["t"]) for s in samples]
+
+    def col(key: str) -> list[float | None]:
+        return [s[key] for s in samples]
+
+    def answer(q: str) -> list[float | None]:
+        return [s["answer_ms"].get(q) for s in samples]
+
+    totals = report.get("totals", {})
+    rows = "".join(
+        f"<tr><th>{escape(str(k))}</th><td>{escape(json.dumps(v))}</td></tr>"
+        for k, v in totals.items()
+    )
+    head = (
+        f"{report.get('stations')} stations x {report.get('evses')} EVSEs, "
+        f"OCPP {report.get('ocpp')}, {report.get('workers')} workers, "
+        f"seed {report.get('seed')}, {report.get('elapsed_s')} s"
+    )
+    plots = [
+        _plot(
+            "stations",
+            ts,
+            {"connected": col("connected"), "booted": col("booted"), "charging": col("charging")},
+        ),
+        _plot("messages/s", ts, {"messages/s": col("messages_per_s")}),
+        _plot("CSMS answer time (ms)", ts, {q: answer(q) for q in ("p50", "p95", "p99")}),
+        _plot("reconnects", ts, {"reconnects": col("reconnects")}),
+    ]
+    return (
+        '<!doctype html><html><head><meta charset="utf-8"><title>ocppstation fleet</title>'
+        "<style>body{font-family:sans-serif}td,th{text-align:left;padding:2px 8px}</style>"
+        f"</head><body><h1>ocppstation fleet</h1><p>{escape(head)}</p>"
+        + "<br>".join(plots)
+        + f"<h2>Totals</h2><table>{rows}</table></body></html>\n"
+    )
