@@ -168,6 +168,7 @@ def _run(args: list[str], timeout: float = 10) -> subprocess.CompletedProcess[st
         (["--csms", "ws://127.0.0.1:1", "--stations", "2", "--ocpp", "3"], "--ocpp"),
         (["--csms", "ws://127.0.0.1:1", "--stations", "2", "--workers", "x"], "--workers"),
         (["--csms", "ws://127.0.0.1:1", "--stations", "2", "--template", "/no/such"], "--template"),
+        (["--csms", "ws://127.0.0.1:1", "--stations", "2", "--data-dir", "/proc/x"], "--data-dir"),
     ],
 )
 def test_a_bad_flag_is_one_line_and_exit_2(args: list[str], flag: str) -> None:

@@ -430,6 +430,11 @@ def main(argv: list[str] | None = None) -> int:
                 return _fail(flag, f"cannot write {target}: {exc.strerror}")
     temporary = args.data_dir is None
     data_dir = Path(args.data_dir or tempfile.mkdtemp(prefix="ocppstation-fleet-"))
+    try:
+        # Here, not in a worker, so that an unusable DIR is one line and exit 2.
+        data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+    except OSError as exc:
+        return _fail("--data-dir", f"cannot make {data_dir}: {exc.strerror}")
     jobs = [
         Job(
             k,
