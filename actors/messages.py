@@ -101,3 +101,14 @@ class UserPriceSettled:
     """The answer to `AwaitUserPrice`: go on with the identification."""
 
     identified: Identified
+
+
+@dataclass(frozen=True)
+class ContractPresented:
+    """An ISO 15118 EV at EVSE `evse` offers its contract for Plug & Charge:
+    its eMAID and contract certificate chain (PEM, leaf first), as the
+    station's ISO 15118 stack hands them over."""
+
+    evse: int
+    emaid: str
+    chain_pem: str

@@ -34,8 +34,10 @@ from ocppstation.actors.hooks.data_transfer import Handler as DataTransferHandle
 from ocppstation.actors.hooks.firmware import Installer
 from ocppstation.actors.link.rpc import Closing, submit
 from ocppstation.actors.link.websocket import Drop
+from ocppstation.actors.messages import ContractPresented
 from ocppstation.actors.runtime.base import Crash, Place
 from ocppstation.actors.runtime.context import (
+    PNC,
     REGISTRATION,
     RPC,
     WEBSOCKET,
@@ -48,7 +50,7 @@ from ocppstation.actors.versions import station_tree
 from ocppstation.config.loader import StationConfig
 from ocppstation.hw import devices as hwconfig
 from ocppstation.hw.signed_readings import ReadingSigner
-from ocppstation.hw.simulated import SimulatedEvse
+from ocppstation.hw.simulated import ContractIssuer, EvContract, SimulatedEvse
 from ocppstation.protocol.errors import OcppVersion
 
 ASK_TIMEOUT = 5.0
@@ -85,6 +87,8 @@ class Station:
         self.data_dir = Path(data_dir) if data_dir else None
         self.bus = EventBus()
         self.registry = Registry()
+        # Made on first use: a station without Plug & Charge needs no keys.
+        self._contract_issuer: ContractIssuer | None = None
         self.hardware = {
             n: SimulatedEvse(
                 voltage_v=float(config.value("Simulation", "VoltageV")),
@@ -363,8 +367,25 @@ class Station:
 
     # -- the physical world --------------------------------------------------------
 
-    def plug(self, evse: int) -> None:
+    @property
+    def contract_issuer(self) -> ContractIssuer:
+        """The simulation's test mobility operator: its `root_pem` is the
+        MORootCertificate to install, `contract(emaid)` an EV's contract."""
+        if self._contract_issuer is None:
+            self._contract_issuer = ContractIssuer()
+        return self._contract_issuer
+
+    def plug(self, evse: int, contract: EvContract | None = None) -> None:
+        """An EV plugged into `evse`; with `contract`, an ISO 15118 EV that
+        offers it for Plug & Charge (1.6 with ISO15118PnCEnabled: the
+        station authorizes the eMAID by DataTransfer and charges with it)."""
         self._simulated(evse).plug(self.clock.monotonic())
+        if contract is not None:
+            offered = ContractPresented(evse, contract.emaid, contract.chain_pem)
+            if not self.registry.tell(PNC, offered):
+                raise StationError(
+                    "no Plug & Charge here (OCPP 1.6 only): the contract was not read"
+                )
 
     def unplug(self, evse: int) -> None:
         self._simulated(evse).unplug(self.clock.monotonic())

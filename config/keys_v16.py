@@ -985,7 +985,7 @@ def station_table(sections: Mapping[str, Any]) -> KeyTable:
 
 def exposed(spec: KeySpec, profiles: Iterable[str]) -> bool:
     """Whether a station supporting feature `profiles` has this key at all."""
-    return spec.profile in (SECURITY, COST_AND_PRICE, CUSTOM) or spec.profile in profiles
+    return spec.profile in (SECURITY, COST_AND_PRICE, PNC, CUSTOM) or spec.profile in profiles
 
 
 def effective(

@@ -14,14 +14,20 @@ tests in virtual time get exact energy figures.
 
 from __future__ import annotations
 
+import datetime as dt
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
+
 from ocppstation.hw.ports import HwState, MeterReading, Pilot
 from ocppstation.hw.signed_readings import ReadingSigner
 
-__all__ = ["HwState", "Listener", "SimulatedEvse"]
+__all__ = ["ContractIssuer", "EvContract", "HwState", "Listener", "SimulatedEvse"]
 
 
 Listener = Callable[[HwState], None]
@@ -160,3 +166,61 @@ class SimulatedEvse:
         # Outside the lock: a listener tells an actor, which may call back in.
         for listener in listeners:
             listener(after)
+
+
+# -- an ISO 15118 EV's contract (Plug & Charge) ---------------------------------
+
+
+@dataclass(frozen=True)
+class EvContract:
+    """What an ISO 15118 EV holds for Plug & Charge: its eMAID and the
+    contract certificate chain (PEM, leaf first) issued for it."""
+
+    emaid: str
+    chain_pem: str
+
+
+class ContractIssuer:
+    """A test mobility operator: a self-signed MO root (install `root_pem` as
+    the station's MORootCertificate) that issues contract certificates.
+
+    Certificates are valid from 2025 to 2035, on the real clock and on the
+    virtual one the tests start in 2026.
+    """
+
+    NOT_BEFORE = dt.datetime(2025, 1, 1, tzinfo=dt.UTC)
+    NOT_AFTER = dt.datetime(2035, 1, 1, tzinfo=dt.UTC)
+
+    def __init__(self, name: str = "ocppstation test MO root") -> None:
+        self._key = ec.generate_private_key(ec.SECP256R1())
+        self._name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, name)])
+        self.root = (
+            self._builder(self._name, self._key.public_key())
+            .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
+            .sign(self._key, hashes.SHA256())
+        )
+        self.root_pem = self.root.public_bytes(serialization.Encoding.PEM).decode()
+
+    def _builder(
+        self, subject: x509.Name, key: ec.EllipticCurvePublicKey
+    ) -> x509.CertificateBuilder:
+        return (
+            x509.CertificateBuilder()
+            .subject_name(subject)
+            .issuer_name(self._name)
+            .public_key(key)
+            .serial_number(x509.random_serial_number())
+            .not_valid_before(self.NOT_BEFORE)
+            .not_valid_after(self.NOT_AFTER)
+        )
+
+    def contract(self, emaid: str) -> EvContract:
+        """A contract for `emaid` (its certificate's CN, as ISO 15118 has it)."""
+        leaf_key = ec.generate_private_key(ec.SECP256R1())
+        subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, emaid)])
+        leaf = (
+            self._builder(subject, leaf_key.public_key())
+            .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+            .sign(self._key, hashes.SHA256())
+        )
+        return EvContract(emaid, leaf.public_bytes(serialization.Encoding.PEM).decode())

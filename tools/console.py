@@ -16,7 +16,8 @@ from ocppstation.actors.runtime.supervisor import ChildCrashed
 from ocppstation.actors.station import Station, StationError
 
 HELP = (
-    "commands: plug N | unplug N | tag N IDTAG | fault N ERRORCODE | clear N | status | "
+    "commands: plug N | unplug N | tag N IDTAG | pnc N EMAID | fault N ERRORCODE | clear N | "
+    "status | "
     "crash PATH | revive N | disconnect | wait registered [TIMEOUT] | "
     "wait status N STATUS [TIMEOUT] | help | quit"
 )
@@ -84,6 +85,7 @@ class Console:
             "plug": (1, 1, lambda a: self._evse_call(self.station.plug, a)),
             "unplug": (1, 1, lambda a: self._evse_call(self.station.unplug, a)),
             "tag": (2, 2, lambda a: self._evse_call(self.station.tag, a)),
+            "pnc": (2, 2, self._pnc),
             "fault": (2, 2, self._fault),
             "clear": (1, 1, lambda a: self._evse_call(self.station.clear, a)),
             "status": (
@@ -134,6 +136,12 @@ class Console:
         except ValueError:
             raise StationError(f"EVSE must be a number, not {args[0]!r}") from None
         action(evse, *args[1:])
+        return ""
+
+    def _pnc(self, args: list[str]) -> str:
+        """An ISO 15118 EV with a contract for the eMAID, from the station's test MO root."""
+        contract = self.station.contract_issuer.contract(args[1])
+        self._evse_call(lambda n: self.station.plug(n, contract=contract), args[:1])
         return ""
 
     def _fault(self, args: list[str]) -> str:

@@ -72,6 +72,7 @@ from websockets.http11 import Request, Response
 from websockets.typing import Subprotocol
 
 from ocppstation.protocol.v16 import california_pricing as pricing
+from ocppstation.protocol.v16 import plug_and_charge as pnc
 from ocppstation.tools.csms_v201 import (
     CsmsSettings,
     StationAnswersV201,
@@ -417,7 +418,16 @@ class _StationSession(_Session, ChargePoint):
         )
 
     @on("DataTransfer")
-    def on_data_transfer(self, **_: Any) -> result.DataTransfer:
+    def on_data_transfer(
+        self,
+        vendor_id: str = "",
+        message_id: str | None = None,
+        data: str | None = None,
+        **_: Any,
+    ) -> result.DataTransfer:
+        if vendor_id == pnc.VENDOR_ID:
+            status, reply = self.csms.pnc_answer(message_id, data)
+            return result.DataTransfer(status=DataTransferStatus(status), data=reply)
         return result.DataTransfer(status=DataTransferStatus.accepted)
 
     @on("DiagnosticsStatusNotification")
@@ -536,6 +546,11 @@ class DevCsms(LogShortcuts):
         self._sessions: dict[str, _Session] = {}
         # remoteStartId and requestId of the console's 2.0.1 commands.
         self._request_ids = itertools.count(1)
+        # Plug & Charge: the Authorize certificateStatus of an eMAID (else Accepted;
+        # its idTokenInfo status is `known_tags`'), and the V2G CA that signs
+        # the station's SignCertificate (None: signed by nobody, only Accepted).
+        self.contract_status: dict[str, str] = {}
+        self.v2g_signer: Callable[[str], str] | None = None
 
     @property
     def url(self) -> str:
@@ -835,6 +850,63 @@ class DevCsms(LogShortcuts):
         request = pricing.final_cost_request(transaction_id, cost, price_text=text, qr_code_text=qr)
         return self.call(cp_id, "DataTransfer", request)
 
+    # ISO 15118 Plug & Charge (1.6 DataTransfer, vendor org.openchargealliance.iso15118pnc)
+
+    def pnc(self, cp_id: str, message_id: str, request: dict[str, Any]) -> dict[str, Any]:
+        """Send the 2.0.1 `message_id` request wrapped in DataTransfer; returns
+        DataTransfer.conf with its `data` read as JSON where it is JSON."""
+        payload = {"vendorId": pnc.VENDOR_ID, "messageId": message_id, "data": pnc.dumps(request)}
+        answer = self.call(cp_id, "DataTransfer", payload)
+        try:
+            answer["data"] = json.loads(answer["data"])
+        except (KeyError, ValueError):
+            pass
+        return answer
+
+    def pnc_answer(self, message_id: str | None, data: str | None) -> tuple[str, str | None]:
+        """The answer to a station's Plug & Charge DataTransfer: (status, data)."""
+        try:
+            request = pnc.read_request(str(message_id), data)
+        except pnc.PncError as e:
+            return "Rejected", str(e)[:500]
+        match message_id:
+            case "Authorize":
+                emaid = request["idToken"]["idToken"]
+                status = self.tag_status_name(emaid)
+                reply: dict[str, Any] = {
+                    "idTokenInfo": {"status": status},
+                    "certificateStatus": self.contract_status.get(emaid, "Accepted"),
+                }
+            case "SignCertificate":
+                reply = {"status": "Accepted"}
+                if self.v2g_signer is not None:
+                    # Signed a moment later, as a CSMS's CA would.
+                    self._sign_later(request["csr"])
+            case "Get15118EVCertificate":
+                reply = {"status": "Accepted", "exiResponse": request["exiRequest"]}
+            case "GetCertificateStatus":
+                reply = {"status": "Accepted", "ocspResult": "MA=="}
+            case _:
+                return "UnknownMessageId", None
+        return "Accepted", pnc.write_answer(str(message_id), reply)
+
+    def _sign_later(self, csr: str) -> None:
+        signer = self.v2g_signer
+        loop = self._loop
+        if signer is None or loop is None:
+            return
+        chain = signer(csr)
+        cp_ids = sorted(self._sessions)
+
+        def send() -> None:
+            for cp_id in cp_ids:
+                request = {"certificateChain": chain, "certificateType": "V2GCertificate"}
+                threading.Thread(
+                    target=self.pnc, args=(cp_id, "CertificateSigned", request), daemon=True
+                ).start()
+
+        loop.call_soon_threadsafe(send)
+
     def send_raw(self, cp_id: str, text: str) -> None:
         """Write `text` as one websocket text frame; any answer shows up in `log`."""
 
@@ -894,6 +966,7 @@ _HELP = (
     "call CPID ACTION {json}; raw CPID TEXT; drop CPID; boot STATUS [INTERVAL]; "
     "userprice CPID IDTAG TEXT; runningcost CPID TXID COST [TEXT]; "
     "finalcost CPID TXID COST [QRTEXT [TEXT]]; "
+    "pnc CPID MESSAGEID {json} (Plug & Charge DataTransfer); "
     "list; help; quit. "
     "To a 2.0.1 station: reset CPID Immediate|OnIdle [EVSE]; "
     "change CPID COMPONENT.VARIABLE VALUE; get CPID [COMPONENT.VARIABLE...] (none: "
@@ -1048,6 +1121,19 @@ def _command(csms: DevCsms, line: str) -> str | None:
     elif name in _PRICING_COMMANDS:
         action, payload = _pricing_command(name, line)
         words = line.split()
+    elif name == "pnc":
+        parts = line.split(None, 3)
+        if len(parts) < 4:
+            raise _CommandError("usage: pnc CPID MESSAGEID {json}")
+        words = parts
+        action, payload = (
+            "DataTransfer",
+            {
+                "vendorId": pnc.VENDOR_ID,
+                "messageId": parts[2],
+                "data": parts[3],
+            },
+        )
     elif name == "call":
         parts = line.split(None, 3)
         if len(parts) < 3:

@@ -4,7 +4,7 @@
       scheduler, storage, settings, auth, outbox, security, profiles,
       link (rpc, websocket), evses (N: board, drivers, connector),
       reservations, firmware, uploads,
-      registration, remote_control, availability, reset, pricing,
+      registration, remote_control, availability, reset, pricing, pnc,
       data_transfer, remote_trigger, reader
 
 Each block is one file named after its chapter; routes.py says which block
@@ -29,6 +29,7 @@ from ocppstation.actors.runtime.context import (
     DATA_TRANSFER,
     EVSES,
     OUTBOX,
+    PNC,
     PRICING,
     PROFILES,
     REGISTRATION,
@@ -56,6 +57,7 @@ from ocppstation.actors.v16.configuration import SETTINGS, Settings
 from ocppstation.actors.v16.data_transfer import DataTransfer
 from ocppstation.actors.v16.diagnostics import UPLOADS, Uploads
 from ocppstation.actors.v16.firmware_management import FIRMWARE, Firmware
+from ocppstation.actors.v16.plug_and_charge import PlugAndCharge
 from ocppstation.actors.v16.registration import Registration, SendStatus
 from ocppstation.actors.v16.remote_control import RemoteControl
 from ocppstation.actors.v16.remote_trigger import RemoteTrigger
@@ -188,6 +190,8 @@ def station_tree(ctx: StationContext) -> list[ChildSpec]:
         # Before data_transfer: its handlers are registered when a
         # DataTransfer first comes. It tells connectors only, after the EVSEs.
         ChildSpec(PRICING, lambda p: CaliforniaPricing.start(p, ctx)),
+        # Plug & Charge: the same place for the same reasons (it tells connectors only).
+        ChildSpec(PNC, lambda p: PlugAndCharge.start(p, ctx)),
         ChildSpec(DATA_TRANSFER, lambda p: DataTransfer.start(p, ctx)),
         ChildSpec(REMOTE_TRIGGER, lambda p: RemoteTrigger.start(p, ctx)),
         *reader,

@@ -31,6 +31,7 @@ __all__ = [
     "new_key",
     "parse_chain",
     "root_problem",
+    "signed_by",
 ]
 
 
@@ -142,6 +143,11 @@ def _is_ca(cert: x509.Certificate) -> bool:
         return bool(cert.extensions.get_extension_for_class(x509.BasicConstraints).value.ca)
     except x509.ExtensionNotFound:
         return False
+
+
+def signed_by(cert: x509.Certificate, issuer: x509.Certificate) -> bool:
+    """Whether `issuer` signed `cert`."""
+    return _signed_by(cert, issuer)
 
 
 def _signed_by(cert: x509.Certificate, issuer: x509.Certificate) -> bool:

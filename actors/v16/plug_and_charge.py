@@ -1,0 +1,353 @@
+"""ISO 15118 Plug & Charge (OCA application note) over OCPP 1.6 DataTransfer.
+
+Vendor `org.openchargealliance.iso15118pnc`; each message's `data` is the
+JSON of the 2.0.1 message its messageId names, checked both ways against
+the 2.0.1 schema (pure, `protocol.v16.plug_and_charge`).
+
+From the CSMS: TriggerMessage (SignV2GCertificate), CertificateSigned,
+InstallCertificate, DeleteCertificate, GetInstalledCertificateIds. Their
+handlers are registered with the station's DataTransfer handlers, as the
+California Pricing block's are; a valid request is applied by this block,
+which keeps the certificates through the security actor (one store for
+1.6's roots, 2.0.1's and these, and the V2G signing request's key).
+
+From the station: SignCertificate (a CSR for the SECC's V2GCertificate,
+subject from the Secc* keys with libocpp's fallbacks, sent again after
+CertSigningWaitMinimum, doubling, CertSigningRepeatTimes times while no
+CertificateSigned came) and Authorize of an ISO 15118 EV's contract
+(`ContractPresented`, from `Station.plug(n, contract=...)`, where a real
+station's ISO 15118 stack would hand it over): the CSMS's idTokenInfo and
+certificateStatus decide, and an accepted eMAID is the transaction's idTag.
+
+Decisions:
+
+- Not enabled: while ISO15118PnCEnabled is false every message of the vendor
+  is answered UnknownVendorId and a contract is not authorized (the driver
+  uses a card). The CSMS's certificate messages also need
+  ISO15118CertificateManagementEnabled, as in libocpp.
+- A request that is not the 2.0.1 message it names is DataTransfer Rejected
+  with the reason as data; a request the block cannot apply now (it is
+  restarting) is Rejected too.
+- The SignCertificate a trigger promises may leave before the trigger's
+  answer: the handler's answer cannot carry a follow-up. OCPP lets each side
+  have one CALL of its own in flight, so the CSMS sees two valid messages.
+- Offline (or no answer), a contract is accepted when ContractValidationOffline
+  is true and its chain ends at an installed MORootCertificate, valid now.
+- A CertificateSigned refused is the security event InvalidChargePointCertificate
+  (libocpp's).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from cryptography import x509
+
+from ocppstation.actors.hooks.data_transfer import Handler
+from ocppstation.actors.link.rpc import Outcome, submit
+from ocppstation.actors.messages import ContractPresented, Identified
+from ocppstation.actors.runtime.base import Place, Supervised
+from ocppstation.actors.runtime.context import PNC, SECURITY, StationContext, evse_path
+from ocppstation.actors.security_events import report_event
+from ocppstation.actors.v16.security import (
+    DeleteRoot,
+    InstalledRoots,
+    InstallRoot,
+    V2GSigned,
+    V2GSigningRequest,
+)
+from ocppstation.config.settings_catalog import Setting
+from ocppstation.protocol.v16 import plug_and_charge as pnc
+from ocppstation.protocol.v16.certificates import (
+    CertificateProblem,
+    CertificateUse,
+    HashData,
+    chain_problem,
+    parse_chain,
+)
+
+__all__ = ["FromCsms", "PlugAndCharge", "handlers"]
+
+APPLY_TIMEOUT = 5.0
+SECURITY_TIMEOUT = 5.0
+STORAGE_TIMEOUT = 5.0
+
+
+@dataclass(frozen=True)
+class FromCsms:
+    """Ask, from a handler: apply this valid request; answers (status, 2.0.1 answer or text)."""
+
+    message_id: str
+    payload: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class _Sign:
+    attempt: int
+    seq: int
+
+
+@dataclass(frozen=True)
+class _Authorized:
+    evse: int
+    contract: pnc.Contract
+    outcome: Outcome
+
+
+def _key(ctx: StationContext, name: str, default: Any) -> Any:
+    return ctx.settings.view.v16(name, default)
+
+
+def _pnc_enabled(ctx: StationContext) -> bool:
+    return bool(_key(ctx, "ISO15118PnCEnabled", False))
+
+
+def _management_enabled(ctx: StationContext) -> bool:
+    return _pnc_enabled(ctx) and bool(_key(ctx, "ISO15118CertificateManagementEnabled", False))
+
+
+def handlers(ctx: StationContext) -> dict[str | None, Handler]:
+    """The iso15118pnc DataTransfer handlers, by messageId (None: any other)."""
+
+    def other(_: str | None) -> tuple[str, str | None]:
+        return ("UnknownMessageId" if _management_enabled(ctx) else "UnknownVendorId"), None
+
+    def message(message_id: str) -> Handler:
+        def handle(data: str | None) -> tuple[str, str | None]:
+            if not _management_enabled(ctx):
+                return "UnknownVendorId", None
+            try:
+                payload = pnc.read_request(message_id, data)
+            except pnc.PncError as exc:
+                return "Rejected", str(exc)[:500]
+            try:
+                status, reply = ctx.registry.ask(
+                    PNC, FromCsms(message_id, payload), timeout=APPLY_TIMEOUT
+                )
+            except Exception:  # restarting: not taken, so not Accepted
+                return "Rejected", "the station could not apply it now"
+            if isinstance(reply, dict):
+                return str(status), pnc.write_answer(message_id, reply)
+            return str(status), reply
+
+        return handle
+
+    return {None: other, **{m: message(m) for m in pnc.FROM_CSMS}}
+
+
+class PlugAndCharge(Supervised):
+    def __init__(self, place: Place, ctx: StationContext) -> None:
+        super().__init__(place)
+        self.ctx = ctx
+        # Bumped by each new signing round and by a CertificateSigned taken,
+        # so a retry timer of an earlier round does nothing.
+        self.sign_seq = 0
+        self.sign_timer: int | None = None
+
+    def setup(self) -> None:
+        for message_id, handler in handlers(self.ctx).items():
+            self.ctx.data_transfer.register(pnc.VENDOR_ID, message_id, handler)
+
+    def teardown(self) -> None:
+        self.ctx.cancel(self.sign_timer)
+
+    def receive(self, message: Any) -> Any:
+        match message:
+            case FromCsms():
+                return self._from_csms(message.message_id, message.payload)
+            case _Sign():
+                if message.seq == self.sign_seq:
+                    self._sign(message.attempt)
+            case ContractPresented():
+                self._authorize(message.evse, pnc.Contract(message.emaid, message.chain_pem))
+            case _Authorized():
+                self._authorized(message)
+            case _:
+                return super().receive(message)
+        return None
+
+    # -- from the CSMS -------------------------------------------------------------
+
+    def _from_csms(self, message_id: str, payload: dict[str, Any]) -> tuple[str, Any]:
+        match message_id:
+            case "TriggerMessage":
+                return self._trigger(payload)
+            case "CertificateSigned":
+                return "Accepted", {"status": self._certificate_signed(payload)}
+            case "InstallCertificate":
+                use = pnc.INSTALL_USES[payload["certificateType"]]
+                status = self._security(InstallRoot(use, payload["certificate"]))
+                return "Accepted", {"status": status}
+            case "DeleteCertificate":
+                wanted = HashData.from_json(payload["certificateHashData"])
+                return "Accepted", {"status": self._security(DeleteRoot(wanted))}
+            case "GetInstalledCertificateIds":
+                return "Accepted", self._installed_ids(payload.get("certificateType"))
+        raise AssertionError(f"no handler for {message_id}")
+
+    def _security(self, message: object) -> Any:
+        return self.ctx.registry.ask(SECURITY, message, timeout=SECURITY_TIMEOUT)
+
+    def _trigger(self, payload: dict[str, Any]) -> tuple[str, Any]:
+        if payload["requestedMessage"] != "SignV2GCertificate":
+            return "Accepted", {"status": "NotImplemented"}
+        if self._subject() is None:
+            # libocpp's answer: the CSR would have no organization.
+            return (
+                "Rejected",
+                "No CpoName or SeccLeafSubjectOrganization is set. Cannot trigger CSR",
+            )
+        self.sign_seq += 1
+        self.ctx.cancel(self.sign_timer)
+        self.actor_ref.tell(_Sign(0, self.sign_seq))
+        return "Accepted", {"status": "Accepted"}
+
+    def _subject(self) -> pnc.Subject | None:
+        cfg = self.ctx.config
+        return pnc.csr_subject(
+            str(_key(self.ctx, "SeccLeafSubjectCommonName", "")),
+            str(_key(self.ctx, "SeccLeafSubjectOrganization", "")),
+            str(_key(self.ctx, "SeccLeafSubjectCountry", "")),
+            str(self.ctx.setting(Setting.ORGANIZATION_NAME, "")),
+            str(cfg.value("Internal", "ChargeBoxSerialNumber") or cfg.charge_point_id),
+        )
+
+    def _sign(self, attempt: int) -> None:
+        subject = self._subject()
+        if subject is None or not _management_enabled(self.ctx):
+            return
+        csr = self._security(
+            V2GSigningRequest(subject.common_name, subject.organization, subject.country)
+        )
+        data = pnc.write_request(
+            "SignCertificate", {"csr": csr, "certificateType": "V2GCertificate"}
+        )
+        submit(
+            self.ctx,
+            "DataTransfer",
+            {"vendorId": pnc.VENDOR_ID, "messageId": "SignCertificate", "data": data},
+        )
+        delays = pnc.sign_retry_delays(
+            int(_key(self.ctx, "CertSigningWaitMinimum", 0) or 0),
+            int(_key(self.ctx, "CertSigningRepeatTimes", 0) or 0),
+        )
+        if attempt < len(delays):
+            self.sign_timer = self.ctx.call_later(
+                delays[attempt], self.actor_ref, _Sign(attempt + 1, self.sign_seq)
+            )
+
+    def _certificate_signed(self, payload: dict[str, Any]) -> str:
+        kind = payload.get("certificateType")
+        if kind is not None and kind != "V2GCertificate":
+            why = f"certificateType {kind}: only a V2GCertificate is signed through Plug & Charge"
+        else:
+            why = self._security(V2GSigned(payload["certificateChain"]))
+        if why is None:
+            self.sign_seq += 1  # taken: no more retries
+            self.ctx.cancel(self.sign_timer)
+            self.sign_timer = None
+            return "Accepted"
+        self.log.warning("CertificateSigned (V2G) rejected: %s", why)
+        report_event(self.ctx, "InvalidChargePointCertificate", str(why)[:255])
+        return "Rejected"
+
+    def _installed_ids(self, types: list[str] | None) -> dict[str, Any]:
+        wanted = [t for t in dict.fromkeys(types or pnc.LISTED_USES) if t in pnc.LISTED_USES]
+        chain = [
+            {"certificateType": kind, "certificateHashData": found.to_json()}
+            for kind in wanted
+            for _, found in self._security(InstalledRoots((pnc.LISTED_USES[kind],)))
+        ]
+        if not chain:
+            return {"status": "NotFound"}
+        return {"status": "Accepted", "certificateHashDataChain": chain}
+
+    # -- a contract: Authorize -----------------------------------------------------------
+
+    def _mo_roots(self) -> list[x509.Certificate]:
+        stored = self.ctx.storage().certificates.all().get(timeout=STORAGE_TIMEOUT)
+        roots = []
+        for c in stored:
+            if c.use == CertificateUse.MO_ROOT:
+                try:
+                    roots.append(parse_chain(c.pem)[0])
+                except CertificateProblem:
+                    continue
+        return roots
+
+    def _authorize(self, evse: int, contract: pnc.Contract) -> None:
+        if not _pnc_enabled(self.ctx):
+            self.log.info(
+                "contract %s at EVSE %d ignored: ISO15118PnCEnabled is false", contract.emaid, evse
+            )
+            return
+        try:
+            chain = parse_chain(contract.chain_pem)
+        except CertificateProblem as exc:
+            self.log.warning("contract %s at EVSE %d unreadable: %s", contract.emaid, evse, exc)
+            self._tell(evse, contract.emaid, False, {"status": "Invalid"})
+            return
+        send_chain = bool(_key(self.ctx, "CentralContractValidationAllowed", True))
+        payload = pnc.authorize_request(contract, chain, send_chain, self._mo_roots())
+        submit(
+            self.ctx,
+            "DataTransfer",
+            {
+                "vendorId": pnc.VENDOR_ID,
+                "messageId": "Authorize",
+                "data": pnc.write_request("Authorize", payload),
+            },
+            reply_to=self.actor_ref,
+            wrap=lambda outcome: _Authorized(evse, contract, outcome),
+        )
+
+    def _authorized(self, message: _Authorized) -> None:
+        evse, contract, result = message.evse, message.contract, message.outcome.result
+        if result is None:
+            self._offline(evse, contract, str(message.outcome.error))
+            return
+        if result.get("status") != "Accepted":
+            self.log.info("Authorize of %s: DataTransfer %s", contract.emaid, result.get("status"))
+            self._tell(evse, contract.emaid, False, {"status": "Invalid"})
+            return
+        try:
+            answer = pnc.read_answer("Authorize", result.get("data"))
+        except pnc.PncError as exc:
+            self.log.warning(
+                "Authorize of %s: the answer is no 2.0.1 Authorize: %s", contract.emaid, exc
+            )
+            self._tell(evse, contract.emaid, False, {"status": "Invalid"})
+            return
+        accepted, info = pnc.decide_authorize(answer)
+        self._tell(evse, contract.emaid, accepted, info)
+
+    def _offline(self, evse: int, contract: pnc.Contract, why: str) -> None:
+        if not bool(_key(self.ctx, "ContractValidationOffline", False)):
+            self.log.info("contract %s not authorized (%s)", contract.emaid, why)
+            self._tell(evse, contract.emaid, False, {"status": "Invalid"}, online=False)
+            return
+        roots = self._mo_roots()
+        problem = (
+            chain_problem(
+                parse_chain(contract.chain_pem),
+                roots,
+                self.ctx.clock.wall(),
+                root_name=CertificateUse.MO_ROOT,
+            )
+            if roots
+            else "no MORootCertificate is installed"
+        )
+        accepted = problem is None
+        if not accepted:
+            self.log.info("contract %s not valid offline: %s", contract.emaid, problem)
+        status = "Accepted" if accepted else "Invalid"
+        self._tell(evse, contract.emaid, accepted, {"status": status}, online=False)
+
+    def _tell(
+        self, evse: int, emaid: str, accepted: bool, info: dict[str, Any], *, online: bool = True
+    ) -> None:
+        source = "csms" if online else "unknown"
+        decided = Identified(emaid, accepted, info, source, online)
+        if not self.ctx.registry.tell(evse_path(evse, "connector"), decided):
+            self.log.error("EVSE %d is down: contract %s not used", evse, emaid)

@@ -1,0 +1,212 @@
+"""ISO 15118 Plug & Charge over 1.6 DataTransfer: the pure rules, then end to end."""
+
+from __future__ import annotations
+
+import json
+from itertools import pairwise
+from typing import Any
+
+from cryptography import x509
+from hypothesis import given
+from hypothesis import strategies as st
+
+from ocppstation.actors.clock import FakeClock
+from ocppstation.actors.events import TransactionStarted
+from ocppstation.hw.simulated import ContractIssuer
+from ocppstation.protocol.v16 import plug_and_charge as pnc
+from ocppstation.protocol.v16.certificates import parse_chain
+from ocppstation.tools.csms import DevCsms
+from tests.conftest import StationFactory, answered, log_of, quiet, wait_status
+from tests.pki import Ca
+
+CP = "cp-test"
+ON = {"ISO15118PnCEnabled": True, "ISO15118CertificateManagementEnabled": True}
+
+# -- pure rules ------------------------------------------------------------------------
+
+
+@given(st.integers(min_value=-5, max_value=10_000), st.integers(min_value=-3, max_value=20))
+def test_sign_retries_double_from_the_minimum_and_stop_after_repeat_times(
+    wait: int, times: int
+) -> None:
+    delays = pnc.sign_retry_delays(wait, times)
+    if wait <= 0:
+        assert delays == []
+        return
+    assert len(delays) == max(times, 0)
+    assert all(b == 2 * a for a, b in pairwise(delays))
+    assert not delays or delays[0] == wait
+
+
+statuses = st.sampled_from(
+    ["Accepted", "Blocked", "ConcurrentTx", "Expired", "Invalid", "NoCredit", "Unknown"]
+)
+certificate_statuses = st.none() | st.sampled_from(
+    ["Accepted", "CertificateRevoked", "CertificateExpired", "ContractCancelled"]
+)
+
+
+@given(statuses, certificate_statuses)
+def test_a_contract_charges_only_when_token_and_certificate_are_accepted(
+    status: str, certificate: str | None
+) -> None:
+    answer: dict[str, Any] = {"idTokenInfo": {"status": status}}
+    if certificate is not None:
+        answer["certificateStatus"] = certificate
+    accepted, info = pnc.decide_authorize(answer)
+    assert accepted == (status == "Accepted" and certificate in (None, "Accepted"))
+    assert (info["status"] == "Accepted") == accepted
+    assert info["status"] in {"Accepted", "Blocked", "ConcurrentTx", "Expired", "Invalid"}
+
+
+@given(st.text(max_size=30))
+def test_whatever_the_data_a_request_is_read_or_refused(data: str) -> None:
+    for message_id in pnc.FROM_CSMS:
+        try:
+            pnc.read_request(message_id, data)
+        except pnc.PncError:
+            pass
+
+
+def test_the_csr_subject_follows_libocpps_fallbacks() -> None:
+    assert pnc.csr_subject("", "", "", "", "SN1") is None
+    assert pnc.csr_subject("", "", "", "CPO", "SN1") == pnc.Subject("SN1", "CPO", "DE")
+    assert pnc.csr_subject("CN", "Org", "NL", "CPO", "SN1") == pnc.Subject("CN", "Org", "NL")
+
+
+def test_authorize_of_a_contract_is_a_valid_201_request() -> None:
+    issuer = ContractIssuer()
+    contract = issuer.contract("NL-ABC-C12345678")
+    chain = parse_chain(contract.chain_pem)
+    payload = pnc.authorize_request(
+        pnc.Contract(contract.emaid, contract.chain_pem), chain, True, [issuer.root]
+    )
+    data = pnc.write_request("Authorize", payload)
+    assert json.loads(data)["idToken"] == {"idToken": "NL-ABC-C12345678", "type": "eMAID"}
+    [named] = payload["iso15118CertificateHashData"]
+    assert int(named["serialNumber"], 16) == chain[0].serial_number
+
+
+# -- end to end --------------------------------------------------------------------------
+
+
+def pnc_station(make_station: StationFactory, csms: DevCsms, **keys: Any) -> Any:
+    station = make_station(csms, PnC={**ON, **keys}, Security={"CpoName": "Example CPO"})
+    answered(station, "StatusNotification", 3)
+    return station
+
+
+def transfer(csms: DevCsms, message_id: str, data: str) -> dict[str, Any]:
+    payload = {"vendorId": pnc.VENDOR_ID, "messageId": message_id, "data": data}
+    return csms.call(CP, "DataTransfer", payload)
+
+
+def test_not_enabled_is_unknown_vendor(make_station: StationFactory, csms: DevCsms) -> None:
+    station = make_station(csms)
+    answered(station, "StatusNotification", 3)
+    request = {"requestedMessage": "SignV2GCertificate"}
+    assert csms.pnc(CP, "TriggerMessage", request) == {"status": "UnknownVendorId"}
+
+
+def test_roots_are_installed_listed_and_deleted(
+    make_station: StationFactory, csms: DevCsms
+) -> None:
+    pnc_station(make_station, csms)
+    v2g, mo = Ca("v2g"), Ca("mo")
+    garbage = {"certificateType": "V2GRootCertificate", "certificate": "garbage"}
+    assert csms.pnc(CP, "InstallCertificate", garbage)["data"] == {"status": "Rejected"}
+    for kind, ca in (("V2GRootCertificate", v2g), ("MORootCertificate", mo)):
+        answer = csms.pnc(
+            CP, "InstallCertificate", {"certificateType": kind, "certificate": ca.pem}
+        )
+        assert answer == {"status": "Accepted", "data": {"status": "Accepted"}}
+    listed = csms.pnc(CP, "GetInstalledCertificateIds", {})["data"]
+    kinds = [c["certificateType"] for c in listed["certificateHashDataChain"]]
+    assert kinds == ["V2GRootCertificate", "MORootCertificate"]
+    only = csms.pnc(CP, "GetInstalledCertificateIds", {"certificateType": ["MORootCertificate"]})
+    [entry] = only["data"]["certificateHashDataChain"]
+    delete = {"certificateHashData": entry["certificateHashData"]}
+    assert csms.pnc(CP, "DeleteCertificate", delete)["data"] == {"status": "Accepted"}
+    assert csms.pnc(CP, "DeleteCertificate", delete)["data"] == {"status": "NotFound"}
+
+
+def test_malformed_is_rejected_and_the_station_goes_on(
+    make_station: StationFactory, csms: DevCsms
+) -> None:
+    pnc_station(make_station, csms)
+    assert transfer(csms, "InstallCertificate", "not json")["status"] == "Rejected"
+    assert transfer(csms, "InstallCertificate", '{"certificate": "x"}')["status"] == "Rejected"
+    assert transfer(csms, "TriggerMessage", '{"requestedMessage": "Nope"}')["status"] == "Rejected"
+    assert transfer(csms, "Other", "{}")["status"] == "UnknownMessageId"
+    assert csms.pnc(CP, "GetInstalledCertificateIds", {})["data"] == {"status": "NotFound"}
+
+
+def test_triggered_v2g_csr_is_signed_checked_and_retried(
+    make_station: StationFactory, csms: DevCsms, clock: FakeClock
+) -> None:
+    station = pnc_station(
+        make_station,
+        csms,
+        SeccLeafSubjectCommonName="DEPNX100001",
+        SeccLeafSubjectCountry="NL",
+        CertSigningWaitMinimum=30,
+        CertSigningRepeatTimes=1,
+    )
+    v2g = Ca("v2g")
+    install = {"certificateType": "V2GRootCertificate", "certificate": v2g.pem}
+    assert csms.pnc(CP, "InstallCertificate", install)["data"] == {"status": "Accepted"}
+    mark = csms.log.mark()
+    trigger = {"requestedMessage": "SignV2GCertificate"}
+    assert csms.pnc(CP, "TriggerMessage", trigger)["data"] == {"status": "Accepted"}
+    sent = csms.log.wait_call("DataTransfer", CP, since=mark)
+    assert sent.payload["messageId"] == "SignCertificate"
+    request = json.loads(sent.payload["data"])
+    assert request["certificateType"] == "V2GCertificate"
+    csr = x509.load_pem_x509_csr(request["csr"].encode())
+    assert csr.subject.rfc4514_string() == "C=NL,O=Example CPO,CN=DEPNX100001"
+
+    # Not answered by a CertificateSigned: sent again after CertSigningWaitMinimum.
+    quiet(station)
+    mark = csms.log.mark()
+    clock.advance(31)
+    again = csms.log.wait_call("DataTransfer", CP, since=mark)
+    assert again.payload["messageId"] == "SignCertificate"
+    csr_pem = json.loads(again.payload["data"])["csr"]
+
+    other = Ca("not ours").sign(csr_pem)
+    signed = {"certificateChain": other, "certificateType": "V2GCertificate"}
+    assert csms.pnc(CP, "CertificateSigned", signed)["data"] == {"status": "Rejected"}
+    signed["certificateChain"] = v2g.sign(csr_pem)
+    assert csms.pnc(CP, "CertificateSigned", signed)["data"] == {"status": "Accepted"}
+
+
+def test_an_iso15118_ev_charges_with_its_emaid(make_station: StationFactory, csms: DevCsms) -> None:
+    station = pnc_station(make_station, csms)
+    contract = station.contract_issuer.contract("NL-ABC-C12345678")
+    install = {
+        "certificateType": "MORootCertificate",
+        "certificate": station.contract_issuer.root_pem,
+    }
+    assert csms.pnc(CP, "InstallCertificate", install)["data"] == {"status": "Accepted"}
+    mark = csms.log.mark()
+    station.plug(1, contract=contract)
+    sent = csms.log.wait_call("DataTransfer", CP, since=mark)
+    assert sent.payload["messageId"] == "Authorize"
+    request = json.loads(sent.payload["data"])
+    assert request["idToken"] == {"idToken": "NL-ABC-C12345678", "type": "eMAID"}
+    assert "certificate" in request
+    started = csms.log.wait_call("StartTransaction", CP, since=mark)
+    assert started.payload["idTag"] == "NL-ABC-C12345678"
+    log_of(station).wait_for(lambda e: isinstance(e, TransactionStarted), timeout=5)
+
+
+def test_a_revoked_contract_does_not_charge(make_station: StationFactory, csms: DevCsms) -> None:
+    station = pnc_station(make_station, csms)
+    csms.contract_status["NL-ABC-C00000001"] = "CertificateRevoked"
+    mark = csms.log.mark()
+    station.plug(1, contract=station.contract_issuer.contract("NL-ABC-C00000001"))
+    csms.log.wait_call("DataTransfer", CP, since=mark)
+    answered(station, "DataTransfer")
+    wait_status(station, 1, "Preparing")
+    quiet(station)
+    assert not csms.log.calls("StartTransaction", CP)
