@@ -23,8 +23,10 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from ocppstation.actors.clock import FakeClock
+from ocppstation.actors.events import LinkChanged
 from ocppstation.tools.csms import DevCsms
-from tests.conftest import StationFactory, answered
+from tests.conftest import StationFactory, answered, log_of
 
 CP = "cp-test"
 EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "150"))
@@ -235,3 +237,32 @@ def test_a_fuzzing_csms_gets_true_answers_and_the_station_stays_up(
         csms.log.wait_call("Heartbeat", CP, since=mark)
         boots = csms.calls("BootNotification")
         assert len(boots) == 1  # never restarted by what it was sent
+
+
+@pytest.mark.parametrize("version", ["1.6", "2.0.1"])
+def test_a_frame_over_the_size_limit_costs_the_connection_not_the_station(
+    version: str, make_station: StationFactory, clock: FakeClock
+) -> None:
+    """websockets refuses a message over 1 MiB (close 1009): the station
+    reconnects, carries on registered, and answers as before."""
+    with DevCsms(port=0, heartbeat_interval=60, subprotocols=(f"ocpp{version}",)) as csms:
+        station = make_station(csms, Internal={"OcppVersions": [version]})
+        answered(station, "StatusNotification", 2)
+        mark = csms.log.mark()
+        huge = {"vendorId": "fuzz", "data": "A" * (2 << 20)}
+        csms.send_raw(CP, json.dumps([2, "huge", "DataTransfer", huge]))
+        csms.log.wait_for(lambda e: e.kind == "disconnect", timeout=10, since=mark)
+        # Published once the reconnect timer is armed (on the virtual clock).
+        log_of(station).wait_for(
+            lambda e: isinstance(e, LinkChanged) and not e.up and e.retry_in is not None,
+            timeout=10,
+        )
+        clock.advance(10)
+        csms.log.wait_for(lambda e: e.kind == "connect", timeout=10, since=mark)
+        csms.wait_for(lambda _: CP in csms.connected(), timeout=10)
+        # Registered as before: no new boot, and it answers.
+        answer = csms.call(CP, "TriggerMessage", {"requestedMessage": "Heartbeat"})
+        assert answer == {"status": "Accepted"}
+        csms.log.wait_call("Heartbeat", CP, since=mark)
+        assert len(csms.calls("BootNotification")) == 1
+        assert not [e for e in csms.log.entries(mark) if e.unique_id == "huge" and e.kind != "call"]
