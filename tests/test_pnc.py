@@ -210,3 +210,80 @@ def test_a_revoked_contract_does_not_charge(make_station: StationFactory, csms: 
     wait_status(station, 1, "Preparing")
     quiet(station)
     assert not csms.log.calls("StartTransaction", CP)
+
+
+def test_offline_a_contract_of_an_installed_mo_root_is_accepted(
+    make_station: StationFactory, csms: DevCsms, clock: FakeClock
+) -> None:
+    from ocppstation.tools.peer import NO_REPLY
+
+    station = pnc_station(make_station, csms, ContractValidationOffline=True)
+    root = station.contract_issuer.root_pem
+    install = {"certificateType": "MORootCertificate", "certificate": root}
+    assert csms.pnc(CP, "InstallCertificate", install)["data"] == {"status": "Accepted"}
+    csms.set_reply("DataTransfer", NO_REPLY)
+    mark = csms.log.mark()
+    station.plug(1, contract=station.contract_issuer.contract("NL-ABC-C00000002"))
+    csms.log.wait_call("DataTransfer", CP, since=mark)
+    csms.set_reply("DataTransfer", None)
+    # Past CallTimeout (10 s), a second at a time: the call's timer is armed
+    # by rpc as it sends, which the CSMS may see first.
+    for _ in range(30):
+        clock.advance(1)
+        if csms.log.calls("StartTransaction", CP):
+            break
+    started = csms.log.wait_call("StartTransaction", CP, since=mark)
+    assert started.payload["idTag"] == "NL-ABC-C00000002"
+
+
+def test_console_pnc_plugs_an_ev_with_a_contract(
+    make_station: StationFactory, csms: DevCsms
+) -> None:
+    from ocppstation.tools.console import Console
+
+    station = pnc_station(make_station, csms)
+    console = Console(station)
+    mark = csms.log.mark()
+    assert console.handle("pnc 1 NL-ABC-C00000003") == "ok"
+    started = csms.log.wait_call("StartTransaction", CP, since=mark)
+    assert started.payload["idTag"] == "NL-ABC-C00000003"
+
+
+def test_against_the_ocpp_rpc_strict_peer(make_station: StationFactory) -> None:
+    """Install, trigger and Authorize from an independent CSMS that checks every frame."""
+    import pytest
+
+    from tests.peers.rpc_peer import OcppRpcPeer, unavailable_reason
+
+    if why := unavailable_reason():
+        pytest.skip(why)
+    peer = OcppRpcPeer(heartbeat_interval=60)
+    peer.start()
+    try:
+        station = pnc_station(make_station, peer)
+        authorized = pnc.write_answer(
+            "Authorize",
+            {"idTokenInfo": {"status": "Accepted"}, "certificateStatus": "Accepted"},
+        )
+        peer.set_reply("DataTransfer", {"status": "Accepted", "data": authorized})
+        root = station.contract_issuer.root_pem
+        install = {"certificateType": "MORootCertificate", "certificate": root}
+        answer = peer.call(
+            CP,
+            "DataTransfer",
+            {
+                "vendorId": pnc.VENDOR_ID,
+                "messageId": "InstallCertificate",
+                "data": pnc.dumps(install),
+            },
+        )
+        assert json.loads(answer["data"]) == {"status": "Accepted"}
+        bad = {"vendorId": pnc.VENDOR_ID, "messageId": "InstallCertificate", "data": "{"}
+        assert peer.call(CP, "DataTransfer", bad)["status"] == "Rejected"
+        mark = peer.log.mark()
+        station.plug(1, contract=station.contract_issuer.contract("NL-ABC-C00000004"))
+        started = peer.log.wait_call("StartTransaction", CP, since=mark)
+        assert started.payload["idTag"] == "NL-ABC-C00000004"
+    finally:
+        peer.stop()
+    assert peer.validation_failures == [], peer.validation_failures
