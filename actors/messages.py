@@ -112,3 +112,13 @@ class ContractPresented:
     evse: int
     emaid: str
     chain_pem: str
+
+
+@dataclass(frozen=True)
+class Iso15118Relay:
+    """Ask (Plug & Charge): send the CSMS the 2.0.1 `message_id` request
+    (Get15118EVCertificate, GetCertificateStatus) for the ISO 15118 stack;
+    answers a Future of the 2.0.1 answer, or None when it is not sent."""
+
+    message_id: str
+    payload: dict[str, Any]

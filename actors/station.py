@@ -34,7 +34,7 @@ from ocppstation.actors.hooks.data_transfer import Handler as DataTransferHandle
 from ocppstation.actors.hooks.firmware import Installer
 from ocppstation.actors.link.rpc import Closing, submit
 from ocppstation.actors.link.websocket import Drop
-from ocppstation.actors.messages import ContractPresented
+from ocppstation.actors.messages import ContractPresented, Iso15118Relay
 from ocppstation.actors.runtime.base import Crash, Place
 from ocppstation.actors.runtime.context import (
     PNC,
@@ -374,6 +374,24 @@ class Station:
         if self._contract_issuer is None:
             self._contract_issuer = ContractIssuer()
         return self._contract_issuer
+
+    def iso15118(
+        self, message_id: str, request: dict[str, Any], timeout: float = 30.0
+    ) -> dict[str, Any]:
+        """What an ISO 15118 stack asks the CSMS through the station (1.6 Plug &
+        Charge): Get15118EVCertificate (the EV's EXI request relayed) or
+        GetCertificateStatus (OCSP, cached per OcspRequestInterval); the 2.0.1
+        answer. StationError when Plug & Charge is off or the CSMS did not answer."""
+        try:
+            future = self.registry.ask(PNC, Iso15118Relay(message_id, request), timeout=5.0)
+        except Exception as exc:
+            raise StationError(f"{message_id} not sent: {exc}") from None
+        if future is None:
+            raise StationError(f"{message_id} not sent: Plug & Charge is off here")
+        try:
+            return dict(future.result(timeout))
+        except Exception as exc:
+            raise StationError(f"{message_id}: {exc}") from None
 
     def plug(self, evse: int, contract: EvContract | None = None) -> None:
         """An EV plugged into `evse`; with `contract`, an ISO 15118 EV that

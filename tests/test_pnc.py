@@ -6,12 +6,14 @@ import json
 from itertools import pairwise
 from typing import Any
 
+import pytest
 from cryptography import x509
 from hypothesis import given
 from hypothesis import strategies as st
 
 from ocppstation.actors.clock import FakeClock
 from ocppstation.actors.events import TransactionStarted
+from ocppstation.actors.station import StationError
 from ocppstation.hw.simulated import ContractIssuer
 from ocppstation.protocol.v16 import plug_and_charge as pnc
 from ocppstation.protocol.v16.certificates import parse_chain
@@ -251,8 +253,6 @@ def test_console_pnc_plugs_an_ev_with_a_contract(
 
 def test_against_the_ocpp_rpc_strict_peer(make_station: StationFactory) -> None:
     """Install, trigger and Authorize from an independent CSMS that checks every frame."""
-    import pytest
-
     from tests.peers.rpc_peer import OcppRpcPeer, unavailable_reason
 
     if why := unavailable_reason():
@@ -287,3 +287,31 @@ def test_against_the_ocpp_rpc_strict_peer(make_station: StationFactory) -> None:
     finally:
         peer.stop()
     assert peer.validation_failures == [], peer.validation_failures
+
+
+def sent_of(csms: DevCsms, message_id: str) -> list[Any]:
+    return [c for c in csms.log.calls("DataTransfer", CP) if c.payload["messageId"] == message_id]
+
+
+def test_the_iso15118_stack_relays_and_ocsp_answers_are_cached(
+    make_station: StationFactory, csms: DevCsms, clock: FakeClock
+) -> None:
+    station = pnc_station(make_station, csms, OcspRequestInterval=86400)
+    request = {"iso15118SchemaVersion": "urn:iso:15118:2:2013:MsgDef", "action": "Install"}
+    answer = station.iso15118("Get15118EVCertificate", {**request, "exiRequest": "AAEC"})
+    assert answer == {"status": "Accepted", "exiResponse": "AAEC"}
+
+    issuer = ContractIssuer()
+    leaf = parse_chain(issuer.contract("NL-ABC-C00000005").chain_pem)[0]
+    ocsp = {"ocspRequestData": pnc.ocsp_request_data(leaf, issuer.root)}
+    assert station.iso15118("GetCertificateStatus", ocsp)["ocspResult"] == "MA=="
+    assert station.iso15118("GetCertificateStatus", ocsp)["status"] == "Accepted"
+    asked = sent_of(csms, "GetCertificateStatus")
+    assert len(asked) == 1  # the second came from the cache
+    clock.advance(86401)
+    station.iso15118("GetCertificateStatus", ocsp)
+    asked = sent_of(csms, "GetCertificateStatus")
+    assert len(asked) == 2
+
+    with pytest.raises(StationError):
+        station.iso15118("GetCertificateStatus", {"ocspRequestData": {}})

@@ -39,6 +39,7 @@ Decisions:
 
 from __future__ import annotations
 
+from concurrent.futures import Future
 from dataclasses import dataclass
 from typing import Any
 
@@ -46,7 +47,7 @@ from cryptography import x509
 
 from ocppstation.actors.hooks.data_transfer import Handler
 from ocppstation.actors.link.rpc import Outcome, submit
-from ocppstation.actors.messages import ContractPresented, Identified
+from ocppstation.actors.messages import ContractPresented, Identified, Iso15118Relay
 from ocppstation.actors.runtime.base import Place, Supervised
 from ocppstation.actors.runtime.context import PNC, SECURITY, StationContext, evse_path
 from ocppstation.actors.security_events import report_event
@@ -86,6 +87,14 @@ class FromCsms:
 class _Sign:
     attempt: int
     seq: int
+
+
+@dataclass(frozen=True)
+class _Relayed:
+    message_id: str
+    cache_key: str | None
+    future: Future[dict[str, Any]]
+    outcome: Outcome
 
 
 @dataclass(frozen=True)
@@ -144,6 +153,9 @@ class PlugAndCharge(Supervised):
         # so a retry timer of an earlier round does nothing.
         self.sign_seq = 0
         self.sign_timer: int | None = None
+        # GetCertificateStatus answers by ocspRequestData: (answer, when, monotonic).
+        # In memory: a restart asks the CSMS again, which costs one call.
+        self.ocsp: dict[str, tuple[dict[str, Any], float]] = {}
 
     def setup(self) -> None:
         for message_id, handler in handlers(self.ctx).items():
@@ -163,6 +175,10 @@ class PlugAndCharge(Supervised):
                 self._authorize(message.evse, pnc.Contract(message.emaid, message.chain_pem))
             case _Authorized():
                 self._authorized(message)
+            case Iso15118Relay():
+                return self._relay(message.message_id, message.payload)
+            case _Relayed():
+                self._relayed(message)
             case _:
                 return super().receive(message)
         return None
@@ -321,6 +337,48 @@ class PlugAndCharge(Supervised):
             return
         accepted, info = pnc.decide_authorize(answer)
         self._tell(evse, contract.emaid, accepted, info)
+
+    # -- relays for the ISO 15118 stack ----------------------------------------------------
+
+    def _relay(self, message_id: str, payload: dict[str, Any]) -> Future[dict[str, Any]] | None:
+        if not _pnc_enabled(self.ctx) or message_id not in pnc.RELAYED:
+            return None
+        data = pnc.write_request(message_id, payload)  # a PncError goes back to the asker
+        future: Future[dict[str, Any]] = Future()
+        cache_key = None
+        if message_id == "GetCertificateStatus":
+            cache_key = pnc.dumps(payload["ocspRequestData"])
+            cached = self.ocsp.get(cache_key)
+            interval = int(_key(self.ctx, "OcspRequestInterval", 604800))
+            if cached and pnc.ocsp_fresh(cached[1], self.ctx.clock.monotonic(), interval):
+                future.set_result(cached[0])
+                return future
+        submit(
+            self.ctx,
+            "DataTransfer",
+            {"vendorId": pnc.VENDOR_ID, "messageId": message_id, "data": data},
+            reply_to=self.actor_ref,
+            wrap=lambda outcome: _Relayed(message_id, cache_key, future, outcome),
+        )
+        return future
+
+    def _relayed(self, message: _Relayed) -> None:
+        result = message.outcome.result
+        if result is None:
+            message.future.set_exception(
+                message.outcome.error or RuntimeError("no answer from the CSMS")
+            )
+            return
+        try:
+            if result.get("status") != "Accepted":
+                raise pnc.PncError(f"DataTransfer {result.get('status')}")
+            answer = pnc.read_answer(message.message_id, result.get("data"))
+        except pnc.PncError as exc:
+            message.future.set_exception(exc)
+            return
+        if message.cache_key is not None and answer.get("status") == "Accepted":
+            self.ocsp[message.cache_key] = (answer, self.ctx.clock.monotonic())
+        message.future.set_result(answer)
 
     def _offline(self, evse: int, contract: pnc.Contract, why: str) -> None:
         if not bool(_key(self.ctx, "ContractValidationOffline", False)):

@@ -33,6 +33,7 @@ __all__ = [
     "FROM_STATION",
     "INSTALL_USES",
     "LISTED_USES",
+    "RELAYED",
     "VENDOR_ID",
     "Contract",
     "PncError",
@@ -60,6 +61,8 @@ FROM_CSMS = (
     "GetInstalledCertificateIds",
 )
 FROM_STATION = ("Authorize", "SignCertificate", "Get15118EVCertificate", "GetCertificateStatus")
+# What the station relays for its ISO 15118 stack (`Station.iso15118`).
+RELAYED = ("Get15118EVCertificate", "GetCertificateStatus")
 
 # InstallCertificateUseEnumType -> the use it is stored under (1.6's names where
 # 1.6 has the type, so the Security Whitepaper's messages see the same roots).
