@@ -315,3 +315,18 @@ def test_the_iso15118_stack_relays_and_ocsp_answers_are_cached(
 
     with pytest.raises(StationError):
         station.iso15118("GetCertificateStatus", {"ocspRequestData": {}})
+
+
+def test_dev_csms_pnc_command_and_a_disabled_station_ignores_the_contract(
+    make_station: StationFactory, csms: DevCsms
+) -> None:
+    from ocppstation.tools.csms import _command
+
+    station = make_station(csms, PnC={"ISO15118CertificateManagementEnabled": True})
+    answered(station, "StatusNotification", 3)
+    answer = _command(csms, f"pnc {CP} GetInstalledCertificateIds {{}}")
+    assert answer == 'ok {"status":"UnknownVendorId"}'
+    station.plug(1, contract=station.contract_issuer.contract("NL-ABC-C00000006"))
+    wait_status(station, 1, "Preparing")
+    quiet(station)
+    assert not sent_of(csms, "Authorize")

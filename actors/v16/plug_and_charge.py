@@ -18,6 +18,9 @@ CertificateSigned came) and Authorize of an ISO 15118 EV's contract
 (`ContractPresented`, from `Station.plug(n, contract=...)`, where a real
 station's ISO 15118 stack would hand it over): the CSMS's idTokenInfo and
 certificateStatus decide, and an accepted eMAID is the transaction's idTag.
+For that stack it also relays Get15118EVCertificate and GetCertificateStatus
+(`Iso15118Relay`, from `Station.iso15118`), keeping an OCSP answer for
+OcspRequestInterval.
 
 Decisions:
 
