@@ -330,3 +330,31 @@ def test_dev_csms_pnc_command_and_a_disabled_station_ignores_the_contract(
     wait_status(station, 1, "Preparing")
     quiet(station)
     assert not sent_of(csms, "Authorize")
+
+
+def test_dev_csms_with_a_v2g_signer_completes_the_signing_round(
+    make_station: StationFactory, csms: DevCsms
+) -> None:
+    pnc_station(make_station, csms)
+    v2g = Ca("v2g")
+    install = {"certificateType": "V2GRootCertificate", "certificate": v2g.pem}
+    assert csms.pnc(CP, "InstallCertificate", install)["data"] == {"status": "Accepted"}
+    csms.v2g_signer = v2g.sign
+    mark = csms.log.mark()
+    trigger = {"requestedMessage": "SignV2GCertificate"}
+    assert csms.pnc(CP, "TriggerMessage", trigger)["data"] == {"status": "Accepted"}
+    signed = csms.log.wait_for(
+        lambda e: (
+            e.kind == "call"
+            and e.action == "DataTransfer"
+            and e.payload.get("messageId") == "CertificateSigned"
+        ),
+        since=mark,
+        timeout=5,
+    )
+    reply = csms.log.wait_for(
+        lambda e: e.kind == "result" and e.unique_id == signed.unique_id,
+        since=signed.seq,
+        timeout=5,
+    )
+    assert json.loads(reply.payload["data"]) == {"status": "Accepted"}
