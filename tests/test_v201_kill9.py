@@ -118,6 +118,7 @@ def _wait_events(csms: DevCsms, event_type: str, count: int) -> None:
     csms.log.wait_for(lambda _: _count(csms, event_type) >= count, STEP_TIMEOUT)
 
 
+@pytest.mark.timeout(max(120, 15 * KILLS))  # the long form runs longer
 def test_kill_9_and_outages_lose_and_double_no_transaction_event(tmp_path: Path) -> None:
     seed = int(os.environ.get("KILL9_SEED", random.randrange(2**32)))
     print(f"KILL9_SEED={seed}")

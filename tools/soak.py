@@ -31,9 +31,9 @@ def main(argv: list[str] | None = None) -> int:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--fuzz-examples", type=positive_int, default=8000)
-    parser.add_argument("--kills", type=positive_int, default=600, help="for 1.6 (default: 600)")
+    parser.add_argument("--kills", type=positive_int, default=800, help="for 1.6 (default: 800)")
     parser.add_argument(
-        "--kills-201", type=positive_int, default=400, help="for 2.0.1 (default: 400)"
+        "--kills-201", type=positive_int, default=200, help="for 2.0.1 (default: 200)"
     )
     args = parser.parse_args(argv)
     if not (ROOT / "tests" / "test_fuzz.py").is_file():
