@@ -106,4 +106,4 @@ def test_a_silent_then_slow_csms_loses_nothing_and_the_console_stays_quick(
         # One a second: a lost sample would leave a gap of two.
         times = [datetime.fromisoformat(t.replace("Z", "+00:00")) for t in samples]
         gaps = [(b - a).total_seconds() for a, b in pairwise(times)]
-        assert len(times) >= 10 and max(gaps) < 1.9, gaps
+        assert len(times) >= 5 and max(gaps) < 1.9, gaps

@@ -271,6 +271,9 @@ class Rpc(Supervised):
         self.hold_seq = 0
         # CSMS CALLs handed to a block and not answered yet, by unique id.
         self.unanswered: dict[str, Call] = {}
+        # A reconnect asked for while CSMS CALLs are open (new credentials set
+        # by one of them): it waits until they are answered on this connection.
+        self.reconnect: Reconnect | None = None
         self.closing = False
         self.calls_in = 0
 
@@ -300,9 +303,17 @@ class Rpc(Supervised):
                 log.debug("dropped a frame from an old connection")
             case Answer() if self.closing and message.call.unique_id not in self.unanswered:
                 log.info("%s answered after the station began stopping", message.call.action)
+            case Reconnect() if self.unanswered and self.session is not None:
+                self.reconnect = message
+            case Reconnect():
+                self.ctx.registry.tell(WEBSOCKET, message)
             case Answer():
                 self.unanswered.pop(message.call.unique_id, None)
                 self._answer(message.call, message.result)
+                if self.reconnect is not None and not self.unanswered:
+                    # After the answer, in this actor's order: it leaves first.
+                    self.ctx.registry.tell(WEBSOCKET, self.reconnect)
+                    self.reconnect = None
                 if message.notify is not None:
                     try:
                         message.notify.tell(message.then)
@@ -497,6 +508,7 @@ class Rpc(Supervised):
         # the session that is closing.
         session, self.session = self.session, None
         # Their answers would go to a connection that is gone.
+        self.reconnect = None  # the link is replaced anyway
         self.held.clear()
         self.applying.clear()
         self.unanswered.clear()
@@ -532,6 +544,8 @@ class SayLinkState:
 
 @dataclass(frozen=True)
 class Reconnect:
-    """To the websocket: close cleanly and connect again at once (new credentials)."""
+    """Close cleanly and connect again at once (new credentials). Told to rpc,
+    which passes it to the websocket once the CSMS CALLs it holds are answered,
+    so the answer to the CALL that set the credentials goes out first."""
 
     reason: str

@@ -374,7 +374,9 @@ class WebSocketLink(Supervised):
             case Drop():
                 self._abort()
             case ConfigChanged():
-                self._reconnect_now(f"{message.key} changed")
+                # Through rpc: the CALL that changed it is answered first.
+                if not self.ctx.registry.tell(RPC, Reconnect(f"{message.key} changed")):
+                    self._reconnect_now(f"{message.key} changed")
                 self.ctx.bus.publish(ConfigApplied(WEBSOCKET, message.key))
             case Reconnect():
                 self._reconnect_now(message.reason)

@@ -44,7 +44,7 @@ from cryptography.hazmat.primitives import serialization
 from ocppstation.actors.events import ConfigChanged
 from ocppstation.actors.link.rpc import Answer, Inbound, Reconnect, submit
 from ocppstation.actors.runtime.base import Place, Supervised
-from ocppstation.actors.runtime.context import RPC, WEBSOCKET, StationContext
+from ocppstation.actors.runtime.context import RPC, StationContext
 from ocppstation.actors.runtime.holders import TlsMaterial
 from ocppstation.actors.security_events import report_event
 from ocppstation.actors.storage.certificates import V2G_SLOT, StoredCertificate
@@ -236,7 +236,7 @@ class Security(Supervised):
     def _follow_up(self, steps: tuple[tuple[str, str | None], ...]) -> None:
         for step, detail in steps:
             if step == "reconnect":
-                self.ctx.registry.tell(WEBSOCKET, Reconnect(detail or "new certificate"))
+                self.ctx.registry.tell(RPC, Reconnect(detail or "new certificate"))
             else:
                 report_event(self.ctx, step, detail)
 
