@@ -115,6 +115,22 @@ def log_of(station: Station) -> EventLog:
     return station.recorded
 
 
+def wait_display(station: Station, evse: int, text: str, timeout: float = 5.0) -> None:
+    """Wait until EVSE `evse`'s display, as status() reports it, shows `text`."""
+    from ocppstation.actors.events import DisplayChanged
+
+    log = log_of(station)
+    mark = log.mark()  # before looking: a change between look and wait is kept
+    display = station.status()["evses"][evse - 1].get("display", {})
+    if display.get("text") == text:
+        return
+    log.wait_for(
+        lambda e: isinstance(e, DisplayChanged) and (e.evse, e.text) == (evse, text),
+        timeout=timeout,
+        since=mark,
+    )
+
+
 def wait_status(station: Station, evse: int, status: str, since: int = 0) -> None:
     """Wait for connector `evse` to reach `status` (an event at index >= since)."""
     from ocppstation.actors.events import ConnectorChanged

@@ -101,7 +101,7 @@ def _garbage(n: int) -> str:
 @pytest.mark.slow
 def test_fuzzed_frames_do_not_grow_the_station_process(tmp_path: Path) -> None:
     # The hostile run's fuzzing took RSS from 54 to 115 MiB over 20,000 frames.
-    with _station_process(tmp_path) as (csms, pid, _):
+    with _station_process(tmp_path) as (csms, pid, _, _):
         csms.send_raw_many("cp-flood", [_garbage(n) for n in range(1000)])
         _wait_replies(csms, "g", 600, 30)  # the four kinds that are answered
         before = _rss_kib(pid)
@@ -114,7 +114,7 @@ def test_fuzzed_frames_do_not_grow_the_station_process(tmp_path: Path) -> None:
 
 @pytest.mark.slow
 def test_a_flood_does_not_grow_the_station_process(tmp_path: Path) -> None:
-    with _station_process(tmp_path) as (csms, pid, console):
+    with _station_process(tmp_path) as (csms, pid, console, _):
         # Warm: the first answers build caches and compile schemas.
         _flood(csms, "cp-flood", 200, "w")
         _wait_replies(csms, "w", 200, 30)
@@ -132,9 +132,10 @@ def test_a_flood_does_not_grow_the_station_process(tmp_path: Path) -> None:
 @contextmanager
 def _station_process(
     tmp_path: Path, version: str = "1.6", **sections: dict[str, Any]
-) -> Iterator[tuple[DevCsms, int, Callable[[str], str]]]:
+) -> Iterator[tuple[DevCsms, int, Callable[[str], str], Lines]]:
     """A station process (`ocppstation run --console`) booted against a dev CSMS
-    speaking `version`; `sections` add to its config file."""
+    speaking `version`; `sections` add to its config file. Yields the CSMS, the
+    pid, a console (a command in, its answer line out) and the station's stderr."""
     with DevCsms(port=0, heartbeat_interval=60, subprotocols=(f"ocpp{version}",)) as csms:
         config = tmp_path / "station.json"
         internal = {
@@ -153,7 +154,7 @@ def _station_process(
             bufsize=1,
         )
         assert proc.stdin and proc.stdout and proc.stderr
-        out, _err = Lines(proc.stdout), Lines(proc.stderr)
+        out, err = Lines(proc.stdout), Lines(proc.stderr)
 
         def console(command: str) -> str:
             assert proc.stdin is not None
@@ -165,7 +166,7 @@ def _station_process(
             csms.log.wait_for(
                 lambda e: e.kind == "result" and e.action == "StatusNotification", timeout=20
             )
-            yield csms, proc.pid, console
+            yield csms, proc.pid, console, err
         finally:
             proc.kill()
             proc.wait(10)

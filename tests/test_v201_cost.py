@@ -4,30 +4,17 @@ ocpp-rpc strict, over real websockets, in virtual time."""
 
 from __future__ import annotations
 
-import time
 from typing import Any
 
 from ocppstation.actors.clock import FakeClock
 from ocppstation.actors.events import Online
 from ocppstation.actors.runtime.supervisor import ChildRestarted
-from ocppstation.actors.station import Station
 from ocppstation.actors.v201.tariff_and_cost import COST, FINAL_COST_HOLD, cost_text
 from ocppstation.tools.csms import DevCsms
-from tests.conftest import StationFactory, log_of, quiet, wait_status
+from tests.conftest import StationFactory, log_of, quiet, wait_display, wait_status
 from tests.test_v201_e2e import CP, any_csms201, charging, csms201, station201, wait_event
 
 __all__ = ["any_csms201", "csms201"]  # the 2.0.1 peers, as fixtures here
-
-
-def shows(station: Station, evse: int, text: str) -> None:
-    """Wait until EVSE `evse`'s display, as status() reports it, shows `text`."""
-    deadline = time.monotonic() + 5
-    while True:
-        display = station.status()["evses"][evse - 1].get("display", {})
-        if display.get("text") == text:
-            return
-        assert time.monotonic() < deadline, display
-        time.sleep(0.02)
 
 
 def text(content: str) -> dict[str, Any]:
@@ -70,26 +57,26 @@ def test_i01_i02_i03_tariff_running_and_final_cost(
     csms201.set_reply("TransactionEvent", transaction_event)
     station = station201(csms201, make_station)
     station.tag(1, "TAG-1")
-    shows(station, 1, "0.30 EUR/kWh")  # I01: before the session starts
+    wait_display(station, 1, "0.30 EUR/kWh")  # I01: before the session starts
     station.plug(1)
     wait_event(csms201, "Updated")
-    shows(station, 1, "Now 0.25 EUR/kWh\nCost so far: 1.25 EUR")
+    wait_display(station, 1, "Now 0.25 EUR/kWh\nCost so far: 1.25 EUR")
     tx_id = str(wait_event(csms201, "Started")[0]["transactionInfo"]["transactionId"])
     # Later Updated events say no cost, so the CostUpdated's is the last word.
     answers["Updated"] = {}
     quiet(station)
     # I02 by CostUpdated: always answered, shown at that transaction's EVSE.
     assert csms201.call(CP, "CostUpdated", {"totalCost": 2.5, "transactionId": tx_id}) == {}
-    shows(station, 1, "Now 0.25 EUR/kWh\nCost so far: 2.50 EUR")
+    wait_display(station, 1, "Now 0.25 EUR/kWh\nCost so far: 2.50 EUR")
     assert "display" not in station.status()["evses"][1]
     unknown = {"totalCost": 1, "transactionId": "no-such-transaction"}
     assert csms201.call(CP, "CostUpdated", unknown) == {}
     station.unplug(1)
     wait_event(csms201, "Ended")
-    shows(station, 1, "Now 0.25 EUR/kWh\nTotal cost: 4.20 EUR")  # I03
+    wait_display(station, 1, "Now 0.25 EUR/kWh\nTotal cost: 4.20 EUR")  # I03
     quiet(station)
     clock.advance(FINAL_COST_HOLD)
-    shows(station, 1, "")
+    wait_display(station, 1, "")
 
 
 def test_i01_a_tariff_goes_when_the_ev_never_comes(
@@ -103,12 +90,12 @@ def test_i01_a_tariff_goes_when_the_ev_never_comes(
     )
     station = station201(csms201, make_station)
     station.tag(2, "TAG-2")
-    shows(station, 2, "0.30 EUR/kWh")
+    wait_display(station, 2, "0.30 EUR/kWh")
     wait_status(station, 2, "Preparing")
     quiet(station)
     clock.advance(60)  # EVConnectionTimeOut
     wait_status(station, 2, "Available")
-    shows(station, 2, "")
+    wait_display(station, 2, "")
 
 
 def test_i_cost_disabled_shows_no_cost(csms201: DevCsms, make_station: StationFactory) -> None:
@@ -146,30 +133,30 @@ def test_i04_i05_fallback_messages_while_offline(
     )
     charging(station, csms201)
     # The card came from the CSMS without a tariff text: the fallback (I04).
-    shows(station, 1, "0.40 EUR/kWh")
+    wait_display(station, 1, "0.40 EUR/kWh")
     quiet(station)
     csms201.stop()
     log_of(station).wait_for(lambda e: isinstance(e, Online) and not e.online, timeout=5)
-    shows(station, 2, "0.40 EUR/kWh")  # idle, offline: what charging here costs
+    wait_display(station, 2, "0.40 EUR/kWh")  # idle, offline: what charging here costs
     station.unplug(1)
-    shows(station, 1, "0.40 EUR/kWh\nYour receipt: example.com/r")  # I05
+    wait_display(station, 1, "0.40 EUR/kWh\nYour receipt: example.com/r")  # I05
 
 
 def test_i_on_ocpp_rpc_strict(any_csms201: Any, make_station: StationFactory) -> None:
     any_csms201.set_reply("TransactionEvent", {"totalCost": 3})
     station = station201(any_csms201, make_station)
     tx_id = charging(station, any_csms201)
-    shows(station, 1, "Cost so far: 3.00 EUR")
+    wait_display(station, 1, "Cost so far: 3.00 EUR")
     # The start's later events (its charging state) say no cost now, so the
     # CostUpdated's is the last word.
     any_csms201.set_reply("TransactionEvent", {})
     quiet(station)
     answer = any_csms201.call(CP, "CostUpdated", {"totalCost": 3.5, "transactionId": tx_id})
     assert answer == {}
-    shows(station, 1, "Cost so far: 3.50 EUR")
+    wait_display(station, 1, "Cost so far: 3.50 EUR")
     any_csms201.set_reply("TransactionEvent", {"totalCost": 3.75})
     station.unplug(1)
-    shows(station, 1, "Total cost: 3.75 EUR")
+    wait_display(station, 1, "Total cost: 3.75 EUR")
 
 
 def test_i_a_restarted_cost_block_leaves_no_stale_text(
@@ -178,7 +165,7 @@ def test_i_a_restarted_cost_block_leaves_no_stale_text(
     csms201.set_reply("TransactionEvent", {"totalCost": 2})
     station = station201(csms201, make_station)
     charging(station, csms201)
-    shows(station, 1, "Cost so far: 2.00 EUR")
+    wait_display(station, 1, "Cost so far: 2.00 EUR")
     station.crash(COST)
     log_of(station).wait_for(lambda e: isinstance(e, ChildRestarted) and e.path == COST, timeout=10)
-    shows(station, 1, "")
+    wait_display(station, 1, "")

@@ -3,7 +3,6 @@ against the dev CSMS and ocpp-rpc strict, over real websockets."""
 
 from __future__ import annotations
 
-import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -14,11 +13,10 @@ from hypothesis import strategies as st
 from ocppstation.actors.clock import FakeClock
 from ocppstation.actors.events import DisplayChanged
 from ocppstation.actors.runtime.supervisor import ChildRestarted
-from ocppstation.actors.station import Station
 from ocppstation.actors.v201.display_messages import DISPLAY
 from ocppstation.protocol.v201 import display_messages as dm
 from ocppstation.tools.csms import DevCsms
-from tests.conftest import StationFactory, log_of, wait_status
+from tests.conftest import StationFactory, log_of, wait_display, wait_status
 from tests.test_v201_e2e import CP, any_csms201, charging, csms201, station201
 
 __all__ = ["any_csms201", "csms201"]  # the 2.0.1 peers, as fixtures here
@@ -83,7 +81,7 @@ def test_what_shows_may_show_and_an_always_front_one_wins(
 
 
 @given(st.lists(_messages, max_size=8), _views, st.integers(1, 2))
-def test_an_expired_or_not_yet_started_message_never_shows(
+def test_an_expired_or_not_yet_started_message_never_wait_display(
     messages: list[dm.Message], view: dm.EvseView, evse: int
 ) -> None:
     shown = dm.shown(messages, evse, view, NOW, None)
@@ -152,17 +150,6 @@ def test_a_transaction_bound_message_beats_a_general_one_of_its_priority() -> No
 # -- end to end ------------------------------------------------------------------
 
 
-def shows(station: Station, evse: int, text: str) -> None:
-    """Wait until EVSE `evse`'s display, as status() reports it, shows `text`."""
-    deadline = time.monotonic() + 5
-    while True:
-        display = station.status()["evses"][evse - 1].get("display", {})
-        if display.get("text") == text:
-            return
-        assert time.monotonic() < deadline, display
-        time.sleep(0.02)
-
-
 def set_message(peer: Any, message: dict[str, Any]) -> str:
     return str(peer.call(CP, "SetDisplayMessage", {"message": message})["status"])
 
@@ -170,8 +157,8 @@ def set_message(peer: Any, message: dict[str, Any]) -> str:
 def test_o01_o04_o05_set_get_and_clear(any_csms201: Any, make_station: StationFactory) -> None:
     station = station201(any_csms201, make_station)
     assert set_message(any_csms201, info(1, "Welcome")) == "Accepted"
-    shows(station, 1, "Welcome")
-    shows(station, 2, "Welcome")
+    wait_display(station, 1, "Welcome")
+    wait_display(station, 2, "Welcome")
     assert station.status()["evses"][0]["display"] == {
         "text": "Welcome",
         "qr": None,
@@ -184,11 +171,11 @@ def test_o01_o04_o05_set_get_and_clear(any_csms201: Any, make_station: StationFa
         2, "Out of order soon", "AlwaysFront", display={"name": "Display", "evse": {"id": 2}}
     )
     assert set_message(any_csms201, urgent) == "Accepted"
-    shows(station, 2, "Out of order soon")
+    wait_display(station, 2, "Out of order soon")
     assert station.status()["evses"][0]["display"]["text"] == "Welcome"
     # The same id replaces.
     assert set_message(any_csms201, info(1, "Hello again")) == "Accepted"
-    shows(station, 1, "Hello again")
+    wait_display(station, 1, "Hello again")
 
     answer = any_csms201.call(CP, "GetDisplayMessages", {"requestId": 7, "priority": "AlwaysFront"})
     assert answer == {"status": "Accepted"}
@@ -202,7 +189,7 @@ def test_o01_o04_o05_set_get_and_clear(any_csms201: Any, make_station: StationFa
     assert any_csms201.call(CP, "GetDisplayMessages", nothing) == {"status": "Unknown"}
 
     assert any_csms201.call(CP, "ClearDisplayMessage", {"id": 2}) == {"status": "Accepted"}
-    shows(station, 2, "Hello again")
+    wait_display(station, 2, "Hello again")
     assert any_csms201.call(CP, "ClearDisplayMessage", {"id": 2}) == {"status": "Unknown"}
     assert set_message(any_csms201, info(3, "<b>x</b>", format="HTML")) == (
         "NotSupportedMessageFormat"
@@ -215,20 +202,20 @@ def test_o02_a_transaction_message_shows_for_its_transaction_and_ends_with_it(
 ) -> None:
     station = station201(csms201, make_station)
     assert set_message(csms201, info(1, "Idle here", state="Idle")) == "Accepted"
-    shows(station, 1, "Idle here")
+    wait_display(station, 1, "Idle here")
     tx_id = charging(station, csms201)
     bound = info(2, "Charging for you", "InFront", transactionId=tx_id)
     assert set_message(csms201, bound) == "Accepted"
-    shows(station, 1, "Charging for you")
+    wait_display(station, 1, "Charging for you")
     assert station.status()["evses"][1]["display"]["text"] == "Idle here"
     # A restart of the block keeps it: its transaction still runs.
     station.crash(DISPLAY)
     log_of(station).wait_for(
         lambda e: isinstance(e, ChildRestarted) and e.path == DISPLAY, timeout=10
     )
-    shows(station, 1, "Charging for you")
+    wait_display(station, 1, "Charging for you")
     station.unplug(1)
-    shows(station, 1, "Idle here")
+    wait_display(station, 1, "Idle here")
     answer = csms201.call(CP, "GetDisplayMessages", {"requestId": 1, "id": [2]})
     assert answer == {"status": "Unknown"}  # gone with its transaction
 
@@ -248,9 +235,9 @@ def test_o03_a_message_shows_within_its_window_on_the_stations_clock(
     assert set_message(csms201, window) == "Accepted"
     assert "display" not in station.status()["evses"][0]
     clock.advance(600)
-    shows(station, 1, "Maintenance tonight")
+    wait_display(station, 1, "Maintenance tonight")
     clock.advance(1200)
-    shows(station, 1, "")
+    wait_display(station, 1, "")
     # Expired: removed.
     answer = csms201.call(CP, "GetDisplayMessages", {"requestId": 1})
     assert answer == {"status": "Unknown"}
@@ -263,13 +250,13 @@ def test_o_messages_survive_a_restart_and_a_faulted_state_shows_its_own(
     station = station201(csms201, make_station, Internal=data)
     assert set_message(csms201, info(1, "Welcome")) == "Accepted"
     assert set_message(csms201, info(2, "Call 0800", "InFront", state="Faulted")) == "Accepted"
-    shows(station, 1, "Welcome")
+    wait_display(station, 1, "Welcome")
     station.stop()
     station = station201(csms201, make_station, Internal=data)
-    shows(station, 1, "Welcome")
+    wait_display(station, 1, "Welcome")
     station.fault(1, "GroundFailure")
     wait_status(station, 1, "Faulted")
-    shows(station, 1, "Call 0800")
+    wait_display(station, 1, "Call 0800")
     answer = csms201.call(CP, "GetDisplayMessages", {"requestId": 3})
     assert answer == {"status": "Accepted"}
     csms201.wait_for(lambda e: bool(csms201.calls("NotifyDisplayMessages")), timeout=5)
@@ -285,11 +272,11 @@ def test_o02_a_message_of_a_transaction_a_restart_ended_is_gone(
     assert set_message(csms201, info(1, "Welcome")) == "Accepted"
     tx_id = charging(station, csms201)
     assert set_message(csms201, info(2, "Yours", "InFront", transactionId=tx_id)) == "Accepted"
-    shows(station, 1, "Yours")
+    wait_display(station, 1, "Yours")
     station.stop()
     # The next run ends the transaction (PowerLoss): its message goes with it.
     station = station201(csms201, make_station, Internal=data)
-    shows(station, 1, "Welcome")
+    wait_display(station, 1, "Welcome")
     answer = csms201.call(CP, "GetDisplayMessages", {"requestId": 1, "id": [2]})
     assert answer == {"status": "Unknown"}
 
@@ -299,12 +286,12 @@ def test_o_a_restarted_display_block_shows_what_is_in_force_again(
 ) -> None:
     station = station201(csms201, make_station)
     assert set_message(csms201, info(1, "Welcome")) == "Accepted"
-    shows(station, 2, "Welcome")
+    wait_display(station, 2, "Welcome")
     station.crash(DISPLAY)
     log_of(station).wait_for(
         lambda e: isinstance(e, ChildRestarted) and e.path == DISPLAY, timeout=10
     )
-    shows(station, 2, "Welcome")
+    wait_display(station, 2, "Welcome")
     cleared = [e for e in log_of(station).all() if isinstance(e, DisplayChanged) and e.evse == 2]
     # Blank while it was down, then the message again.
     assert [e.text for e in cleared] == ["Welcome", "", "Welcome"]
