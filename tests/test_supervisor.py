@@ -340,6 +340,38 @@ def test_rest_for_one_restarts_the_crashed_child_and_those_after_it(tree: Tree) 
     assert [p for p in teardowns(j) if p != "b"] == ["c"]
 
 
+def test_a_child_dying_of_a_dead_sibling_whose_report_is_late_costs_one_restart(
+    tree: Tree,
+) -> None:
+    # a's teardown (a database closing, say) holds back its exit report; b
+    # dies meanwhile of a's absence. One restart from a covers both.
+    j = tree.journal
+    release = threading.Event()
+    tree.root(
+        [
+            worker("a", j, on_teardown=lambda w: release.wait(WAIT) if w.path == "a" else None),
+            worker("b", j),
+            worker("c", j),
+        ],
+        strategy=Strategy.REST_FOR_ONE,
+        max_restarts=1,
+        period=60,
+    )
+    old = {p: tree.registry.require(p) for p in "abc"}
+    tree.crash("a")
+    assert old["a"].actor_stopped.wait(WAIT)
+    tree.crash("b")
+    new_a = tree.registry.wait_for("a", WAIT, not_ref=old["a"])
+    tree.registry.wait_for("c", WAIT, not_ref=old["c"])
+    release.set()
+    tree.events.wait_until(lambda e: len([x for x in e if isinstance(x, ChildCrashed)]) == 2)
+    assert sorted(c.path for c in tree.events.of(ChildCrashed)) == ["a", "b"]
+    assert len(tree.events.of(ChildRestarted)) == 3
+    assert tree.events.of(SupervisorGaveUp) == []
+    assert tree.registry.require("a") is new_a
+    assert spawns(j) == ["a", "b", "c", "a", "b", "c"]
+
+
 def test_permanent_child_is_restarted_even_after_a_normal_exit(tree: Tree) -> None:
     tree.root([worker("a", tree.journal)])
     old = tree.registry.require("a")

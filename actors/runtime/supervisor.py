@@ -203,6 +203,8 @@ class Supervisor(Supervised):
         self._refs: dict[str, ActorRef[Any]] = {}
         self._history: tuple[float, ...] = ()
         self._stopping = False
+        # Dead incarnations restarted before their own exit report came.
+        self._restarted_early: set[str] = set()
 
         # Children start here, in the thread calling Supervisor.start(), not
         # in setup(): pykka's start() returns before on_start runs, and this
@@ -323,9 +325,29 @@ class Supervisor(Supervised):
         cid = message.child_id
         ref = self._refs.get(cid)
         if ref is None or ref.actor_urn != message.urn:
+            if message.urn in self._restarted_early and message.reason is not None:
+                self._restarted_early.discard(message.urn)
+                why = _describe(message.reason)
+                self.log.warning("child %s had crashed: %s; already restarted", cid, why)
+                self._emit(ChildCrashed(self.place.child(cid), why))
+                return
             # An incarnation we already stopped or replaced.
             self.log.debug("stale exit of %s (%s)", cid, message.urn)
             return
+        origin = self._dead_before(cid) if message.reason is not None else None
+        early = origin is not None
+        if origin is not None and message.reason is not None:
+            # An earlier sibling died and its report is still on its way (its
+            # teardown runs first); this child most likely died of its absence.
+            # One restart from that sibling covers both, and is charged once;
+            # the plan stops this child's dead incarnation with the others.
+            why = _describe(message.reason)
+            self.log.warning("child %s crashed: %s; %s is down too", cid, why, origin)
+            self._emit(ChildCrashed(self.place.child(cid), why))
+            dead = self._refs[origin]
+            self._restarted_early.add(dead.actor_urn)
+            message = ChildExited(origin, dead.actor_urn, message.reason)
+            cid, ref = origin, dead
         received = time.perf_counter()
         path = self.place.child(cid)
         del self._refs[cid]
@@ -349,8 +371,12 @@ class Supervisor(Supervised):
                 then = f"restarting {cid} after its backoff"
             else:
                 then = f"restarting {', '.join(steps.start)}"
-            self.log.warning("child %s crashed: %s; %s", cid, why, then)
-            self._emit(ChildCrashed(path, why))
+            if early:
+                # Its own reason is logged when its report comes.
+                self.log.warning("child %s is down; %s", cid, then)
+            else:
+                self.log.warning("child %s crashed: %s; %s", cid, why, then)
+                self._emit(ChildCrashed(path, why))
         else:
             why = "normal exit"
             self.log.info("child %s exited normally", cid)
@@ -372,6 +398,21 @@ class Supervisor(Supervised):
                 ChildTerminated(self.place.child(forgotten), f"temporary, stopped with {cid}")
             )
         self._start_in_order(steps.start, received)
+
+    def _dead_before(self, cid: str) -> str | None:
+        """Under rest_for_one, the first running sibling before ``cid`` whose
+        actor has already died (its exit report not yet handled)."""
+        if self._strategy != Strategy.REST_FOR_ONE:
+            return None
+        for sibling in self._specs:
+            if sibling == cid:
+                return None
+            ref = self._refs.get(sibling)
+            # Only a permanent child is sure to be restarted, whatever its exit.
+            permanent = self._specs[sibling].restart == Restart.PERMANENT
+            if ref is not None and permanent and not ref.is_alive():
+                return sibling
+        return None
 
     def _delay_restart(
         self,
