@@ -239,6 +239,25 @@ def _iso(moment: datetime) -> str:
     return utc.strftime("%Y-%m-%dT%H:%M:%S.") + f"{utc.microsecond // 1000:03d}Z"
 
 
+def parse_schedule(raw: Mapping[str, Any]) -> ChargingSchedule:
+    """A chargingSchedule object, the same in 1.6 and 2.0.1 but for 2.0.1's id.
+
+    Raises KeyError, TypeError or ValueError for what the schema let through
+    but names nothing; callers turn those into ProfileError.
+    """
+    periods = tuple(
+        SchedulePeriod(int(p["startPeriod"]), float(p["limit"]), p.get("numberPhases"))
+        for p in raw["chargingSchedulePeriod"]
+    )
+    return ChargingSchedule(
+        unit=Unit(raw["chargingRateUnit"]),
+        periods=periods,
+        start=maybe_time(raw.get("startSchedule")),
+        duration=raw.get("duration"),
+        min_rate=None if raw.get("minChargingRate") is None else float(raw["minChargingRate"]),
+    )
+
+
 def parse_profile(data: Mapping[str, Any], connector: int) -> ChargingProfile:
     """A csChargingProfiles object (already schema-valid) installed on `connector`.
 
@@ -246,18 +265,7 @@ def parse_profile(data: Mapping[str, Any], connector: int) -> ChargingProfile:
     nothing (a bad enum from storage, an unparsable date).
     """
     try:
-        raw = data["chargingSchedule"]
-        periods = tuple(
-            SchedulePeriod(int(p["startPeriod"]), float(p["limit"]), p.get("numberPhases"))
-            for p in raw["chargingSchedulePeriod"]
-        )
-        schedule = ChargingSchedule(
-            unit=Unit(raw["chargingRateUnit"]),
-            periods=periods,
-            start=_maybe_time(raw.get("startSchedule")),
-            duration=raw.get("duration"),
-            min_rate=None if raw.get("minChargingRate") is None else float(raw["minChargingRate"]),
-        )
+        schedule = parse_schedule(data["chargingSchedule"])
         recurrency = data.get("recurrencyKind")
         return ChargingProfile(
             id=int(data["chargingProfileId"]),
@@ -267,15 +275,15 @@ def parse_profile(data: Mapping[str, Any], connector: int) -> ChargingProfile:
             kind=Kind(data["chargingProfileKind"]),
             schedule=schedule,
             recurrency=None if recurrency is None else Recurrency(recurrency),
-            valid_from=_maybe_time(data.get("validFrom")),
-            valid_to=_maybe_time(data.get("validTo")),
+            valid_from=maybe_time(data.get("validFrom")),
+            valid_to=maybe_time(data.get("validTo")),
             transaction_id=data.get("transactionId"),
         )
     except (KeyError, TypeError, ValueError) as exc:
         raise ProfileError(f"not a charging profile: {exc}") from None
 
 
-def _maybe_time(text: str | None) -> datetime | None:
+def maybe_time(text: str | None) -> datetime | None:
     return None if text is None else parse_time(text)
 
 

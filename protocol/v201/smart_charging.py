@@ -39,7 +39,6 @@ from typing import Any
 from ocppstation.protocol.timestamps import ocpp_timestamp as iso
 from ocppstation.protocol.v16.smart_charging import (
     ChargingProfile,
-    ChargingSchedule,
     CompositePeriod,
     CompositeSchedule,
     InForce,
@@ -48,11 +47,11 @@ from ocppstation.protocol.v16.smart_charging import (
     ProfileError,
     Purpose,
     Recurrency,
-    SchedulePeriod,
     Unit,
     check_profile,
+    maybe_time,
     parse_profile,
-    parse_time,
+    parse_schedule,
     profile_payload,
     wire_schedule,
 )
@@ -128,19 +127,8 @@ def to_rules(data: Mapping[str, Any], evse: int) -> ChargingProfile:
     schedules = data.get("chargingSchedule") or []
     if len(schedules) != 1:
         raise ProfileError(f"{len(schedules)} chargingSchedules: this station takes exactly one")
-    raw = schedules[0]
     try:
-        periods = tuple(
-            SchedulePeriod(int(p["startPeriod"]), float(p["limit"]), p.get("numberPhases"))
-            for p in raw["chargingSchedulePeriod"]
-        )
-        schedule = ChargingSchedule(
-            unit=Unit(raw["chargingRateUnit"]),
-            periods=periods,
-            start=_maybe_time(raw.get("startSchedule")),
-            duration=raw.get("duration"),
-            min_rate=None if raw.get("minChargingRate") is None else float(raw["minChargingRate"]),
-        )
+        schedule = parse_schedule(schedules[0])
         recurrency = data.get("recurrencyKind")
         return ChargingProfile(
             id=int(data["id"]),
@@ -150,8 +138,8 @@ def to_rules(data: Mapping[str, Any], evse: int) -> ChargingProfile:
             kind=Kind(data["chargingProfileKind"]),
             schedule=schedule,
             recurrency=None if recurrency is None else Recurrency(recurrency),
-            valid_from=_maybe_time(data.get("validFrom")),
-            valid_to=_maybe_time(data.get("validTo")),
+            valid_from=maybe_time(data.get("validFrom")),
+            valid_to=maybe_time(data.get("validTo")),
         )
     except (KeyError, TypeError, ValueError) as exc:
         raise ProfileError(f"not a charging profile: {exc}") from None
@@ -207,10 +195,6 @@ def from_stored(data: Mapping[str, Any], evse: int) -> StoredProfile:
     # A 1.6 TxProfile's transactionId is the CSMS's integer: nothing 2.0.1 matches.
     rules = replace(rules, transaction_id=None)
     return StoredProfile(evse, rules, from_rules(rules))
-
-
-def _maybe_time(text: str | None) -> datetime | None:
-    return None if text is None else parse_time(text)
 
 
 # -- K01: what SetChargingProfile refuses ---------------------------------------------
@@ -290,7 +274,7 @@ def _phase_refusal(period: Mapping[str, Any], phase_switching: bool) -> Refusal 
 
 def _overlap(a: Mapping[str, Any], b: Mapping[str, Any]) -> bool:
     def window(p: Mapping[str, Any]) -> tuple[datetime | None, datetime | None]:
-        return _maybe_time(p.get("validFrom")), _maybe_time(p.get("validTo"))
+        return maybe_time(p.get("validFrom")), maybe_time(p.get("validTo"))
 
     (a_from, a_to), (b_from, b_to) = window(a), window(b)
     starts_before_b_ends = a_from is None or b_to is None or a_from < b_to
