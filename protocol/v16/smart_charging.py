@@ -50,6 +50,8 @@ from functools import lru_cache
 from itertools import pairwise
 from typing import Any
 
+from ocppstation.protocol.timestamps import ocpp_timestamp as iso
+
 __all__ = [
     "DEFAULT_PHASES",
     "ChargingProfile",
@@ -234,11 +236,6 @@ def parse_time(text: str) -> datetime:
     return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
 
 
-def _iso(moment: datetime) -> str:
-    utc = moment.astimezone(UTC)
-    return utc.strftime("%Y-%m-%dT%H:%M:%S.") + f"{utc.microsecond // 1000:03d}Z"
-
-
 def parse_schedule(raw: Mapping[str, Any]) -> ChargingSchedule:
     """A chargingSchedule object, the same in 1.6 and 2.0.1 but for 2.0.1's id.
 
@@ -287,9 +284,8 @@ def maybe_time(text: str | None) -> datetime | None:
     return None if text is None else parse_time(text)
 
 
-def profile_payload(profile: ChargingProfile) -> dict[str, Any]:
-    """The profile as csChargingProfiles JSON (what storage keeps)."""
-    schedule = profile.schedule
+def schedule_payload(schedule: ChargingSchedule) -> dict[str, Any]:
+    """The schedule as chargingSchedule JSON (2.0.1 adds its id beside)."""
     raw: dict[str, Any] = {
         "chargingRateUnit": schedule.unit.value,
         "chargingSchedulePeriod": [
@@ -299,26 +295,31 @@ def profile_payload(profile: ChargingProfile) -> dict[str, Any]:
         ],
     }
     if schedule.start is not None:
-        raw["startSchedule"] = _iso(schedule.start)
+        raw["startSchedule"] = iso(schedule.start)
     if schedule.duration is not None:
         raw["duration"] = schedule.duration
     if schedule.min_rate is not None:
         raw["minChargingRate"] = schedule.min_rate
+    return raw
+
+
+def profile_payload(profile: ChargingProfile) -> dict[str, Any]:
+    """The profile as csChargingProfiles JSON (what storage keeps)."""
     data: dict[str, Any] = {
         "chargingProfileId": profile.id,
         "stackLevel": profile.stack_level,
         "chargingProfilePurpose": profile.purpose.value,
         "chargingProfileKind": profile.kind.value,
-        "chargingSchedule": raw,
+        "chargingSchedule": schedule_payload(profile.schedule),
     }
     if profile.transaction_id is not None:
         data["transactionId"] = profile.transaction_id
     if profile.recurrency is not None:
         data["recurrencyKind"] = profile.recurrency.value
     if profile.valid_from is not None:
-        data["validFrom"] = _iso(profile.valid_from)
+        data["validFrom"] = iso(profile.valid_from)
     if profile.valid_to is not None:
-        data["validTo"] = _iso(profile.valid_to)
+        data["validTo"] = iso(profile.valid_to)
     return data
 
 
@@ -811,7 +812,7 @@ def wire_schedule(
         periods.append(entry)
     schedule: dict[str, Any] = {
         "duration": composite.duration,
-        "startSchedule": _iso(composite.start),
+        "startSchedule": iso(composite.start),
         "chargingRateUnit": composite.unit.value,
         "chargingSchedulePeriod": periods,
     }

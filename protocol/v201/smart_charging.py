@@ -53,6 +53,7 @@ from ocppstation.protocol.v16.smart_charging import (
     parse_profile,
     parse_schedule,
     profile_payload,
+    schedule_payload,
     wire_schedule,
 )
 
@@ -147,22 +148,10 @@ def to_rules(data: Mapping[str, Any], evse: int) -> ChargingProfile:
 
 def from_rules(profile: ChargingProfile, schedule_id: int | None = None) -> dict[str, Any]:
     """The rules' profile as a ChargingProfileType (a profile 1.6 installed, as 2.0.1 shows it)."""
-    schedule = profile.schedule
-    raw: dict[str, Any] = {
+    raw = {
         "id": profile.id if schedule_id is None else schedule_id,
-        "chargingRateUnit": schedule.unit.value,
-        "chargingSchedulePeriod": [
-            {"startPeriod": p.start, "limit": p.limit}
-            | ({} if p.phases is None else {"numberPhases": p.phases})
-            for p in schedule.periods
-        ],
+        **schedule_payload(profile.schedule),
     }
-    if schedule.start is not None:
-        raw["startSchedule"] = iso(schedule.start)
-    if schedule.duration is not None:
-        raw["duration"] = schedule.duration
-    if schedule.min_rate is not None:
-        raw["minChargingRate"] = schedule.min_rate
     data: dict[str, Any] = {
         "id": profile.id,
         "stackLevel": profile.stack_level,
