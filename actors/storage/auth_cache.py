@@ -47,6 +47,11 @@ class AuthCache:
         with self._db.write() as conn:
             conn.execute("DELETE FROM auth_cache")
 
+    def delete(self, id_tag: str) -> bool:
+        """Forget ``id_tag``'s entry (2.0.1 N10, a customer's data cleared); whether it had one."""
+        with self._db.write() as conn:
+            return conn.execute("DELETE FROM auth_cache WHERE id_tag = ?", (id_tag,)).rowcount > 0
+
     def size(self) -> int:
         count: int = self._db.read().execute("SELECT count(*) FROM auth_cache").fetchone()[0]
         return count

@@ -128,6 +128,15 @@ class Transactions:
         )
         return [_record(row) for row in rows]
 
+    def of_token(self, id_tag: str) -> list[TxRecord]:
+        """The stored transactions of ``id_tag`` (case-insensitive, as idTags
+        match), oldest first: what the station holds of a customer (2.0.1 N09)."""
+        rows = self._db.read().execute(
+            f"SELECT {_COLUMNS} FROM tx WHERE id_tag = ? COLLATE NOCASE ORDER BY local_id",
+            (id_tag,),
+        )
+        return [_record(row) for row in rows]
+
     def get(self, local_id: int) -> TxRecord | None:
         row = self._db.read().execute(f"SELECT {_COLUMNS} FROM tx WHERE local_id = ?", (local_id,))
         found = row.fetchone()

@@ -22,6 +22,7 @@ from ocppstation.actors.runtime.context import (
 )
 from ocppstation.actors.v16.diagnostics import UPLOADS
 from ocppstation.actors.v16.firmware_management import FIRMWARE
+from ocppstation.actors.v201.customer_information import CUSTOMER_INFORMATION
 from ocppstation.actors.v201.device_model import SETTINGS
 from ocppstation.actors.v201.display_messages import DISPLAY
 from ocppstation.actors.v201.tariff_and_cost import COST
@@ -59,4 +60,5 @@ ROUTES: Mapping[str, str] = {
     "GetCompositeSchedule": PROFILES,
     "UpdateFirmware": FIRMWARE,
     "GetLog": UPLOADS,
+    "CustomerInformation": CUSTOMER_INFORMATION,
 }

@@ -7,7 +7,7 @@
       firmware (L), uploads (N01 GetLog),
       registration (B provisioning), remote_control, availability, reset,
       data_transfer, remote_trigger, transactions, display (O display
-      messages), cost (I tariff and cost), reader
+      messages), cost (I tariff and cost), customer_information (N09/N10), reader
 
 The order and its reasons are 1.6's (actors/v16/tree.py). The settings
 actor is the device model's (device_model.py), security the 2.0.1 block
@@ -39,6 +39,10 @@ from ocppstation.actors.v16.firmware_management import FIRMWARE
 from ocppstation.actors.v16.tree import core_tree
 from ocppstation.actors.v201.authorization import Authorization
 from ocppstation.actors.v201.availability import Availability
+from ocppstation.actors.v201.customer_information import (
+    CUSTOMER_INFORMATION,
+    CustomerInformation,
+)
 from ocppstation.actors.v201.device_model import DeviceModel
 from ocppstation.actors.v201.diagnostics import Diagnostics201
 from ocppstation.actors.v201.display_messages import DISPLAY, DisplayMessages
@@ -94,5 +98,7 @@ def station_tree(ctx: StationContext) -> list[ChildSpec]:
         # The display before tariff and cost, which tells it the driver's texts.
         ChildSpec(DISPLAY, lambda p: DisplayMessages.start(p, ctx)),
         ChildSpec(COST, lambda p: TariffAndCost.start(p, ctx)),
+        # N09/N10 reads and clears storage only: last, so its crash restarts no block.
+        ChildSpec(CUSTOMER_INFORMATION, lambda p: CustomerInformation.start(p, ctx)),
         *reader,
     ]
