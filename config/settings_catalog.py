@@ -50,6 +50,7 @@ class Setting(StrEnum):
     LOCAL_LIST_ENABLED = "LocalListEnabled"
     LOCAL_LIST_MAX_ENTRIES = "LocalListMaxEntries"
     LOCAL_LIST_ITEMS_PER_MESSAGE = "LocalListItemsPerMessage"
+    MASTER_PASS_GROUP_ID = "MasterPassGroupId"
     # Transactions at the EVSE
     EV_CONNECTION_TIMEOUT = "EVConnectionTimeOut"
     STOP_TX_ON_EV_SIDE_DISCONNECT = "StopTxOnEVSideDisconnect"
@@ -128,6 +129,7 @@ SETTING_ADDRESSES: Mapping[Setting, Address] = MappingProxyType(
         Setting.LOCAL_LIST_ENABLED: _at("LocalAuthListCtrlr", "Enabled"),
         Setting.LOCAL_LIST_MAX_ENTRIES: _at("OCPP16LegacyCtrlr", "LocalAuthListMaxLength"),
         Setting.LOCAL_LIST_ITEMS_PER_MESSAGE: _at("LocalAuthListCtrlr", "ItemsPerMessage"),
+        Setting.MASTER_PASS_GROUP_ID: _at("AuthCtrlr", "MasterPassGroupId"),
         Setting.EV_CONNECTION_TIMEOUT: _at("TxCtrlr", "EVConnectionTimeOut"),
         Setting.STOP_TX_ON_EV_SIDE_DISCONNECT: _at("TxCtrlr", "StopTxOnEVSideDisconnect"),
         Setting.UNLOCK_ON_EV_SIDE_DISCONNECT: _at(
@@ -178,6 +180,7 @@ V201_ONLY: frozenset[Setting] = frozenset(
     {
         Setting.TX_START_POINT,
         Setting.TX_STOP_POINT,
+        Setting.MASTER_PASS_GROUP_ID,
         Setting.SIGN_SAMPLED_READINGS,
         Setting.SIGN_ALIGNED_READINGS,
         Setting.PUBLIC_KEY_WITH_SIGNED_METER_VALUE,

@@ -144,7 +144,8 @@ def test_tc_069_a_card_of_the_same_group_stops_the_transaction(
     log_of(station).wait_for(lambda e: isinstance(e, TransactionStarted), 5)
     station.tag(1, "DRIVER-B")
     stop = csms.log.wait_call("StopTransaction", CP)
-    assert (stop.payload["idTag"], stop.payload["reason"]) == ("DRIVER-A", "Local")
+    # StopTransaction.idTag: "the identifier which requested to stop the charging".
+    assert (stop.payload["idTag"], stop.payload["reason"]) == ("DRIVER-B", "Local")
 
 
 def test_a_card_of_another_group_does_not_stop_it(

@@ -124,6 +124,13 @@ class StopTransaction:
 
 
 @dataclass(frozen=True)
+class MasterPassed:
+    """A master pass was presented at another EVSE: end the authorization (C16)."""
+
+    id_tag: str
+
+
+@dataclass(frozen=True)
 class UnlockCable:
     """Ask: UnlockConnector for this connector; answers the UnlockStatus."""
 
@@ -299,6 +306,8 @@ class Connector(Supervised):
                 self._reserved(message.share)
             case StopTransaction():
                 self._stop_transaction(message.reason)
+            case MasterPassed():
+                self._deauthorize("MasterPass", message.id_tag)
             case UnlockCable():
                 return self._unlock()
             case SetAvailability():
@@ -431,6 +440,9 @@ class Connector(Supervised):
 
     def _identified(self, message: Identified) -> None:
         self._judged(message)
+        if message.accepted and self._is_master_pass(message.info.get("parentIdTag")):
+            self._master_pass(message.id_tag)
+            return
         tx = self.tx
         if tx is not None and tx.pending == AUTHORIZATION:
             if not message.accepted:
@@ -444,7 +456,7 @@ class Connector(Supervised):
         if tx is not None:
             parent = message.info.get("parentIdTag")
             if message.accepted and may_stop(message.id_tag, parent, tx.id_tag, tx.parent_id_tag):
-                self._deauthorize("Local")
+                self._deauthorize("Local", message.id_tag)
             else:
                 self.log.info(
                     "tag %s may not stop the transaction of %s", message.id_tag, tx.id_tag
@@ -474,6 +486,21 @@ class Connector(Supervised):
         self._arm_connection_timeout()
         self._apply(Event.AUTHORIZE)
 
+    def _is_master_pass(self, group: str | None) -> bool:
+        master = self.ctx.setting(Setting.MASTER_PASS_GROUP_ID, None)
+        return bool(master) and group is not None and same_tag(group, str(master))
+
+    def _master_pass(self, id_tag: str) -> None:
+        """2.0.1 C16: a token of the MasterPassGroupId stops every ongoing
+        transaction (this station has no UI to choose one, C16.FR.02) and
+        never starts one (C16.FR.03)."""
+        self.log.info("tag %s is a master pass: stopping every transaction", id_tag)
+        for evse in self.ctx.config.evse_numbers:
+            if evse == self.evse:
+                self._deauthorize("MasterPass", id_tag)
+            else:
+                self.ctx.registry.tell(evse_path(evse, "connector"), MasterPassed(id_tag))
+
     def _arm_connection_timeout(self) -> None:
         self.auth_seq += 1
         timeout = float(self.ctx.setting(Setting.EV_CONNECTION_TIMEOUT, 60))
@@ -496,7 +523,7 @@ class Connector(Supervised):
         now = tx_points.Conditions(ev_connected, authorized, energy_transfer)
         return points is not None and tx_points.ends(points, now)
 
-    def _deauthorize(self, reason: str) -> None:
+    def _deauthorize(self, reason: str, by: str | None = None) -> None:
         """The driver (Local) or the CSMS (DeAuthorized) ends the authorization.
 
         In 1.6, and in 2.0.1 with a stop point it ends (Authorized,
@@ -507,6 +534,7 @@ class Connector(Supervised):
         tx = self.tx
         if tx is None:
             return
+        tx.stopped_by = by
         plugged = self.state.plugged
         if self._stop_points() is None or self._ends(
             ev_connected=plugged, authorized=False, energy_transfer=False
@@ -680,7 +708,8 @@ class Connector(Supervised):
             tx, reading, Setting.SAMPLED_MEASURANDS_AT_END, "Transaction.End", now
         )
         stop = self.messages.stopped(
-            tx.id_tag,
+            # 1.6: "the identifier which requested to stop"; 2.0.1 names it too.
+            tx.stopped_by or tx.id_tag,
             meter_stop,
             now,
             reason,

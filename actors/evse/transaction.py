@@ -35,6 +35,9 @@ class Transaction:
     # 2.0.1: the driver ended the authorization, but no TxStopPoint ended the
     # transaction with it (e.g. EVConnected alone): it runs on without energy.
     deauthorized: bool = False
+    # The token that ended the authorization, when not the one that began it
+    # (one of its group, a master pass).
+    stopped_by: str | None = None
 
     def ref(self, offline: bool = False) -> TxRef:
         """The reference its next message would have, not yet counted."""

@@ -72,7 +72,11 @@ _STOP: Mapping[str, tuple[ReasonEnumType, TriggerReasonEnumType]] = {
     "Timeout": (ReasonEnumType.timeout, TriggerReasonEnumType.ev_connect_timeout),
     # 2.0.1 only: TxStopPoint EnergyTransfer ended it when the EV stopped drawing.
     "StoppedByEV": (ReasonEnumType.stopped_by_ev, TriggerReasonEnumType.charging_state_changed),
+    # 2.0.1 only: a token of AuthCtrlr.MasterPassGroupId stopped every transaction (C16).
+    "MasterPass": (ReasonEnumType.master_pass, TriggerReasonEnumType.stop_authorized),
 }
+
+_STOPPED_BY_TOKEN = frozenset({"Local", "MasterPass"})
 
 _METER_TRIGGER = {
     "Sample.Periodic": TriggerReasonEnumType.meter_value_periodic,
@@ -239,6 +243,8 @@ class V201EvseMessages:
                 ),
                 evse=EVSEType(id=connector, connector_id=CONNECTOR),
                 meter_value=values or None,
+                # The token that stopped it (E07), a master pass's included (C16).
+                id_token=id_token(id_tag) if reason in _STOPPED_BY_TOKEN else None,
             )
         )
 
