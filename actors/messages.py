@@ -25,6 +25,8 @@ class Identify:
     reply_to: pykka.ActorRef[Any]
     # The reservations holding the connector: only their idTags or groups may use it.
     reserved: tuple[Reservation, ...] = ()
+    # The EVSE asking: 2.0.1's idTokenInfo.evseId may accept a token for other EVSEs only.
+    evse: int | None = None
 
 
 @dataclass(frozen=True)

@@ -8,7 +8,7 @@ connector the one for the version in use, so the EVSE builds no payload.
 
 from __future__ import annotations
 
-from collections.abc import Hashable, Sequence
+from collections.abc import Hashable, Mapping, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any, Protocol
@@ -73,8 +73,11 @@ class EvseMessages(Protocol):
         trigger: StartTrigger = StartTrigger.AUTHORIZED,
         remote_start_id: int | None = None,
         token_type: str | None = None,
+        signed: Mapping[str, Any] | None = None,
     ) -> Outgoing:
-        """A transaction began (queued: it must reach the CSMS)."""
+        """A transaction began (queued: it must reach the CSMS). `signed` is
+        the meter's signature of the start register, where the version
+        carries one (2.0.1's signedMeterValue)."""
         ...
 
     def joined(
@@ -111,9 +114,10 @@ class EvseMessages(Protocol):
         *,
         connector: int,
         tx: TxRef,
+        signed: Mapping[str, Any] | None = None,
     ) -> Outgoing:
         """A transaction ended (`reason` is 1.6's Reason), with the meter
-        values kept for its end."""
+        values kept for its end; `signed` as for `started`, of the end register."""
         ...
 
     def meter_values(

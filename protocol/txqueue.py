@@ -62,6 +62,9 @@ class Delivered:
     # The idTag / idToken the message was about, and what the CSMS said of it.
     token: str | None = None
     token_info: Mapping[str, Any] | None = None
+    # What the EVSE of the message acts on, where it differs from token_info
+    # (2.0.1: an idTokenInfo whose evseId leaves that EVSE out is Invalid there).
+    here: Mapping[str, Any] | None = None
 
 
 class TransactionMessages(Protocol):

@@ -110,3 +110,87 @@ def test_j_without_sign_readings_no_signature_is_sent(
     sent = wait_event(csms201, "Updated", 2)
     [periodic, *_] = [e for e in sent if e["triggerReason"] == "MeterValuePeriodic"]
     assert "signedMeterValue" not in _register(periodic)
+
+
+def _signed_station(csms201: DevCsms, make_station: StationFactory, with_key: str) -> Any:
+    station = station201(
+        csms201,
+        make_station,
+        Core={"MeterValueSampleInterval": 10},
+        Simulation={"SignedMeter": True},
+    )
+    items = [
+        _cv("SampledDataCtrlr", "SignReadings", attributeValue="true"),
+        _cv("OCPPCommCtrlr", "PublicKeyWithSignedMeterValue", attributeValue=with_key),
+    ]
+    answer = csms201.call(CP, "SetVariables", {"setVariableData": items})
+    assert {r["attributeStatus"] for r in answer["setVariableResult"]} == {"Accepted"}
+    return station
+
+
+def _verified(value: dict[str, Any], key: str) -> float:
+    signed = value["signedMeterValue"]
+    return verify(
+        SignedReading(
+            signed["signedMeterData"], signed["signingMethod"], signed["encodingMethod"], key
+        )
+    )
+
+
+def _ended_register(event: dict[str, Any]) -> dict[str, Any]:
+    [value] = [
+        v
+        for m in event["meterValue"]
+        for v in m["sampledValue"]
+        if v.get("context") == "Transaction.End"
+        and v.get("measurand", "Energy.Active.Import.Register") == "Energy.Active.Import.Register"
+    ]
+    return value
+
+
+def test_j_the_started_and_ended_registers_are_signed_and_verify(
+    csms201: DevCsms, make_station: StationFactory, clock: FakeClock
+) -> None:
+    station = _signed_station(csms201, make_station, "EveryMeterValue")
+    charging(station, csms201)
+    quiet(station)
+    clock.advance(10)
+    wait_event(csms201, "Updated", 2)
+    station.unplug(1)
+    sent = wait_event(csms201, "Ended")
+    started, ended = sent[0], sent[-1]
+    begin, end = _register(started), _ended_register(ended)
+    key = begin["signedMeterValue"]["publicKey"]
+    assert key and end["signedMeterValue"]["publicKey"] == key
+    assert _verified(begin, key) == pytest.approx(begin["value"], abs=1)
+    assert _verified(end, key) == pytest.approx(end["value"], abs=1)
+    assert end["value"] >= begin["value"]
+
+
+def test_j_once_per_transaction_the_key_goes_with_the_first_signed_value_only(
+    csms201: DevCsms, make_station: StationFactory, clock: FakeClock
+) -> None:
+    station = _signed_station(csms201, make_station, "OncePerTransaction")
+    charging(station, csms201)
+    for _ in range(2):
+        quiet(station)
+        clock.advance(10)
+    periodic = [
+        e for e in wait_event(csms201, "Updated", 3) if e["triggerReason"] == "MeterValuePeriodic"
+    ]
+    assert len(periodic) >= 2
+    station.unplug(1)
+    sent = wait_event(csms201, "Ended")
+    signed = [
+        v
+        for e in sent
+        for m in e.get("meterValue", ())
+        for v in m["sampledValue"]
+        if "signedMeterValue" in v
+    ]
+    keys = [v["signedMeterValue"]["publicKey"] for v in signed]
+    assert len(signed) >= 4  # the start, two periodic samples, the end
+    assert keys[0] and set(keys[1:]) == {""}
+    # The key the first value brought verifies every later one.
+    for value in signed:
+        assert _verified(value, keys[0]) == pytest.approx(value["value"], abs=1)

@@ -339,7 +339,8 @@ def test_an_authorization_data_reads_as_the_entry_the_decisions_use(
     assert read["status"] == info["status"]
     assert read.get("expiryDate") == info.get("cacheExpiryDateTime")
     assert read.get("parentIdTag") == (info.get("groupIdToken") or {}).get("idToken")
-    assert set(read) <= {"status", "expiryDate", "parentIdTag"}
+    assert read.get("evseId") == (info.get("evseId") or None)  # where it may be used
+    assert set(read) <= {"status", "expiryDate", "parentIdTag", "evseId"}
 
 
 @given(st.lists(_DATA, max_size=6), st.sampled_from(["Full", "Differential"]), st.integers(-2, 4))

@@ -401,7 +401,7 @@ class Connector(Supervised):
             return
         # Only while free: a reservation never stands between a driver and their own stop.
         reserved = self.reserved.holds if self.tx is None else ()
-        if not self.ctx.registry.tell(AUTH, Identify(id_tag, self.actor_ref, reserved)):
+        if not self.ctx.registry.tell(AUTH, Identify(id_tag, self.actor_ref, reserved, self.evse)):
             self.log.error("auth not running: tag %s not checked", id_tag)
 
     def _awaits_price(self, message: Identified) -> bool:
@@ -573,6 +573,7 @@ class Connector(Supervised):
         reservation = usable(id_tag, self.authorized_parent, self.reserved)
         reservation_id = reservation.id if reservation is not None else None
         transaction_id = self.messages.new_transaction_id()
+        signed = self.metering.signed_register(reading, None)
         start = self.messages.started(
             self.evse,
             id_tag,
@@ -583,6 +584,7 @@ class Connector(Supervised):
             trigger=trigger,
             remote_start_id=remote.remote_start_id if remote else None,
             token_type=remote.token_type if remote else None,
+            signed=signed,
         )
         # Storage deletes the reservation in the same commit: it is used up.
         local_tx, seq = (
@@ -609,6 +611,7 @@ class Connector(Supervised):
             transaction_id,
             parent_id_tag=self.authorized_parent,
             pending=pending,
+            public_key_sent=signed is not None and bool(signed["publicKey"]),
         )
         self._enqueued(seq, start.action, start.payload, local_tx)
         self.metering.keep_for_stop(
@@ -716,6 +719,7 @@ class Connector(Supervised):
             tx.data,
             connector=self.evse,
             tx=tx.next_ref(self._offline()),
+            signed=self.metering.signed_register(reading, tx),
         )
         seq = (
             self.ctx.storage()

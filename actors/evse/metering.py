@@ -30,6 +30,7 @@ from ocppstation.protocol.v16.metering import (
     parse_measurands,
     register_wh,
     sampled_values,
+    signed_meter_value,
 )
 
 # A storage write is an fsync; generous, since a slow flash card is not a bug.
@@ -142,7 +143,7 @@ class Metering:
     def triggered(self, tx: Transaction | None) -> None:
         """A MeterValues on request: sent now, not queued (it answers a question)."""
         reading = self.read()
-        sampled = self._sampled(reading, Setting.SAMPLED_MEASURANDS, "Trigger")
+        sampled = self._sampled(reading, Setting.SAMPLED_MEASURANDS, "Trigger", tx)
         if sampled:
             transaction_id = tx.transaction_id if tx is not None else None
             values = self.messages.meter_values(
@@ -154,7 +155,7 @@ class Metering:
         self, tx: Transaction, reading: MeterReading, key: Setting, context: str, now: str
     ) -> None:
         """Add the values `key` asks for to the StopTransaction's transactionData."""
-        sampled = self._sampled(reading, key, context)
+        sampled = self._sampled(reading, key, context, tx, kept=True)
         if sampled:
             tx.data.append(meter_value(now, sampled))
             if len(tx.data) > TRANSACTION_DATA_LIMIT:
@@ -171,7 +172,7 @@ class Metering:
         now: str,
         stored: Callable[[MeterReading], None] | None = None,
     ) -> None:
-        sampled = self._sampled(reading, key, context)
+        sampled = self._sampled(reading, key, context, tx)
         if (not sampled or tx is None) and stored is not None:
             stored(reading)  # nothing of it waits for the storage
         if not sampled:
@@ -197,22 +198,59 @@ class Metering:
             local_id, register_wh(reading), now, action, payload, durable
         )
 
-    def _sampled(self, reading: MeterReading, key: Setting, context: str) -> list[dict[str, Any]]:
+    def signed_register(
+        self, reading: MeterReading, tx: Transaction | None
+    ) -> dict[str, Any] | None:
+        """The signedMeterValue of a transaction's start or end register, when
+        SampledDataCtrlr.SignReadings asks and the meter signs; `tx` None is
+        the start (the transaction's first value, made before its Transaction)."""
+        if reading.signed is None or not bool(
+            self.ctx.setting(Setting.SIGN_SAMPLED_READINGS, False)
+        ):
+            return None
+        public = self._public_key(tx, kept=False)
+        if public and tx is not None:
+            tx.public_key_sent = True
+        return signed_meter_value(reading.signed, public)
+
+    def _public_key(self, tx: Transaction | None, *, kept: bool) -> bool:
+        """Whether the meter's public key goes with a signed value now
+        (PublicKeyWithSignedMeterValue). OncePerTransaction: with the first
+        one sent of a transaction; values kept for its end are sent last, so
+        they carry it never (the start register, signed too, always went first)."""
+        with_key = self.ctx.setting(Setting.PUBLIC_KEY_WITH_SIGNED_METER_VALUE, "Never")
+        if with_key == "Never":
+            return False
+        if with_key != "OncePerTransaction" or tx is None:
+            return True  # outside a transaction there is no once to keep to
+        return not kept and not tx.public_key_sent
+
+    def _sampled(
+        self,
+        reading: MeterReading,
+        key: Setting,
+        context: str,
+        tx: Transaction | None = None,
+        *,
+        kept: bool = False,
+    ) -> list[dict[str, Any]]:
         measurands = self._measurands(key)
         offered = self.offered() if "Current.Offered" in measurands else None
         aligned = key in (Setting.ALIGNED_MEASURANDS, Setting.ALIGNED_MEASURANDS_AT_END)
         sign = Setting.SIGN_ALIGNED_READINGS if aligned else Setting.SIGN_SAMPLED_READINGS
-        # OncePerTransaction is read as every value: a CSMS that keeps the
-        # first key loses nothing, one that needs it finds it in each.
-        with_key = self.ctx.setting(Setting.PUBLIC_KEY_WITH_SIGNED_METER_VALUE, "Never")
-        return sampled_values(
+        public = self._public_key(tx, kept=kept)
+        values = sampled_values(
             reading,
             measurands,
             context,
             offered_a=offered,
             signed=bool(self.ctx.setting(sign, False)),
-            public_key=with_key != "Never",
+            public_key=public,
         )
+        signed_one = any("signedMeterValue" in v for v in values)
+        if public and tx is not None and not kept and signed_one:
+            tx.public_key_sent = True
+        return values
 
     def _measurands(self, key: Setting) -> list[str]:
         value = self.ctx.setting(key, "")

@@ -35,6 +35,10 @@ class Transaction:
     # 2.0.1: the driver ended the authorization, but no TxStopPoint ended the
     # transaction with it (e.g. EVConnected alone): it runs on without energy.
     deauthorized: bool = False
+    # 2.0.1 PublicKeyWithSignedMeterValue OncePerTransaction: the meter's key
+    # went with a signed value of it. In memory: after a connector restart the
+    # next signed value carries it again, which costs a CSMS nothing.
+    public_key_sent: bool = False
     # The token that ended the authorization, when not the one that began it
     # (one of its group, a master pass).
     stopped_by: str | None = None

@@ -304,7 +304,11 @@ class Outbox(Supervised):
         # CALL about the transaction right after it finds it (rpc._dispatch).
         self._wait_for_connector(
             head.local_tx,
-            TransactionIdKnown(head.local_tx, transaction_id, dict(delivered.token_info or {})),
+            TransactionIdKnown(
+                head.local_tx,
+                transaction_id,
+                dict(delivered.here if delivered.here is not None else delivered.token_info or {}),
+            ),
         )
 
     def _forget(self, head: QueuedMessage) -> None:

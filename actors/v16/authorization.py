@@ -167,6 +167,11 @@ class Auth(Supervised):
         """What the CSMS said of a token in a transaction message's answer, as an idTagInfo."""
         return info
 
+    def at_evse(self, request: Identify, info: dict[str, Any]) -> dict[str, Any]:
+        """What `info` says at the EVSE that asked; 1.6's idTagInfo holds everywhere,
+        2.0.1's evseId may leave the EVSE out."""
+        return info
+
     def held_back(
         self, decision: Decision, listed: dict[str, Any] | None, policy: Policy, *, online: bool
     ) -> Decision | None:
@@ -234,6 +239,10 @@ class Auth(Supervised):
         *,
         online: bool = True,
     ) -> None:
+        here = self.at_evse(request, info)
+        if accepted and here.get("status") != "Accepted":
+            self.log.info("tag %s is not for EVSE %s", request.id_tag, request.evse)
+            accepted, info = False, here
         try:
             request.reply_to.tell(Identified(request.id_tag, accepted, info, source, online))
         except pykka.ActorDeadError:

@@ -23,6 +23,9 @@ what the decisions read. Decisions worth knowing:
   anything but Accepted is refused online under LocalPreAuthorize, instead
   of being asked about with an Authorize (C14.FR.03). libocpp declares the
   variable without honouring it; the spec gives it that meaning.
+- idTokenInfo.evseId: a token accepted for other EVSEs only is Invalid at
+  this one (libocpp), from an Authorize, the cache or the list alike; the
+  cache and the list keep the CSMS's evseId (`protocol.v201.authorization`).
 - Limits: ItemsPerMessage and BytesPerMessage of LocalAuthListCtrlr bound
   one SendLocalList, 1.6's LocalAuthListMaxLength (Entries' maxLimit) the
   whole list; an update beyond them is Failed and changes nothing.
@@ -36,12 +39,14 @@ from typing import Any
 from ocpp.v201 import call_result
 from ocpp.v201.enums import SendLocalListStatusEnumType
 
+from ocppstation.actors.messages import Identify
 from ocppstation.actors.v16.authorization import Auth
 from ocppstation.config.device_model import Address
 from ocppstation.config.settings_catalog import Setting
 from ocppstation.protocol.payloads import dump
 from ocppstation.protocol.v16 import local_list
 from ocppstation.protocol.v16.authorization import Decision, Policy, Verdict, effective_status
+from ocppstation.protocol.v201.authorization import EVSE_IDS, at_evse
 from ocppstation.protocol.v201.evse_messages import id_token
 
 LIST_CTRLR = "LocalAuthListCtrlr"
@@ -57,6 +62,9 @@ def tag_info(info: Mapping[str, Any]) -> dict[str, Any]:
     group = info.get("groupIdToken")
     if group:
         out["parentIdTag"] = group["idToken"]
+    if info.get(EVSE_IDS):
+        # Kept in the cache and the list: where the token may be used (at_evse).
+        out[EVSE_IDS] = [int(n) for n in info[EVSE_IDS]]
     return out
 
 
@@ -83,6 +91,9 @@ class Authorization(Auth):
 
     def as_tag_info(self, info: dict[str, Any]) -> dict[str, Any]:
         return tag_info(info)
+
+    def at_evse(self, request: Identify, info: dict[str, Any]) -> dict[str, Any]:
+        return at_evse(info, request.evse)
 
     def held_back(
         self, decision: Decision, listed: dict[str, Any] | None, policy: Policy, *, online: bool

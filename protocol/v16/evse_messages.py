@@ -9,7 +9,7 @@ stored form is our own TypedDict.
 
 from __future__ import annotations
 
-from collections.abc import Hashable, Sequence
+from collections.abc import Hashable, Mapping, Sequence
 from typing import Any, NotRequired, TypedDict
 
 from ocpp.v16 import call
@@ -63,6 +63,7 @@ class V16EvseMessages:
         trigger: StartTrigger = StartTrigger.AUTHORIZED,
         remote_start_id: int | None = None,
         token_type: str | None = None,
+        signed: Mapping[str, Any] | None = None,  # 1.6 has no signed register
     ) -> Outgoing:
         return _out(
             call.StartTransaction(
@@ -84,6 +85,7 @@ class V16EvseMessages:
         *,
         connector: int,
         tx: TxRef,
+        signed: Mapping[str, Any] | None = None,
     ) -> Outgoing:
         stop = StoredStop(
             idTag=id_tag, meterStop=meter_stop_wh, timestamp=timestamp, reason=Reason(reason).value

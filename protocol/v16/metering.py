@@ -17,6 +17,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from ocppstation.hw.ports import MeterReading
+from ocppstation.hw.signed_readings import SignedReading
 
 # The 1.6 measurands this station can produce, with their units.
 UNITS: dict[str, str] = {
@@ -90,12 +91,7 @@ def sampled_values(
             case "Energy.Active.Import.Register":
                 add(measurand, register_wh(reading))
                 if signed and reading.signed is not None:
-                    values[-1]["signedMeterValue"] = {
-                        "signedMeterData": reading.signed.data,
-                        "signingMethod": reading.signed.signing_method,
-                        "encodingMethod": reading.signed.encoding_method,
-                        "publicKey": reading.signed.public_key if public_key else "",
-                    }
+                    values[-1]["signedMeterValue"] = signed_meter_value(reading.signed, public_key)
             case "Power.Active.Import":
                 add(measurand, round(reading.power_w))
             case "Current.Import":
@@ -109,6 +105,17 @@ def sampled_values(
             case "SoC" if reading.soc_percent is not None:
                 add(measurand, round(reading.soc_percent))
     return values
+
+
+def signed_meter_value(signed: SignedReading, public_key: bool = True) -> dict[str, Any]:
+    """2.0.1's signedMeterValue of a signed reading; publicKey empty unless `public_key`
+    (it is required, PublicKeyWithSignedMeterValue says whether it is filled)."""
+    return {
+        "signedMeterData": signed.data,
+        "signingMethod": signed.signing_method,
+        "encodingMethod": signed.encoding_method,
+        "publicKey": signed.public_key if public_key else "",
+    }
 
 
 def meter_value(timestamp: str, sampled: Sequence[dict[str, Any]]) -> dict[str, Any]:

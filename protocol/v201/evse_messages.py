@@ -136,19 +136,20 @@ def _transaction_id(tx: TxRef) -> str:
     return tx.transaction_id
 
 
-def _register(timestamp: str, wh: int, context: str) -> Any:
-    """A meterValue of the energy register alone, as a transaction's start or end has."""
-    return {
-        "timestamp": timestamp,
-        "sampledValue": [
-            {
-                "value": float(wh),
-                "context": context,
-                "measurand": "Energy.Active.Import.Register",
-                "unitOfMeasure": {"unit": "Wh"},
-            }
-        ],
+def _register(
+    timestamp: str, wh: int, context: str, signed: Mapping[str, Any] | None = None
+) -> Any:
+    """A meterValue of the energy register alone, as a transaction's start or
+    end has; with the meter's signature of it when SignReadings asks."""
+    value: dict[str, Any] = {
+        "value": float(wh),
+        "context": context,
+        "measurand": "Energy.Active.Import.Register",
+        "unitOfMeasure": {"unit": "Wh"},
     }
+    if signed is not None:
+        value["signedMeterValue"] = dict(signed)
+    return {"timestamp": timestamp, "sampledValue": [value]}
 
 
 def _context(values: Sequence[Mapping[str, Any]]) -> str:
@@ -189,6 +190,7 @@ class V201EvseMessages:
         trigger: StartTrigger = StartTrigger.AUTHORIZED,
         remote_start_id: int | None = None,
         token_type: str | None = None,
+        signed: Mapping[str, Any] | None = None,
     ) -> Outgoing:
         return _out(
             call.TransactionEvent(
@@ -205,7 +207,7 @@ class V201EvseMessages:
                 # None yet when the EV's connection started it (TxStartPoint EVConnected).
                 id_token=id_token(id_tag, token_type) if id_tag else None,
                 evse=EVSEType(id=connector, connector_id=CONNECTOR),
-                meter_value=[_register(timestamp, meter_start_wh, "Transaction.Begin")],
+                meter_value=[_register(timestamp, meter_start_wh, "Transaction.Begin", signed)],
                 reservation_id=reservation_id,
             )
         )
@@ -220,6 +222,7 @@ class V201EvseMessages:
         *,
         connector: int,
         tx: TxRef,
+        signed: Mapping[str, Any] | None = None,
     ) -> Outgoing:
         stopped_reason, trigger = _STOP[reason]
         values = meter_values_201(data)
@@ -228,7 +231,7 @@ class V201EvseMessages:
         ):
             # The register at the end, which a CSMS bills by, even when no
             # TxEnded measurand asked for it.
-            values.append(_register(timestamp, meter_stop_wh, "Transaction.End"))
+            values.append(_register(timestamp, meter_stop_wh, "Transaction.End", signed))
         return _out(
             call.TransactionEvent(
                 event_type=TransactionEventEnumType.ended,

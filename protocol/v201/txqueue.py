@@ -15,6 +15,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from ocppstation.protocol.txqueue import Delivered, TransactionId
+from ocppstation.protocol.v201.authorization import at_evse
 
 TRANSACTION_EVENT = "TransactionEvent"
 
@@ -49,7 +50,11 @@ class V201TransactionMessages:
         transaction_id = None
         if self.opens(action, payload):
             transaction_id = str(payload["transactionInfo"]["transactionId"])
-        return Delivered(transaction_id, str(token) if token else None, info)
+        here = None
+        if info is not None and action == TRANSACTION_EVENT and "evse" in payload:
+            # The cache learns what the CSMS said; the EVSE acts on what it says there.
+            here = at_evse(info, int(payload["evse"]["id"]))
+        return Delivered(transaction_id, str(token) if token else None, info, here)
 
 
 TRANSACTION_MESSAGES = V201TransactionMessages()
