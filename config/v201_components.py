@@ -2,7 +2,7 @@
 
 Facts from OCPP 2.0.1 Part 2, appendix "Referenced Components and
 Variables" (the component configurations of functional blocks A, B, C, D,
-E, G, H, I, J, K, O), cross-checked against which variables EVerest's libocpp
+E, G, H, I, J, K, N, O), cross-checked against which variables EVerest's libocpp
 configures. A `Variable` adds to config/device_model.py's `VariableSpec`
 what 2.0.1 needs beyond 1.6: which attribute types it has (Actual always;
 Target, MinSet, MaxSet where the spec gives them), whether a change takes a
@@ -97,6 +97,7 @@ DISPLAY_PRIORITIES = ("AlwaysFront", "InFront", "NormalCycle")
 DISPLAY_STATES = ("Charging", "Faulted", "Idle", "Unavailable")
 # How many display messages the station keeps (DisplayMessages' maxLimit).
 DISPLAY_MESSAGES_MAX = 100
+MONITORING_BASES = ("All", "FactoryDefault", "HardWiredOnly")
 TIME_SOURCES = ("Heartbeat", "NTP", "GPS", "RealTimeClock", "MobileNetwork", "RadioTimeTransmitter")
 
 _TEXT_TYPES = (DataType.string, DataType.password_string, DataType.date_time)
@@ -403,6 +404,22 @@ _CONTROLLERS: Mapping[str, tuple[_Var, ...]] = {
         # MessageContentType.content is string[0..512].
         _Var("TariffFallbackMessage", S, "", max_limit=512),
         _Var("TotalCostFallbackMessage", S, "", max_limit=512),
+    ),
+    # -- N Diagnostics: monitoring ---------------------------------------------
+    # The monitors themselves are the monitoring block's (actors/v201/monitoring.py).
+    "MonitoringCtrlr": (
+        # Off until the CSMS turns it on, as in libocpp: no NotifyEvent unasked.
+        *_enabled(False),
+        # Set by SetMonitoringBase and SetMonitoringLevel (N03, N05), not SetVariables.
+        _Var("ActiveMonitoringBase", OPTION, "All", RO, values_list=MONITORING_BASES),
+        _Var("ActiveMonitoringLevel", I, 9, RO, min_limit=0, max_limit=9),
+        *(
+            _Var(name, I, default, RO, instance=instance, min_limit=1)
+            for instance in ("ClearVariableMonitoring", "SetVariableMonitoring")
+            for name, default in (("BytesPerMessage", 65536), ("ItemsPerMessage", 100))
+        ),
+        # Events kept while offline: those of a severity at or below this (9 keeps all).
+        _Var("OfflineQueuingSeverity", I, 9, min_limit=0, max_limit=9),
     ),
     # -- K Smart charging ----------------------------------------------------
     "SmartChargingCtrlr": (

@@ -15,7 +15,8 @@ The stores: ``settings`` (settings_store.py), ``availability``,
 ``auth_cache``, ``local_list``, ``reservations``, ``profiles``,
 ``certificates`` and ``csr_key`` (certificates.py), ``firmware_job``,
 ``network_profiles`` (2.0.1's SetNetworkProfile), ``display_messages``
-(2.0.1's SetDisplayMessage), ``transactions`` (with
+(2.0.1's SetDisplayMessage), ``monitors`` (2.0.1's SetVariableMonitoring),
+``transactions`` (with
 the steps that queue their message in the same commit) and ``queue``.
 
 Every method that writes has committed (WAL, ``synchronous=FULL`` unless told
@@ -66,6 +67,7 @@ from ocppstation.actors.storage.display_messages import DisplayMessageStore
 from ocppstation.actors.storage.firmware_job import FirmwareJobStore
 from ocppstation.actors.storage.local_list import LocalList
 from ocppstation.actors.storage.migrations import apply_migrations, load_migrations
+from ocppstation.actors.storage.monitors import MonitorStore
 from ocppstation.actors.storage.network_profiles import NetworkProfileStore
 from ocppstation.actors.storage.profiles import ChargingProfiles
 from ocppstation.actors.storage.queue import MessageQueue
@@ -138,6 +140,7 @@ class Storage(Supervised):
         self.firmware_job = FirmwareJobStore(self._db)
         self.network_profiles = NetworkProfileStore(self._db)
         self.display_messages = DisplayMessageStore(self._db)
+        self.monitors = MonitorStore(self._db)
         self.transactions = Transactions(self._db)
         self.queue = MessageQueue(self._db)
         super().__init__(place)

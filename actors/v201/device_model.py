@@ -88,6 +88,29 @@ class _Then:
     run: Callable[[], None]
 
 
+@dataclass(frozen=True)
+class VariableChanged:
+    """Published when a variable's Actual value changes (a SetVariables, a live
+    state): the monitoring block (monitoring.py) judges its monitors on it."""
+
+    address: Address
+    value: Value | None
+
+
+@dataclass(frozen=True)
+class ValuesQuery:
+    """Asked: every Actual value the device model holds now, by address."""
+
+
+@dataclass(frozen=True)
+class SetInternally:
+    """Asked: store and show a value the station sets itself (a read-only one such
+    as MonitoringCtrlr.ActiveMonitoringLevel, set by SetMonitoringLevel)."""
+
+    address: Address
+    value: Value
+
+
 class DeviceModel(Supervised):
     def __init__(
         self, place: Place, ctx: StationContext, network: NetworkProfiles | None = None
@@ -190,6 +213,7 @@ class DeviceModel(Supervised):
     def _availability(self, evse: int, status: str) -> None:
         """The live AvailabilityState and Available of the EVSE, its connector and
         the station (read-only variables the station keeps, never stored)."""
+        before = dict(self.values)
         state = str(connector_status(status).value)
         available = state not in ("Unavailable", "Faulted")
         for where in (
@@ -212,6 +236,9 @@ class DeviceModel(Supervised):
             station = "Faulted"
         self.values[Address("ChargingStation", "AvailabilityState")] = station
         self.values[Address("ChargingStation", "Available")] = station == "Available"
+        for address, value in self.values.items():
+            if before.get(address) != value:
+                self.ctx.bus.publish(VariableChanged(address, value))
 
     # -- the CSMS's calls ------------------------------------------------------------
 
@@ -221,9 +248,15 @@ class DeviceModel(Supervised):
                 self._availability(evse, status)
             case LocalListChanged(entries=entries):
                 self.values[_LIST_ENTRIES] = entries
+                self.ctx.bus.publish(VariableChanged(_LIST_ENTRIES, entries))
             case ProfileConnected(slot=slot):
                 self.values[_ACTIVE_PROFILE] = slot
                 self._show()
+                self.ctx.bus.publish(VariableChanged(_ACTIVE_PROFILE, slot))
+            case ValuesQuery():
+                return dict(self.values)
+            case SetInternally(address=address, value=value):
+                self._set_internally(address, value)
             case _Then(run=run):
                 run()
             case Inbound():
@@ -324,8 +357,22 @@ class DeviceModel(Supervised):
         def publish() -> None:
             for event in events:
                 self.ctx.bus.publish(event)
+            for address, value in changed:
+                self.ctx.bus.publish(VariableChanged(address, value))
 
         return answer, publish
+
+    def _set_internally(self, address: Address, value: Value) -> None:
+        variable = self.catalog[address]
+        why = v201_components.problem(variable.spec.characteristics, value)
+        if why:
+            raise ValueError(f"{address}: {value!r} is {why}")
+        text = rules.to_wire(variable.spec.characteristics, value)
+        self._persist(address, Attribute.actual, text)
+        self.values[address] = value
+        self._show()
+        self.ctx.bus.publish(self._changed(address, value))
+        self.ctx.bus.publish(VariableChanged(address, value))
 
     def _refused(self, results: list[Any], failed: Address) -> dict[str, Any]:
         """Every result as it was, but the one that could not be stored is Rejected."""

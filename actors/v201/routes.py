@@ -25,6 +25,7 @@ from ocppstation.actors.v16.firmware_management import FIRMWARE
 from ocppstation.actors.v201.customer_information import CUSTOMER_INFORMATION
 from ocppstation.actors.v201.device_model import SETTINGS
 from ocppstation.actors.v201.display_messages import DISPLAY
+from ocppstation.actors.v201.monitoring import MONITORING
 from ocppstation.actors.v201.tariff_and_cost import COST
 
 ROUTES: Mapping[str, str] = {
@@ -61,4 +62,9 @@ ROUTES: Mapping[str, str] = {
     "UpdateFirmware": FIRMWARE,
     "GetLog": UPLOADS,
     "CustomerInformation": CUSTOMER_INFORMATION,
+    "SetVariableMonitoring": MONITORING,
+    "ClearVariableMonitoring": MONITORING,
+    "SetMonitoringBase": MONITORING,
+    "SetMonitoringLevel": MONITORING,
+    "GetMonitoringReport": MONITORING,
 }

@@ -7,7 +7,8 @@
       firmware (L), uploads (N01 GetLog),
       registration (B provisioning), remote_control, availability, reset,
       data_transfer, remote_trigger, transactions, display (O display
-      messages), cost (I tariff and cost), customer_information (N09/N10), reader
+      messages), cost (I tariff and cost), monitoring (N02-N08),
+      customer_information (N09/N10), reader
 
 The order and its reasons are 1.6's (actors/v16/tree.py). The settings
 actor is the device model's (device_model.py), security the 2.0.1 block
@@ -47,6 +48,7 @@ from ocppstation.actors.v201.device_model import DeviceModel
 from ocppstation.actors.v201.diagnostics import Diagnostics201
 from ocppstation.actors.v201.display_messages import DISPLAY, DisplayMessages
 from ocppstation.actors.v201.firmware import Firmware201
+from ocppstation.actors.v201.monitoring import MONITORING, Monitoring
 from ocppstation.actors.v201.network_profiles import NetworkProfiles
 from ocppstation.actors.v201.provisioning import Provisioning
 from ocppstation.actors.v201.remote_control import RemoteControl
@@ -98,6 +100,8 @@ def station_tree(ctx: StationContext) -> list[ChildSpec]:
         # The display before tariff and cost, which tells it the driver's texts.
         ChildSpec(DISPLAY, lambda p: DisplayMessages.start(p, ctx)),
         ChildSpec(COST, lambda p: TariffAndCost.start(p, ctx)),
+        # After the blocks: it only reads events and queues NotifyEvents.
+        ChildSpec(MONITORING, lambda p: Monitoring.start(p, ctx)),
         # N09/N10 reads and clears storage only: last, so its crash restarts no block.
         ChildSpec(CUSTOMER_INFORMATION, lambda p: CustomerInformation.start(p, ctx)),
         *reader,

@@ -558,8 +558,8 @@ def _characteristics(variable: Variable) -> VariableCharacteristicsType:
     data_type = DataType.string if c.data_type is DataType.password_string else c.data_type
     return VariableCharacteristicsType(
         data_type=data_type,
-        # The station has no monitoring (functional block N) yet.
-        supports_monitoring=False,
+        # Any readable variable takes monitors (N04; actors/v201/monitoring.py).
+        supports_monitoring=variable.spec.mutability is not Mutability.write_only,
         unit=c.unit,
         min_limit=c.min_limit,
         max_limit=c.max_limit,
