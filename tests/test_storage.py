@@ -351,6 +351,21 @@ def test_authorization_cache_round_trip(db_path: Path) -> None:
         assert db.auth_cache.get("CAFE") is None
 
 
+def test_authorization_cache_remembers_when_each_entry_was_last_used(db_path: Path) -> None:
+    with running(db_path) as db:
+        db.auth_cache.put("OLD", {"status": "Accepted"})  # as before migration 0012
+        db.auth_cache.put("A", {"status": "Accepted"}, 100.0)
+        assert db.auth_cache.last_used("OLD") is None
+        assert db.auth_cache.last_used("a") == 100.0
+        db.auth_cache.touch("A", 250.5)
+        assert db.auth_cache.last_used("A") == 250.5
+        assert db.auth_cache.last_used("NOBODY") is None
+    with sqlite3.connect(db_path) as conn:
+        # Touched last, it is the latest in line (the order an eviction reads).
+        order = conn.execute("SELECT id_tag FROM auth_cache ORDER BY stored").fetchall()
+    assert [r[0] for r in order] == ["OLD", "A"]
+
+
 def test_local_list_full_and_differential_updates(db_path: Path) -> None:
     with running(db_path) as db:
         assert db.local_list.version() == 0

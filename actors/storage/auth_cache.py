@@ -29,19 +29,37 @@ class AuthCache:
         found = row.fetchone()
         return None if found is None else json.loads(found[0])
 
-    def put(self, id_tag: str, info: dict[str, Any]) -> None:
+    def put(self, id_tag: str, info: dict[str, Any], used: float | None = None) -> None:
+        """Store what the CSMS said of ``id_tag``; ``used`` is when (epoch seconds)."""
         require_str(id_tag, "id_tag")
         text = to_json(info, "idTagInfo")
         with self._db.write() as conn:
             conn.execute(
-                "INSERT INTO auth_cache (id_tag, info, stored)"
-                " VALUES (?, ?, (SELECT coalesce(max(stored), 0) + 1 FROM auth_cache))"
+                "INSERT INTO auth_cache (id_tag, info, stored, used)"
+                " VALUES (?, ?, (SELECT coalesce(max(stored), 0) + 1 FROM auth_cache), ?)"
                 " ON CONFLICT (id_tag) DO UPDATE"
-                " SET info = excluded.info, stored = excluded.stored",
-                (id_tag, text),
+                " SET info = excluded.info, stored = excluded.stored, used = excluded.used",
+                (id_tag, text, used),
             )
             # An eviction policy (AuthorizationCache size limit) belongs here,
             # in the same transaction, choosing victims by `stored`.
+
+    def touch(self, id_tag: str, used: float) -> None:
+        """``id_tag``'s entry authorized a driver at ``used``: the latest in line again."""
+        with self._db.write() as conn:
+            conn.execute(
+                "UPDATE auth_cache SET used = ?,"
+                " stored = (SELECT coalesce(max(stored), 0) + 1 FROM auth_cache)"
+                " WHERE id_tag = ?",
+                (used, id_tag),
+            )
+
+    def last_used(self, id_tag: str) -> float | None:
+        """When ``id_tag``'s entry was last stored or used (epoch seconds); None if
+        never said (an entry from before migration 0012) or absent."""
+        row = self._db.read().execute("SELECT used FROM auth_cache WHERE id_tag = ?", (id_tag,))
+        found = row.fetchone()
+        return None if found is None or found[0] is None else float(found[0])
 
     def clear(self) -> None:
         with self._db.write() as conn:

@@ -109,6 +109,8 @@ class Auth(Supervised):
         policy = self._policy()
         listed = storage.local_list.get(request.id_tag).get(timeout=STORAGE_TIMEOUT)
         cached = storage.auth_cache.get(request.id_tag).get(timeout=STORAGE_TIMEOUT)
+        if cached is not None and self.outlived(request.id_tag):
+            cached = None
         online = self.online if online is None else online
         # What the station knows of the idTag, in the order decide() trusts it.
         if policy.local_list_enabled and listed is not None:
@@ -140,6 +142,8 @@ class Auth(Supervised):
             decision = refused
         behind = (listed if decision.source == "list" else cached) or {}
         info = {**behind, "status": decision.status}
+        if decision.source == "cache" and decision.verdict is Verdict.ACCEPT:
+            storage.auth_cache.touch(request.id_tag, self._now().timestamp())
         self._reply(
             request, decision.verdict is Verdict.ACCEPT, info, decision.source, online=online
         )
@@ -171,6 +175,11 @@ class Auth(Supervised):
         """What `info` says at the EVSE that asked; 1.6's idTagInfo holds everywhere,
         2.0.1's evseId may leave the EVSE out."""
         return info
+
+    def outlived(self, id_tag: str) -> bool:
+        """Whether ``id_tag``'s cache entry has outlived its use and is dropped
+        (2.0.1's AuthCacheCtrlr.LifeTime); 1.6 keeps entries until they expire."""
+        return False
 
     def held_back(
         self, decision: Decision, listed: dict[str, Any] | None, policy: Policy, *, online: bool
@@ -228,7 +237,8 @@ class Auth(Supervised):
     def _learn(self, id_tag: str, info: dict[str, Any]) -> None:
         if not bool(self.ctx.setting(Setting.AUTH_CACHE_ENABLED, True)):
             return
-        self.ctx.storage().auth_cache.put(id_tag, info).get(timeout=STORAGE_TIMEOUT)
+        used = self._now().timestamp()
+        self.ctx.storage().auth_cache.put(id_tag, info, used).get(timeout=STORAGE_TIMEOUT)
 
     def _reply(
         self,

@@ -40,7 +40,7 @@ from ocpp.v201 import call_result
 from ocpp.v201.enums import SendLocalListStatusEnumType
 
 from ocppstation.actors.messages import Identify
-from ocppstation.actors.v16.authorization import Auth
+from ocppstation.actors.v16.authorization import STORAGE_TIMEOUT, Auth
 from ocppstation.config.device_model import Address
 from ocppstation.config.settings_catalog import Setting
 from ocppstation.protocol.payloads import dump
@@ -52,6 +52,7 @@ from ocppstation.protocol.v201.evse_messages import id_token
 LIST_CTRLR = "LocalAuthListCtrlr"
 BYTES_PER_MESSAGE = Address(LIST_CTRLR, "BytesPerMessage")
 DISABLE_POST_AUTHORIZE = Address(LIST_CTRLR, "DisablePostAuthorize")
+CACHE_LIFETIME = Address("AuthCacheCtrlr", "LifeTime")
 
 
 def tag_info(info: Mapping[str, Any]) -> dict[str, Any]:
@@ -94,6 +95,19 @@ class Authorization(Auth):
 
     def at_evse(self, request: Identify, info: dict[str, Any]) -> dict[str, Any]:
         return at_evse(info, request.evse)
+
+    def outlived(self, id_tag: str) -> bool:
+        # C10.FR.08: an entry not used for LifeTime seconds is removed.
+        lifetime = self.ctx.settings.view.at(CACHE_LIFETIME)
+        if not isinstance(lifetime, int):
+            return False
+        cache = self.ctx.storage().auth_cache
+        used = cache.last_used(id_tag).get(timeout=STORAGE_TIMEOUT)
+        if used is None or self._now().timestamp() - used <= lifetime:
+            return False
+        self.log.info("cache entry of %s unused for over %d s: removed", id_tag, lifetime)
+        cache.delete(id_tag).get(timeout=STORAGE_TIMEOUT)
+        return True
 
     def held_back(
         self, decision: Decision, listed: dict[str, Any] | None, policy: Policy, *, online: bool
