@@ -329,7 +329,8 @@ def test_running_cost_updates_the_display_and_an_energy_trigger_sends_meter_valu
     values = csms.log.wait_call("MeterValues", CP, since=mark)
     assert values.payload["transactionId"] == tx
     sampled = values.payload["meterValue"][0]["sampledValue"]
-    assert {s.get("context") for s in sampled} == {"Trigger"}
+    # Other, as libocpp: the pricing trigger is no TriggerMessage.
+    assert {s.get("context") for s in sampled} == {"Other"}
     energy = next(s for s in sampled if s["measurand"] == "Energy.Active.Import.Register")
     assert int(energy["value"]) >= 50
 
@@ -549,3 +550,57 @@ def test_a_price_after_the_card_is_shown_before_the_cable_without_waiting(
     assert csms.set_user_price(CP, "TAG-2", "0.22 USD/kWh for you") == {"status": "Accepted"}
     wait_display(station, 2, "0.22 USD/kWh for you")
     assert station.status()["evses"][1]["transaction_id"] is None
+
+
+def test_the_per_language_key_sets_and_reads_one_language_of_default_price_text(
+    make_station: StationFactory, csms: DevCsms
+) -> None:
+    station = pricing_station(
+        make_station,
+        csms,
+        SupportedLanguages="en,nl",
+        Language="nl",
+        CustomMultiLanguageMessages=True,  # else only the language-less DefaultPrice shows
+    )
+    answered(station, "StatusNotification", 3)
+    nl = {"priceText": "0,30 EUR/kWh", "priceTextOffline": "0,30 EUR/kWh (offline)"}
+
+    def change(key: str, value: Any) -> str:
+        text = value if isinstance(value, str) else json.dumps(value)
+        return str(csms.call(CP, "ChangeConfiguration", {"key": key, "value": text})["status"])
+
+    def read(*keys: str) -> dict[str, Any]:
+        return csms.call(CP, "GetConfiguration", {"key": list(keys)})
+
+    [unset] = read("DefaultPriceText,nl")["configurationKey"]
+    assert unset == {"key": "DefaultPriceText,nl", "readonly": False, "value": ""}
+    assert change("DefaultPriceText,nl", nl) == "Accepted"
+    wait_display(station, 2, "0,30 EUR/kWh")
+    assert change("DefaultPriceText,en", {"priceText": "0.30 EUR/kWh"}) == "Accepted"
+    # Set again, the language's entry is replaced, not doubled.
+    assert change("defaultpricetext,nl", {**nl, "priceText": "0,31 EUR/kWh"}) == "Accepted"
+    wait_display(station, 2, "0,31 EUR/kWh")
+    answer = read("DefaultPriceText,nl", "DefaultPriceText")["configurationKey"]
+    assert json.loads(answer[0]["value"]) == {**nl, "priceText": "0,31 EUR/kWh"}
+    whole = json.loads(answer[1]["value"])["priceTexts"]
+    assert sorted(e["language"] for e in whole) == ["en", "nl"]
+    # A language the station does not speak, or no priceText: refused, nothing changes.
+    assert change("DefaultPriceText,fr", {"priceText": "0,30 EUR/kWh"}) == "Rejected"
+    assert change("DefaultPriceText,nl", {"priceTextOffline": "x"}) == "Rejected"
+    assert change("DefaultPriceText,nl", "{") == "Rejected"
+    assert read("DefaultPriceText")["configurationKey"][0]["value"] == answer[1]["value"]
+
+
+@given(st.sampled_from(["en", "nl", "de"]), st.text(min_size=1, max_size=20))
+def test_with_price_text_replaces_only_its_language(language: str, text: str) -> None:
+    start = json.dumps(
+        {"priceTexts": [{"priceText": "a", "language": "en"}, {"priceText": "b", "language": "nl"}]}
+    )
+    value = json.dumps({"priceText": text})
+    out = cp.with_price_text(start, language, value, ["en", "nl", "de"])
+    assert cp.default_price_text_problem(out) is None
+    entries = json.loads(out)["priceTexts"]
+    assert [e["language"] for e in entries].count(language) == 1
+    assert json.loads(cp.price_text_of(out, language)) == {"priceText": text}
+    for other in {"en", "nl"} - {language}:
+        assert cp.price_text_of(out, other) == cp.price_text_of(start, other)

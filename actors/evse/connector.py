@@ -106,6 +106,10 @@ class Announce:
 class TriggerMeterValues:
     """The CSMS asked (TriggerMessage) for a MeterValues of this connector now."""
 
+    # The values' context: Trigger for a TriggerMessage; Other for a California
+    # Pricing triggerMeterValue, which no TriggerMessage asked for (libocpp's).
+    context: str = "Trigger"
+
 
 @dataclass(frozen=True)
 class RemoteStart:
@@ -299,7 +303,7 @@ class Connector(Supervised):
             case _StatusHeld():
                 pass  # changed again meanwhile: only the status that held is sent
             case TriggerMeterValues():
-                self.metering.triggered(self.tx)
+                self.metering.triggered(self.tx, message.context)
             case RemoteStart():
                 self._remote_start(message)
             case ReservedFor():

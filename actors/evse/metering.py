@@ -140,10 +140,10 @@ class Metering:
         if tx is not None:
             self.keep_for_stop(tx, reading, Setting.ALIGNED_MEASURANDS_AT_END, "Sample.Clock", now)
 
-    def triggered(self, tx: Transaction | None) -> None:
+    def triggered(self, tx: Transaction | None, context: str = "Trigger") -> None:
         """A MeterValues on request: sent now, not queued (it answers a question)."""
         reading = self.read()
-        sampled = self._sampled(reading, Setting.SAMPLED_MEASURANDS, "Trigger", tx)
+        sampled = self._sampled(reading, Setting.SAMPLED_MEASURANDS, context, tx)
         if sampled:
             transaction_id = tx.transaction_id if tx is not None else None
             values = self.messages.meter_values(

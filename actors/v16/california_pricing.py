@@ -534,4 +534,5 @@ class CaliforniaPricing(Supervised):
         if evse in self.ctx.given_up:
             return
         self.log.info("EVSE %d: MeterValues for the CSMS's pricing trigger", evse)
-        self.ctx.registry.tell(evse_path(evse, "connector"), TriggerMeterValues())
+        # Context Other, as libocpp: no TriggerMessage asked for these values.
+        self.ctx.registry.tell(evse_path(evse, "connector"), TriggerMeterValues("Other"))

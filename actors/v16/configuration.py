@@ -61,6 +61,7 @@ from ocppstation.protocol.errors import (
     OcppError,
 )
 from ocppstation.protocol.framing import Call
+from ocppstation.protocol.v16 import california_pricing as pricing
 
 __all__ = [
     "SETTINGS",
@@ -144,6 +145,10 @@ class Settings(Supervised):
             )
         entries, unknown, seen = [], [], set()
         for key in keys:
+            language = pricing.per_language(key)
+            if language and "DefaultPriceText" in self.values:
+                entries.append(self._price_text_entry(key, language))
+                continue
             spec = keys_v16.lookup(key, self.table)
             if spec is None or spec.name not in self.values:
                 if key not in unknown:
@@ -190,6 +195,9 @@ class Settings(Supervised):
             self.ctx.registry.tell(RPC, Answer(call, result, self.actor_ref, _Publish(publish)))
 
     def _change(self, key: str, text: str) -> tuple[dict[str, Any], Callable[[], None] | None]:
+        language = pricing.per_language(key)
+        if language is not None and "DefaultPriceText" in self.values:
+            return self._change_price_text(language, text)
         change = keys_v16.validate_change(key, text, self.values, self.table)
         if change.key == "SecurityProfile" and change.status is Status.ACCEPTED:
             problem = self._tls_problem(change.value)
@@ -222,6 +230,31 @@ class Settings(Supervised):
         self._apply({**self.values, change.key: change.value})
         event = self._changed(change.key, None if secret else change.value)
         return {"status": change.status.value}, lambda: self.ctx.bus.publish(event)
+
+    def _change_price_text(
+        self, language: str, text: str
+    ) -> tuple[dict[str, Any], Callable[[], None] | None]:
+        """California Pricing's `DefaultPriceText,<language>`: one language's
+        entry of DefaultPriceText, which is then changed as a whole (checked,
+        persisted and published as DefaultPriceText)."""
+        supported = str(self.values.get("SupportedLanguages", "")).split(",")
+        try:
+            whole = pricing.with_price_text(
+                str(self.values["DefaultPriceText"]), language, text, supported
+            )
+        except (pricing.PricingError, ValueError) as exc:
+            self.log.info(
+                "ChangeConfiguration %s%s: Rejected (%s)", pricing.PER_LANGUAGE, language, exc
+            )
+            return {"status": Status.REJECTED.value}, None
+        return self._change("DefaultPriceText", whole)
+
+    def _price_text_entry(self, key: str, language: str) -> dict[str, Any]:
+        try:
+            value = pricing.price_text_of(str(self.values["DefaultPriceText"]), language)
+        except ValueError:  # checked when set; a file's broken value reads as none
+            value = ""
+        return {"key": key, "readonly": False, "value": value}
 
     # -- helpers -----------------------------------------------------------------------
 

@@ -31,9 +31,10 @@ Decisions:
 - A request that is not the 2.0.1 message it names is DataTransfer Rejected
   with the reason as data; a request the block cannot apply now (it is
   restarting) is Rejected too.
-- The SignCertificate a trigger promises may leave before the trigger's
-  answer: the handler's answer cannot carry a follow-up. OCPP lets each side
-  have one CALL of its own in flight, so the CSMS sees two valid messages.
+- The SignCertificate a trigger promises leaves after the trigger's answer:
+  the handler's `Reply.after` starts the signing round once the answer is
+  on its way (actors/hooks/data_transfer.py), as a TriggerMessage's
+  follow-up does.
 - Offline (or no answer), a contract is accepted when ContractValidationOffline
   is true and its chain ends at an installed MORootCertificate, valid now.
 - A CertificateSigned refused is the security event InvalidChargePointCertificate
@@ -48,7 +49,7 @@ from typing import Any
 
 from cryptography import x509
 
-from ocppstation.actors.hooks.data_transfer import Handler
+from ocppstation.actors.hooks.data_transfer import After, Handler, Reply
 from ocppstation.actors.link.rpc import Outcome, submit
 from ocppstation.actors.messages import ContractPresented, Identified, Iso15118Relay
 from ocppstation.actors.runtime.base import Place, Supervised
@@ -80,7 +81,8 @@ STORAGE_TIMEOUT = 5.0
 
 @dataclass(frozen=True)
 class FromCsms:
-    """Ask, from a handler: apply this valid request; answers (status, 2.0.1 answer or text)."""
+    """Ask, from a handler: apply this valid request; answers (status, 2.0.1
+    answer or text, what to do once the answer is sent or None)."""
 
     message_id: str
     payload: dict[str, Any]
@@ -126,22 +128,22 @@ def handlers(ctx: StationContext) -> dict[str | None, Handler]:
         return ("UnknownMessageId" if _management_enabled(ctx) else "UnknownVendorId"), None
 
     def message(message_id: str) -> Handler:
-        def handle(data: str | None) -> tuple[str, str | None]:
+        def handle(data: str | None) -> Reply:
             if not _management_enabled(ctx):
-                return "UnknownVendorId", None
+                return Reply("UnknownVendorId")
             try:
                 payload = pnc.read_request(message_id, data)
             except pnc.PncError as exc:
-                return "Rejected", str(exc)[:500]
+                return Reply("Rejected", str(exc)[:500])
             try:
-                status, reply = ctx.registry.ask(
+                status, reply, after = ctx.registry.ask(
                     PNC, FromCsms(message_id, payload), timeout=APPLY_TIMEOUT
                 )
             except Exception:  # restarting: not taken, so not Accepted
-                return "Rejected", "the station could not apply it now"
+                return Reply("Rejected", "the station could not apply it now")
             if isinstance(reply, dict):
-                return str(status), pnc.write_answer(message_id, reply)
-            return str(status), reply
+                return Reply(str(status), pnc.write_answer(message_id, reply), after)
+            return Reply(str(status), reply, after)
 
         return handle
 
@@ -188,39 +190,45 @@ class PlugAndCharge(Supervised):
 
     # -- from the CSMS -------------------------------------------------------------
 
-    def _from_csms(self, message_id: str, payload: dict[str, Any]) -> tuple[str, Any]:
+    def _from_csms(self, message_id: str, payload: dict[str, Any]) -> tuple[str, Any, After | None]:
         match message_id:
             case "TriggerMessage":
                 return self._trigger(payload)
             case "CertificateSigned":
-                return "Accepted", {"status": self._certificate_signed(payload)}
+                return "Accepted", {"status": self._certificate_signed(payload)}, None
             case "InstallCertificate":
                 use = pnc.INSTALL_USES[payload["certificateType"]]
                 status = self._security(InstallRoot(use, payload["certificate"]))
-                return "Accepted", {"status": status}
+                return "Accepted", {"status": status}, None
             case "DeleteCertificate":
                 wanted = HashData.from_json(payload["certificateHashData"])
-                return "Accepted", {"status": self._security(DeleteRoot(wanted))}
+                return "Accepted", {"status": self._security(DeleteRoot(wanted))}, None
             case "GetInstalledCertificateIds":
-                return "Accepted", self._installed_ids(payload.get("certificateType"))
+                return "Accepted", self._installed_ids(payload.get("certificateType")), None
         raise AssertionError(f"no handler for {message_id}")
 
     def _security(self, message: object) -> Any:
         return self.ctx.registry.ask(SECURITY, message, timeout=SECURITY_TIMEOUT)
 
-    def _trigger(self, payload: dict[str, Any]) -> tuple[str, Any]:
+    def _trigger(self, payload: dict[str, Any]) -> tuple[str, Any, After | None]:
         if payload["requestedMessage"] != "SignV2GCertificate":
-            return "Accepted", {"status": "NotImplemented"}
+            return "Accepted", {"status": "NotImplemented"}, None
         if self._subject() is None:
             # libocpp's answer: the CSR would have no organization.
             return (
                 "Rejected",
                 "No CpoName or SeccLeafSubjectOrganization is set. Cannot trigger CSR",
+                None,
             )
         self.sign_seq += 1
         self.ctx.cancel(self.sign_timer)
-        self.actor_ref.tell(_Sign(0, self.sign_seq))
-        return "Accepted", {"status": "Accepted"}
+        seq, ctx = self.sign_seq, self.ctx
+
+        def sign() -> None:
+            # Once the answer is on its way: the SignCertificate it promises follows it.
+            ctx.registry.tell(PNC, _Sign(0, seq))
+
+        return "Accepted", {"status": "Accepted"}, sign
 
     def _subject(self) -> pnc.Subject | None:
         cfg = self.ctx.config

@@ -485,6 +485,67 @@ def default_price_text_problem(text: str) -> str | None:
     return None
 
 
+# libocpp's key form for one language's default price text: the key
+# "DefaultPriceText,<language>", its value {"priceText", "priceTextOffline"}.
+PER_LANGUAGE = "DefaultPriceText,"
+
+
+def per_language(key: str) -> str | None:
+    """The language of a `DefaultPriceText,<language>` key (case-insensitive), or None."""
+    if not key.lower().startswith(PER_LANGUAGE.lower()):
+        return None
+    return key[len(PER_LANGUAGE) :].strip()
+
+
+def _price_texts(text: str) -> list[dict[str, Any]]:
+    value = json.loads(text) if text else {}
+    entries = value.get("priceTexts") if isinstance(value, dict) else None
+    return [e for e in entries or () if isinstance(e, dict)]
+
+
+def price_text_of(default_price_text: str, language: str) -> str:
+    """GetConfiguration's value of `DefaultPriceText,<language>`: that
+    language's entry without its language, or "" (libocpp: a language
+    not set yet reads empty, so that it can be set)."""
+    for entry in _price_texts(default_price_text):
+        if str(entry.get("language", "")).lower() == language.lower():
+            out = {k: entry[k] for k in ("priceText", "priceTextOffline") if k in entry}
+            return json.dumps(out, separators=(",", ":"), ensure_ascii=False)
+    return ""
+
+
+def with_price_text(
+    default_price_text: str, language: str, value: str, supported: Iterable[str]
+) -> str:
+    """DefaultPriceText with `language`'s entry set to `value`; raises
+    PricingError for a language not in `supported` or a value without a
+    priceText. Where libocpp appends another entry, the language's entry is
+    replaced: one language, one default text."""
+    languages = [s.strip().lower() for s in supported if s.strip()]
+    if len(language) < 2 or language.lower() not in languages:
+        raise PricingError(f"{language!r} is not one of SupportedLanguages")
+    entry = _json_object(value, PER_LANGUAGE + language)
+    if entry is None or not _nonempty_string(entry.get("priceText")):
+        raise PricingError(f"{PER_LANGUAGE}{language} needs a priceText")
+    if "priceTextOffline" in entry and not _nonempty_string(entry["priceTextOffline"]):
+        raise PricingError("a priceTextOffline must be a text")
+    kept = [
+        e
+        for e in _price_texts(default_price_text)
+        if str(e.get("language", "")).lower() != language.lower()
+    ]
+    new = {
+        "priceText": str(entry["priceText"]),
+        **(
+            {"priceTextOffline": str(entry["priceTextOffline"])}
+            if "priceTextOffline" in entry
+            else {}
+        ),
+        "language": language,
+    }
+    return json.dumps({"priceTexts": [*kept, new]}, separators=(",", ":"), ensure_ascii=False)
+
+
 def default_texts(
     default_price: str, default_price_text: str, *, offline: bool
 ) -> tuple[Text, ...]:
