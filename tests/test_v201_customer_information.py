@@ -188,3 +188,28 @@ def test_a_long_report_is_paged() -> None:
         (1, True, 512),
         (2, False, 5),
     ]
+
+
+def test_n09_a_report_over_one_page_goes_in_pages_that_join_up(
+    csms201: DevCsms, make_station: StationFactory
+) -> None:
+    station = station201(csms201, make_station)
+    sessions = 6  # about 110 characters a transaction: more than one 512-character page
+    for n in range(sessions):
+        evse = 1 + n % 2
+        # Counted on the wire: a status wait would find the last session's.
+        station.plug(evse)
+        station.tag(evse, "TAG-1")
+        wait_event(csms201, "Started", n + 1)
+        quiet(station)
+        station.unplug(evse)
+        wait_event(csms201, "Ended", n + 1)
+    quiet(station)
+    assert customer_information(csms201, 41, report=True, idToken=TOKEN) == "Accepted"
+    notes = notes_of(csms201, 41)
+    assert len(notes) >= 2
+    assert [n["seqNo"] for n in notes] == list(range(len(notes)))
+    assert [n["tbc"] for n in notes] == [True] * (len(notes) - 1) + [False]
+    assert all(len(n["data"]) <= ci.DATA_PAGE for n in notes)
+    lines = "".join(n["data"] for n in notes).splitlines()
+    assert sum(1 for line in lines if " transaction " in line) == sessions
