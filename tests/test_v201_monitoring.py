@@ -14,14 +14,15 @@ from hypothesis import strategies as st
 from ocpp.v201.enums import MonitorBaseEnumType, MonitorEnumType
 
 from ocppstation.actors.clock import FakeClock
-from ocppstation.actors.events import Online
+from ocppstation.actors.events import Online, TransactionStarted
+from ocppstation.actors.v201.monitoring import EventJudged
 from ocppstation.config import v201_components
 from ocppstation.config.device_model import Address
 from ocppstation.protocol.v201 import monitoring as mon
 from ocppstation.tools.csms import DevCsms
 from ocppstation.tools.peer import CallErrorResponse
 from tests.conftest import StationFactory, answered, log_of, wait_status
-from tests.test_v201_e2e import CP, any_csms201, csms201, station201
+from tests.test_v201_e2e import CP, any_csms201, charging, csms201, station201
 
 __all__ = ["any_csms201", "csms201"]  # the 2.0.1 peers, as fixtures here
 
@@ -515,6 +516,19 @@ def test_n07_offline_events_are_queued_by_severity(
     log_of(station).wait_for(lambda e: isinstance(e, Online) and not e.online, timeout=5)
     station.fault(2, "HighTemperature")
     wait_status(station, 2, "Faulted")
+    judged: list[EventJudged] = []
+
+    def seen(e: object) -> bool:
+        if isinstance(e, EventJudged):
+            judged.append(e)
+        return len(judged) >= 3
+
+    log_of(station).wait_for(seen, timeout=5)
+    assert sorted((j.kind, j.queued) for j in judged) == [
+        ("HardWiredMonitor", True),
+        ("HardWiredNotification", True),
+        ("PreconfiguredMonitor", False),  # severity 8
+    ]
     clock.advance(5)  # the reconnect backoff
     events = notified(csms201, 2)
     csms201.wait_for(lambda _: len(csms201.calls("StatusNotification")) >= 3, timeout=5)
@@ -538,3 +552,39 @@ def test_n04_monitors_survive_a_restart(
     assert set_variables(csms201, ("OCPPCommCtrlr", "HeartbeatInterval", "400")) == ["Accepted"]
     [event] = [e for e in notified(csms201, 1) if e.get("variableMonitoringId") == kept["id"]]
     assert event["actualValue"] == "400"
+
+
+def test_n04_a_transaction_monitor_reports_only_while_one_runs(
+    csms201: DevCsms, make_station: StationFactory
+) -> None:
+    station = station201(csms201, make_station)
+    monitoring_on(csms201)
+    bound, always = set_monitors(
+        csms201,
+        data(kind="Delta", value=0, severity=4, transaction=True),
+        data(kind="Delta", value=0, severity=5),
+    )
+
+    def heartbeat(value: str) -> None:
+        assert set_variables(csms201, ("OCPPCommCtrlr", "HeartbeatInterval", value)) == ["Accepted"]
+
+    def of(monitor: dict[str, Any], value: str) -> list[dict[str, Any]]:
+        """The monitor's events, once one reported `value`."""
+
+        def mine() -> list[dict[str, Any]]:
+            events = [e for c in csms201.calls("NotifyEvent") for e in c.payload["eventData"]]
+            return [e for e in events if e.get("variableMonitoringId") == monitor["id"]]
+
+        csms201.wait_for(lambda _: any(e["actualValue"] == value for e in mine()), timeout=5)
+        return mine()
+
+    heartbeat("61")  # no transaction: only the other one reports
+    assert [e["actualValue"] for e in of(always, "61")] == ["61"]
+    tx_id = charging(station, csms201)
+    # Published once the connector has it: the block hears it before the next change.
+    log_of(station).wait_for(lambda e: isinstance(e, TransactionStarted), timeout=5)
+    heartbeat("62")
+    assert [e["actualValue"] for e in of(always, "62")] == ["61", "62"]
+    # In order through the outbox: the transaction monitor's came before.
+    assert [(e["actualValue"], e["transactionId"]) for e in of(bound, "62")] == [("62", tx_id)]
+    assert "transactionId" not in of(always, "62")[-1]

@@ -20,6 +20,12 @@ once the CSMS heard Accepted), shown in the view, answered, and published
 as ConfigChanged once the answer is on its way. A RebootRequired one is
 stored only and takes effect at the next start of this actor.
 
+Every change of an Actual value (an accepted SetVariables once its answer
+is out, a live state) is published as `VariableChanged`, which the
+monitoring block (monitoring.py) judges its monitors on; it reads the
+values whole with `ValuesQuery` and sets MonitoringCtrlr's read-only
+base and level with `SetInternally`, stored like a SetVariables.
+
 SetNetworkProfile (B09) is answered here too: judged by
 protocol/v201/network_profiles.py, stored through the tree's
 NetworkProfiles (actors/v201/network_profiles.py), which the link dials

@@ -101,6 +101,17 @@ _OFFLINE_SEVERITY = Address(_CTRLR, "OfflineQueuingSeverity")
 
 
 @dataclass(frozen=True)
+class EventJudged:
+    """Published for each event a monitor or notification raised: `queued` for the
+    CSMS, or dropped (offline, above OfflineQueuingSeverity)."""
+
+    address: Address
+    kind: str  # EventNotificationEnumType
+    severity: int
+    queued: bool
+
+
+@dataclass(frozen=True)
 class _Period:
     """A periodic monitor's timer fired (stale when `arming` is not the current one)."""
 
@@ -469,6 +480,7 @@ class Monitoring(Block):
             return
         if not self.online and not mon.kept_offline(severity, self._int(_OFFLINE_SEVERITY, 9)):
             self.log.info("offline: dropped the severity %d event of %s", severity, address)
+            self.ctx.bus.publish(EventJudged(address, kind.value, severity, queued=False))
             return
         variable = self.catalog.get(address)
         text = ""
@@ -497,3 +509,4 @@ class Monitoring(Block):
         action = "NotifyEvent"
         seq = self.ctx.storage().queue.push(action, payload, None).get(timeout=STORAGE_TIMEOUT)
         tell_stored(self.ctx, seq, action, payload)
+        self.ctx.bus.publish(EventJudged(address, kind.value, severity, queued=True))
