@@ -8,6 +8,7 @@ import json
 import threading
 
 from ocppstation.actors.hooks.data_transfer import Reply
+from ocppstation.protocol.v16 import plug_and_charge as pnc
 from ocppstation.tools.csms import DevCsms
 from ocppstation.tools.peer import LogEntry
 from tests.conftest import StationFactory, answered, quiet
@@ -57,6 +58,35 @@ def test_the_sign_v2g_trigger_is_answered_before_its_sign_certificate(
         answer, sign = _trigger_and_its_sign(csms, mark)
         assert answer.seq < sign.seq
         assert json.loads(sign.payload["data"])["certificateType"] == "V2GCertificate"
+
+
+def test_the_trigger_handler_promises_the_sign_certificate_and_does_not_send_it(
+    make_station: StationFactory, csms: DevCsms
+) -> None:
+    """The handler itself, without rpc: nothing is sent until its `after` runs."""
+    station = pnc_station(make_station, csms)
+    install = {"certificateType": "V2GRootCertificate", "certificate": Ca("v2g").pem}
+    assert csms.pnc(CP, "InstallCertificate", install)["data"] == {"status": "Accepted"}
+    quiet(station)
+    mark = csms.log.mark()
+    data = pnc.write_request("TriggerMessage", {"requestedMessage": "SignV2GCertificate"})
+    answer, after = station.ctx.data_transfer.handle(pnc.VENDOR_ID, "TriggerMessage", data)
+    assert answer["status"] == "Accepted" and after is not None
+    # A round trip later (the PnC block has long handled its mailbox): still nothing.
+    csms.call(CP, "GetConfiguration", {"key": ["HeartbeatInterval"]})
+    quiet(station)
+    assert not [e for e in csms.log.entries(mark) if e.payload and _is_sign(e)]
+    after()
+    csms.log.wait_for(_is_sign, since=mark, timeout=5)
+
+
+def _is_sign(e: LogEntry) -> bool:
+    return (
+        e.direction == "in"
+        and e.kind == "call"
+        and e.action == "DataTransfer"
+        and e.payload.get("messageId") == "SignCertificate"
+    )
 
 
 def test_an_embedders_after_runs_once_and_its_failure_costs_nothing(
