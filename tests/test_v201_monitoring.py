@@ -15,9 +15,11 @@ from ocpp.v201.enums import MonitorBaseEnumType, MonitorEnumType
 
 from ocppstation.actors.clock import FakeClock
 from ocppstation.actors.events import Online, TransactionStarted
-from ocppstation.actors.v201.monitoring import EventJudged
+from ocppstation.actors.runtime.supervisor import ChildRestarted
+from ocppstation.actors.v201.monitoring import MONITORING, EventJudged
 from ocppstation.config import v201_components
 from ocppstation.config.device_model import Address
+from ocppstation.protocol.payloads import dump
 from ocppstation.protocol.v201 import monitoring as mon
 from ocppstation.tools.csms import DevCsms
 from ocppstation.tools.peer import CallErrorResponse
@@ -225,6 +227,49 @@ def test_set_variable_monitoring_is_judged_in_order() -> None:
     assert status(data(), known) == "Duplicate"
     assert status(data(severity=4), known) == "Accepted"
     assert status(data(id=judged.monitor.id, value=120), known) == "Accepted"  # replaces
+
+
+_addresses = st.sampled_from(list(CATALOG))
+
+
+@given(
+    st.lists(
+        st.tuples(
+            _addresses,
+            st.sampled_from(list(MonitorEnumType)),
+            st.integers(-5, 100),
+            st.integers(-1, 10),
+            st.one_of(st.none(), st.integers(1, 12), st.just(mon.FIRST_CUSTOM_ID)),
+        ),
+        max_size=8,
+    )
+)
+def test_what_is_accepted_is_sound_and_never_a_duplicate(
+    items: list[tuple[Address, MonitorEnumType, int, int, int | None]],
+) -> None:
+    hard_wired, factory = mon.builtin(CATALOG)
+    monitors = {m.id: m for m in [*hard_wired, *factory]}
+    for address, kind, value, severity, given_id in items:
+        raw = {
+            "value": value,
+            "type": kind.value,
+            "severity": severity,
+            "component": dump(mon.component_of(address)),
+            "variable": {"name": address.variable, "instance": address.variable_instance},
+        }
+        if given_id is not None:
+            raw["id"] = given_id
+        judged = mon.judge(raw, CATALOG, monitors, mon.next_id(monitors.values()))
+        if judged.result.status.value != "Accepted":
+            assert judged.monitor is None and judged.result.id is None
+            continue
+        m = judged.monitor
+        assert m is not None and judged.result.id == m.id and m.address == address
+        assert 0 <= m.severity <= 9 and m.kind is not mon.HARD_WIRED
+        others = [o for o in monitors.values() if o.id != m.id]
+        assert all((o.address, o.type, o.severity) != (address, kind, severity) for o in others)
+        monitors[m.id] = m
+    assert len({m.id for m in monitors.values()}) == len(monitors)
 
 
 def test_only_custom_monitors_clear() -> None:
@@ -588,3 +633,18 @@ def test_n04_a_transaction_monitor_reports_only_while_one_runs(
     # In order through the outbox: the transaction monitor's came before.
     assert [(e["actualValue"], e["transactionId"]) for e in of(bound, "62")] == [("62", tx_id)]
     assert "transactionId" not in of(always, "62")[-1]
+
+
+def test_n_a_restarted_monitoring_block_keeps_its_monitors_and_watches_on(
+    csms201: DevCsms, make_station: StationFactory
+) -> None:
+    station = station201(csms201, make_station)
+    monitoring_on(csms201)
+    [kept] = set_monitors(csms201, data(kind="Delta", value=0))
+    station.crash(MONITORING)
+    log_of(station).wait_for(
+        lambda e: isinstance(e, ChildRestarted) and e.path == MONITORING, timeout=10
+    )
+    assert set_variables(csms201, ("OCPPCommCtrlr", "HeartbeatInterval", "123")) == ["Accepted"]
+    [event] = notified(csms201, 1)
+    assert (event["variableMonitoringId"], event["actualValue"]) == (kept["id"], "123")

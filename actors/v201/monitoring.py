@@ -74,8 +74,10 @@ from ocppstation.config.device_model import Address
 from ocppstation.config.v201_components import Value
 from ocppstation.protocol.errors import (
     FormationViolation,
+    InternalError,
     NotSupported,
     OccurrenceConstraintViolation,
+    OcppError,
 )
 from ocppstation.protocol.framing import Call
 from ocppstation.protocol.payloads import dump
@@ -197,6 +199,16 @@ class Monitoring(Block):
     # -- the CSMS's calls -----------------------------------------------------------
 
     def handle(self, call_: Call) -> Reply:
+        try:
+            return self._handle(call_)
+        except OcppError:
+            raise
+        except Exception:
+            # A bug here must not restart the blocks after us (rest_for_one).
+            self.log.exception("%s failed", call_.action)
+            raise InternalError(f"{call_.action} failed") from None
+
+    def _handle(self, call_: Call) -> Reply:
         payload = call_.payload
         match call_.action:
             case "SetVariableMonitoring":
