@@ -12,9 +12,9 @@ from ocppstation.protocol.payloads import dump
 from ocppstation.protocol.v201 import customer_information as ci
 from ocppstation.tools.csms import DevCsms
 from tests.conftest import StationFactory, quiet
-from tests.test_v201_e2e import CP, charging, csms201, station201, wait_event
+from tests.test_v201_e2e import CP, any_csms201, charging, csms201, station201, wait_event
 
-__all__ = ["csms201"]
+__all__ = ["any_csms201", "csms201"]
 
 TOKEN = {"idToken": "TAG-1", "type": "ISO14443"}
 CERTIFICATE = {
@@ -213,3 +213,25 @@ def test_n09_a_report_over_one_page_goes_in_pages_that_join_up(
     assert all(len(n["data"]) <= ci.DATA_PAGE for n in notes)
     lines = "".join(n["data"] for n in notes).splitlines()
     assert sum(1 for line in lines if " transaction " in line) == sessions
+
+
+def test_n09_against_both_peers_the_pages_pass_the_strict_schema(
+    any_csms201: Any, make_station: StationFactory
+) -> None:
+    station = station201(any_csms201, make_station)
+    charging(station, any_csms201)
+    quiet(station)
+    payload = {"requestId": 51, "report": True, "clear": True, "idToken": TOKEN}
+    assert any_csms201.call(CP, "CustomerInformation", payload) == {"status": "Accepted"}
+    any_csms201.wait_for(
+        lambda _: any(
+            c.payload["requestId"] == 51 for c in any_csms201.calls("NotifyCustomerInformation")
+        ),
+        timeout=5,
+    )
+    [note] = [
+        c.payload
+        for c in any_csms201.calls("NotifyCustomerInformation")
+        if c.payload["requestId"] == 51
+    ]
+    assert "authorization cache" in note["data"] and note["tbc"] is False
