@@ -17,11 +17,17 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from ocppstation.actors.clock import FakeClock
-from ocppstation.actors.events import ConnectFailed, LinkChanged, RegistrationChanged
+from ocppstation.actors.events import (
+    ConnectFailed,
+    LinkChanged,
+    RegistrationChanged,
+    TokenJudged,
+)
 from ocppstation.actors.station import Station
 from ocppstation.protocol.v201 import network_profiles as rules
 from ocppstation.protocol.v201.network_profiles import Dialing, NetworkProfile
 from ocppstation.tools.csms import DevCsms
+from ocppstation.tools.peer import NO_REPLY
 from tests.conftest import StationFactory, answered, log_of, quiet
 
 CP = "cp-test"
@@ -355,6 +361,36 @@ def test_b10_after_its_attempts_on_csms_a_the_station_boots_at_csms_b(
     answered(again, "StatusNotification", 2)
     assert _get(csms_b, "NetworkConfigurationPriority")["attributeValue"] == "1,2"
     assert _get(csms_b, "ActiveNetworkProfile")["attributeValue"] == "2"
+
+
+def test_b10_the_profile_moved_to_brings_its_message_timeout(
+    csms_a: DevCsms, csms_b: DevCsms, make_station: StationFactory, clock: FakeClock
+) -> None:
+    # The tests' CallTimeout is 10 s; profile 2 says 3 s: on B an unanswered
+    # CALL fails after 3 s.
+    station = _station(csms_a, make_station)
+    assert _set_profile(csms_a, 2, _connection(csms_b.url, messageTimeout=3)) == {
+        "status": "Accepted"
+    }
+    assert _set(csms_a, "NetworkConfigurationPriority", "1,2")["attributeStatus"] == "Accepted"
+    assert _set(csms_a, "NetworkProfileConnectionAttempts", "1")["attributeStatus"] == "Accepted"
+    quiet(station)
+    log = log_of(station)
+    mark = log.mark()
+    csms_a.stop()
+    down = log.wait_for(lambda e: isinstance(e, LinkChanged) and not e.up, 5, since=mark)
+    seen = log.mark()
+    clock.advance(down.retry_in)
+    _fail_over(station, clock, seen)
+    answered(station, "StatusNotification", 4)
+    quiet(station)
+    csms_b.set_reply("Authorize", NO_REPLY)
+    asked = log.mark()
+    station.tag(1, "TAG-1")
+    csms_b.log.wait_call("Authorize", CP)
+    clock.advance(3.5)
+    judged = log.wait_for(lambda e: isinstance(e, TokenJudged), 5, since=asked)
+    assert not judged.online  # the Authorize timed out: decided offline
 
 
 def test_b10_the_profile_moved_to_brings_its_security_profile(

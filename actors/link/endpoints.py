@@ -28,6 +28,9 @@ class Endpoint:
     security_profile: int
     # The configuration slot it is (2.0.1); None: the configured CSMS.
     slot: int | None = None
+    # How long a CALL on this connection waits for its answer (2.0.1's
+    # messageTimeout); None: Internal.CallTimeout.
+    message_timeout: float | None = None
 
     def describe(self) -> str:
         where = "the configured CSMS" if self.slot is None else f"network profile {self.slot}"

@@ -99,6 +99,8 @@ class Answer:
 @dataclass(frozen=True)
 class LinkUp:
     generation: int
+    # The connection's own CALL timeout (a 2.0.1 network profile's messageTimeout).
+    call_timeout: float | None = None
 
 
 @dataclass(frozen=True)
@@ -258,7 +260,8 @@ class Rpc(Supervised):
         self.routes = dict(routes)
         self.version = ctx.config.ocpp_version
         self.validator = Validator(self.version)
-        self.call_timeout = float(ctx.config.value("Internal", "CallTimeout"))
+        self.configured_timeout = float(ctx.config.value("Internal", "CallTimeout"))
+        self.call_timeout = self.configured_timeout
         self.session: Session | None = None
         self.generation = -1
         self.queue: deque[Submit] = deque()
@@ -325,6 +328,7 @@ class Rpc(Supervised):
                 if self.session is not None:
                     self._link_down("replaced by a new connection")
                 self.generation = message.generation
+                self.call_timeout = message.call_timeout or self.configured_timeout
                 self.session = Session(
                     self.validator, call_timeout=self.call_timeout, version=self.version
                 )

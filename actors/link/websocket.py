@@ -355,7 +355,7 @@ class WebSocketLink(Supervised):
                 if self.endpoints is not None:
                     self.endpoints.connected()
                 self.reported.clear()
-                self.ctx.registry.tell(RPC, LinkUp(g))
+                self.ctx.registry.tell(RPC, self._link_up())
                 self.ctx.bus.publish(LinkChanged(True, self.url))
             case _Opened():
                 message.connection.close()
@@ -382,10 +382,14 @@ class WebSocketLink(Supervised):
                 self._reconnect_now(message.reason)
             case SayLinkState():
                 if self.connection is not None:
-                    self.ctx.registry.tell(RPC, LinkUp(self.generation))
+                    self.ctx.registry.tell(RPC, self._link_up())
             case _:
                 return super().receive(message)
         return None
+
+    def _link_up(self) -> LinkUp:
+        timeout = None if self.endpoint is None else self.endpoint.message_timeout
+        return LinkUp(self.generation, timeout)
 
     def is_up(self) -> bool:
         return self.connection is not None

@@ -117,7 +117,9 @@ class NetworkProfiles:
                 int(self.ctx.setting(Setting.SECURITY_PROFILE, 0)),
                 slot,
             )
-        return Endpoint(profile.csms_url, profile.security_profile, slot)
+        return Endpoint(
+            profile.csms_url, profile.security_profile, slot, float(profile.message_timeout)
+        )
 
     def current(self) -> Endpoint:
         with self._lock:
