@@ -213,6 +213,8 @@ def test_set_variable_monitoring_is_judged_in_order() -> None:
     assert status(data(kind="LowerThreshold", value=1)) == "Rejected"  # minLimit 1
     assert status(data(kind="Delta", value=-1)) == "Rejected"
     assert status(data(kind="Periodic", value=0)) == "Rejected"
+    assert status(data(kind="Periodic", value=mon.LONGEST_PERIOD + 1)) == "Rejected"
+    assert status(data(kind="PeriodicClockAligned", value=86401)) == "Rejected"
     # By id: unknown, hard-wired, another variable's; a preconfigured one may change.
     assert status(data(id=4242)) == "Rejected"
     assert status(data(id=hard_wired[0].id)) == "Rejected"
@@ -477,7 +479,10 @@ def test_n05_n03_level_and_base(csms201: DevCsms, make_station: StationFactory) 
     assert level["attributeValue"] == "5"
 
     # A preconfigured monitor changed by the CSMS: FactoryDefault restores it.
-    station_state = {"component": {"name": "ChargingStation"}}
+    station_state = {
+        "component": {"name": "ChargingStation"},
+        "variable": {"name": "AvailabilityState"},
+    }
     before = report_ids(csms201, 1, componentVariable=[station_state])
     [preconfigured] = before
     change = data("AvailabilityState", "Delta", 0, 2, component="ChargingStation")
@@ -528,7 +533,7 @@ def test_n07_a_fault_is_a_hard_wired_notification_cleared_when_it_goes(
     station.fault(1, "GroundFailure")
     wait_status(station, 1, "Faulted")
     # The station's AvailabilityState stays Available: EVSE 2 is.
-    events = notified(any_csms201, 3)
+    events = notified(any_csms201, 4)
     fault = [e for e in events if e["eventNotificationType"] == "HardWiredNotification"]
     assert len(fault) == 1
     assert fault[0]["trigger"] == "Alerting"
@@ -543,9 +548,10 @@ def test_n07_a_fault_is_a_hard_wired_notification_cleared_when_it_goes(
     }
     assert deltas[("Connector", "HardWiredMonitor")] == "Faulted"
     assert deltas[("EVSE", "PreconfiguredMonitor")] == "Faulted"
+    assert deltas[("ChargingStation", "HardWiredMonitor")] == "true"  # its Problem
     station.clear(1)
     wait_status(station, 1, "Available")
-    events = notified(any_csms201, 6)
+    events = notified(any_csms201, 8)
     cleared = [e for e in events if e.get("cleared") is True]
     assert [e["techCode"] for e in cleared] == ["GroundFailure"]
     assert cleared[0]["actualValue"] == "Available"
@@ -566,20 +572,20 @@ def test_n07_offline_events_are_queued_by_severity(
     def seen(e: object) -> bool:
         if isinstance(e, EventJudged):
             judged.append(e)
-        return len(judged) >= 3
+        return len(judged) >= 4
 
     log_of(station).wait_for(seen, timeout=5)
     assert sorted((j.kind, j.queued) for j in judged) == [
-        ("HardWiredMonitor", True),
+        ("HardWiredMonitor", True),  # the connector's AvailabilityState
+        ("HardWiredMonitor", True),  # the station's Problem
         ("HardWiredNotification", True),
         ("PreconfiguredMonitor", False),  # severity 8
     ]
     clock.advance(5)  # the reconnect backoff
-    events = notified(csms201, 2)
-    csms201.wait_for(lambda _: len(csms201.calls("StatusNotification")) >= 3, timeout=5)
-    kinds = sorted(e["eventNotificationType"] for e in notified(csms201, 2))
-    assert kinds == ["HardWiredMonitor", "HardWiredNotification"]
-    assert all(e["component"]["evse"]["id"] == 2 for e in events)
+    events = notified(csms201, 3)
+    kinds = sorted(e["eventNotificationType"] for e in events)
+    assert kinds == ["HardWiredMonitor", "HardWiredMonitor", "HardWiredNotification"]
+    assert all(e["component"].get("evse", {"id": 2})["id"] == 2 for e in events)
 
 
 def test_n04_monitors_survive_a_restart(

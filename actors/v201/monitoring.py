@@ -463,8 +463,13 @@ class Monitoring(Block):
         self.timers.clear()
         self.arming += 1
         for monitor in self._active():
-            if monitor.periodic:
+            if not monitor.periodic:
+                continue
+            try:
                 self._arm_one(monitor)
+            except (ValueError, OverflowError):
+                # One stored monitor the scheduler cannot take must not stop the rest.
+                self.log.exception("monitor %d: no timer for period %g", monitor.id, monitor.value)
 
     def _arm_one(self, monitor: mon.Monitor) -> None:
         message = _Period(monitor.id, self.arming)

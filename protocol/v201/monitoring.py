@@ -16,7 +16,8 @@ CustomMonitor). Decisions worth knowing:
   value may not be reported), a constant one with a threshold or delta (it
   never changes), an UpperThreshold at or above its maxLimit or a
   LowerThreshold at or below its minLimit (never crossed), a negative
-  delta, a period under one second. Then by id: an unknown id, a
+  delta, a period under one second or over 31 days (a clock-aligned one:
+  over a day). Then by id: an unknown id, a
   hard-wired monitor's, or one of another variable is Rejected; otherwise
   the id replaces that monitor. Duplicate: another monitor of the variable
   has the same type and severity. A new monitor's id is one above the
@@ -112,8 +113,10 @@ CUSTOM = EventNotificationEnumType.custom_monitor
 FIRST_CUSTOM_ID = 1000
 
 # Severities of the built-in monitors (Part 2's levels: 0 Danger ... 9 Debug).
+HARDWARE_FAILURE = 1
 NOTICE = 7
 INFORMATIONAL = 8
+_PROBLEM = Address("ChargingStation", "Problem")
 
 _THRESHOLDS = (MonitorEnumType.upper_threshold, MonitorEnumType.lower_threshold)
 _PERIODIC = (MonitorEnumType.periodic, MonitorEnumType.periodic_clock_aligned)
@@ -124,6 +127,8 @@ _CRITERIA: Mapping[MonitoringCriterionEnumType, tuple[MonitorEnumType, ...]] = {
     MonitoringCriterionEnumType.periodic_monitoring: _PERIODIC,
 }
 _DAY = timedelta(days=1)
+# The longest Periodic monitor taken (31 days): a longer one is a mistake.
+LONGEST_PERIOD = 31 * 86400
 
 
 @dataclass(frozen=True)
@@ -185,13 +190,18 @@ def builtin(catalog: Catalog) -> tuple[list[Monitor], list[Monitor]]:
     """The station's hard-wired monitors and the factory settings of its
     preconfigured ones: (hard-wired, preconfigured), ids from 1.
 
-    Hard-wired: every change of a connector's AvailabilityState (as
-    libocpp's station reports its connectors). Preconfigured: every change
-    of an EVSE's and of the station's AvailabilityState.
+    Hard-wired: every change of the station's Problem (a connector's
+    hardware problem, severity 1) and of a connector's AvailabilityState.
+    Preconfigured: every change of an EVSE's and of the station's
+    AvailabilityState.
     """
     hard_wired: list[Monitor] = []
     preconfigured: list[Monitor] = []
     for address in catalog:
+        if address == _PROBLEM:
+            hard_wired.append(
+                Monitor(0, address, MonitorEnumType.delta, 0, HARDWARE_FAILURE, kind=HARD_WIRED)
+            )
         if address.variable != "AvailabilityState":
             continue
         if address.component == "Connector":
@@ -239,6 +249,10 @@ def _meaningless(variable: Variable, kind: MonitorEnumType, value: float) -> str
         return "a delta is not negative"
     if kind in _PERIODIC and value < 1:
         return "a period is one second or more"
+    if kind is MonitorEnumType.periodic and value > LONGEST_PERIOD:
+        return f"a period is at most {LONGEST_PERIOD} seconds"
+    if kind is MonitorEnumType.periodic_clock_aligned and value > _DAY.total_seconds():
+        return "a clock-aligned period is at most a day"
     return None
 
 
@@ -415,6 +429,8 @@ def next_aligned(now: datetime, interval: float) -> datetime:
     if interval <= 0:
         raise ValueError(f"an interval is positive, not {interval}")
     day = now.replace(hour=0, minute=0, second=0, microsecond=0)
+    if interval >= _DAY.total_seconds():
+        return day + _DAY
     elapsed = (now - day).total_seconds()
     at = day + timedelta(seconds=(math.floor(elapsed / interval) + 1) * interval)
     return min(at, day + _DAY)
