@@ -80,6 +80,7 @@ _DEVICE_DATA = "DeviceDataCtrlr"
 _PRIORITY = Address("OCPPCommCtrlr", "NetworkConfigurationPriority")
 _ACTIVE_PROFILE = Address("OCPPCommCtrlr", "ActiveNetworkProfile")
 _SECURITY_PROFILE = Address("SecurityCtrlr", "SecurityProfile")
+_PROBLEM = Address("ChargingStation", "Problem")
 # Live, as the AvailabilityStates: kept by the authorization block's updates.
 _LIST_ENTRIES = Address("LocalAuthListCtrlr", "Entries")
 
@@ -135,6 +136,7 @@ class DeviceModel(Supervised):
         self.values: dict[Address, Value] = {}
         self.others: dict[tuple[Address, Attribute], Value] = {}
         self.legacy: dict[Address, Value] = {}
+        self.problems: set[int] = set()  # EVSEs with a hardware problem
         self._layer()
         active = network.active if network is not None else None
         if active is not None and active.slot is not None:
@@ -211,15 +213,21 @@ class DeviceModel(Supervised):
         # actor inside the run asks them for what it missed.
         evses = list(self.ctx.config.evse_numbers)
         for evse, state in self.ctx.snapshots(evses, STORAGE_TIMEOUT).items():
-            self._availability(evse, str(state["status"]))
+            self._availability(evse, str(state["status"]), str(state.get("error_code", "NoError")))
 
     def teardown(self) -> None:
         self._unsubscribe()
 
-    def _availability(self, evse: int, status: str) -> None:
+    def _availability(self, evse: int, status: str, error_code: str = "NoError") -> None:
         """The live AvailabilityState and Available of the EVSE, its connector and
-        the station (read-only variables the station keeps, never stored)."""
+        the station, and the station's Problem: whether any connector has a
+        hardware problem (read-only variables the station keeps, never stored)."""
         before = dict(self.values)
+        if status == "Faulted" or error_code != "NoError":
+            self.problems.add(evse)
+        else:
+            self.problems.discard(evse)
+        self.values[_PROBLEM] = bool(self.problems)
         state = str(connector_status(status).value)
         available = state not in ("Unavailable", "Faulted")
         for where in (
@@ -250,8 +258,8 @@ class DeviceModel(Supervised):
 
     def receive(self, message: Any) -> Any:
         match message:
-            case ConnectorChanged(evse=evse, status=status):
-                self._availability(evse, status)
+            case ConnectorChanged(evse=evse, status=status, error_code=error_code):
+                self._availability(evse, status, error_code)
             case LocalListChanged(entries=entries):
                 self.values[_LIST_ENTRIES] = entries
                 self.ctx.bus.publish(VariableChanged(_LIST_ENTRIES, entries))
