@@ -21,7 +21,7 @@ from ocppstation.config import v201_components
 from ocppstation.config.device_model import Address
 from ocppstation.protocol.payloads import dump
 from ocppstation.protocol.v201 import monitoring as mon
-from ocppstation.tools.csms import DevCsms
+from ocppstation.tools.csms import DevCsms, _command, _CommandError
 from ocppstation.tools.peer import CallErrorResponse
 from tests.conftest import StationFactory, answered, log_of, wait_status
 from tests.test_v201_e2e import CP, any_csms201, charging, csms201, station201
@@ -654,3 +654,22 @@ def test_n_a_restarted_monitoring_block_keeps_its_monitors_and_watches_on(
     assert set_variables(csms201, ("OCPPCommCtrlr", "HeartbeatInterval", "123")) == ["Accepted"]
     [event] = notified(csms201, 1)
     assert (event["variableMonitoringId"], event["actualValue"]) == (kept["id"], "123")
+
+
+def test_n_the_dev_csms_console_sets_reports_and_clears_monitors(
+    csms201: DevCsms, make_station: StationFactory
+) -> None:
+    station201(csms201, make_station)
+    # Disabled (the default): no report.
+    assert _command(csms201, f"monitors {CP}") == 'ok {"status":"Rejected"}'
+    monitoring_on(csms201)
+    answer = str(_command(csms201, f"monitor {CP} OCPPCommCtrlr.HeartbeatInterval Delta 5 4"))
+    assert answer.startswith('ok {"setMonitoringResult":[{"status":"Accepted"')
+    assert _command(csms201, f"monitors {CP} DeltaMonitoring") == 'ok {"status":"Accepted"}'
+    page = csms201.wait_for(lambda e: e.kind == "call" and e.action == "NotifyMonitoringReport")
+    ids = [m["id"] for entry in page.payload["monitor"] for m in entry["variableMonitoring"]]
+    assert mon.FIRST_CUSTOM_ID in ids
+    answer = str(_command(csms201, f"unmonitor {CP} {mon.FIRST_CUSTOM_ID}"))
+    assert '"status":"Accepted"' in answer
+    with pytest.raises(_CommandError):
+        _command(csms201, f"monitor {CP} OCPPCommCtrlr.HeartbeatInterval Delta")

@@ -971,7 +971,9 @@ _HELP = (
     "To a 2.0.1 station: reset CPID Immediate|OnIdle [EVSE]; "
     "change CPID COMPONENT.VARIABLE VALUE; get CPID [COMPONENT.VARIABLE...] (none: "
     "GetBaseReport FullInventory); start CPID IDTOKEN [EVSE]; stop CPID TXID; "
-    "trigger CPID MESSAGE [EVSE]"
+    "trigger CPID MESSAGE [EVSE]; monitor CPID COMPONENT.VARIABLE TYPE VALUE [SEVERITY] "
+    "(SetVariableMonitoring); monitors CPID [CRITERION...] (GetMonitoringReport); "
+    "unmonitor CPID ID... (ClearVariableMonitoring)"
 )
 
 # The commands whose CALL differs in 2.0.1; call, raw and drop are the same in both.
@@ -1121,6 +1123,8 @@ def _command(csms: DevCsms, line: str) -> str | None:
     elif name in _PRICING_COMMANDS:
         action, payload = _pricing_command(name, line)
         words = line.split()
+    elif name in _MONITORING_COMMANDS:
+        action, payload = _monitoring_command(csms, name, words)
     elif name == "pnc":
         parts = line.split(None, 3)
         if len(parts) < 4:
@@ -1153,6 +1157,32 @@ def _command(csms: DevCsms, line: str) -> str | None:
 
 
 _PRICING_COMMANDS = frozenset({"userprice", "runningcost", "finalcost"})
+# 2.0.1 N monitoring: the monitors' messages (SetMonitoringBase, SetMonitoringLevel by call).
+_MONITORING_COMMANDS = frozenset({"monitor", "monitors", "unmonitor"})
+
+
+def _monitoring_command(csms: DevCsms, name: str, words: list[str]) -> tuple[str, dict[str, Any]]:
+    """The 2.0.1 monitoring CALL of `monitor`, `monitors` or `unmonitor`."""
+    if name == "monitor":
+        if len(words) < 5:
+            raise _CommandError("usage: monitor CPID COMPONENT.VARIABLE TYPE VALUE [SEVERITY]")
+        try:
+            value = float(words[4])
+        except ValueError:
+            raise _CommandError(f"VALUE must be a number, not {words[4]!r}") from None
+        severity = _as_int(words[5], "SEVERITY") if len(words) > 5 else 5
+        data = dict(_component_variable(words[2]), type=words[3], value=value, severity=severity)
+        return "SetVariableMonitoring", {"setMonitoringData": [data]}
+    if name == "monitors":
+        if len(words) < 2:
+            raise _CommandError("usage: monitors CPID [CRITERION...]")
+        payload: dict[str, Any] = {"requestId": csms.next_request_id()}
+        if words[2:]:
+            payload["monitoringCriteria"] = words[2:]
+        return "GetMonitoringReport", payload
+    if len(words) < 3:
+        raise _CommandError("usage: unmonitor CPID ID...")
+    return "ClearVariableMonitoring", {"id": [_as_int(w, "ID") for w in words[2:]]}
 
 
 def _cost(text: str) -> float:
