@@ -122,6 +122,27 @@ def cost_text(total: Any, currency: str, *, final: bool) -> str | None:
     return f"{words}: {amount} {currency}".rstrip()
 
 
+_WANTED = (
+    ConnectorChanged,
+    TokenJudged,
+    TransactionStarted,
+    TransactionStopped,
+    Online,
+    ConfigChanged,
+)
+
+
+def _wanted(event: object) -> object | None:
+    # Sorted on the publisher's thread: every CALL and answer is published,
+    # and waking this actor for each would cost the message path a hand-off.
+    match event:
+        case MessageSent(action="Authorize") | MessageAnswered(action="Authorize"):
+            return event
+        case TransactionAnswered(action="TransactionEvent"):
+            return event
+    return event if isinstance(event, _WANTED) else None
+
+
 class TariffAndCost(Block):
     def __init__(self, place: Place, ctx: StationContext) -> None:
         super().__init__(place, ctx)
@@ -133,20 +154,7 @@ class TariffAndCost(Block):
         self._unsubscribe = lambda: None
 
     def setup(self) -> None:
-        wanted = (
-            ConnectorChanged,
-            MessageSent,
-            MessageAnswered,
-            TokenJudged,
-            TransactionAnswered,
-            TransactionStarted,
-            TransactionStopped,
-            Online,
-            ConfigChanged,
-        )
-        self._unsubscribe = self.ctx.forward(
-            self.actor_ref, lambda e: e if isinstance(e, wanted) else None
-        )
+        self._unsubscribe = self.ctx.forward(self.actor_ref, _wanted)
         try:
             self.online = bool(self.ctx.registry.ask(RPC, ReadyQuery(), timeout=2))
         except Exception:  # no rpc yet: Online tells us
