@@ -16,7 +16,7 @@ from ocppstation.actors.runtime.supervisor import ChildRestarted
 from ocppstation.actors.v201.display_messages import DISPLAY
 from ocppstation.protocol.v201 import display_messages as dm
 from ocppstation.tools.csms import DevCsms
-from tests.conftest import StationFactory, log_of, wait_display, wait_status
+from tests.conftest import StationFactory, log_of, quiet, wait_display, wait_status
 from tests.test_v201_e2e import CP, any_csms201, charging, csms201, station201
 
 __all__ = ["any_csms201", "csms201"]  # the 2.0.1 peers, as fixtures here
@@ -145,6 +145,85 @@ def test_a_transaction_bound_message_beats_a_general_one_of_its_priority() -> No
     view = dm.EvseView("Charging", "tx-1")
     assert dm.in_force([general, bound], 1, view, NOW) == bound
     assert dm.in_force([general, bound], 1, dm.EvseView("Available"), NOW) == general
+
+
+DWELL = 10.0
+_normal = st.lists(
+    st.builds(
+        dm.Message,
+        id=st.integers(0, 50),
+        priority=st.just("NormalCycle"),
+        content=st.text(min_size=1, max_size=3),
+        transaction_id=st.one_of(st.none(), st.just("tx-1")),
+        order=st.integers(0, 100),
+    ),
+    min_size=1,
+    max_size=6,
+    unique_by=lambda m: m.id,
+)
+
+
+@given(_normal, st.integers(1, 4))
+def test_normal_cycle_messages_take_turns_each_for_the_dwell_time(
+    messages: list[dm.Message], rounds: int
+) -> None:
+    view = dm.EvseView("Charging", "tx-1")
+    now, rotation = NOW, None
+    seen: list[int] = []
+    for _ in range(rounds * len(messages)):
+        shown = dm.shown(messages, 1, view, now, None, rotation, DWELL)
+        assert shown.message is not None
+        seen.append(shown.message.id)
+        rotation = shown.rotation
+        if len(messages) == 1:
+            assert shown.next_turn is None
+            now += timedelta(seconds=DWELL)
+            continue
+        assert shown.next_turn == now + timedelta(seconds=DWELL)
+        # Until its turn is over the same message stays.
+        later = dm.shown(
+            messages, 1, view, now + timedelta(seconds=DWELL / 2), None, rotation, DWELL
+        )
+        assert later.message == shown.message and later.rotation == rotation
+        now = shown.next_turn
+    # Round and round in cycle order: every message once a round.
+    order = [m.id for m in dm.cycle(messages)]
+    assert seen == order * rounds
+
+
+@given(st.lists(_messages, max_size=8), _views, st.integers(-60, 60), st.integers(0, 20))
+def test_front_messages_win_over_the_rotation_and_pause_it(
+    messages: list[dm.Message], view: dm.EvseView, ago: int, shown_id: int
+) -> None:
+    rotation = dm.Rotation(shown_id, NOW - timedelta(seconds=ago))
+    shown = dm.shown(messages, 1, view, NOW, None, rotation, DWELL)
+    applicable = [m for m in messages if dm.applies(m, 1, view, NOW)]
+    fronts = [m for m in applicable if m.priority != "NormalCycle"]
+    if fronts:
+        assert shown.message == dm.in_force(messages, 1, view, NOW)
+        assert shown.rotation == rotation and shown.next_turn is None
+        if any(m.priority == "AlwaysFront" for m in applicable):
+            assert shown.message is not None and shown.message.priority == "AlwaysFront"
+    elif applicable:
+        assert shown.message is not None and shown.message in applicable
+        assert shown.rotation is not None and shown.rotation.id == shown.message.id
+        assert shown.next_turn is None or shown.next_turn > NOW
+
+
+@given(_normal, st.integers(0, 2))
+def test_a_message_that_goes_hands_over_to_the_first_in_turn(
+    messages: list[dm.Message], gone: int
+) -> None:
+    view = dm.EvseView("Charging", "tx-1")
+    order = dm.cycle(messages)
+    leaving = order[gone % len(order)]
+    rotation = dm.Rotation(leaving.id, NOW)
+    rest = [m for m in messages if m.id != leaving.id]
+    shown = dm.shown(rest, 1, view, NOW, None, rotation, DWELL)
+    if rest:
+        assert shown.message == dm.cycle(rest)[0]
+    else:
+        assert shown.message is None and shown.text == ""
 
 
 # -- end to end ------------------------------------------------------------------
@@ -295,3 +374,47 @@ def test_o_a_restarted_display_block_shows_what_is_in_force_again(
     cleared = [e for e in log_of(station).all() if isinstance(e, DisplayChanged) and e.evse == 2]
     # Blank while it was down, then the message again.
     assert [e.text for e in cleared] == ["Welcome", "", "Welcome"]
+
+
+def test_o_normal_cycle_messages_rotate_and_front_ones_win(
+    csms201: DevCsms, make_station: StationFactory, clock: FakeClock
+) -> None:
+    station = station201(csms201, make_station)
+    dwell = float(station.config.value("Internal", "DisplayCycleSeconds"))
+    for n, text in ((1, "Welcome"), (2, "Free parking"), (3, "Open 24/7")):
+        assert set_message(csms201, info(n, text)) == "Accepted"
+    wait_display(station, 1, "Welcome")  # the first set, and the others wait their turn
+    for text in ("Free parking", "Open 24/7", "Welcome", "Free parking"):
+        quiet(station)
+        clock.advance(dwell)
+        wait_display(station, 1, text)
+    assert station.status()["evses"][0]["display"]["id"] == 2
+    # InFront shows before the NormalCycle ones, and AlwaysFront before that.
+    assert set_message(csms201, info(4, "Card reader down", "InFront")) == "Accepted"
+    wait_display(station, 1, "Card reader down")
+    assert set_message(csms201, info(5, "Closing now", "AlwaysFront")) == "Accepted"
+    wait_display(station, 1, "Closing now")
+    quiet(station)
+    clock.advance(dwell * 3)  # no rotation behind a front message
+    quiet(station)
+    assert station.status()["evses"][0]["display"]["id"] == 5
+    assert csms201.call(CP, "ClearDisplayMessage", {"id": 5}) == {"status": "Accepted"}
+    wait_display(station, 1, "Card reader down")
+    assert csms201.call(CP, "ClearDisplayMessage", {"id": 4}) == {"status": "Accepted"}
+    # The rotation goes on after the message last shown.
+    wait_display(station, 1, "Open 24/7")
+    assert station.status()["evses"][0]["display"] == {
+        "text": "Open 24/7",
+        "qr": None,
+        "id": 3,
+        "priority": "NormalCycle",
+        "format": "UTF8",
+        "language": None,
+    }
+    quiet(station)
+    clock.advance(dwell)
+    wait_display(station, 1, "Welcome")
+    shown = [
+        e.message_id for e in log_of(station).all() if isinstance(e, DisplayChanged) and e.evse == 1
+    ]
+    assert shown == [1, 2, 3, 1, 2, 4, 5, 4, 3, 1]

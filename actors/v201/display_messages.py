@@ -20,6 +20,13 @@ or the driver's tariff or cost text the tariff and cost block
 - GetDisplayMessages answers Unknown when nothing matches, as the spec
   asks, and otherwise Accepted followed by one NotifyDisplayMessages with
   every match (tbc false), as libocpp does.
+- Several NormalCycle messages in force at an EVSE take turns, each shown
+  for `Internal.DisplayCycleSeconds` (a timer per turn on the station's
+  clock; the pure `dm.shown` says whose turn it is). 2.0.1 has no
+  DisplayMessageCtrlr variable for it and libocpp leaves the cycling to the
+  embedder's display, so it is an Internal setting; 10 s by default, long
+  enough to read a line of text, short enough that a driver waiting at the
+  plug sees each message.
 """
 
 from __future__ import annotations
@@ -95,6 +102,9 @@ class DisplayMessages(Block):
         self.views = {n: dm.EvseView("Available") for n in ctx.config.evse_numbers}
         self.driver: dict[int, str | None] = {}
         self.shown: dict[int, DisplayChanged] = {}
+        # Each EVSE's NormalCycle rotation: in memory, a restart starts it over.
+        self.rotations: dict[int, dm.Rotation] = {}
+        self.dwell = float(ctx.config.value("Internal", "DisplayCycleSeconds"))
         self.timer: int | None = None
         self.tick = 0
         self._unsubscribe = lambda: None
@@ -251,8 +261,24 @@ class DisplayMessages(Block):
         now = self.ctx.clock.wall()
         self._delete([i for i, (_, m) in self.messages.items() if dm.expired(m, now)])
         messages = [m for _, m in self.messages.values()] if self._available() else []
+        changed: list[DisplayChanged] = []
+        turns: list[datetime] = []
         for evse, view in self.views.items():
-            shown = dm.shown(messages, evse, view, now, self.driver.get(evse))
+            shown = dm.shown(
+                messages,
+                evse,
+                view,
+                now,
+                self.driver.get(evse),
+                self.rotations.get(evse),
+                self.dwell,
+            )
+            if shown.rotation is None:
+                self.rotations.pop(evse, None)
+            else:
+                self.rotations[evse] = shown.rotation
+            if shown.next_turn is not None:
+                turns.append(shown.next_turn)
             m = shown.message
             event = DisplayChanged(
                 evse,
@@ -265,17 +291,21 @@ class DisplayMessages(Block):
             )
             if self.shown.get(evse) != event and (evse in self.shown or shown.text):
                 self.shown[evse] = event
-                self.ctx.bus.publish(event)
-        self._arm(now, messages)
+                changed.append(event)
+        # Armed before the changes are published: whoever waits for one may
+        # move virtual time at once and still see the next turn.
+        self._arm(now, messages, turns)
+        for event in changed:
+            self.ctx.bus.publish(event)
 
-    def _arm(self, now: datetime, messages: list[dm.Message]) -> None:
+    def _arm(self, now: datetime, messages: list[dm.Message], turns: list[datetime]) -> None:
         self.ctx.cancel(self.timer)
         self.timer = None
         self.tick += 1
-        at = dm.next_change(messages, now)
-        if at is None:
+        edges = [t for t in (dm.next_change(messages, now), *turns) if t is not None]
+        if not edges:
             return
-        wait = min((at - now).total_seconds(), LONGEST_WAIT)
+        wait = min((min(edges) - now).total_seconds(), LONGEST_WAIT)
         self.timer = self.ctx.call_later(max(wait, 0.0), self.actor_ref, _Tick(self.tick))
 
 

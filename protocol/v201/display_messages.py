@@ -17,8 +17,14 @@ as stored), read into `Message` for the rules. Decisions worth knowing:
   any) is the EVSE's, its transaction (if any) is the one running there and
   its display component (if it names an EVSE) is that EVSE. Of those,
   AlwaysFront beats InFront beats NormalCycle; at equal priority a
-  transaction-bound one beats a general one, then the newest set. One
-  display, one text: NormalCycle messages are not cycled through.
+  transaction-bound one beats a general one, then the newest set.
+- NormalCycle messages take turns (`shown` with a `Rotation` and a dwell
+  time): each shows for the dwell time, then the next in that order, round
+  and round. An AlwaysFront or InFront one (or the driver's text) pauses
+  the rotation; when it goes, the rotation goes on with the message after
+  the one last shown. One that stops applying hands over at once; a new one
+  waits its turn, except that a message alone longer than the dwell time
+  hands over at once to a newcomer.
 - The driver's tariff or cost text (I Tariff and cost) is shown above
   NormalCycle messages and below AlwaysFront and InFront ones: it is about
   this driver's session, and the operator's urgent messages still win.
@@ -30,7 +36,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 PRIORITIES = ("AlwaysFront", "InFront", "NormalCycle")
@@ -68,11 +74,22 @@ class EvseView:
 
 
 @dataclass(frozen=True)
+class Rotation:
+    """Where an EVSE's NormalCycle rotation is: the message it shows, shown since when."""
+
+    id: int
+    since: datetime
+
+
+@dataclass(frozen=True)
 class Shown:
-    """What an EVSE's display shows: a CSMS's message, the driver's text, or nothing."""
+    """What an EVSE's display shows: a CSMS's message, the driver's text, or nothing;
+    where its NormalCycle rotation stands, and when it next turns (None: it does not)."""
 
     text: str
     message: Message | None = None
+    rotation: Rotation | None = None
+    next_turn: datetime | None = None
 
 
 NOTHING = Shown("")
@@ -192,21 +209,65 @@ def in_force(
     return min(candidates, key=_key) if candidates else None
 
 
+def cycle(candidates: Iterable[Message]) -> list[Message]:
+    """The NormalCycle messages of `candidates` in the order they take turns:
+    a transaction's own first, then in the order they were set, so a new
+    one joins the end of the round."""
+    normal = (m for m in candidates if m.priority == "NormalCycle")
+    return sorted(normal, key=lambda m: (m.transaction_id is None, m.order))
+
+
+def turn(
+    turns: Sequence[Message], previous: Rotation | None, now: datetime, dwell: float
+) -> tuple[Message, Rotation, datetime | None]:
+    """Whose turn it is of `turns` (not empty, in `cycle` order) now, after
+    `previous`: the message, the rotation, and when the turn is over (None
+    for a message alone, which turns to nothing)."""
+    ids = [m.id for m in turns]
+    if previous is not None and previous.id in ids:
+        at = ids.index(previous.id)
+        over = previous.since + timedelta(seconds=dwell)
+        if len(turns) == 1:
+            return turns[at], previous, None
+        if now < over:
+            return turns[at], previous, over
+        following = turns[(at + 1) % len(turns)]
+        return following, Rotation(following.id, now), _after(now, dwell, len(turns))
+    first = turns[0]
+    return first, Rotation(first.id, now), _after(now, dwell, len(turns))
+
+
+def _after(now: datetime, dwell: float, count: int) -> datetime | None:
+    return now + timedelta(seconds=dwell) if count > 1 else None
+
+
 def shown(
     messages: Iterable[Message],
     evse: int,
     view: EvseView,
     now: datetime,
     driver_text: str | None = None,
+    rotation: Rotation | None = None,
+    dwell: float | None = None,
 ) -> Shown:
     """What EVSE `evse`'s display shows: the message in force, or the driver's
-    tariff or cost text where it ranks higher."""
-    message = in_force(messages, evse, view, now)
-    if driver_text and (message is None or _RANK[message.priority] > _DRIVER_RANK):
-        return Shown(driver_text)
+    tariff or cost text where it ranks higher. With a `dwell` time (seconds),
+    NormalCycle messages take turns from `rotation` (see the module docstring);
+    without one the message in force (`in_force`) shows."""
+    candidates = [m for m in messages if applies(m, evse, view, now)]
+    message = min(candidates, key=_key) if candidates else None
+    if message is not None and _RANK.get(message.priority, len(PRIORITIES)) < _DRIVER_RANK:
+        # Paused behind a front message: the rotation stays where it was.
+        return Shown(message.content, message, rotation)
+    if driver_text:
+        return Shown(driver_text, None, rotation)
     if message is None:
-        return NOTHING
-    return Shown(message.content, message)
+        return Shown("", None, rotation)
+    if dwell is None or dwell <= 0:
+        return Shown(message.content, message)
+    turns = cycle(candidates)
+    chosen, rotated, over = turn(turns, rotation, now, dwell)
+    return Shown(chosen.content, chosen, rotated, over)
 
 
 def next_change(messages: Iterable[Message], now: datetime) -> datetime | None:
