@@ -595,14 +595,34 @@ def test_n04_monitors_survive_a_restart(
     station = station201(csms201, make_station, Internal=data_dir)
     monitoring_on(csms201)
     [kept] = set_monitors(csms201, data(kind="Delta", value=5))
+    # A preconfigured monitor the CSMS changed keeps the change too.
+    station_state = {
+        "component": {"name": "ChargingStation"},
+        "variable": {"name": "AvailabilityState"},
+    }
+    [preconfigured] = report_ids(csms201, 1, componentVariable=[station_state])
+    change = data("AvailabilityState", "Delta", 0, 3, component="ChargingStation")
+    assert set_monitors(csms201, {**change, "id": preconfigured})[0]["status"] == "Accepted"
     station.stop()
     station201(csms201, make_station, Internal=data_dir)
     criteria = {"monitoringCriteria": ["DeltaMonitoring"]}
-    assert kept["id"] in report_ids(csms201, 1, **criteria)
+    assert kept["id"] in report_ids(csms201, 2, **criteria)
+
+    def station_severity(request_id: int) -> int:
+        assert report_ids(csms201, request_id, componentVariable=[station_state])
+        [page] = reported(csms201, request_id)
+        return int(page["monitor"][0]["variableMonitoring"][0]["severity"])
+
+    assert station_severity(3) == 3
     # Still enabled and watching after the restart.
     assert set_variables(csms201, ("OCPPCommCtrlr", "HeartbeatInterval", "400")) == ["Accepted"]
     [event] = [e for e in notified(csms201, 1) if e.get("variableMonitoringId") == kept["id"]]
     assert event["actualValue"] == "400"
+    # FactoryDefault: the custom one gone, the preconfigured one as it was made.
+    answer = csms201.call(CP, "SetMonitoringBase", {"monitoringBase": "FactoryDefault"})
+    assert answer == {"status": "Accepted"}
+    assert station_severity(4) == 8
+    assert kept["id"] not in report_ids(csms201, 5, **criteria)
 
 
 def test_n04_a_transaction_monitor_reports_only_while_one_runs(
