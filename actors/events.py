@@ -110,6 +110,22 @@ class LocalListChanged:
 
 
 @dataclass(frozen=True)
+class ChargingProfilesChanged:
+    """How many charging profiles are installed now (published when it changes;
+    the 2.0.1 device model keeps SmartChargingCtrlr.Entries from it)."""
+
+    entries: int
+
+
+@dataclass(frozen=True)
+class DisplayMessagesChanged:
+    """How many 2.0.1 display messages the station holds now (published when it
+    changes; the device model keeps DisplayMessageCtrlr.DisplayMessages from it)."""
+
+    entries: int
+
+
+@dataclass(frozen=True)
 class DisplayChanged:
     """What EVSE `evse`'s display shows a driver now: a price or a cost
     (California Pricing in 1.6), and the text of a QR code where there is

@@ -103,6 +103,8 @@ TIME_SOURCES = ("Heartbeat", "NTP", "GPS", "RealTimeClock", "MobileNetwork", "Ra
 _TEXT_TYPES = (DataType.string, DataType.password_string, DataType.date_time)
 _LIST_MAX_LENGTH = keys_v16.KEYS["LocalAuthListMaxLength"].default
 assert isinstance(_LIST_MAX_LENGTH, int)
+_PROFILES_MAX = keys_v16.KEYS["MaxChargingProfilesInstalled"].default
+assert isinstance(_PROFILES_MAX, int)
 
 # The largest attributeValue GetVariables / NotifyReport can carry.
 VALUE_SIZE = 2500
@@ -379,8 +381,9 @@ _CONTROLLERS: Mapping[str, tuple[_Var, ...]] = {
     # messages block's (actors/v201/display_messages.py).
     "DisplayMessageCtrlr": (
         *_enabled(),
-        # Live: no value of its own. maxLimit: how many messages it may hold.
-        _Var("DisplayMessages", I, None, RO, min_limit=0, max_limit=DISPLAY_MESSAGES_MAX),
+        # Live: how many messages it holds (the device model keeps it from the
+        # display messages block). maxLimit: how many it may hold.
+        _Var("DisplayMessages", I, 0, RO, min_limit=0, max_limit=DISPLAY_MESSAGES_MAX),
         _Var("PersonalMessageSize", I, 255, RO, min_limit=0, max_limit=512),
         _Var("QRCodeDisplayCapable", B, False, RO),
         # A text display: HTML and URI are not rendered (NotSupportedMessageFormat).
@@ -425,7 +428,18 @@ _CONTROLLERS: Mapping[str, tuple[_Var, ...]] = {
     "SmartChargingCtrlr": (
         *_enabled(),
         _Var("ACPhaseSwitchingSupported", B, False, RO),
-        _Var("Entries", I, 0, RO, instance="ChargingProfiles", min_limit=0),
+        # Live: how many profiles are installed. maxLimit: how many may be,
+        # 1.6's MaxChargingProfilesInstalled, which bounds both versions (the
+        # device model puts the configured value in).
+        _Var(
+            "Entries",
+            I,
+            0,
+            RO,
+            instance="ChargingProfiles",
+            min_limit=0,
+            max_limit=_PROFILES_MAX,
+        ),
         _Var("ExternalControlSignalsEnabled", B, False),
         _Var("LimitChangeSignificance", D, 10, unit="Percent", min_limit=0, max_limit=100),
         _Var("NotifyChargingLimitWithSchedules", B, False),

@@ -36,7 +36,12 @@ from typing import Any
 
 import pykka
 
-from ocppstation.actors.events import LimitChanged, TransactionStarted, TransactionStopped
+from ocppstation.actors.events import (
+    ChargingProfilesChanged,
+    LimitChanged,
+    TransactionStarted,
+    TransactionStopped,
+)
 from ocppstation.actors.evse.hardware import OfferCurrent, OfferWanted
 from ocppstation.actors.link.rpc import Answer, Inbound
 from ocppstation.actors.messages import TransactionBegins, TransactionEnds
@@ -151,6 +156,7 @@ class Profiles(Supervised):
         self.timer: int | None = None
         self.seq = 0  # of the boundary timer: only the latest one counts
         self.pending_seq = 0
+        self.counted: int | None = None  # the profile count last published
         # Subscribed before our thread runs: a connector that starts right
         # after us may end or begin a transaction before our setup.
         self._unsubscribe = ctx.forward(self.actor_ref, _wanted)
@@ -465,6 +471,11 @@ class Profiles(Supervised):
         # Last, so that whoever waits for these finds the next timer armed.
         for evse, amps in taken.items():
             self.ctx.bus.publish(LimitChanged(evse, amps))
+        # Every change of the installed profiles ends here (set, cleared, a
+        # transaction's end, expiry, our start): 2.0.1 reports the count live.
+        if self.counted != len(self.profiles):
+            self.counted = len(self.profiles)
+            self.ctx.bus.publish(ChargingProfilesChanged(self.counted))
 
     def _push(self, offers: Mapping[int, float]) -> dict[int, float]:
         # Asked, not told, and all at once: when this returns the EVs see the

@@ -36,7 +36,7 @@ Rejected, and ActiveNetworkProfile follows the link's connections.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from ocpp.v201 import call, call_result
@@ -49,7 +49,13 @@ from ocpp.v201.enums import (
     SetVariableStatusEnumType,
 )
 
-from ocppstation.actors.events import ConfigChanged, ConnectorChanged, LocalListChanged
+from ocppstation.actors.events import (
+    ChargingProfilesChanged,
+    ConfigChanged,
+    ConnectorChanged,
+    DisplayMessagesChanged,
+    LocalListChanged,
+)
 from ocppstation.actors.link.rpc import Answer, Inbound, send
 from ocppstation.actors.runtime.base import Place, Supervised
 from ocppstation.actors.runtime.context import RPC, STORAGE, StationContext
@@ -58,7 +64,7 @@ from ocppstation.config import v201_components
 from ocppstation.config.device_model import Address, Attribute
 from ocppstation.config.settings_catalog import setting_at
 from ocppstation.config.v16_view import v16_address
-from ocppstation.config.v201_components import Value
+from ocppstation.config.v201_components import Value, Variable
 from ocppstation.protocol.errors import (
     InternalError,
     NotSupported,
@@ -83,6 +89,36 @@ _SECURITY_PROFILE = Address("SecurityCtrlr", "SecurityProfile")
 _PROBLEM = Address("ChargingStation", "Problem")
 # Live, as the AvailabilityStates: kept by the authorization block's updates.
 _LIST_ENTRIES = Address("LocalAuthListCtrlr", "Entries")
+# Live too, from the profiles block and the display messages block. 2.0.1
+# (and libocpp) name the display's count DisplayMessages, not Entries.
+_PROFILE_ENTRIES = Address("SmartChargingCtrlr", "Entries", variable_instance="ChargingProfiles")
+_MESSAGE_ENTRIES = Address("DisplayMessageCtrlr", "DisplayMessages")
+# What bounds each count, as the station enforces it: the 1.6 key of the
+# same limit (a config file may set it), so maxLimit tells the truth.
+_ENFORCED = {
+    _LIST_ENTRIES: "LocalAuthListMaxLength",
+    _PROFILE_ENTRIES: "MaxChargingProfilesInstalled",
+}
+_COUNTS: Mapping[type, Address] = {
+    LocalListChanged: _LIST_ENTRIES,
+    ChargingProfilesChanged: _PROFILE_ENTRIES,
+    DisplayMessagesChanged: _MESSAGE_ENTRIES,
+}
+
+
+def _enforced(
+    catalog: Mapping[Address, Variable], limit: Callable[[str], object]
+) -> Mapping[Address, Variable]:
+    """The catalog with each count's maxLimit the limit the station enforces."""
+    out = dict(catalog)
+    for address, key in _ENFORCED.items():
+        most = limit(key)
+        entry = out.get(address)
+        if entry is None or not isinstance(most, int) or isinstance(most, bool):
+            continue
+        characteristics = replace(entry.spec.characteristics, max_limit=most)
+        out[address] = replace(entry, spec=replace(entry.spec, characteristics=characteristics))
+    return out
 
 
 def _limit(values: Mapping[Address, Value], variable: str, instance: str, default: int) -> int:
@@ -127,8 +163,9 @@ class DeviceModel(Supervised):
         self.network = network
         self.shared = ctx.settings
         config = ctx.config
-        self.catalog = v201_components.catalog(
-            {n: 1 for n in config.evse_numbers}, config.custom_variables
+        self.catalog = _enforced(
+            v201_components.catalog({n: 1 for n in config.evse_numbers}, config.custom_variables),
+            lambda key: self.shared.view.v16(key, None),
         )
         self.persistent = False
         self._unsubscribe: Callable[[], None] = lambda: None
@@ -202,13 +239,19 @@ class DeviceModel(Supervised):
         self.shared.view._replace_places({**self.legacy, **self.values})
 
     def setup(self) -> None:
+        wanted = (ConnectorChanged, *_COUNTS)
         self._unsubscribe = self.ctx.forward(
-            self.actor_ref,
-            lambda e: e if isinstance(e, ConnectorChanged | LocalListChanged) else None,
+            self.actor_ref, lambda e: e if isinstance(e, wanted) else None
         )
         if self.persistent:
-            size = self.ctx.storage().local_list.size().get(timeout=STORAGE_TIMEOUT)
+            storage = self.ctx.storage()
+            size = storage.local_list.size().get(timeout=STORAGE_TIMEOUT)
             self.values[_LIST_ENTRIES] = int(size)
+            # Until their blocks start and say so themselves (they come later in the tree).
+            profiles = storage.profiles.all().get(timeout=STORAGE_TIMEOUT)
+            self.values[_PROFILE_ENTRIES] = len(profiles)
+            messages = storage.display_messages.all().get(timeout=STORAGE_TIMEOUT)
+            self.values[_MESSAGE_ENTRIES] = len(messages)
         # The EVSEs announce themselves when they start; a restart of this
         # actor inside the run asks them for what it missed.
         evses = list(self.ctx.config.evse_numbers)
@@ -260,9 +303,15 @@ class DeviceModel(Supervised):
         match message:
             case ConnectorChanged(evse=evse, status=status, error_code=error_code):
                 self._availability(evse, status, error_code)
-            case LocalListChanged(entries=entries):
-                self.values[_LIST_ENTRIES] = entries
-                self.ctx.bus.publish(VariableChanged(_LIST_ENTRIES, entries))
+            case (
+                LocalListChanged(entries=entries)
+                | ChargingProfilesChanged(entries=entries)
+                | DisplayMessagesChanged(entries=entries)
+            ):
+                address = _COUNTS[type(message)]
+                if self.values.get(address) != entries:
+                    self.values[address] = entries
+                    self.ctx.bus.publish(VariableChanged(address, entries))
             case ProfileConnected(slot=slot):
                 self.values[_ACTIVE_PROFILE] = slot
                 self._show()

@@ -43,6 +43,7 @@ from ocppstation.actors.events import (
     ConfigChanged,
     ConnectorChanged,
     DisplayChanged,
+    DisplayMessagesChanged,
     TransactionStarted,
     TransactionStopped,
 )
@@ -107,6 +108,7 @@ class DisplayMessages(Block):
         self.dwell = float(ctx.config.value("Internal", "DisplayCycleSeconds"))
         self.timer: int | None = None
         self.tick = 0
+        self.counted: int | None = None  # the message count last published
         self._unsubscribe = lambda: None
 
     # -- lifecycle ------------------------------------------------------------------
@@ -297,6 +299,11 @@ class DisplayMessages(Block):
         self._arm(now, messages, turns)
         for event in changed:
             self.ctx.bus.publish(event)
+        # Every set, clear and deletion ends here: the device model reports
+        # DisplayMessageCtrlr.DisplayMessages live from it.
+        if self.counted != len(self.messages):
+            self.counted = len(self.messages)
+            self.ctx.bus.publish(DisplayMessagesChanged(self.counted))
 
     def _arm(self, now: datetime, messages: list[dm.Message], turns: list[datetime]) -> None:
         self.ctx.cancel(self.timer)
