@@ -4,10 +4,11 @@ ocpp-rpc strict, over real websockets, in virtual time."""
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 from ocppstation.actors.clock import FakeClock
-from ocppstation.actors.events import Online
+from ocppstation.actors.events import DisplayChanged, Online
 from ocppstation.actors.runtime.supervisor import ChildRestarted
 from ocppstation.actors.v201.tariff_and_cost import COST, FINAL_COST_HOLD, cost_text
 from ocppstation.tools.csms import DevCsms
@@ -159,13 +160,72 @@ def test_i_on_ocpp_rpc_strict(any_csms201: Any, make_station: StationFactory) ->
     wait_display(station, 1, "Total cost: 3.75 EUR")
 
 
-def test_i_a_restarted_cost_block_leaves_no_stale_text(
+def test_i_a_restarted_cost_block_shows_its_transactions_texts_again(
     csms201: DevCsms, make_station: StationFactory
 ) -> None:
     csms201.set_reply("TransactionEvent", {"totalCost": 2})
     station = station201(csms201, make_station)
     charging(station, csms201)
     wait_display(station, 1, "Cost so far: 2.00 EUR")
+    mark = log_of(station).mark()
     station.crash(COST)
     log_of(station).wait_for(lambda e: isinstance(e, ChildRestarted) and e.path == COST, timeout=10)
+    # Blank while it was down (nothing stands behind the text), then the
+    # stored text of the transaction still running.
+    log_of(station).wait_for(
+        lambda e: (
+            isinstance(e, DisplayChanged) and (e.evse, e.text) == (1, "Cost so far: 2.00 EUR")
+        ),
+        timeout=5,
+        since=mark,
+    )
+    shown = [
+        e.text for e in log_of(station).all(mark) if isinstance(e, DisplayChanged) and e.evse == 1
+    ]
+    assert shown == ["", "Cost so far: 2.00 EUR"]
+
+
+def test_i_the_texts_of_the_open_transaction_survive_a_station_restart(
+    csms201: DevCsms, make_station: StationFactory, clock: FakeClock, tmp_path: Path
+) -> None:
+    csms201.set_reply(
+        "Authorize",
+        lambda cp, payload: {
+            "idTokenInfo": {"status": "Accepted", "personalMessage": text("0.30 EUR/kWh")}
+        },
+    )
+    answers: dict[str, dict[str, Any]] = {
+        "Updated": {"totalCost": 1.25, "updatedPersonalMessage": text("Now 0.25 EUR/kWh")},
+    }
+    csms201.set_reply("TransactionEvent", lambda cp, payload: answers.get(payload["eventType"], {}))
+    data = {"DataDir": str(tmp_path)}
+    station = station201(csms201, make_station, Internal=data)
+    station.tag(1, "TAG-1")
+    station.plug(1)
+    wait_display(station, 1, "Now 0.25 EUR/kWh\nCost so far: 1.25 EUR")
+    tx_id = str(wait_event(csms201, "Started")[0]["transactionInfo"]["transactionId"])
+    quiet(station)
+    station.stop()
+
+    # The next process ends the transaction (PowerLoss) and still shows what
+    # its driver saw, held as an ended session's texts are.
+    station = station201(csms201, make_station, Internal=data)
+    log_of(station).wait_for(
+        lambda e: (
+            isinstance(e, DisplayChanged)
+            and (e.evse, e.text) == (1, "Now 0.25 EUR/kWh\nCost so far: 1.25 EUR")
+        ),
+        timeout=5,
+    )
+    # The transaction's EVSE is known too: its final cost shows there.
+    assert csms201.call(CP, "CostUpdated", {"totalCost": 4.2, "transactionId": tx_id}) == {}
+    wait_display(station, 1, "Now 0.25 EUR/kWh\nTotal cost: 4.20 EUR")
+    quiet(station)
+    clock.advance(FINAL_COST_HOLD)
     wait_display(station, 1, "")
+    station.stop()
+
+    # Over: a third run shows nothing of it.
+    station = station201(csms201, make_station, Internal=data)
+    quiet(station)
+    assert "display" not in station.status()["evses"][0]

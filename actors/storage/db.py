@@ -16,6 +16,7 @@ The stores: ``settings`` (settings_store.py), ``availability``,
 ``certificates`` and ``csr_key`` (certificates.py), ``firmware_job``,
 ``network_profiles`` (2.0.1's SetNetworkProfile), ``display_messages``
 (2.0.1's SetDisplayMessage), ``monitors`` (2.0.1's SetVariableMonitoring),
+``driver_texts`` (2.0.1's tariff and cost texts per EVSE),
 ``transactions`` (with
 the steps that queue their message in the same commit) and ``queue``.
 
@@ -64,6 +65,7 @@ from ocppstation.actors.storage.availability import AvailabilityStore
 from ocppstation.actors.storage.certificates import Certificates, CsrKey
 from ocppstation.actors.storage.connection import COMMUTES, DEFERRED, Connection, StorageError
 from ocppstation.actors.storage.display_messages import DisplayMessageStore
+from ocppstation.actors.storage.driver_texts import DriverTextStore
 from ocppstation.actors.storage.firmware_job import FirmwareJobStore
 from ocppstation.actors.storage.local_list import LocalList
 from ocppstation.actors.storage.migrations import apply_migrations, load_migrations
@@ -141,6 +143,7 @@ class Storage(Supervised):
         self.network_profiles = NetworkProfileStore(self._db)
         self.display_messages = DisplayMessageStore(self._db)
         self.monitors = MonitorStore(self._db)
+        self.driver_texts = DriverTextStore(self._db)
         self.transactions = Transactions(self._db)
         self.queue = MessageQueue(self._db)
         super().__init__(place)

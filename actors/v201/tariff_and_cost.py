@@ -28,9 +28,14 @@ messages block (`DriverText`), which ranks it above NormalCycle messages
   driver; a driver's tariff text goes when the EVSE is Available again
   without a session (the EV never came).
 
-What it knows is in memory: after a restart of this block (or of the
-display block before it in the tree, which restarts it) the EVSEs show
-the display messages alone until the CSMS says more.
+What each EVSE shows its driver is stored with the transaction it belongs
+to (storage's `driver_texts`, migration 0013) whenever it changes, and
+deleted when it is over: a restarted block (or station, with a data dir)
+shows the same texts again. A transaction that ended meanwhile (a new
+process ends the last one's with PowerLoss before this block starts) is
+held as any ended session is, with I05's fallback if offline, and its
+final cost is still taken from the CSMS's answer or a CostUpdated. The
+Authorize personal messages not yet matched to a session are in memory.
 """
 
 from __future__ import annotations
@@ -57,6 +62,7 @@ from ocppstation.actors.link.block import Block, Reply
 from ocppstation.actors.link.rpc import ReadyQuery
 from ocppstation.actors.runtime.base import Place
 from ocppstation.actors.runtime.context import RPC, StationContext
+from ocppstation.actors.storage.driver_texts import DriverText as StoredText
 from ocppstation.actors.v201.display_messages import DISPLAY, DriverText
 from ocppstation.config.settings_catalog import Setting
 from ocppstation.protocol.errors import NotSupported
@@ -66,6 +72,7 @@ from ocppstation.protocol.payloads import dump
 COST = "cost"
 FINAL_COST_HOLD = 60.0
 SNAPSHOT_TIMEOUT = 2.0
+STORAGE_TIMEOUT = 5.0
 # Personal messages of Authorize answers not yet matched to an EVSE, and
 # transactions whose EVSE is remembered for a late answer, are bounded.
 KNOWN = 64
@@ -90,6 +97,10 @@ class _Evse:
     held: int = 0  # the seq of the hold timer of an ended session's text
     holding: bool = False  # an ended session's text shows until its hold is over
     shown: str | None = None
+    # The transaction the tariff and cost texts are of (None: a driver's
+    # tariff before the session, or nothing), and what storage has of them.
+    texts_of: str | None = None
+    stored: StoredText | None = None
 
 
 @dataclass(frozen=True)
@@ -159,10 +170,30 @@ class TariffAndCost(Block):
             self.online = bool(self.ctx.registry.ask(RPC, ReadyQuery(), timeout=2))
         except Exception:  # no rpc yet: Online tells us
             self.online = False
+        stored = self.ctx.storage().driver_texts.all().get(timeout=STORAGE_TIMEOUT)
         for evse, snapshot in self.ctx.snapshots(self.evses, SNAPSHOT_TIMEOUT).items():
             if snapshot.get("transaction_id") is not None:
                 self._bind(evse, str(snapshot["transaction_id"]))
+        for text in stored:
+            self._restore(text)
         self._refresh()
+
+    def _restore(self, text: StoredText) -> None:
+        """What EVSE `text.evse` showed before this block (or the station) restarted."""
+        state = self.evses.get(text.evse)
+        if state is None:
+            return
+        state.stored = text
+        self._note(text.transaction_id, text.evse)
+        if state.transaction_id not in (None, text.transaction_id):
+            return  # a newer session runs there: the row goes at the next refresh
+        state.tariff, state.cost, state.texts_of = text.tariff, text.cost, text.transaction_id
+        if state.transaction_id is None:
+            # Ended: before the restart (held then), or by it (PowerLoss at the
+            # new process's start) or while this block was down.
+            if not text.ended:
+                self._ended_offline(state)
+            self._hold(text.evse)
 
     def teardown(self) -> None:
         self._unsubscribe()
@@ -185,6 +216,7 @@ class TariffAndCost(Block):
                 self._answered(message)
             case TransactionStarted(evse=evse) if evse in self.evses:
                 self._bind(evse, str(message.transaction_id))
+                self._refresh()  # its texts are stored with it from now on
             case TransactionStopped(evse=evse) if evse in self.evses:
                 self._stopped(evse)
             case Online(online=online):
@@ -196,6 +228,7 @@ class TariffAndCost(Block):
                 state = self.evses.get(evse)
                 if state is not None and state.held == seq and state.transaction_id is None:
                     state.tariff = state.cost = None
+                    state.texts_of = None
                     state.holding = False
                     self._refresh()
             case ConnectorChanged(evse=evse, status="Available") if evse in self.evses:
@@ -203,6 +236,7 @@ class TariffAndCost(Block):
                 if state.transaction_id is None and not state.holding:
                     # A driver who never plugged in (EVConnectionTimeOut) is shown no more.
                     state.tariff = state.cost = None
+                    state.texts_of = None
                     self._refresh()
             case MessageSent() | MessageAnswered() | TransactionAnswered():
                 pass
@@ -273,6 +307,7 @@ class TariffAndCost(Block):
         state.held += 1
         state.holding = False
         state.cost = None
+        state.texts_of = None
         state.tariff = personal if event.source == "csms" and personal else None
         if state.tariff is None:
             state.tariff = self._text(Setting.TARIFF_FALLBACK_MESSAGE)
@@ -282,8 +317,13 @@ class TariffAndCost(Block):
         state = self.evses[evse]
         if state.transaction_id != transaction_id:
             state.transaction_id = transaction_id
+            state.texts_of = transaction_id
             state.held += 1
             state.holding = False
+        self._note(transaction_id, evse)
+
+    def _note(self, transaction_id: str, evse: int) -> None:
+        """Remember `transaction_id`'s EVSE, for a late answer or CostUpdated."""
         self.transactions[transaction_id] = evse
         self.transactions.move_to_end(transaction_id)
         while len(self.transactions) > KNOWN:
@@ -320,13 +360,16 @@ class TariffAndCost(Block):
     def _stopped(self, evse: int) -> None:
         state = self.evses[evse]
         state.transaction_id = None
+        self._ended_offline(state)
+        self._hold(evse)
+        self._refresh()
+
+    def _ended_offline(self, state: _Evse) -> None:
         if not self.online and self._cost_on():
             # I05: no total cost can come now; say where the driver finds it.
             fallback = self._text(Setting.TOTAL_COST_FALLBACK_MESSAGE)
             if fallback:
                 state.cost = fallback
-        self._hold(evse)
-        self._refresh()
 
     def _hold(self, evse: int) -> None:
         state = self.evses[evse]
@@ -347,3 +390,24 @@ class TariffAndCost(Block):
             if text != state.shown:
                 state.shown = text
                 self.ctx.registry.tell(DISPLAY, DriverText(evse, text))
+            self._store(evse, state)
+
+    def _store(self, evse: int, state: _Evse) -> None:
+        """Keep what EVSE `evse` shows of its transaction in storage (see the docstring)."""
+        record = None
+        if state.texts_of is not None and (state.tariff or state.cost):
+            ended = state.transaction_id is None
+            record = StoredText(evse, state.texts_of, state.tariff, state.cost, ended)
+        if record == state.stored:
+            return
+        texts = self.ctx.storage().driver_texts
+        try:
+            if record is None:
+                texts.delete(evse).get(timeout=STORAGE_TIMEOUT)
+            else:
+                texts.put(record).get(timeout=STORAGE_TIMEOUT)
+        except Exception:
+            # The display goes on from memory; only a restart would lose the text.
+            self.log.exception("could not store EVSE %d's tariff and cost texts", evse)
+            return
+        state.stored = record
