@@ -447,8 +447,9 @@ _TABLE: tuple[KeySpec, ...] = (
         source=Source.LIBOCPP,
     ),
     _str("TimeOffsetNextTransition", COST_AND_PRICE, "", max_length=10, source=Source.LIBOCPP),
-    # The idle fee after the stop (DataTransfer ConnectorUnplugged) is not implemented.
-    _bool("CustomIdleFeeAfterStop", COST_AND_PRICE, False, source=Source.LIBOCPP, **_RO),
+    # The idle fee after the stop (the pricing block's DataTransfer
+    # ConnectorUnplugged). Writable: the note has the CSMS turn it on and off.
+    _bool("CustomIdleFeeAfterStop", COST_AND_PRICE, False, source=Source.LIBOCPP),
     _str("SupportedLanguages", COST_AND_PRICE, "en", min_length=2, source=Source.LIBOCPP, **_RO),
     _bool("CustomMultiLanguageMessages", COST_AND_PRICE, False, source=Source.LIBOCPP, **_RO),
     _str("Language", COST_AND_PRICE, "en", min_length=2, max_length=8, source=Source.LIBOCPP),

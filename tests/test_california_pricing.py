@@ -604,3 +604,71 @@ def test_with_price_text_replaces_only_its_language(language: str, text: str) ->
     assert json.loads(cp.price_text_of(out, language)) == {"priceText": text}
     for other in {"en", "nl"} - {language}:
         assert cp.price_text_of(out, other) == cp.price_text_of(start, other)
+
+
+def test_idle_fee_after_the_stop_until_the_cable_leaves(
+    make_station: StationFactory, csms: DevCsms, clock: FakeClock
+) -> None:
+    station = pricing_station(make_station, csms, CustomIdleFeeAfterStop=True)
+    answered(station, "StatusNotification", 3)
+    tx = charging(station, csms)
+    assert csms.running_cost(CP, tx, 2.0)["status"] == "Accepted"
+    wait_display(station, 1, "Cost so far: 2.000")
+    station.tag(1, "TAG-1")  # stopped by the card: the cable stays in
+    csms.log.wait_call("StopTransaction", CP)
+    wait_status(station, 1, "Finishing")
+    # The CSMS counts the idle fee after the stop and shows it (state Idle).
+    answer = csms.running_cost(CP, tx, 3.5, state="Idle", text="Idle fee: 3.50 so far")
+    assert answer == {"status": "Accepted"}
+    wait_display(station, 1, "Idle fee: 3.50 so far")
+    # Plugged in, it does not expire.
+    quiet(station)
+    mark = log_of(station).mark()
+    clock.advance(600)
+    quiet(station)
+    assert station.status()["evses"][0]["display"]["text"] == "Idle fee: 3.50 so far"
+    assert not csms.log.calls("DataTransfer", CP, direction="in")
+    assert not any(isinstance(e, DisplayChanged) for e in log_of(station).all(mark))
+
+    station.unplug(1)
+    wait_status(station, 1, "Available")
+    unplugged = csms.log.wait_call("DataTransfer", CP)
+    assert unplugged.payload["vendorId"] == cp.VENDOR_ID
+    assert unplugged.payload["messageId"] == "ConnectorUnplugged"
+    data = json.loads(unplugged.payload["data"])
+    assert data["transactionId"] == tx and data["timestamp"].endswith("Z")
+    # StatusNotification Available is still sent, before it.
+    statuses = [c.payload["status"] for c in csms.calls("StatusNotification", CP)]
+    assert statuses[-1] == "Available"
+    # The FinalCost the CSMS sends after the unplug shows.
+    assert csms.final_cost(CP, tx, 3.7, text="TOTAL: $3.70")["status"] == "Accepted"
+    wait_display(station, 1, "TOTAL: $3.70")
+    quiet(station)
+    mark = log_of(station).mark()
+    clock.advance(61)
+    wait_display(station, 1, "0.30 USD/kWh", since=mark)
+
+
+def test_idle_fee_after_the_stop_is_off_by_default_and_the_csms_may_turn_it_on(
+    make_station: StationFactory, csms: DevCsms
+) -> None:
+    station = pricing_station(make_station, csms)
+    answered(station, "StatusNotification", 3)
+    tx = charging(station, csms)
+    station.tag(1, "TAG-1")
+    csms.log.wait_call("StopTransaction", CP)
+    log_of(station).wait_for(lambda e: isinstance(e, TransactionStopped), timeout=5)
+    # Off: no session after the stop, so no RunningCost for it.
+    assert csms.running_cost(CP, tx, 1.0, state="Idle")["status"] == "Rejected"
+    station.unplug(1)
+    wait_status(station, 1, "Available")
+    quiet(station)
+    assert not csms.log.calls("DataTransfer", CP, direction="in")
+    change = {"key": "CustomIdleFeeAfterStop", "value": "true"}
+    assert csms.call(CP, "ChangeConfiguration", change) == {"status": "Accepted"}
+    got = csms.call(CP, "GetConfiguration", {"key": ["CustomIdleFeeAfterStop"]})
+    assert got["configurationKey"][0] == {
+        "key": "CustomIdleFeeAfterStop",
+        "readonly": False,
+        "value": "true",
+    }

@@ -26,6 +26,19 @@ its QR code text. Each change is published as `DisplayChanged`.
   transaction clears them.
 - A FinalCost is shown for `FINAL_COST_HOLD` seconds, or until the next
   driver; then the idle EVSE shows the default price again.
+- Idle fee after the stop (CustomIdleFeeAfterStop true; the note's section
+  "Idle time after the transaction"): a transaction stopped with the cable
+  still in keeps its session open here until the cable leaves. Its
+  RunningCost (state Idle, the idle fee so far) is still taken and shown,
+  and so is a FinalCost, neither of them expiring while the cable is in.
+  When the connector is Available again the station queues DataTransfer
+  ConnectorUnplugged {transactionId, timestamp} in the outbox (the note
+  asks for it to be reliable, queued like a transaction message while
+  offline; the StatusNotification Available is still sent), and the
+  session's text stays `FINAL_COST_HOLD` seconds more for the FinalCost
+  the CSMS sends then. A stop by the cable itself (EVDisconnected) has no
+  idle time, and a stop whose transactionId the CSMS never gave has no id
+  to report: both end as without the key.
 """
 
 from __future__ import annotations
@@ -50,6 +63,7 @@ from ocppstation.actors.events import (
 from ocppstation.actors.evse.connector import TriggerMeterValues
 from ocppstation.actors.evse.hardware import ReadMeter
 from ocppstation.actors.hooks.data_transfer import Handler
+from ocppstation.actors.link.outbox import tell_stored
 from ocppstation.actors.link.rpc import ReadyQuery
 from ocppstation.actors.messages import AwaitUserPrice, UserPriceSettled
 from ocppstation.actors.runtime.base import Place, Supervised
@@ -57,11 +71,13 @@ from ocppstation.actors.runtime.context import PRICING, RPC, StationContext, evs
 from ocppstation.config import keys_v16
 from ocppstation.hw.ports import MeterReading
 from ocppstation.protocol import txqueue
+from ocppstation.protocol.timestamps import ocpp_timestamp
 from ocppstation.protocol.v16 import california_pricing as cp
 
 # The data transfer block waits this long for the message to be applied.
 APPLY_TIMEOUT = 5.0
 METER_TIMEOUT = 2.0
+STORAGE_TIMEOUT = 5.0
 SNAPSHOT_TIMEOUT = 2.0
 # How often an energy or power trigger looks at the meter (libocpp: every measurement).
 POLL_INTERVAL = 1.0
@@ -131,6 +147,8 @@ class _Evse:
     status: str | None = None
     final_seq: int = 0
     final_held: bool = False
+    # Stopped with the cable still in (CustomIdleFeeAfterStop): its idle time runs.
+    idle: txqueue.TransactionId | None = None
     triggers: _Triggers = field(default_factory=_Triggers)
 
 
@@ -233,7 +251,13 @@ class CaliforniaPricing(Supervised):
                 self._poll(message.evse)
             case _FinalOver(evse=evse, seq=seq):
                 state = self.evses.get(evse)
-                if state is not None and state.final_seq == seq and state.final_held:
+                # While the idle fee runs the session's text stays (see the docstring).
+                if (
+                    state is not None
+                    and state.final_seq == seq
+                    and state.final_held
+                    and state.idle is None
+                ):
                     state.final_held = False
                     if state.id_tag is None:
                         state.content = None
@@ -276,6 +300,9 @@ class CaliforniaPricing(Supervised):
 
     def _multi(self) -> bool:
         return bool(self._key("CustomMultiLanguageMessages", False))
+
+    def _idle_fee(self) -> bool:
+        return bool(self._key("CustomIdleFeeAfterStop", False))
 
     # -- the display ----------------------------------------------------------------
 
@@ -339,6 +366,10 @@ class CaliforniaPricing(Supervised):
 
     def _running_cost(self, cost: cp.RunningCost) -> tuple[str, str | None]:
         evse = self.transactions.get(cost.transaction_id)
+        if evse is not None and self.evses[evse].idle == cost.transaction_id:
+            # The idle fee after the stop: shown, with no meter values to trigger.
+            self._show(evse, self._cost_display(cost))
+            return "Accepted", None
         if evse is None or self.evses[evse].id_tag is None:
             return "Rejected", f"no transaction {cost.transaction_id} under way"
         self._show(evse, self._cost_display(cost))
@@ -427,6 +458,10 @@ class CaliforniaPricing(Supervised):
             self.transactions.popitem(last=False)
         state.id_tag = event.id_tag
         state.identified = None
+        if state.idle is not None:
+            # A new session on the same cable: the last one's idle time is over.
+            self.log.info("EVSE %d: idle fee of %s ends with a new session", event.evse, state.idle)
+            state.idle = None
         known = self.prices.get(event.id_tag)
         if state.content is None and known is not None:
             self._show(
@@ -442,16 +477,55 @@ class CaliforniaPricing(Supervised):
         if state.id_tag is not None:
             self.prices.pop(state.id_tag, None)
         state.id_tag = None
+        if self._idle_after(event):
+            state.idle = event.transaction_id
+            self.log.info(
+                "EVSE %d: transaction %s stopped, cable in: the idle fee runs until it leaves",
+                event.evse,
+                event.transaction_id,
+            )
+            self._refresh(event.evse)
+            return
         if not state.final_held:
             # Until a FinalCost comes, the idle EVSE shows the default price.
             state.content = None
         self._refresh(event.evse)
+
+    def _idle_after(self, event: TransactionStopped) -> bool:
+        """Whether the idle fee runs after this stop (see the module docstring)."""
+        if not (self._enabled() and self._idle_fee()):
+            return False
+        if event.transaction_id is None or event.reason == "EVDisconnected":
+            return False
+        snapshot = self.ctx.snapshots([event.evse], timeout=SNAPSHOT_TIMEOUT).get(event.evse)
+        return bool(snapshot and snapshot.get("plugged"))
+
+    def _unplugged(self, evse: int, transaction_id: txqueue.TransactionId) -> None:
+        """The cable of an idle session left: tell the CSMS, reliably, and hold the text."""
+        state = self.evses[evse]
+        state.idle = None
+        payload = cp.connector_unplugged_request(
+            int(transaction_id), ocpp_timestamp(self.ctx.clock.wall())
+        )
+        # Queued like a security event: stored, delivered in order, kept while offline.
+        seq = (
+            self.ctx.storage()
+            .queue.push("DataTransfer", payload, None)
+            .get(timeout=STORAGE_TIMEOUT)
+        )
+        tell_stored(self.ctx, seq, "DataTransfer", payload)
+        self.log.info("EVSE %d: ConnectorUnplugged for transaction %s", evse, transaction_id)
+        state.final_held = True
+        state.final_seq += 1
+        self.ctx.call_later(FINAL_COST_HOLD, self.actor_ref, _FinalOver(evse, state.final_seq))
 
     def _connector(self, event: ConnectorChanged) -> None:
         state = self.evses.get(event.evse)
         if state is None:
             return
         previous, state.status = state.status, event.status
+        if event.status == "Available" and state.idle is not None:
+            self._unplugged(event.evse, state.idle)
         if state.id_tag is not None and cp.status_entered(
             previous, event.status, state.triggers.statuses
         ):

@@ -49,6 +49,8 @@ SET_USER_PRICE = "SetUserPrice"
 RUNNING_COST = "RunningCost"
 FINAL_COST = "FinalCost"
 MESSAGE_IDS = (SET_USER_PRICE, RUNNING_COST, FINAL_COST)
+# The station's own message (idle fee after the stop): the cable has left.
+CONNECTOR_UNPLUGGED = "ConnectorUnplugged"
 
 # libocpp's defaults when the keys are absent.
 DEFAULT_DECIMALS = 3
@@ -705,6 +707,15 @@ def _json_number(value: Any) -> Any:
     if isinstance(value, Decimal):
         return float(value)
     raise TypeError(f"{value!r} is not JSON")
+
+
+def connector_unplugged_request(transaction_id: int, timestamp: str) -> dict[str, Any]:
+    """The station's DataTransfer ConnectorUnplugged (the note's section on
+    idle fees): the cable of `transaction_id` left at `timestamp`, so the
+    CSMS stops counting the idle fee and sends the FinalCost."""
+    return data_transfer(
+        CONNECTOR_UNPLUGGED, {"transactionId": transaction_id, "timestamp": timestamp}
+    )
 
 
 def set_user_price_request(
