@@ -13,13 +13,29 @@ from typing import Any
 
 from ocppstation.actors.link.outbox import tell_stored
 from ocppstation.actors.runtime.context import StationContext
+from ocppstation.protocol.errors import OcppVersion
 from ocppstation.protocol.timestamps import ocpp_timestamp
 
 STORAGE_TIMEOUT = 10.0
 
+# The whitepaper's names that 2.0.1 (Part 2, Appendix: security events) renamed;
+# a version-neutral part (the link's TLS checks) reports in 1.6's words.
+_V201_NAMES = {
+    "FailedToAuthenticateAtCentralSystem": "FailedToAuthenticateAtCsms",
+    "CentralSystemFailedToAuthenticate": "CsmsFailedToAuthenticate",
+    "InvalidCentralSystemCertificate": "InvalidCsmsCertificate",
+    "InvalidChargePointCertificate": "InvalidChargingStationCertificate",
+}
+
+
+def event_type(version: OcppVersion, kind: str) -> str:
+    """`kind` in the words of the version the station speaks."""
+    return _V201_NAMES.get(kind, kind) if version is not OcppVersion.V16 else kind
+
 
 def event_payload(ctx: StationContext, kind: str, tech_info: str | None = None) -> dict[str, Any]:
     """A SecurityEventNotification's payload, logged where GetLog's SecurityLog finds it."""
+    kind = event_type(ctx.config.ocpp_version, kind)
     payload: dict[str, Any] = {"type": kind, "timestamp": ocpp_timestamp(ctx.clock.wall())}
     if tech_info:
         payload["techInfo"] = tech_info[:255]

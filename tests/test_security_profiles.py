@@ -271,6 +271,23 @@ def test_a_csms_certificate_it_cannot_verify_is_a_security_event_once(
     assert "certificate verify failed" in event.payload["techInfo"]
 
 
+def test_in_2_0_1_the_same_event_has_2_0_1s_name(
+    make_tls_station: MakeStation, pki: dict[str, Any], clock: FakeClock
+) -> None:
+    context = server_ssl_context(pki["server_cert"], pki["server_key"])
+    with DevCsms(
+        port=0, heartbeat_interval=60, password=KEY, ssl=context, subprotocols=("ocpp2.0.1",)
+    ) as csms:
+        wrong = TlsMaterial(csms_roots=(pki["stranger"].pem,))
+        station = make_tls_station(
+            csms.url, wrong, Security=profile(2), Internal={"OcppVersions": ["2.0.1"]}
+        )
+        fails_and_retries(station, clock, "certificate verify failed")
+        queued = station.registry.proxy("storage").queue.all().get(timeout=5)
+        # 2.0.1 Part 2 Appendix: InvalidCsmsCertificate (1.6: InvalidCentralSystemCertificate).
+        assert [m.payload["type"] for m in queued] == ["InvalidCsmsCertificate"]
+
+
 def test_profile_2_checks_the_host_name(
     make_tls_station: MakeStation, pki: dict[str, Any], tmp_path: Path
 ) -> None:
