@@ -36,6 +36,7 @@ class Identified:
     info: dict[str, Any]  # the idTagInfo behind the decision (parentIdTag included)
     source: str  # list, cache, unknown, csms or reservation (refused for another's reservation)
     online: bool = True  # False: decided without the CSMS (link down or boot not yet Accepted)
+    token_type: str | None = None  # 2.0.1's idToken type when not a card's (eMAID: a contract)
 
 
 @dataclass(frozen=True)

@@ -401,9 +401,7 @@ class Station:
         if contract is not None:
             offered = ContractPresented(evse, contract.emaid, contract.chain_pem)
             if not self.registry.tell(PNC, offered):
-                raise StationError(
-                    "no Plug & Charge here (OCPP 1.6 only): the contract was not read"
-                )
+                raise StationError("no Plug & Charge here: the contract was not read")
 
     def unplug(self, evse: int) -> None:
         self._simulated(evse).unplug(self.clock.monotonic())

@@ -308,10 +308,14 @@ def test_the_iso15118_stack_relays_and_ocsp_answers_are_cached(
     assert station.iso15118("GetCertificateStatus", ocsp)["status"] == "Accepted"
     asked = sent_of(csms, "GetCertificateStatus")
     assert len(asked) == 1  # the second came from the cache
-    clock.advance(86401)
-    station.iso15118("GetCertificateStatus", ocsp)
-    asked = sent_of(csms, "GetCertificateStatus")
-    assert len(asked) == 2
+    # Renewed before it turns stale (at 90 % of OcspRequestInterval), unasked.
+    mark = csms.log.mark()
+    clock.advance(0.9 * 86400 + 1)
+    csms.log.wait_call("DataTransfer", CP, since=mark)
+    quiet(station)
+    clock.advance(0.1 * 86400)
+    station.iso15118("GetCertificateStatus", ocsp)  # the renewed answer, still fresh
+    assert len(sent_of(csms, "GetCertificateStatus")) == 2
 
     with pytest.raises(StationError):
         station.iso15118("GetCertificateStatus", {"ocspRequestData": {}})

@@ -25,6 +25,7 @@ from ocpp.v201 import call_result as result
 from ocpp.v201.datatypes import IdTokenInfoType
 from ocpp.v201.enums import (
     AuthorizationStatusEnumType,
+    AuthorizeCertificateStatusEnumType,
     DataTransferStatusEnumType,
     GenericStatusEnumType,
     GetCertificateStatusEnumType,
@@ -110,7 +111,15 @@ class StationAnswersV201(ChargePoint):
 
     @on("Authorize")
     def on_authorize(self, id_token: dict[str, Any], **_: Any) -> result.Authorize:
-        return result.Authorize(id_token_info=self._token_info(id_token))
+        if id_token.get("type") != "eMAID":
+            return result.Authorize(id_token_info=self._token_info(id_token))
+        # An ISO 15118 contract: its certificate's status as 1.6's Plug & Charge answers it.
+        statuses = getattr(self.settings, "contract_status", {})
+        certificate = statuses.get(str(id_token.get("id_token", "")), "Accepted")
+        return result.Authorize(
+            id_token_info=self._token_info(id_token),
+            certificate_status=AuthorizeCertificateStatusEnumType(certificate),
+        )
 
     @on("TransactionEvent")
     def on_transaction_event(
@@ -138,17 +147,21 @@ class StationAnswersV201(ChargePoint):
         return result.SignCertificate(status=GenericStatusEnumType.accepted)
 
     @on("Get15118EVCertificate")
-    def on_get_15118_ev_certificate(self, **_: Any) -> result.Get15118EVCertificate:
-        # No contract-certificate backend here: Failed is the honest valid answer, and
-        # the schema requires an exiResponse even then.
+    def on_get_15118_ev_certificate(
+        self, exi_request: str = "", **_: Any
+    ) -> result.Get15118EVCertificate:
+        # No contract-certificate backend: the EXI comes back as it came, Accepted,
+        # as the 1.6 Plug & Charge answer does (a test sees it relayed both ways).
         return result.Get15118EVCertificate(
-            status=Iso15118EVCertificateStatusEnumType.failed, exi_response=""
+            status=Iso15118EVCertificateStatusEnumType.accepted, exi_response=exi_request
         )
 
     @on("GetCertificateStatus")
     def on_get_certificate_status(self, **_: Any) -> result.GetCertificateStatus:
-        # No OCSP responder to ask: Failed (Accepted would promise an ocspResult).
-        return result.GetCertificateStatus(status=GetCertificateStatusEnumType.failed)
+        # No OCSP responder: a token answer ("MA==", an empty DER sequence), as in 1.6.
+        return result.GetCertificateStatus(
+            status=GetCertificateStatusEnumType.accepted, ocsp_result="MA=="
+        )
 
     # -- L Firmware, N Diagnostics
 

@@ -188,6 +188,7 @@ class Connector(Supervised):
         self.error_code = "NoError"
         self.authorized: str | None = None
         self.authorized_parent: str | None = None
+        self.authorized_type: str | None = None  # 2.0.1's idToken type (eMAID: ISO 15118)
         self.auth_seq = 0
         self.tx: Transaction | None = None
         self.metering = Metering(ctx, evse, messages, self.actor_ref, self.log, self._enqueued)
@@ -454,7 +455,11 @@ class Connector(Supervised):
             tx.parent_id_tag = message.info.get("parentIdTag")
             trigger = self._start_trigger(message.id_tag)
             remote, self.remote_start = self.remote_start, None
-            token_type = remote.token_type if remote and remote.id_tag == message.id_tag else None
+            token_type = (
+                remote.token_type
+                if remote and remote.id_tag == message.id_tag
+                else message.token_type
+            )
             self._complete(tx, trigger, message.id_tag, token_type)
             return
         if tx is not None:
@@ -477,6 +482,7 @@ class Connector(Supervised):
             return
         self.authorized = message.id_tag
         self.authorized_parent = message.info.get("parentIdTag")
+        self.authorized_type = message.token_type
         if self.state.plugged:
             if self.state.status is not Status.PREPARING:
                 self._apply(Event.AUTHORIZE)  # e.g. Finishing with the cable still in
@@ -571,6 +577,7 @@ class Connector(Supervised):
         remote, self.remote_start = self.remote_start, None
         if remote is None or remote.id_tag != id_tag:
             remote = None
+        token_type, self.authorized_type = self.authorized_type, None
         reading = self.metering.read()
         meter_start = register_wh(reading)
         now = self._now()
@@ -587,7 +594,7 @@ class Connector(Supervised):
             tx=TxRef(transaction_id, 0, self._offline()),
             trigger=trigger,
             remote_start_id=remote.remote_start_id if remote else None,
-            token_type=remote.token_type if remote else None,
+            token_type=remote.token_type if remote else token_type,
             signed=signed,
         )
         # Storage deletes the reservation in the same commit: it is used up.

@@ -3,14 +3,24 @@ keys of the signing requests in flight."""
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
+from typing import Any
 
 import pykka
 
 from ocppstation.actors.storage.connection import Connection
 from ocppstation.actors.storage.values import require_str
 
-__all__ = ["CHARGE_POINT_SLOT", "V2G_SLOT", "Certificates", "CsrKey", "StoredCertificate"]
+__all__ = [
+    "CHARGE_POINT_SLOT",
+    "V2G_SLOT",
+    "Certificates",
+    "CsrKey",
+    "OcspAnswer",
+    "OcspCache",
+    "StoredCertificate",
+]
 
 
 @dataclass(frozen=True)
@@ -82,3 +92,49 @@ class CsrKey:
                     " ON CONFLICT (id) DO UPDATE SET key = excluded.key",
                     (slot, key),
                 )
+
+
+@dataclass(frozen=True)
+class OcspAnswer:
+    """A GetCertificateStatus answer kept for its request (the ocspRequestData's JSON)."""
+
+    request: str
+    answer: dict[str, Any]
+    fetched_at: float  # wall clock, seconds since the epoch
+
+
+@pykka.traversable
+class OcspCache:
+    """``storage.ocsp``: table ocsp_answer (migration 0014), the CSMS's OCSP
+    answers for Plug & Charge in 1.6 and 2.0.1, by their request."""
+
+    def __init__(self, db: Connection) -> None:
+        self._db = db
+
+    def all(self) -> list[OcspAnswer]:
+        rows = self._db.read().execute(
+            "SELECT request, answer, fetched_at FROM ocsp_answer ORDER BY request"
+        )
+        return [OcspAnswer(str(r), json.loads(a), float(t)) for r, a, t in rows.fetchall()]
+
+    def get(self, request: str) -> OcspAnswer | None:
+        row = (
+            self._db.read()
+            .execute("SELECT answer, fetched_at FROM ocsp_answer WHERE request = ?", (request,))
+            .fetchone()
+        )
+        return None if row is None else OcspAnswer(request, json.loads(row[0]), float(row[1]))
+
+    def put(self, entry: OcspAnswer) -> None:
+        """Keep `entry`, replacing an older answer to the same request."""
+        with self._db.write() as conn:
+            conn.execute(
+                "INSERT INTO ocsp_answer (request, answer, fetched_at) VALUES (?, ?, ?)"
+                " ON CONFLICT (request) DO UPDATE SET answer = excluded.answer,"
+                " fetched_at = excluded.fetched_at",
+                (entry.request, json.dumps(entry.answer), entry.fetched_at),
+            )
+
+    def delete(self, request: str) -> None:
+        with self._db.write() as conn:
+            conn.execute("DELETE FROM ocsp_answer WHERE request = ?", (request,))

@@ -13,7 +13,7 @@ run on the actor's thread like the actor's own::
 
 The stores: ``settings`` (settings_store.py), ``availability``,
 ``auth_cache``, ``local_list``, ``reservations``, ``profiles``,
-``certificates`` and ``csr_key`` (certificates.py), ``firmware_job``,
+``certificates``, ``csr_key`` and ``ocsp`` (certificates.py), ``firmware_job``,
 ``network_profiles`` (2.0.1's SetNetworkProfile), ``display_messages``
 (2.0.1's SetDisplayMessage), ``monitors`` (2.0.1's SetVariableMonitoring),
 ``driver_texts`` (2.0.1's tariff and cost texts per EVSE),
@@ -62,7 +62,7 @@ from pykka.messages import ProxyCall
 from ocppstation.actors.runtime.base import Place, Supervised
 from ocppstation.actors.storage.auth_cache import AuthCache
 from ocppstation.actors.storage.availability import AvailabilityStore
-from ocppstation.actors.storage.certificates import Certificates, CsrKey
+from ocppstation.actors.storage.certificates import Certificates, CsrKey, OcspCache
 from ocppstation.actors.storage.connection import COMMUTES, DEFERRED, Connection, StorageError
 from ocppstation.actors.storage.display_messages import DisplayMessageStore
 from ocppstation.actors.storage.driver_texts import DriverTextStore
@@ -139,6 +139,7 @@ class Storage(Supervised):
         self.profiles = ChargingProfiles(self._db)
         self.certificates = Certificates(self._db)
         self.csr_key = CsrKey(self._db)
+        self.ocsp = OcspCache(self._db)
         self.firmware_job = FirmwareJobStore(self._db)
         self.network_profiles = NetworkProfileStore(self._db)
         self.display_messages = DisplayMessageStore(self._db)

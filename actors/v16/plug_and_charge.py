@@ -20,7 +20,12 @@ station's ISO 15118 stack would hand it over): the CSMS's idTokenInfo and
 certificateStatus decide, and an accepted eMAID is the transaction's idTag.
 For that stack it also relays Get15118EVCertificate and GetCertificateStatus
 (`Iso15118Relay`, from `Station.iso15118`), keeping an OCSP answer for
-OcspRequestInterval.
+OcspRequestInterval in storage's `ocsp` (migration 0014) and asking for it
+again before it turns stale (`pnc.ocsp_refresh`).
+
+The 2.0.1 block (actors/v201/iso15118.py) is this actor with another
+transport: `_send` and `_answer` carry the same 2.0.1 payloads as direct
+calls instead of DataTransfer.
 
 Decisions:
 
@@ -43,6 +48,8 @@ Decisions:
 
 from __future__ import annotations
 
+import json
+from collections.abc import Callable
 from concurrent.futures import Future
 from dataclasses import dataclass
 from typing import Any
@@ -55,6 +62,7 @@ from ocppstation.actors.messages import ContractPresented, Identified, Iso15118R
 from ocppstation.actors.runtime.base import Place, Supervised
 from ocppstation.actors.runtime.context import PNC, SECURITY, StationContext, evse_path
 from ocppstation.actors.security_events import report_event
+from ocppstation.actors.storage.certificates import OcspAnswer
 from ocppstation.actors.v16.security import (
     DeleteRoot,
     InstalledRoots,
@@ -72,7 +80,7 @@ from ocppstation.protocol.v16.certificates import (
     parse_chain,
 )
 
-__all__ = ["FromCsms", "PlugAndCharge", "handlers"]
+__all__ = ["FromCsms", "PlugAndCharge", "V2GSignRound", "V2GTaken", "handlers"]
 
 APPLY_TIMEOUT = 5.0
 SECURITY_TIMEOUT = 5.0
@@ -86,6 +94,17 @@ class FromCsms:
 
     message_id: str
     payload: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class V2GSignRound:
+    """Tell: start a signing round for the V2GCertificate now (2.0.1's
+    TriggerMessage SignV2GCertificate, once its answer is on its way)."""
+
+
+@dataclass(frozen=True)
+class V2GTaken:
+    """Tell: a CertificateSigned for the V2GCertificate was taken: no more retries."""
 
 
 @dataclass(frozen=True)
@@ -103,10 +122,24 @@ class _Relayed:
 
 
 @dataclass(frozen=True)
+class _RefreshOcsp:
+    pass
+
+
+@dataclass(frozen=True)
 class _Authorized:
     evse: int
     contract: pnc.Contract
     outcome: Outcome
+
+
+def _renewal(request: str) -> Callable[[Outcome], object]:
+    """The wrap of a renewal's answer: for the cache, nobody waits for it."""
+
+    def wrap(outcome: Outcome) -> object:
+        return _Relayed("GetCertificateStatus", request, Future(), outcome)
+
+    return wrap
 
 
 def _key(ctx: StationContext, name: str, default: Any) -> Any:
@@ -158,16 +191,48 @@ class PlugAndCharge(Supervised):
         # so a retry timer of an earlier round does nothing.
         self.sign_seq = 0
         self.sign_timer: int | None = None
-        # GetCertificateStatus answers by ocspRequestData: (answer, when, monotonic).
-        # In memory: a restart asks the CSMS again, which costs one call.
-        self.ocsp: dict[str, tuple[dict[str, Any], float]] = {}
+        # GetCertificateStatus answers are in storage's ocsp, by ocspRequestData;
+        # this timer asks for them again before they turn stale.
+        self.ocsp_timer: int | None = None
 
     def setup(self) -> None:
         for message_id, handler in handlers(self.ctx).items():
             self.ctx.data_transfer.register(pnc.VENDOR_ID, message_id, handler)
+        self._arm_ocsp_refresh()
 
     def teardown(self) -> None:
         self.ctx.cancel(self.sign_timer)
+        self.ctx.cancel(self.ocsp_timer)
+
+    # -- the transport: 1.6 DataTransfer (2.0.1 overrides these) -------------------------
+
+    def _send(
+        self,
+        message_id: str,
+        payload: dict[str, Any],
+        wrap: Callable[[Outcome], object] | None = None,
+    ) -> None:
+        """Send our 2.0.1 `message_id` request (checked: a PncError is a bug
+        or, for a relayed request, the asker's); `wrap` makes the answer a
+        message to this block."""
+        data = pnc.write_request(message_id, payload)
+        request = {"vendorId": pnc.VENDOR_ID, "messageId": message_id, "data": data}
+        if wrap is None:
+            submit(self.ctx, "DataTransfer", request)
+        else:
+            submit(self.ctx, "DataTransfer", request, reply_to=self.actor_ref, wrap=wrap)
+
+    def _answer(self, message_id: str, result: dict[str, Any]) -> dict[str, Any]:
+        """The CSMS's 2.0.1 answer in `result` (what rpc got); PncError if none."""
+        if result.get("status") != "Accepted":
+            raise pnc.PncError(f"DataTransfer {result.get('status')}")
+        return pnc.read_answer(message_id, result.get("data"))
+
+    def _settings_key(self, name: str, default: Any) -> Any:
+        return _key(self.ctx, name, default)
+
+    def _signing_enabled(self) -> bool:
+        return _management_enabled(self.ctx)
 
     def receive(self, message: Any) -> Any:
         match message:
@@ -176,6 +241,11 @@ class PlugAndCharge(Supervised):
             case _Sign():
                 if message.seq == self.sign_seq:
                     self._sign(message.attempt)
+            case V2GSignRound():
+                self._new_round()
+                self._sign(0)
+            case V2GTaken():
+                self._taken()
             case ContractPresented():
                 self._authorize(message.evse, pnc.Contract(message.emaid, message.chain_pem))
             case _Authorized():
@@ -184,6 +254,9 @@ class PlugAndCharge(Supervised):
                 return self._relay(message.message_id, message.payload)
             case _Relayed():
                 self._relayed(message)
+            case _RefreshOcsp():
+                self.ocsp_timer = None
+                self._refresh_ocsp()
             case _:
                 return super().receive(message)
         return None
@@ -220,8 +293,7 @@ class PlugAndCharge(Supervised):
                 "No CpoName or SeccLeafSubjectOrganization is set. Cannot trigger CSR",
                 None,
             )
-        self.sign_seq += 1
-        self.ctx.cancel(self.sign_timer)
+        self._new_round()
         seq, ctx = self.sign_seq, self.ctx
 
         def sign() -> None:
@@ -229,6 +301,14 @@ class PlugAndCharge(Supervised):
             ctx.registry.tell(PNC, _Sign(0, seq))
 
         return "Accepted", {"status": "Accepted"}, sign
+
+    def _new_round(self) -> None:
+        self.sign_seq += 1
+        self.ctx.cancel(self.sign_timer)
+        self.sign_timer = None
+
+    def _taken(self) -> None:
+        self._new_round()  # taken: no more retries of the round
 
     def _subject(self) -> pnc.Subject | None:
         cfg = self.ctx.config
@@ -242,19 +322,12 @@ class PlugAndCharge(Supervised):
 
     def _sign(self, attempt: int) -> None:
         subject = self._subject()
-        if subject is None or not _management_enabled(self.ctx):
+        if subject is None or not self._signing_enabled():
             return
         csr = self._security(
             V2GSigningRequest(subject.common_name, subject.organization, subject.country)
         )
-        data = pnc.write_request(
-            "SignCertificate", {"csr": csr, "certificateType": "V2GCertificate"}
-        )
-        submit(
-            self.ctx,
-            "DataTransfer",
-            {"vendorId": pnc.VENDOR_ID, "messageId": "SignCertificate", "data": data},
-        )
+        self._send("SignCertificate", {"csr": csr, "certificateType": "V2GCertificate"})
         delays = pnc.sign_retry_delays(
             int(_key(self.ctx, "CertSigningWaitMinimum", 0) or 0),
             int(_key(self.ctx, "CertSigningRepeatTimes", 0) or 0),
@@ -271,9 +344,7 @@ class PlugAndCharge(Supervised):
         else:
             why = self._security(V2GSigned(payload["certificateChain"]))
         if why is None:
-            self.sign_seq += 1  # taken: no more retries
-            self.ctx.cancel(self.sign_timer)
-            self.sign_timer = None
+            self._taken()
             return "Accepted"
         self.log.warning("CertificateSigned (V2G) rejected: %s", why)
         report_event(self.ctx, "InvalidChargePointCertificate", str(why)[:255])
@@ -317,33 +388,17 @@ class PlugAndCharge(Supervised):
             return
         send_chain = bool(_key(self.ctx, "CentralContractValidationAllowed", True))
         payload = pnc.authorize_request(contract, chain, send_chain, self._mo_roots())
-        submit(
-            self.ctx,
-            "DataTransfer",
-            {
-                "vendorId": pnc.VENDOR_ID,
-                "messageId": "Authorize",
-                "data": pnc.write_request("Authorize", payload),
-            },
-            reply_to=self.actor_ref,
-            wrap=lambda outcome: _Authorized(evse, contract, outcome),
-        )
+        self._send("Authorize", payload, lambda outcome: _Authorized(evse, contract, outcome))
 
     def _authorized(self, message: _Authorized) -> None:
         evse, contract, result = message.evse, message.contract, message.outcome.result
         if result is None:
             self._offline(evse, contract, str(message.outcome.error))
             return
-        if result.get("status") != "Accepted":
-            self.log.info("Authorize of %s: DataTransfer %s", contract.emaid, result.get("status"))
-            self._tell(evse, contract.emaid, False, {"status": "Invalid"})
-            return
         try:
-            answer = pnc.read_answer("Authorize", result.get("data"))
+            answer = self._answer("Authorize", result)
         except pnc.PncError as exc:
-            self.log.warning(
-                "Authorize of %s: the answer is no 2.0.1 Authorize: %s", contract.emaid, exc
-            )
+            self.log.warning("Authorize of %s: no 2.0.1 Authorize answer: %s", contract.emaid, exc)
             self._tell(evse, contract.emaid, False, {"status": "Invalid"})
             return
         accepted, info = pnc.decide_authorize(answer)
@@ -354,24 +409,57 @@ class PlugAndCharge(Supervised):
     def _relay(self, message_id: str, payload: dict[str, Any]) -> Future[dict[str, Any]] | None:
         if not _pnc_enabled(self.ctx) or message_id not in pnc.RELAYED:
             return None
-        data = pnc.write_request(message_id, payload)  # a PncError goes back to the asker
+        pnc.write_request(message_id, payload)  # a PncError goes back to the asker
         future: Future[dict[str, Any]] = Future()
         cache_key = None
         if message_id == "GetCertificateStatus":
             cache_key = pnc.dumps(payload["ocspRequestData"])
-            cached = self.ocsp.get(cache_key)
-            interval = int(_key(self.ctx, "OcspRequestInterval", 604800))
-            if cached and pnc.ocsp_fresh(cached[1], self.ctx.clock.monotonic(), interval):
-                future.set_result(cached[0])
+            cached = self._storage().ocsp.get(cache_key).get(timeout=STORAGE_TIMEOUT)
+            if cached and pnc.ocsp_fresh(cached.fetched_at, self._wall(), self._ocsp_interval()):
+                future.set_result(cached.answer)
                 return future
-        submit(
-            self.ctx,
-            "DataTransfer",
-            {"vendorId": pnc.VENDOR_ID, "messageId": message_id, "data": data},
-            reply_to=self.actor_ref,
-            wrap=lambda outcome: _Relayed(message_id, cache_key, future, outcome),
+        self._send(
+            message_id,
+            payload,
+            lambda outcome: _Relayed(message_id, cache_key, future, outcome),
         )
         return future
+
+    def _storage(self) -> Any:
+        return self.ctx.storage()
+
+    def _wall(self) -> float:
+        return self.ctx.clock.wall().timestamp()
+
+    def _ocsp_interval(self) -> int:
+        return max(int(self._settings_key("OcspRequestInterval", 604800)), 1)
+
+    def _arm_ocsp_refresh(self) -> None:
+        """Wake when the next cached OCSP answer falls due for renewal."""
+        self.ctx.cancel(self.ocsp_timer)
+        self.ocsp_timer = None
+        try:
+            stored = self._storage().ocsp.all().get(timeout=STORAGE_TIMEOUT)
+        except Exception:  # no storage now: the next answer arms it
+            return
+        _, wait = pnc.ocsp_refresh(
+            {e.request: e.fetched_at for e in stored}, self._wall(), self._ocsp_interval()
+        )
+        if wait is not None:
+            self.ocsp_timer = self.ctx.call_later(max(wait, 1.0), self.actor_ref, _RefreshOcsp())
+
+    def _refresh_ocsp(self) -> None:
+        if not _pnc_enabled(self.ctx):
+            return
+        stored = self._storage().ocsp.all().get(timeout=STORAGE_TIMEOUT)
+        due, _ = pnc.ocsp_refresh(
+            {e.request: e.fetched_at for e in stored}, self._wall(), self._ocsp_interval()
+        )
+        for request in due:
+            self.log.info("renewing the OCSP answer for %s", request)
+            payload = {"ocspRequestData": json.loads(request)}
+            self._send("GetCertificateStatus", payload, _renewal(request))
+        self._arm_ocsp_refresh()
 
     def _relayed(self, message: _Relayed) -> None:
         result = message.outcome.result
@@ -381,14 +469,14 @@ class PlugAndCharge(Supervised):
             )
             return
         try:
-            if result.get("status") != "Accepted":
-                raise pnc.PncError(f"DataTransfer {result.get('status')}")
-            answer = pnc.read_answer(message.message_id, result.get("data"))
+            answer = self._answer(message.message_id, result)
         except pnc.PncError as exc:
             message.future.set_exception(exc)
             return
         if message.cache_key is not None and answer.get("status") == "Accepted":
-            self.ocsp[message.cache_key] = (answer, self.ctx.clock.monotonic())
+            entry = OcspAnswer(message.cache_key, answer, self._wall())
+            self._storage().ocsp.put(entry).get(timeout=STORAGE_TIMEOUT)
+            self._arm_ocsp_refresh()
         message.future.set_result(answer)
 
     def _offline(self, evse: int, contract: pnc.Contract, why: str) -> None:
@@ -417,6 +505,6 @@ class PlugAndCharge(Supervised):
         self, evse: int, emaid: str, accepted: bool, info: dict[str, Any], *, online: bool = True
     ) -> None:
         source = "csms" if online else "unknown"
-        decided = Identified(emaid, accepted, info, source, online)
+        decided = Identified(emaid, accepted, info, source, online, token_type="eMAID")
         if not self.ctx.registry.tell(evse_path(evse, "connector"), decided):
             self.log.error("EVSE %d is down: contract %s not used", evse, emaid)

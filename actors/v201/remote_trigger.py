@@ -15,9 +15,10 @@ from ocpp.v201.enums import TriggerMessageStatusEnumType
 from ocppstation.actors.evse.connector import TriggerMeterValues
 from ocppstation.actors.files.transfer_jobs import TriggerStatus
 from ocppstation.actors.link.block import Block, Reply, Then
-from ocppstation.actors.runtime.context import REGISTRATION, SECURITY, evse_path
+from ocppstation.actors.runtime.context import PNC, REGISTRATION, SECURITY, evse_path
 from ocppstation.actors.v16.diagnostics import LOG_STATUS, UPLOADS
 from ocppstation.actors.v16.firmware_management import FIRMWARE, FIRMWARE_STATUS
+from ocppstation.actors.v16.plug_and_charge import V2GSignRound
 from ocppstation.actors.v16.registration import SendBoot, SendHeartbeat, SendStatus
 from ocppstation.actors.v16.security import SignRequested
 from ocppstation.protocol.errors import NotSupported
@@ -56,6 +57,11 @@ class RemoteTrigger(Block):
             case "SignChargingStationCertificate":
                 # A02/A03: the security block makes the key and sends SignCertificate.
                 return _answer(accepted, Then(SECURITY, SignRequested()))
+            case "SignV2GCertificate":
+                # M: the iso15118 block makes the V2G key and sends SignCertificate.
+                if not self.ctx.settings.view.v16("ISO15118PnCEnabled", False):
+                    return _answer(TriggerMessageStatusEnumType.rejected)
+                return _answer(accepted, Then(PNC, V2GSignRound()))
             case "FirmwareStatusNotification":
                 # L01.FR.25/26: Idle, or where the update is, with its requestId.
                 return _answer(accepted, Then(FIRMWARE, TriggerStatus(FIRMWARE_STATUS)))

@@ -16,10 +16,12 @@ Decisions:
 - V2GRootCertificate and MORootCertificate are installed, listed and
   deleted like the other roots (the same store as 1.6's Plug & Charge
   DataTransfer, actors/v16/plug_and_charge.py).
-- V2GCertificateChain is never listed: the 2.0.1 station makes no V2G
-  signing request (1.6's Plug & Charge does), so a CertificateSigned for a
-  V2GCertificate is Rejected, and TriggerMessage SignV2GCertificate is
-  NotImplemented.
+- A CertificateSigned for a V2GCertificate is checked as 1.6's Plug & Charge
+  checks it (against the V2G roots, which must exist, and the key of our V2G
+  signing request, made by the iso15118 block's round:
+  actors/v201/iso15118.py); taken, that block stops its retries. Refused,
+  it is the event InvalidChargingStationCertificate.
+- V2GCertificateChain is listed when asked for by name: our V2G chain.
 - DeleteCertificate of the station's own ChargingStationCertificate is
   Failed (M04.FR.06), as is deleting the last CSMS root the link needs.
 - Security events use 2.0.1's names (InvalidCsmsCertificate,
@@ -45,7 +47,14 @@ from ocpp.v201.enums import (
     InstallCertificateStatusEnumType,
 )
 
-from ocppstation.actors.v16.security import CHARGE_POINT_CERTIFICATE, OWN_CERTIFICATES, Security
+from ocppstation.actors.runtime.context import PNC
+from ocppstation.actors.v16.plug_and_charge import V2GTaken
+from ocppstation.actors.v16.security import (
+    CHARGE_POINT_CERTIFICATE,
+    OWN_CERTIFICATES,
+    V2G_CERTIFICATE,
+    Security,
+)
 from ocppstation.protocol.framing import Call
 from ocppstation.protocol.payloads import dump
 from ocppstation.protocol.v16.certificates import (
@@ -109,6 +118,7 @@ class Security201(Security):
         )
 
     def _installed_ids(self, types: Iterable[str]) -> call_result.GetInstalledCertificateIds:
+        types = list(types)
         chain = [
             CertificateHashDataChainType(
                 certificate_type=GetCertificateIdUseEnumType(kind),
@@ -118,6 +128,8 @@ class Security201(Security):
             if kind in STORED_AS
             for found in self._hashes(STORED_AS[kind])
         ]
+        if GetCertificateIdUseEnumType.v2g_certificate_chain.value in types:
+            chain += self._v2g_chain()
         if not chain:
             return call_result.GetInstalledCertificateIds(
                 GetInstalledCertificateStatusEnumType.notFound
@@ -125,6 +137,28 @@ class Security201(Security):
         return call_result.GetInstalledCertificateIds(
             GetInstalledCertificateStatusEnumType.accepted, certificate_hash_data_chain=chain
         )
+
+    def _v2g_chain(self) -> list[CertificateHashDataChainType]:
+        """Our V2G chain (M03): the leaf, its sub-CAs as childCertificateHashData."""
+        roots = [parse_chain(c.pem)[0] for c in self.installed if c.use == CertificateUse.V2G_ROOT]
+        out = []
+        for stored in self._of(V2G_CERTIFICATE):
+            try:
+                certs = parse_chain(stored.pem)
+                issuers = [*certs[1:], *roots]
+                named = [hash_data(c, i) for c, i in zip(certs, issuers, strict=False)]
+            except CertificateProblem:
+                continue
+            if not named:
+                continue
+            out.append(
+                CertificateHashDataChainType(
+                    certificate_type=GetCertificateIdUseEnumType.v2g_certificate_chain,
+                    certificate_hash_data=_hash_type(named[0]),
+                    child_certificate_hash_data=[_hash_type(n) for n in named[1:]] or None,
+                )
+            )
+        return out
 
     def _delete_201(self, wanted: HashData) -> str:
         if self._names_own_certificate(wanted):
@@ -154,9 +188,11 @@ class Security201(Security):
 
     def _certificate_signed(self, chain: str, kind: str | None) -> str:
         if kind == CertificateSigningUseEnumType.v2g_certificate.value:
-            # We never ask for one (no SignV2GCertificate), so none is awaited.
-            self.log.warning("CertificateSigned rejected: no V2G signing request of ours")
-            return CertificateSignedStatusEnumType.rejected.value
+            why = self._v2g_signed(chain)
+            if why is not None:
+                return self._reject_signed(f"V2GCertificate: {why}")
+            self.ctx.registry.tell(PNC, V2GTaken())
+            return CertificateSignedStatusEnumType.accepted.value
         return self._accept_signed(chain)
 
 

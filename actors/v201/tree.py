@@ -24,6 +24,7 @@ from ocppstation.actors.runtime.context import (
     AVAILABILITY,
     DATA_TRANSFER,
     OUTBOX,
+    PNC,
     PROFILES,
     REGISTRATION,
     REMOTE_CONTROL,
@@ -48,6 +49,7 @@ from ocppstation.actors.v201.device_model import DeviceModel
 from ocppstation.actors.v201.diagnostics import Diagnostics201
 from ocppstation.actors.v201.display_messages import DISPLAY, DisplayMessages
 from ocppstation.actors.v201.firmware import Firmware201
+from ocppstation.actors.v201.iso15118 import Iso15118
 from ocppstation.actors.v201.monitoring import MONITORING, Monitoring
 from ocppstation.actors.v201.network_profiles import NetworkProfiles
 from ocppstation.actors.v201.provisioning import Provisioning
@@ -94,6 +96,7 @@ def station_tree(ctx: StationContext) -> list[ChildSpec]:
         ChildSpec(REMOTE_CONTROL, lambda p: RemoteControl.start(p, ctx)),
         ChildSpec(AVAILABILITY, lambda p: Availability.start(p, ctx)),
         ChildSpec(RESET, lambda p: Reset.start(p, ctx)),
+        ChildSpec(PNC, lambda p: Iso15118.start(p, ctx)),
         ChildSpec(DATA_TRANSFER, lambda p: DataTransfer.start(p, ctx)),
         ChildSpec(REMOTE_TRIGGER, lambda p: RemoteTrigger.start(p, ctx)),
         ChildSpec(TRANSACTIONS, lambda p: Transactions.start(p, ctx)),

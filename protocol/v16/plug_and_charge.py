@@ -10,7 +10,9 @@ never sends what the CSMS's own schema would refuse.
 The decisions are pure too: which store a root goes to, the V2G CSR's
 subject (libocpp's fallbacks), when an unanswered SignCertificate is sent
 again, the Authorize of a contract and what its answer means for the 1.6
-transaction, and how long an OCSP answer is kept.
+transaction, and how long an OCSP answer is kept and when it is renewed.
+The same 2.0.1 payloads go out directly in 2.0.1 (actors/v201/iso15118.py),
+so what is decided here is decided once for both versions.
 """
 
 from __future__ import annotations
@@ -43,6 +45,7 @@ __all__ = [
     "decide_authorize",
     "dumps",
     "ocsp_fresh",
+    "ocsp_refresh",
     "ocsp_request_data",
     "read_answer",
     "read_request",
@@ -241,3 +244,23 @@ def ocsp_fresh(fetched_at: float, now: float, interval: int) -> bool:
     """Whether an OCSP answer fetched at `fetched_at` still counts at `now`
     (OcspRequestInterval seconds, on the station's clock)."""
     return 0 <= now - fetched_at < interval
+
+
+# An OCSP answer is asked for again once this share of OcspRequestInterval has
+# passed, so a fresh one is in the cache before the old one stops counting
+# (libocpp renews the cache on a timer of its own rather than on a miss).
+REFRESH_AT = 0.9
+
+
+def ocsp_refresh(
+    fetched: Mapping[str, float], now: float, interval: int
+) -> tuple[list[str], float | None]:
+    """Which cached OCSP answers (request -> when fetched) to ask for again
+    now, and in how many seconds the next one falls due (None: nothing
+    cached). An answer fetched in the future (the clock went back) is due."""
+    if not fetched:
+        return [], None
+    lead = interval * REFRESH_AT
+    due = sorted(k for k, at in fetched.items() if not 0 <= now - at < lead)
+    later = [at + lead - now for k, at in fetched.items() if k not in due]
+    return due, (min(later) if later else float(lead))
