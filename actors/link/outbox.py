@@ -26,10 +26,10 @@ from typing import Any
 import pykka
 
 from ocppstation.actors.events import Online, RetryScheduled, TransactionAnswered
-from ocppstation.actors.link.rpc import NotRegistered, Outcome, ReadyQuery, submit
+from ocppstation.actors.link.rpc import NotRegistered, Outcome, link_ready, submit
 from ocppstation.actors.messages import Learned
 from ocppstation.actors.runtime.base import Applied, Place, Supervised
-from ocppstation.actors.runtime.context import AUTH, OUTBOX, RPC, StationContext, evse_path
+from ocppstation.actors.runtime.context import AUTH, OUTBOX, StationContext, evse_path
 from ocppstation.actors.storage.queue import QueuedMessage
 from ocppstation.config.settings_catalog import Setting
 from ocppstation.protocol.errors import CallTimeout, OfflineError
@@ -139,9 +139,7 @@ class Outbox(Supervised):
         self._unsubscribe = lambda: None
 
     def setup(self) -> None:
-        self._unsubscribe = self.ctx.forward(
-            self.actor_ref, lambda e: e if isinstance(e, Online) else None
-        )
+        self._unsubscribe = self.ctx.forward_kinds(self.actor_ref, Online)
         storage = self.ctx.storage()
         for tx in storage.transactions.open().get(timeout=ASK_TIMEOUT):
             self._remember(tx.local_id, tx.connector, tx.transaction_id)
@@ -152,10 +150,7 @@ class Outbox(Supervised):
                 record = storage.transactions.get(message.local_tx).get(timeout=ASK_TIMEOUT)
                 if record is not None:
                     self._remember(record.local_id, record.connector, record.transaction_id)
-        try:
-            self.online = bool(self.ctx.registry.ask(RPC, ReadyQuery(), timeout=2))
-        except Exception:  # no rpc yet: the Online event wakes us
-            self.online = False
+        self.online = link_ready(self.ctx)
         self._pump()
 
     def teardown(self) -> None:

@@ -171,6 +171,15 @@ EFFECTS_TIMEOUT = 5.0
 MAX_OPEN_CALLS = 32
 
 
+def link_ready(ctx: StationContext) -> bool:
+    """Whether calls may go out now; False while rpc is not running yet (the
+    Online event tells an actor later)."""
+    try:
+        return bool(ctx.registry.ask(RPC, ReadyQuery(), timeout=2))
+    except Exception:  # no rpc yet, or restarting
+        return False
+
+
 def submit(
     ctx: StationContext,
     action: str,

@@ -118,6 +118,10 @@ class StationContext:
 
         return self.bus.subscribe(on_event)
 
+    def forward_kinds(self, target: pykka.ActorRef[Any], *kinds: type) -> Callable[[], None]:
+        """`forward` of every bus event of one of `kinds`, as it is."""
+        return self.forward(target, lambda e: e if isinstance(e, kinds) else None)
+
     def setting(self, setting: Setting, default: Any) -> Any:
         """The current value of `setting`, or `default` if the station lacks it."""
         return self.settings.view.get(setting, default)

@@ -33,7 +33,7 @@ from ocpp.v16 import call_result
 from ocpp.v16.enums import ClearCacheStatus, UpdateStatus
 
 from ocppstation.actors.events import LocalListChanged, Online
-from ocppstation.actors.link.rpc import Answer, Inbound, Outcome, ReadyQuery, submit
+from ocppstation.actors.link.rpc import Answer, Inbound, Outcome, link_ready, submit
 from ocppstation.actors.messages import Identified, Identify, Learned
 from ocppstation.actors.runtime.base import Place, Supervised
 from ocppstation.actors.runtime.context import RPC, StationContext
@@ -63,13 +63,8 @@ class Auth(Supervised):
         self._unsubscribe = lambda: None
 
     def setup(self) -> None:
-        self._unsubscribe = self.ctx.forward(
-            self.actor_ref, lambda e: e if isinstance(e, Online) else None
-        )
-        try:
-            self.online = bool(self.ctx.registry.ask(RPC, ReadyQuery(), timeout=2))
-        except Exception:  # no rpc yet: Online tells us
-            self.online = False
+        self._unsubscribe = self.ctx.forward_kinds(self.actor_ref, Online)
+        self.online = link_ready(self.ctx)
 
     def teardown(self) -> None:
         self._unsubscribe()

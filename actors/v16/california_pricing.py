@@ -64,10 +64,10 @@ from ocppstation.actors.evse.connector import TriggerMeterValues
 from ocppstation.actors.evse.hardware import ReadMeter
 from ocppstation.actors.hooks.data_transfer import Handler
 from ocppstation.actors.link.outbox import tell_stored
-from ocppstation.actors.link.rpc import ReadyQuery
+from ocppstation.actors.link.rpc import link_ready
 from ocppstation.actors.messages import AwaitUserPrice, UserPriceSettled
 from ocppstation.actors.runtime.base import Place, Supervised
-from ocppstation.actors.runtime.context import PRICING, RPC, StationContext, evse_path
+from ocppstation.actors.runtime.context import PRICING, StationContext, evse_path
 from ocppstation.config import keys_v16
 from ocppstation.hw.ports import MeterReading
 from ocppstation.protocol import txqueue
@@ -205,13 +205,8 @@ class CaliforniaPricing(Supervised):
             TransactionStopped,
             ConfigChanged,
         )
-        self._unsubscribe = self.ctx.forward(
-            self.actor_ref, lambda e: e if isinstance(e, wanted) else None
-        )
-        try:
-            self.online = bool(self.ctx.registry.ask(RPC, ReadyQuery(), timeout=2))
-        except Exception:  # no rpc yet: Online tells us
-            self.online = False
+        self._unsubscribe = self.ctx.forward_kinds(self.actor_ref, *wanted)
+        self.online = link_ready(self.ctx)
         self._recover()
         for evse in self.evses:
             self._refresh(evse)

@@ -240,9 +240,7 @@ class DeviceModel(Supervised):
 
     def setup(self) -> None:
         wanted = (ConnectorChanged, *_COUNTS)
-        self._unsubscribe = self.ctx.forward(
-            self.actor_ref, lambda e: e if isinstance(e, wanted) else None
-        )
+        self._unsubscribe = self.ctx.forward_kinds(self.actor_ref, *wanted)
         if self.persistent:
             storage = self.ctx.storage()
             size = storage.local_list.size().get(timeout=STORAGE_TIMEOUT)

@@ -115,9 +115,7 @@ class DisplayMessages(Block):
 
     def setup(self) -> None:
         wanted = (ConnectorChanged, TransactionStarted, TransactionStopped, ConfigChanged)
-        self._unsubscribe = self.ctx.forward(
-            self.actor_ref, lambda e: e if isinstance(e, wanted) else None
-        )
+        self._unsubscribe = self.ctx.forward_kinds(self.actor_ref, *wanted)
         for seq, info in self.ctx.storage().display_messages.all().get(timeout=STORAGE_TIMEOUT):
             self.messages[int(info["id"])] = (info, dm.parse(info, seq))
         snapshots = self.ctx.snapshots(self.views, timeout=SNAPSHOT_TIMEOUT)

@@ -60,9 +60,9 @@ from ocppstation.actors.events import (
 )
 from ocppstation.actors.link.block import Block, Reply
 from ocppstation.actors.link.outbox import tell_stored
-from ocppstation.actors.link.rpc import ReadyQuery, send
+from ocppstation.actors.link.rpc import link_ready, send
 from ocppstation.actors.runtime.base import Place
-from ocppstation.actors.runtime.context import RPC, StationContext
+from ocppstation.actors.runtime.context import StationContext
 from ocppstation.actors.v201.device_model import (
     SETTINGS,
     SetInternally,
@@ -144,9 +144,7 @@ class Monitoring(Block):
 
     def setup(self) -> None:
         wanted = (VariableChanged, ConnectorChanged, TransactionStarted, TransactionStopped, Online)
-        self._unsubscribe = self.ctx.forward(
-            self.actor_ref, lambda e: e if isinstance(e, wanted) else None
-        )
+        self._unsubscribe = self.ctx.forward_kinds(self.actor_ref, *wanted)
         values = self.ctx.registry.ask(SETTINGS, ValuesQuery(), timeout=ASK_TIMEOUT)
         self.values.update(values)
         for kind, raw in self.ctx.storage().monitors.all().get(timeout=STORAGE_TIMEOUT):
@@ -165,10 +163,7 @@ class Monitoring(Block):
             if snapshot.get("status") == "Faulted" or error != "NoError":
                 # Reported before this start (or it was): not again.
                 self.problems[evse] = error
-        try:
-            self.online = bool(self.ctx.registry.ask(RPC, ReadyQuery(), timeout=2))
-        except Exception:  # no rpc yet: the Online event tells us
-            self.online = False
+        self.online = link_ready(self.ctx)
         self._arm()
 
     def teardown(self) -> None:

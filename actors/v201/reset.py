@@ -34,9 +34,7 @@ class Reset(Block):
         self.on_idle = False
         # EVSEs to reset once their transaction has ended.
         self.evses_on_idle: set[int] = set()
-        self._unsubscribe = self.ctx.forward(
-            self.actor_ref, lambda e: e if isinstance(e, TransactionStopped) else None
-        )
+        self._unsubscribe = self.ctx.forward_kinds(self.actor_ref, TransactionStopped)
 
     def teardown(self) -> None:
         self._unsubscribe()

@@ -59,9 +59,9 @@ from ocppstation.actors.events import (
     TransactionStopped,
 )
 from ocppstation.actors.link.block import Block, Reply
-from ocppstation.actors.link.rpc import ReadyQuery
+from ocppstation.actors.link.rpc import link_ready
 from ocppstation.actors.runtime.base import Place
-from ocppstation.actors.runtime.context import RPC, StationContext
+from ocppstation.actors.runtime.context import StationContext
 from ocppstation.actors.storage.driver_texts import DriverText as StoredText
 from ocppstation.actors.v201.display_messages import DISPLAY, DriverText
 from ocppstation.config.settings_catalog import Setting
@@ -166,10 +166,7 @@ class TariffAndCost(Block):
 
     def setup(self) -> None:
         self._unsubscribe = self.ctx.forward(self.actor_ref, _wanted)
-        try:
-            self.online = bool(self.ctx.registry.ask(RPC, ReadyQuery(), timeout=2))
-        except Exception:  # no rpc yet: Online tells us
-            self.online = False
+        self.online = link_ready(self.ctx)
         stored = self.ctx.storage().driver_texts.all().get(timeout=STORAGE_TIMEOUT)
         for evse, snapshot in self.ctx.snapshots(self.evses, SNAPSHOT_TIMEOUT).items():
             if snapshot.get("transaction_id") is not None:
