@@ -14,6 +14,7 @@ from typing import Any
 
 import pykka
 
+from ocppstation.protocol.ev_needs import EvNeeds
 from ocppstation.protocol.v16.reservation import ConnectorReservations, Reservation
 
 
@@ -115,6 +116,15 @@ class ContractPresented:
     evse: int
     emaid: str
     chain_pem: str
+
+
+@dataclass(frozen=True)
+class EvNeedsStated:
+    """An ISO 15118 EV at EVSE `evse` states its charging needs (to the
+    profiles block; 2.0.1 sends NotifyEVChargingNeeds)."""
+
+    evse: int
+    needs: EvNeeds
 
 
 @dataclass(frozen=True)

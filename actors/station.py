@@ -34,10 +34,11 @@ from ocppstation.actors.hooks.data_transfer import Handler as DataTransferHandle
 from ocppstation.actors.hooks.firmware import Installer
 from ocppstation.actors.link.rpc import Closing, submit
 from ocppstation.actors.link.websocket import Drop
-from ocppstation.actors.messages import ContractPresented, Iso15118Relay
+from ocppstation.actors.messages import ContractPresented, EvNeedsStated, Iso15118Relay
 from ocppstation.actors.runtime.base import Crash, Place
 from ocppstation.actors.runtime.context import (
     PNC,
+    PROFILES,
     REGISTRATION,
     RPC,
     WEBSOCKET,
@@ -52,6 +53,7 @@ from ocppstation.hw import devices as hwconfig
 from ocppstation.hw.signed_readings import ReadingSigner
 from ocppstation.hw.simulated import ContractIssuer, EvContract, SimulatedEvse
 from ocppstation.protocol.errors import OcppVersion
+from ocppstation.protocol.ev_needs import EvNeeds
 
 ASK_TIMEOUT = 5.0
 # How long a soft reset waits for the CSMS to answer the StopTransactions.
@@ -393,11 +395,17 @@ class Station:
         except Exception as exc:
             raise StationError(f"{message_id}: {exc}") from None
 
-    def plug(self, evse: int, contract: EvContract | None = None) -> None:
+    def plug(
+        self, evse: int, contract: EvContract | None = None, needs: EvNeeds | None = None
+    ) -> None:
         """An EV plugged into `evse`; with `contract`, an ISO 15118 EV that
-        offers it for Plug & Charge (1.6 with ISO15118PnCEnabled: the
-        station authorizes the eMAID by DataTransfer and charges with it)."""
+        offers it for Plug & Charge (ISO15118PnCEnabled: the station
+        authorizes the eMAID, by DataTransfer in 1.6, and charges with it);
+        with `needs`, an ISO 15118 EV that states its charging needs (2.0.1:
+        NotifyEVChargingNeeds, and its schedule once a TxProfile comes)."""
         self._simulated(evse).plug(self.clock.monotonic())
+        if needs is not None:
+            self.registry.tell(PROFILES, EvNeedsStated(evse, needs))
         if contract is not None:
             offered = ContractPresented(evse, contract.emaid, contract.chain_pem)
             if not self.registry.tell(PNC, offered):

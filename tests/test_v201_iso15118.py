@@ -54,9 +54,7 @@ def test_an_ev_with_a_contract_is_authorized_by_its_emaid_and_charges(
     assert tokens[0] == {"idToken": "NL-ABC-C20100001", "type": "eMAID"}
 
 
-def test_a_revoked_contract_does_not_charge(
-    csms201: DevCsms, make_station: StationFactory
-) -> None:
+def test_a_revoked_contract_does_not_charge(csms201: DevCsms, make_station: StationFactory) -> None:
     station = pnc201(csms201, make_station)
     csms201.contract_status["NL-ABC-C20100002"] = "CertificateRevoked"
     mark = csms201.log.mark()
@@ -149,7 +147,7 @@ def test_triggered_v2g_sign_certificate_checked_signed_listed_and_retried(
     security_event(any_csms201, "InvalidChargingStationCertificate", since=mark)
     assert install(any_csms201, v2g.pem, "V2GRootCertificate") == "Accepted"
     # Another key's certificate is not ours.
-    other = {"certificateChain": v2g.client("someone").cert_pem, "certificateType": "V2GCertificate"}
+    other = {**signed, "certificateChain": v2g.client("someone").cert_pem}
     assert any_csms201.call(CP, "CertificateSigned", other) == {"status": "Rejected"}
     assert any_csms201.call(CP, "CertificateSigned", signed) == {"status": "Accepted"}
     assert station.ctx.tls.current.client_chain != chain  # the link's certificate is not it

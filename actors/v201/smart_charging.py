@@ -31,6 +31,14 @@ Decisions:
   LimitChangeSignificance sends NotifyChargingLimit (with the limit as a
   schedule when NotifyChargingLimitWithSchedules), lifting it
   ClearedChargingLimit.
+- K15-K17 ISO 15118 charging needs: an EV's needs (`EvNeedsStated`, from
+  `Station.plug(n, needs=...)`) are sent at once as NotifyEVChargingNeeds.
+  Accepted or Processing, the next TxProfile installed at that EVSE (after
+  SetChargingProfile's answer) has the EV choose a schedule within the
+  EVSE's composite schedule (`protocol.v201.ev_charging`), sent as
+  NotifyEVChargingSchedule; each later TxProfile does it again. Rejected,
+  or no answer, the EV charges with what the station offers and nothing
+  more is said. Needs stated again replace them.
 """
 
 from __future__ import annotations
@@ -39,7 +47,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from ocppstation.actors.link.rpc import Answer, submit
+from ocppstation.actors.link.rpc import Answer, Outcome, submit
+from ocppstation.actors.messages import EvNeedsStated
 from ocppstation.actors.runtime.base import Place
 from ocppstation.actors.runtime.context import RPC, StationContext
 from ocppstation.actors.v16.smart_charging import (
@@ -51,7 +60,9 @@ from ocppstation.actors.v16.smart_charging import (
 from ocppstation.config.device_model import Address
 from ocppstation.config.settings_catalog import Setting
 from ocppstation.protocol.errors import NotSupported, OcppError
+from ocppstation.protocol.ev_needs import EvNeeds
 from ocppstation.protocol.framing import Call
+from ocppstation.protocol.payloads import dump
 from ocppstation.protocol.v16.smart_charging import (
     ChargingProfile,
     InForce,
@@ -62,6 +73,7 @@ from ocppstation.protocol.v16.smart_charging import (
     from_amps,
     to_amps,
 )
+from ocppstation.protocol.v201 import ev_charging
 from ocppstation.protocol.v201.smart_charging import (
     CSO,
     EXTERNAL_CONSTRAINTS,
@@ -116,6 +128,20 @@ class _Report:
     reports: tuple[dict[str, Any], ...]
 
 
+@dataclass(frozen=True)
+class _NeedsAnswered:
+    evse: int
+    needs: EvNeeds
+    outcome: Outcome
+
+
+@dataclass(frozen=True)
+class _EvSchedule:
+    """After SetChargingProfile's answer: the EV at `evse` chooses its schedule."""
+
+    evse: int
+
+
 def _status(status: str, refusal: Refusal | None = None) -> dict[str, Any]:
     out: dict[str, Any] = {"status": status}
     if refusal is not None:
@@ -129,6 +155,8 @@ class Profiles201(Profiles):
         self.wire: dict[int, StoredProfile] = {}
         self.pending_wire: dict[int, dict[str, Any]] = {}
         self.external: dict[int, tuple[ExternalLimit, Limit]] = {}
+        # K15: each EVSE's EV needs the CSMS took (Accepted or Processing).
+        self.ev_needs: dict[int, EvNeeds] = {}
         super().__init__(place, ctx)
 
     # -- the 1.6 actor's hooks -----------------------------------------------------------
@@ -183,7 +211,59 @@ class Profiles201(Profiles):
         if isinstance(message, ExternalLimit):
             self._external_limit(message)
             return None
+        if isinstance(message, EvNeedsStated):
+            self._needs(message.evse, message.needs)
+            return None
+        if isinstance(message, _NeedsAnswered):
+            self._needs_answered(message)
+            return None
+        if isinstance(message, _EvSchedule):
+            self._ev_schedule(message.evse)
+            return None
         return super().receive(message)
+
+    # -- K15-K17 ISO 15118 charging needs ----------------------------------------------------
+
+    def _needs(self, evse: int, needs: EvNeeds) -> None:
+        if evse not in self.evses:
+            self.log.warning("charging needs for EVSE %s, which does not exist", evse)
+            return
+        self.ev_needs.pop(evse, None)
+        request = dump(ev_charging.needs_request(evse, needs, self.ctx.clock.wall()))
+        try:
+            submit(
+                self.ctx,
+                "NotifyEVChargingNeeds",
+                request,
+                reply_to=self.actor_ref,
+                wrap=lambda outcome: _NeedsAnswered(evse, needs, outcome),
+            )
+        except Exception as exc:  # the link restarting: the EV charges without a schedule
+            self.log.warning("NotifyEVChargingNeeds not sent: %s", exc)
+
+    def _needs_answered(self, message: _NeedsAnswered) -> None:
+        result = message.outcome.result
+        status = None if result is None else result.get("status")
+        if status in ("Accepted", "Processing"):
+            # Processing: the CSMS is still working out a schedule; a TxProfile follows.
+            self.ev_needs[message.evse] = message.needs
+            return
+        self.log.info(
+            "NotifyEVChargingNeeds at EVSE %d: %s; the EV charges without a schedule",
+            message.evse,
+            status or message.outcome.error,
+        )
+
+    def _ev_schedule(self, evse: int) -> None:
+        needs = self.ev_needs.get(evse)
+        if needs is None or self._running(evse) is None:
+            self.ev_needs.pop(evse, None)
+            return
+        composite = self._composite_of(
+            evse, ev_charging.horizon(needs), Unit(ev_charging.unit_of(needs))
+        )
+        request = dump(ev_charging.schedule_request(evse, composite, needs))
+        self._send("NotifyEVChargingSchedule", request)
 
     def _send(self, action: str, payload: dict[str, Any]) -> None:
         try:
@@ -235,7 +315,7 @@ class Profiles201(Profiles):
 
     def _inbound(self, call: Call) -> None:
         result: dict[str, Any] | OcppError
-        then: _Report | None = None
+        then: _Report | _EvSchedule | None = None
         try:
             if not self.enabled():
                 raise NotSupported(f"{call.action}: SmartChargingCtrlr is not enabled")
@@ -253,6 +333,14 @@ class Profiles201(Profiles):
                     raise NotSupported(f"{call.action} is not answered here")
         except OcppError as exc:
             result = exc
+        if (
+            call.action == "SetChargingProfile"
+            and isinstance(result, dict)
+            and result.get("status") == "Accepted"
+            and call.payload["chargingProfile"].get("chargingProfilePurpose") == "TxProfile"
+            and int(call.payload["evseId"]) in self.ev_needs
+        ):
+            then = _EvSchedule(int(call.payload["evseId"]))
         notify = None if then is None else self.actor_ref
         self.ctx.registry.tell(RPC, Answer(call, result, notify, then))
 
@@ -348,6 +436,10 @@ class Profiles201(Profiles):
         unit = Unit(payload.get("chargingRateUnit") or (units[0] if units else "A"))
         if duration <= 0:
             return _status("Rejected", Refusal("InvalidValue", "duration must be positive"))
+        return {"status": "Accepted", "schedule": self._composite_of(evse, duration, unit)}
+
+    def _composite_of(self, evse: int, duration: int, unit: Unit) -> dict[str, Any]:
+        """EVSE `evse`'s CompositeScheduleType for `duration` seconds from now."""
         # The answer's own duration says how far the schedule really goes.
         duration = min(duration, MAX_COMPOSITE_DURATION)
         composite = composite_schedule(
@@ -366,7 +458,4 @@ class Profiles201(Profiles):
         wired = self.evses if evse == 0 else [evse]
         phases = max(self.phases[n] for n in wired)
         unlimited = sum(from_amps(self.rated[n], unit, self.phases[n], self.voltage) for n in wired)
-        return {
-            "status": "Accepted",
-            "schedule": composite_payload(composite, evse, unlimited, phases),
-        }
+        return composite_payload(composite, evse, unlimited, phases)
