@@ -40,6 +40,37 @@ def test_sign_retries_double_from_the_minimum_and_stop_after_repeat_times(
     assert not delays or delays[0] == wait
 
 
+@given(
+    st.dictionaries(st.text(max_size=3), st.floats(0, 10_000, allow_nan=False), max_size=6),
+    st.floats(0, 10_000, allow_nan=False),
+    st.integers(1, 5_000),
+)
+def test_ocsp_answers_are_renewed_before_they_turn_stale(
+    fetched: dict[str, float], now: float, interval: int
+) -> None:
+    due, wait = pnc.ocsp_refresh(fetched, now, interval)
+    if not fetched:
+        assert (due, wait) == ([], None)
+        return
+    assert wait is not None and wait > 0
+    for request, at in fetched.items():
+        if request in due:
+            # Due before it stops counting: from 90 % of its life (or a clock gone back).
+            assert not 0 <= now - at < 0.9 * interval
+        else:
+            assert pnc.ocsp_fresh(at, now, interval)
+            assert wait <= at + 0.9 * interval - now + 1e-6
+
+
+def test_a_v2g_certificate_is_renewed_within_30_days_of_its_end() -> None:
+    from datetime import UTC, datetime, timedelta
+
+    now = datetime(2026, 1, 1, tzinfo=UTC)
+    assert not pnc.v2g_renewal_due(now + timedelta(days=31), now)
+    assert pnc.v2g_renewal_due(now + timedelta(days=30), now)
+    assert pnc.v2g_renewal_due(now - timedelta(days=1), now)
+
+
 statuses = st.sampled_from(
     ["Accepted", "Blocked", "ConcurrentTx", "Expired", "Invalid", "NoCredit", "Unknown"]
 )

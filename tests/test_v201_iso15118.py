@@ -3,9 +3,11 @@ over real websockets against the dev CSMS and ocpp-rpc in strict mode."""
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta
 from typing import Any
 
 from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
 
 from ocppstation.actors.clock import FakeClock
 from ocppstation.actors.station import Station
@@ -14,7 +16,7 @@ from ocppstation.protocol.v16 import plug_and_charge as pnc
 from ocppstation.protocol.v16.certificates import parse_chain
 from ocppstation.tools.csms import DevCsms
 from tests.conftest import StationFactory, answered, quiet, wait_status
-from tests.pki import Ca
+from tests.pki import NOT_BEFORE, Ca
 from tests.test_v201_e2e import CP, any_csms201, csms201, events, station201
 from tests.test_v201_security import ids, install, security_event
 
@@ -177,3 +179,45 @@ def test_garbage_for_every_root_type_is_rejected(
         assert install(any_csms201, Ca(use).pem, use) == "Accepted"
     listed = ids(any_csms201)["certificateHashDataChain"]
     assert len(listed) == 4
+
+
+def _signed_until(ca: Ca, csr_pem: str, until: datetime) -> str:
+    """A V2G CA's answer to `csr_pem`, valid until `until`."""
+    csr = x509.load_pem_x509_csr(csr_pem.encode())
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(csr.subject)
+        .issuer_name(ca.cert.subject)
+        .public_key(csr.public_key())  # type: ignore[arg-type]
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(NOT_BEFORE)
+        .not_valid_after(until)
+        .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+        .sign(ca._key, hashes.SHA256())
+    )
+    return cert.public_bytes(serialization.Encoding.PEM).decode("ascii")
+
+
+def test_a_v2g_certificate_near_its_end_is_renewed_unasked(
+    csms201: DevCsms, make_station: StationFactory, clock: FakeClock
+) -> None:
+    station = pnc201(csms201, make_station)
+    v2g = Ca("v2g")
+    assert install(csms201, v2g.pem, "V2GRootCertificate") == "Accepted"
+    mark = csms201.log.mark()
+    trigger = {"requestedMessage": "SignV2GCertificate"}
+    assert csms201.call(CP, "TriggerMessage", trigger) == {"status": "Accepted"}
+    request = csms201.log.wait_call("SignCertificate", CP, since=mark)
+    quiet(station)
+    # Valid for 40 days: no renewal at the next check.
+    chain = _signed_until(v2g, request.payload["csr"], clock.wall() + timedelta(days=40))
+    signed = {"certificateChain": chain, "certificateType": "V2GCertificate"}
+    assert csms201.call(CP, "CertificateSigned", signed) == {"status": "Accepted"}
+    mark = csms201.log.mark()
+    clock.advance(12 * 3600 + 1)
+    quiet(station)
+    assert not [e for e in csms201.log.entries(mark) if e.action == "SignCertificate"]
+    # Eleven days on, it ends within 30: the next check asks for a new one.
+    clock.advance(11 * 86400)
+    renewal = csms201.log.wait_call("SignCertificate", CP, since=mark)
+    assert renewal.payload["certificateType"] == "V2GCertificate"

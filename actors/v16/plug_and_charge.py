@@ -64,6 +64,7 @@ from ocppstation.actors.runtime.context import PNC, SECURITY, StationContext, ev
 from ocppstation.actors.security_events import report_event
 from ocppstation.actors.storage.certificates import OcspAnswer
 from ocppstation.actors.v16.security import (
+    V2G_CERTIFICATE,
     DeleteRoot,
     InstalledRoots,
     InstallRoot,
@@ -123,6 +124,11 @@ class _Relayed:
 
 @dataclass(frozen=True)
 class _RefreshOcsp:
+    pass
+
+
+@dataclass(frozen=True)
+class _CheckV2GExpiry:
     pass
 
 
@@ -194,15 +200,23 @@ class PlugAndCharge(Supervised):
         # GetCertificateStatus answers are in storage's ocsp, by ocspRequestData;
         # this timer asks for them again before they turn stale.
         self.ocsp_timer: int | None = None
+        self.expiry_timer: int | None = None
 
     def setup(self) -> None:
         for message_id, handler in handlers(self.ctx).items():
             self.ctx.data_transfer.register(pnc.VENDOR_ID, message_id, handler)
-        self._arm_ocsp_refresh()
+        self._arm_timers()
 
     def teardown(self) -> None:
         self.ctx.cancel(self.sign_timer)
         self.ctx.cancel(self.ocsp_timer)
+        self.ctx.cancel(self.expiry_timer)
+
+    def _arm_timers(self) -> None:
+        self._arm_ocsp_refresh()
+        self.expiry_timer = self.ctx.call_every(
+            pnc.V2G_EXPIRY_CHECK, self.actor_ref, _CheckV2GExpiry()
+        )
 
     # -- the transport: 1.6 DataTransfer (2.0.1 overrides these) -------------------------
 
@@ -257,6 +271,8 @@ class PlugAndCharge(Supervised):
             case _RefreshOcsp():
                 self.ocsp_timer = None
                 self._refresh_ocsp()
+            case _CheckV2GExpiry():
+                self._check_v2g_expiry()
             case _:
                 return super().receive(message)
         return None
@@ -309,6 +325,25 @@ class PlugAndCharge(Supervised):
 
     def _taken(self) -> None:
         self._new_round()  # taken: no more retries of the round
+
+    def _check_v2g_expiry(self) -> None:
+        """A new signing round when our V2G certificate nears its end (libocpp's
+        V2G certificate expiration check), unless a round is waiting already."""
+        if self.sign_timer is not None or not self._signing_enabled():
+            return
+        stored = self.ctx.storage().certificates.all().get(timeout=STORAGE_TIMEOUT)
+        for certificate in stored:
+            if certificate.use != V2G_CERTIFICATE:
+                continue
+            try:
+                leaf = parse_chain(certificate.pem)[0]
+            except CertificateProblem:
+                continue
+            if pnc.v2g_renewal_due(leaf.not_valid_after_utc, self.ctx.clock.wall()):
+                self.log.info("the V2GCertificate ends %s: renewing it", leaf.not_valid_after_utc)
+                self._new_round()
+                self._sign(0)
+            return
 
     def _subject(self) -> pnc.Subject | None:
         cfg = self.ctx.config

@@ -17,7 +17,8 @@ so the decisions stay in one place (`protocol.v16.plug_and_charge`):
   SignV2GCertificate tells this block `V2GSignRound` after its answer;
   retried CertSigningWaitMinimum, doubling, CertSigningRepeatTimes times
   until the security block (which answers CertificateSigned and keeps the
-  V2G key) tells `V2GTaken`.
+  V2G key) tells `V2GTaken`; and again, unasked, when the V2G certificate
+  ends within 30 days (checked every 12 hours, as libocpp does).
 
 Decisions:
 
@@ -45,7 +46,7 @@ __all__ = ["Iso15118"]
 
 class Iso15118(PlugAndCharge):
     def setup(self) -> None:
-        self._arm_ocsp_refresh()
+        self._arm_timers()
 
     def _send(
         self,

@@ -20,6 +20,7 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from itertools import pairwise
 from typing import Any
 
@@ -50,6 +51,7 @@ __all__ = [
     "read_answer",
     "read_request",
     "sign_retry_delays",
+    "v2g_renewal_due",
     "write_answer",
     "write_request",
 ]
@@ -264,3 +266,15 @@ def ocsp_refresh(
     due = sorted(k for k, at in fetched.items() if not 0 <= now - at < lead)
     later = [at + lead - now for k, at in fetched.items() if k not in due]
     return due, (min(later) if later else float(lead))
+
+
+# The V2G certificate is renewed (a new signing round) once it expires within
+# this long; its expiry is looked at every V2G_EXPIRY_CHECK seconds (libocpp's
+# V2GCertificateExpireCheckIntervalSeconds default, 12 hours).
+V2G_RENEW_WITHIN = timedelta(days=30)
+V2G_EXPIRY_CHECK = 12 * 3600
+
+
+def v2g_renewal_due(not_after: datetime, now: datetime) -> bool:
+    """Whether a V2G certificate valid until `not_after` is to be renewed at `now`."""
+    return not_after - now <= V2G_RENEW_WITHIN
