@@ -182,3 +182,18 @@ def test_k15_processing_then_the_profile_comes(
     schedule = sent.payload["chargingSchedule"]
     assert schedule["chargingRateUnit"] == "W"
     assert all(p["limit"] <= 11_000 for p in schedule["chargingSchedulePeriod"])
+
+
+def test_console_needs_plugs_an_ev_that_states_them(
+    csms201: DevCsms, make_station: StationFactory
+) -> None:
+    from ocppstation.tools.console import Console
+
+    station = station201(csms201, make_station)
+    console = Console(station)
+    mark = csms201.log.mark()
+    assert console.handle("needs 1 12.5 3600") == "ok"
+    stated = csms201.log.wait_call("NotifyEVChargingNeeds", CP, since=mark)
+    assert stated.payload["chargingNeeds"]["acChargingParameters"]["energyAmount"] == 12_500
+    assert "departureTime" in stated.payload["chargingNeeds"]
+    assert console.handle("needs 1 lots").startswith("error")

@@ -14,9 +14,11 @@ from typing import IO, Any
 from ocppstation.actors import events as ev
 from ocppstation.actors.runtime.supervisor import ChildCrashed
 from ocppstation.actors.station import Station, StationError
+from ocppstation.protocol.ev_needs import EvNeeds
 
 HELP = (
-    "commands: plug N | unplug N | tag N IDTAG | pnc N EMAID | fault N ERRORCODE | clear N | "
+    "commands: plug N | unplug N | tag N IDTAG | pnc N EMAID | needs N KWH [DEPARTURE_S] | "
+    "fault N ERRORCODE | clear N | "
     "status | "
     "crash PATH | revive N | disconnect | wait registered [TIMEOUT] | "
     "wait status N STATUS [TIMEOUT] | help | quit"
@@ -86,6 +88,7 @@ class Console:
             "unplug": (1, 1, lambda a: self._evse_call(self.station.unplug, a)),
             "tag": (2, 2, lambda a: self._evse_call(self.station.tag, a)),
             "pnc": (2, 2, self._pnc),
+            "needs": (2, 3, self._needs),
             "fault": (2, 2, self._fault),
             "clear": (1, 1, lambda a: self._evse_call(self.station.clear, a)),
             "status": (
@@ -142,6 +145,17 @@ class Console:
         """An ISO 15118 EV with a contract for the eMAID, from the station's test MO root."""
         contract = self.station.contract_issuer.contract(args[1])
         self._evse_call(lambda n: self.station.plug(n, contract=contract), args[:1])
+        return ""
+
+    def _needs(self, args: list[str]) -> str:
+        """An ISO 15118 AC EV that wants KWH kWh (by DEPARTURE_S seconds from now)."""
+        try:
+            energy_wh = round(float(args[1]) * 1000)
+            departure = int(args[2]) if len(args) > 2 else None
+        except ValueError:
+            raise StationError(f"needs: not a number in {' '.join(args[1:])!r}") from None
+        needs = EvNeeds(energy_wh=energy_wh, departure_in=departure)
+        self._evse_call(lambda n: self.station.plug(n, needs=needs), args[:1])
         return ""
 
     def _fault(self, args: list[str]) -> str:
