@@ -221,3 +221,29 @@ def test_a_v2g_certificate_near_its_end_is_renewed_unasked(
     clock.advance(11 * 86400)
     renewal = csms201.log.wait_call("SignCertificate", CP, since=mark)
     assert renewal.payload["certificateType"] == "V2GCertificate"
+
+
+def test_unanswered_a_contract_of_an_installed_mo_root_is_accepted_offline(
+    csms201: DevCsms, make_station: StationFactory, clock: FakeClock
+) -> None:
+    from ocppstation.tools.peer import NO_REPLY
+
+    station = pnc201(csms201, make_station, PnC={"ContractValidationOffline": True})
+    issuer = station.contract_issuer
+    assert install(csms201, issuer.root_pem, "MORootCertificate") == "Accepted"
+    csms201.set_reply("Authorize", NO_REPLY)
+    mark = csms201.log.mark()
+    station.plug(1, contract=issuer.contract("NL-ABC-C20100005"))
+    csms201.log.wait_call("Authorize", CP, since=mark)
+    csms201.set_reply("Authorize", None)
+
+    def token_events() -> list[dict[str, Any]]:
+        return [p for p in events(csms201, mark) if "idToken" in p]
+
+    # Past the call's timeout, a second at a time (its timer is armed as it is sent).
+    for _ in range(90):
+        clock.advance(1)
+        if token_events():
+            break
+    csms201.wait_for(lambda _: bool(token_events()), timeout=5)
+    assert token_events()[0]["idToken"] == {"idToken": "NL-ABC-C20100005", "type": "eMAID"}

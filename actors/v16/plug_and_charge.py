@@ -55,6 +55,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from cryptography import x509
+from ocpp.v201 import call
+from ocpp.v201.enums import CertificateSigningUseEnumType
 
 from ocppstation.actors.hooks.data_transfer import After, Handler, Reply
 from ocppstation.actors.link.rpc import Outcome, submit
@@ -72,6 +74,7 @@ from ocppstation.actors.v16.security import (
     V2GSigningRequest,
 )
 from ocppstation.config.settings_catalog import Setting
+from ocppstation.protocol.payloads import dump
 from ocppstation.protocol.v16 import plug_and_charge as pnc
 from ocppstation.protocol.v16.certificates import (
     CertificateProblem,
@@ -362,7 +365,8 @@ class PlugAndCharge(Supervised):
         csr = self._security(
             V2GSigningRequest(subject.common_name, subject.organization, subject.country)
         )
-        self._send("SignCertificate", {"csr": csr, "certificateType": "V2GCertificate"})
+        v2g = CertificateSigningUseEnumType.v2g_certificate
+        self._send("SignCertificate", dump(call.SignCertificate(csr=csr, certificate_type=v2g)))
         delays = pnc.sign_retry_delays(
             int(_key(self.ctx, "CertSigningWaitMinimum", 0) or 0),
             int(_key(self.ctx, "CertSigningRepeatTimes", 0) or 0),

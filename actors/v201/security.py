@@ -33,6 +33,7 @@ Decisions:
 from __future__ import annotations
 
 from collections.abc import Iterable
+from itertools import pairwise
 from typing import Any
 
 from ocpp.v201 import call, call_result
@@ -63,6 +64,7 @@ from ocppstation.protocol.v16.certificates import (
     HashData,
     hash_data,
     parse_chain,
+    signed_by,
 )
 
 __all__ = ["STORED_AS", "Security201"]
@@ -145,8 +147,8 @@ class Security201(Security):
         for stored in self._of(V2G_CERTIFICATE):
             try:
                 certs = parse_chain(stored.pem)
-                issuers = [*certs[1:], *roots]
-                named = [hash_data(c, i) for c, i in zip(certs, issuers, strict=False)]
+                named = [hash_data(c, i) for c, i in pairwise(certs)]
+                named += [hash_data(certs[-1], r) for r in roots if signed_by(certs[-1], r)][:1]
             except CertificateProblem:
                 continue
             if not named:

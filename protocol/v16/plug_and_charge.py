@@ -26,8 +26,12 @@ from typing import Any
 
 from cryptography import x509
 from cryptography.x509.oid import AuthorityInformationAccessOID
+from ocpp.v201 import call
+from ocpp.v201.datatypes import IdTokenType, OCSPRequestDataType
+from ocpp.v201.enums import HashAlgorithmEnumType, IdTokenEnumType
 
 from ocppstation.protocol.errors import OcppError, OcppVersion
+from ocppstation.protocol.payloads import dump
 from ocppstation.protocol.v16.certificates import CertificateUse, HashData, hash_data, signed_by
 from ocppstation.protocol.validation import Validator
 
@@ -212,15 +216,25 @@ def authorize_request(
     CSMS may check it (CentralContractValidationAllowed), and the OCSP hash
     data of each certificate whose issuer is known: the next in the chain,
     or for the last an installed MO root that signed it."""
-    payload: dict[str, Any] = {"idToken": {"idToken": contract.emaid, "type": "eMAID"}}
-    if send_chain:
-        payload["certificate"] = contract.chain_pem[:5500]
     named = [ocsp_request_data(c, i) for c, i in pairwise(chain)]
     if chain:
         named += [ocsp_request_data(chain[-1], r) for r in roots if signed_by(chain[-1], r)][:1]
-    if named:
-        payload["iso15118CertificateHashData"] = named[:4]
-    return payload
+    request = call.Authorize(
+        id_token=IdTokenType(id_token=contract.emaid, type=IdTokenEnumType.e_maid),
+        certificate=contract.chain_pem[:5500] if send_chain else None,
+        iso15118_certificate_hash_data=[
+            OCSPRequestDataType(
+                hash_algorithm=HashAlgorithmEnumType(n["hashAlgorithm"]),
+                issuer_name_hash=n["issuerNameHash"],
+                issuer_key_hash=n["issuerKeyHash"],
+                serial_number=n["serialNumber"],
+                responder_url=n["responderURL"],
+            )
+            for n in named[:4]
+        ]
+        or None,
+    )
+    return dump(request)
 
 
 def decide_authorize(answer: Mapping[str, Any]) -> tuple[bool, dict[str, Any]]:
