@@ -12,8 +12,10 @@ the pure `fleet_plan`.
 from __future__ import annotations
 
 import argparse
+import collections
 import functools
 import heapq
+import itertools
 import json
 import logging
 import multiprocessing
@@ -28,8 +30,9 @@ import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from multiprocessing.connection import Connection, wait
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from ocppstation.tools import cliargs
 from ocppstation.tools import fleet_plan as plan
@@ -100,6 +103,14 @@ def build_parser() -> cliargs.OneLineParser:
         type=cliargs.readable_file,
         help='JSON: {"station": config overrides, "atg": {...}, "chaos": [...]}',
     )
+    p.add_argument(
+        "--ray",
+        nargs="?",
+        const="",
+        metavar="ADDRESS",
+        help="run one shard per Ray actor (pip install 'ocppstation[ray]'); ADDRESS "
+        "of a running cluster, or none for a local one",
+    )
     p.add_argument("--report", help="write the run's figures over time to FILE as JSON")
     p.add_argument("--html", help="write the report as a self-contained HTML page to FILE")
     p.add_argument(
@@ -113,36 +124,69 @@ def build_parser() -> cliargs.OneLineParser:
 
 @dataclass(frozen=True)
 class Job:
-    """What one worker is given (pickled to a spawned process)."""
+    """What one worker is given (pickled to a spawned process or a Ray actor)."""
 
     index: int
     ids: list[str]
     all_ids: list[str]
     csms: str
-    evses: int
+    evses: int  # the command line's: a kind without its own
     ocpp: str
     data_dir: str
     seed: int
     template: dict[str, Any]
     log_level: str
+    # A Ray shard on another machine removes its stations' dirs itself.
+    temporary: bool = False
 
 
-def overrides(job: Job, cp_id: str, station: dict[str, Any]) -> dict[str, Any]:
-    """A station's config overrides: the template's, then what the fleet fixes."""
+@dataclass(frozen=True)
+class Profile:
+    """One station as its kind makes it."""
+
+    kind: int
+    evses: int
+    ocpp: str
+    station: dict[str, Any]  # config overrides: the template's, then the kind's
+    slot: int  # its first EVSE's place among the fleet's EVSEs (the ATG's cards)
+
+
+def profiles(
+    tpl: plan.Template, ids: list[str], seed: int, evses: int, ocpp: str
+) -> dict[str, Profile]:
+    """Every station's kind, EVSEs, version and config (the same in every process)."""
+    kinds = tpl.kinds or (plan.Kind(),)
+    assigned = plan.assign_kinds([k.share for k in kinds], ids, seed)
+    out: dict[str, Profile] = {}
+    slot = 0
+    for cp_id, k in zip(ids, assigned, strict=True):
+        kind = kinds[k]
+        n = kind.evses or evses
+        station = plan.deep_merge(tpl.station, kind.config)
+        out[cp_id] = Profile(k, n, kind.ocpp or ocpp, station, slot)
+        slot += n
+    return out
+
+
+def overrides(csms: str, cp_id: str, profile: Profile) -> dict[str, Any]:
+    """A station's config overrides: its kind's, then what the fleet fixes."""
     return plan.deep_merge(
-        station,
+        profile.station,
         {
             "Internal": {
-                "CentralSystemURI": job.csms,
+                "CentralSystemURI": csms,
                 "ChargePointId": cp_id,
-                "Evses": job.evses,
-                "OcppVersions": [job.ocpp],
+                "Evses": profile.evses,
+                "OcppVersions": [profile.ocpp],
             }
         },
     )
 
 
 # -- the worker ------------------------------------------------------------------
+
+# What Counters counts (cumulative); the rest of a snapshot are gauges.
+COUNTED = ("sent", "received", "started", "stopped", "reconnects", "atg_errors", "faults")
 
 
 @dataclass
@@ -155,13 +199,7 @@ class Counters:
     ever_up: set[str] = field(default_factory=set)
     booted: set[str] = field(default_factory=set)
     charging: set[tuple[str, int]] = field(default_factory=set)
-    sent: int = 0
-    received: int = 0
-    started: int = 0
-    stopped: int = 0
-    reconnects: int = 0
-    atg_errors: int = 0
-    faults: int = 0
+    counts: collections.Counter[str] = field(default_factory=collections.Counter)
     errors: dict[str, int] = field(default_factory=dict)
     latencies: list[float] = field(default_factory=list)
     in_flight: dict[str, float] = field(default_factory=dict)
@@ -173,7 +211,7 @@ class Counters:
         with self.lock:
             match event:
                 case ev.MessageSent():
-                    self.sent += 1
+                    self.counts["sent"] += 1
                     # rpc has one CALL in flight per station: the next answer is its.
                     self.in_flight[cp_id] = now
                 case ev.MessageAnswered(error=error):
@@ -185,10 +223,10 @@ class Counters:
                         code = error.split(":", 1)[0] if ":" in error else "NoAnswer"
                         self.errors[code] = self.errors.get(code, 0) + 1
                 case ev.CallReceived():
-                    self.received += 1
+                    self.counts["received"] += 1
                 case ev.LinkChanged(up=True):
                     if cp_id in self.ever_up:
-                        self.reconnects += 1
+                        self.counts["reconnects"] += 1
                     self.ever_up.add(cp_id)
                     self.connected.add(cp_id)
                 case ev.LinkChanged(up=False):
@@ -197,15 +235,15 @@ class Counters:
                     if status == "Accepted":
                         self.booted.add(cp_id)
                 case ev.TransactionStarted(evse=evse):
-                    self.started += 1
+                    self.counts["started"] += 1
                     self.charging.add((cp_id, evse))
                 case ev.TransactionStopped(evse=evse):
-                    self.stopped += 1
+                    self.counts["stopped"] += 1
                     self.charging.discard((cp_id, evse))
 
-    def count(self, what: str) -> None:
+    def count(self, what: str, n: int = 1) -> None:
         with self.lock:
-            setattr(self, what, getattr(self, what) + 1)
+            self.counts[what] += n
 
     def snapshot(self) -> dict[str, Any]:
         """The cumulative counters and the answer times since the last snapshot."""
@@ -215,26 +253,23 @@ class Counters:
                 "connected": len(self.connected),
                 "booted": len(self.booted),
                 "charging": len(self.charging),
-                "sent": self.sent,
-                "received": self.received,
-                "started": self.started,
-                "stopped": self.stopped,
-                "reconnects": self.reconnects,
-                "atg_errors": self.atg_errors,
-                "faults": self.faults,
+                **{what: self.counts[what] for what in COUNTED},
                 "errors": dict(self.errors),
                 "latencies": latencies,
             }
 
 
-def _events(job: Job, tpl: plan.Template, t0: float) -> Iterator[tuple[float, str, int, str, str]]:
+Event = tuple[float, str, int, str, str]
+
+
+def _events(job: Job, tpl: plan.Template, kinds: dict[str, Profile], t0: float) -> Iterator[Event]:
     """Every ATG action and chaos step of this worker's stations as
     (at, station, evse, kind, argument), merged in time order."""
-    streams: list[Iterator[tuple[float, str, int, str, str]]] = []
+    streams: list[Iterator[Event]] = []
     for cp_id in job.ids:
-        base = job.all_ids.index(cp_id) * job.evses
-        for evse in range(1, job.evses + 1):
-            streams.append(_stamped(tpl.atg, job.seed, cp_id, evse, base + evse - 1, t0))
+        p = kinds[cp_id]
+        for evse in range(1, p.evses + 1):
+            streams.append(_stamped(tpl.atg, job.seed, cp_id, evse, p.slot + evse - 1, t0))
     mine = set(job.ids)
     chaos = [
         (t0 + step.at, cp_id, 0, step.kind, step.path)
@@ -248,72 +283,134 @@ def _events(job: Job, tpl: plan.Template, t0: float) -> Iterator[tuple[float, st
 
 def _stamped(
     atg: plan.Atg, seed: int, cp_id: str, evse: int, slot: int, t0: float
-) -> Iterator[tuple[float, str, int, str, str]]:
+) -> Iterator[Event]:
     for a in plan.schedule(atg, seed, cp_id, evse, slot):
         yield (t0 + a.at, cp_id, evse, a.kind, a.id_tag)
 
 
-def _drive(
-    stations: dict[str, Any], job: Job, tpl: plan.Template, counters: Counters, stop: Any
-) -> None:
-    for at, cp_id, evse, kind, arg in _events(job, tpl, time.monotonic()):
-        if stop.wait(max(0.0, at - time.monotonic())):
-            return
-        station = stations[cp_id]
-        try:
-            if kind == "plug":
-                station.plug(evse)
-            elif kind == "unplug":
-                station.unplug(evse)
-            elif kind == "tag":
-                station.tag(evse, arg)
-            elif kind == "crash":
-                counters.count("faults")
-                station.crash(arg)
-            elif kind == "disconnect":
-                counters.count("faults")
-                station.disconnect()
-        except Exception as exc:  # an EVSE that is down misses its driver: counted, not fatal
-            log.info("%s EVSE %d %s: %s", cp_id, evse, kind, exc)
-            counters.count("atg_errors")
+class Shard:
+    """One worker's stations, their counters, the ATG and chaos thread, and
+    the fault commands; run by a worker process or a Ray actor."""
+
+    def __init__(self, job: Job) -> None:
+        logging.basicConfig(
+            level=job.log_level,
+            stream=sys.stderr,
+            format=f"%(asctime)s w{job.index} %(levelname)s %(name)s: %(message)s",
+        )
+        cliargs.quiet_injected_crashes()
+        from ocppstation.actors.station import Station
+        from ocppstation.config.loader import load
+
+        self.job = job
+        self.tpl = plan.parse_template(job.template)
+        self.kinds = profiles(self.tpl, job.all_ids, job.seed, job.evses, job.ocpp)
+        self.counters = Counters()
+        self.halt = threading.Event()
+        self.stations: dict[str, Any] = {}
+        for cp_id in job.ids:
+            config = load(None, overrides(job.csms, cp_id, self.kinds[cp_id]))
+            seed = plan.station_seed(job.seed, cp_id)
+            data = Path(job.data_dir) / cp_id
+            data.mkdir(mode=0o700, parents=True, exist_ok=True)
+            station = Station(config, data_dir=data, seed=seed)
+            station.subscribe(functools.partial(self.counters.on, cp_id))
+            self.stations[cp_id] = station
+        self.driver = threading.Thread(target=self._drive, name="fleet-atg", daemon=True)
+
+    def start(self) -> int:
+        with ThreadPoolExecutor(max_workers=8, thread_name_prefix="fleet-start") as pool:
+            list(pool.map(lambda s: s.start(), self.stations.values()))
+        self.driver.start()
+        return len(self.stations)
+
+    def snapshot(self) -> dict[str, Any]:
+        return self.counters.snapshot()
+
+    def command(self, cmd: plan.FaultCommand, targets: list[str]) -> dict[str, str]:
+        """Each target's console answer to the command (`ok ...` / `error ...`)."""
+        from ocppstation.tools.console import Console
+
+        answers: dict[str, str] = {}
+        for cp_id in targets:
+            station = self.stations.get(cp_id)
+            if station is None:
+                answers[cp_id] = "error not in this worker"
+                continue
+            answers[cp_id] = Console(station).handle(cmd.console_line())
+            if answers[cp_id].startswith("ok"):
+                self.counters.count("faults")
+        return answers
+
+    def stop(self) -> dict[str, Any]:
+        self.halt.set()
+        self.driver.join(5.0)
+        with ThreadPoolExecutor(max_workers=8, thread_name_prefix="fleet-stop") as pool:
+            list(pool.map(lambda s: s.stop(), self.stations.values()))
+        if self.job.temporary:
+            for cp_id in self.stations:
+                shutil.rmtree(Path(self.job.data_dir) / cp_id, ignore_errors=True)
+        return self.counters.snapshot()
+
+    def _drive(self) -> None:
+        for at, cp_id, evse, kind, arg in _events(self.job, self.tpl, self.kinds, time.monotonic()):
+            if self.halt.wait(max(0.0, at - time.monotonic())):
+                return
+            station = self.stations[cp_id]
+            try:
+                if kind == "plug":
+                    station.plug(evse)
+                elif kind == "unplug":
+                    station.unplug(evse)
+                elif kind == "tag":
+                    station.tag(evse, arg)
+                elif kind == "crash":
+                    self.counters.count("faults")
+                    station.crash(arg)
+                elif kind == "disconnect":
+                    self.counters.count("faults")
+                    station.disconnect()
+            except Exception as exc:  # an EVSE that is down misses its driver: counted, not fatal
+                log.info("%s EVSE %d %s: %s", cp_id, evse, kind, exc)
+                self.counters.count("atg_errors")
 
 
-def run_worker(job: Job, out: Any, stop: Any) -> None:
-    """A worker process: start its stations, drive them until `stop`, stop them."""
-    # The parent owns Ctrl-C: it tells every worker through `stop`.
+def run_worker(job: Job, conn: Connection) -> None:
+    """A worker process: start its stations, report and take commands over
+    `conn` until told to stop, stop them.
+
+    Its own pipe, not a queue shared with the other workers: `kill` SIGKILLs
+    a worker, and one killed while holding a shared queue's lock would
+    block every other writer."""
+    # The parent owns Ctrl-C: it tells every worker through `conn`.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
-    logging.basicConfig(
-        level=job.log_level,
-        stream=sys.stderr,
-        format=f"%(asctime)s w{job.index} %(levelname)s %(name)s: %(message)s",
-    )
-    cliargs.quiet_injected_crashes()
-    from ocppstation.actors.station import Station
-    from ocppstation.config.loader import load
+    shard = Shard(job)
+    lock = threading.Lock()
 
-    tpl = plan.parse_template(job.template)
-    counters = Counters()
-    stations: dict[str, Any] = {}
-    for cp_id in job.ids:
-        config = load(None, overrides(job, cp_id, dict(tpl.station)))
-        seed = plan.station_seed(job.seed, cp_id)
-        station = Station(config, data_dir=Path(job.data_dir) / cp_id, seed=seed)
-        station.subscribe(functools.partial(counters.on, cp_id))
-        stations[cp_id] = station
-    with ThreadPoolExecutor(max_workers=8, thread_name_prefix="fleet-start") as pool:
-        list(pool.map(lambda s: s.start(), stations.values()))
-    out.put(("started", job.index, len(stations)))
-    driver = threading.Thread(
-        target=_drive, args=(stations, job, tpl, counters, stop), name="fleet-atg", daemon=True
-    )
-    driver.start()
-    while not stop.wait(REPORT_EVERY):
-        out.put(("stats", job.index, counters.snapshot()))
-    driver.join(5.0)
-    with ThreadPoolExecutor(max_workers=8, thread_name_prefix="fleet-stop") as pool:
-        list(pool.map(lambda s: s.stop(), stations.values()))
-    out.put(("done", job.index, counters.snapshot()))
+    def send(*message: Any) -> None:
+        with lock:
+            conn.send(message)
+
+    send("started", job.index, shard.start())
+
+    def commands() -> None:
+        while True:
+            try:
+                message = conn.recv()
+            except (EOFError, OSError):  # the parent is gone: stop
+                shard.halt.set()
+                return
+            if message[0] == "stop":
+                shard.halt.set()
+                return
+            _, number, cmd, targets = message
+            send("answer", job.index, (number, shard.command(cmd, targets)))
+
+    threading.Thread(target=commands, name="fleet-commands", daemon=True).start()
+    while not shard.halt.wait(REPORT_EVERY):
+        send("stats", job.index, shard.snapshot())
+    send("done", job.index, shard.stop())
 
 
 # -- the parent --------------------------------------------------------------------
@@ -330,6 +427,8 @@ class Summary:
     window: list[float] = field(default_factory=list)
     all_latencies: list[float] = field(default_factory=list)
     samples: list[dict[str, Any]] = field(default_factory=list)
+    # The counters of workers killed and started again: theirs start at 0.
+    retired: dict[str, Any] = field(default_factory=dict)
     _prev_messages: int = 0
     _prev_at: float = 0.0
 
@@ -339,7 +438,23 @@ class Summary:
         self.last[worker] = counters
 
     def total(self, key: str) -> int:
-        return sum(int(c[key]) for c in self.last.values())
+        return int(self.retired.get(key, 0)) + sum(int(c[key]) for c in self.last.values())
+
+    def errors(self) -> dict[str, int]:
+        return plan.merge_counts(
+            [self.retired.get("errors", {})] + [c["errors"] for c in self.last.values()]
+        )
+
+    def retire(self, worker: int, faults: int = 0) -> None:
+        """Worker `worker` is killed: keep what it counted, its next run counts from 0."""
+        last = self.last.pop(worker, None)
+        if last is not None:
+            for what in COUNTED:
+                self.retired[what] = self.retired.get(what, 0) + last[what]
+            self.retired["errors"] = plan.merge_counts(
+                [self.retired.get("errors", {}), last["errors"]]
+            )
+        self.retired["faults"] = self.retired.get("faults", 0) + faults
 
     def sample(self, now: float) -> dict[str, Any]:
         messages = self.total("sent") + self.total("received")
@@ -356,7 +471,7 @@ class Summary:
             "messages_per_s": round(rate, 2),
             "answer_ms": _ms(plan.percentiles(window, QS)),
             "answers": len(window),
-            "errors": plan.merge_counts([c["errors"] for c in self.last.values()]),
+            "errors": self.errors(),
             "reconnects": self.total("reconnects"),
             "transactions_started": self.total("started"),
             "transactions_stopped": self.total("stopped"),
@@ -377,11 +492,14 @@ class Summary:
             f"errors: {errors} | reconnects {row['reconnects']}"
         )
 
-    def report(self, args: argparse.Namespace, elapsed: float) -> dict[str, Any]:
+    def report(
+        self, args: argparse.Namespace, elapsed: float, kinds: list[dict[str, Any]]
+    ) -> dict[str, Any]:
         return {
             "stations": args.stations,
             "evses": args.evses,
             "ocpp": args.ocpp,
+            "kinds": kinds,
             "workers": len(self.last),
             "seed": args.seed,
             "elapsed_s": round(elapsed, 3),
@@ -390,7 +508,7 @@ class Summary:
                 "messages": self.total("sent") + self.total("received"),
                 "answer_ms": _ms(plan.percentiles(self.all_latencies, QS)),
                 "answers": len(self.all_latencies),
-                "errors": plan.merge_counts([c["errors"] for c in self.last.values()]),
+                "errors": self.errors(),
                 "reconnects": self.total("reconnects"),
                 "booted_max": max((s["booted"] for s in self.samples), default=0),
                 "transactions_started": self.total("started"),
@@ -410,6 +528,23 @@ def _fail(flag: str, why: str) -> int:
     return EXIT_USAGE
 
 
+def _kinds_report(kinds: dict[str, Profile], tpl: plan.Template) -> list[dict[str, Any]]:
+    counts = collections.Counter(p.kind for p in kinds.values())
+    shares = [k.share for k in tpl.kinds] or [1.0]
+    out = []
+    for k, share in enumerate(shares):
+        some = next((p for p in kinds.values() if p.kind == k), None)
+        out.append(
+            {
+                "share": share,
+                "stations": counts[k],
+                "evses": None if some is None else some.evses,
+                "ocpp": None if some is None else some.ocpp,
+            }
+        )
+    return out
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     template: dict[str, Any] = {}
@@ -418,7 +553,7 @@ def main(argv: list[str] | None = None) -> int:
             template = json.loads(Path(args.template).read_text())
             tpl = plan.parse_template(template)
         except (ValueError, OSError) as exc:  # JSONDecodeError and TemplateError are ValueErrors
-            return _fail("--template", str(exc).splitlines()[0])
+            return _fail("--template", f"{args.template}: {str(exc).splitlines()[0]}")
     else:
         tpl = plan.parse_template({})
     ids = plan.station_ids(args.id_prefix, args.stations)
@@ -428,6 +563,26 @@ def main(argv: list[str] | None = None) -> int:
                 Path(target).write_text("")
             except OSError as exc:
                 return _fail(flag, f"cannot write {target}: {exc.strerror}")
+    kinds = profiles(tpl, ids, args.seed, args.evses, args.ocpp)
+    # Each kind's config is checked once here, so a bad one is one line and
+    # exit 2 rather than a traceback in every worker.
+    from ocppstation.config.loader import ConfigError, load
+
+    checked: set[int] = set()
+    for cp_id, profile in kinds.items():
+        if profile.kind in checked:
+            continue
+        checked.add(profile.kind)
+        try:
+            load(None, overrides(args.csms, cp_id, profile))
+        except ConfigError as exc:
+            where = f"kinds[{profile.kind}]" if tpl.kinds else "station"
+            return _fail("--template", f"{args.template}: {where}: {exc}")
+    if args.ray is not None:
+        try:
+            import ray  # noqa: F401
+        except ImportError:
+            return _fail("--ray", "Ray is not installed: pip install 'ocppstation[ray]'")
     temporary = args.data_dir is None
     data_dir = Path(args.data_dir or tempfile.mkdtemp(prefix="ocppstation-fleet-"))
     try:
@@ -447,67 +602,230 @@ def main(argv: list[str] | None = None) -> int:
             args.seed,
             template,
             args.log_level,
+            temporary and args.ray is not None,
         )
         for k, share in enumerate(plan.split(ids, args.workers))
     ]
-    # The template's station section is checked once here, so a bad one is
-    # one line and exit 2 rather than a traceback in every worker.
-    from ocppstation.config.loader import ConfigError, load
+    pool: Pool
+    if args.ray is not None:
+        from ocppstation.tools.fleet_ray import RayPool
 
+        pool = RayPool(jobs, args.ray)
+    else:
+        pool = ProcessPool(jobs)
     try:
-        load(None, overrides(jobs[0], ids[0], dict(tpl.station)))
-    except ConfigError as exc:
-        return _fail("--template", f"station: {exc}")
-    try:
-        return _run(args, jobs, data_dir)
+        return _run(args, pool, data_dir, _kinds_report(kinds, tpl))
     finally:
         if temporary:
             shutil.rmtree(data_dir, ignore_errors=True)
 
 
-def _run(args: argparse.Namespace, jobs: list[Job], data_dir: Path) -> int:
-    # Spawn, not fork: a forked child of a process with threads (the
-    # parent's queue feeder) may inherit a held lock.
-    mp = multiprocessing.get_context("spawn")
-    out = mp.Queue()
-    stop = mp.Event()
+class Pool(Protocol):
+    """Where the shards run: worker processes here, or Ray actors."""
+
+    jobs: list[Job]
+
+    def start(self) -> None: ...
+
+    def recv(self, timeout: float) -> list[tuple[str, int, Any]]:
+        """What the workers said (kind, worker, body), waiting up to `timeout`."""
+        ...
+
+    def command(self, worker: int, number: int, cmd: plan.FaultCommand, ids: list[str]) -> None: ...
+
+    def kill(self, worker: int) -> None:
+        """End the worker as a power loss does and start it again (same job)."""
+        ...
+
+    def failed(self) -> bool: ...
+
+    def stop(self) -> None: ...
+
+    def finish(self, timeout: float) -> None: ...
+
+
+class ProcessPool:
+    def __init__(self, jobs: list[Job]) -> None:
+        self.jobs = jobs
+        # Spawn, not fork: a forked child of a process with threads (the
+        # parent's reader) may inherit a held lock.
+        self.mp = multiprocessing.get_context("spawn")
+        self.procs: dict[int, Any] = {}
+        self.conns: dict[int, Connection] = {}
+        self.dead = False
+
+    def start(self) -> None:
+        for job in self.jobs:
+            self._spawn(job.index)
+
+    def _spawn(self, k: int) -> None:
+        ours, theirs = self.mp.Pipe()
+        proc = self.mp.Process(target=run_worker, args=(self.jobs[k], theirs), name=f"fleet-w{k}")
+        proc.start()
+        theirs.close()
+        self.procs[k], self.conns[k] = proc, ours
+
+    def recv(self, timeout: float) -> list[tuple[str, int, Any]]:
+        by_conn = {id(c): k for k, c in self.conns.items()}
+        out: list[tuple[str, int, Any]] = []
+        for conn in wait(list(self.conns.values()), timeout):
+            assert isinstance(conn, Connection)
+            try:
+                out.append(conn.recv())
+            except (EOFError, OSError):
+                k = by_conn[id(conn)]
+                self.conns.pop(k).close()
+                if self.procs[k].exitcode not in (None, 0):
+                    self.dead = True
+        return out
+
+    def command(self, worker: int, number: int, cmd: plan.FaultCommand, ids: list[str]) -> None:
+        self.conns[worker].send(("command", number, cmd, ids))
+
+    def kill(self, worker: int) -> None:
+        proc = self.procs[worker]
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.join()
+        conn = self.conns.pop(worker, None)
+        if conn is not None:
+            conn.close()
+        self._spawn(worker)
+
+    def failed(self) -> bool:
+        return self.dead or any(p.exitcode not in (None, 0) for p in self.procs.values())
+
+    def stop(self) -> None:
+        for conn in self.conns.values():
+            try:
+                conn.send(("stop",))
+            except OSError:  # that worker is gone already
+                pass
+
+    def finish(self, timeout: float) -> None:
+        deadline = time.monotonic() + timeout
+        for p in self.procs.values():
+            p.join(max(0.1, deadline - time.monotonic()))
+            if p.is_alive():
+                p.terminate()
+
+
+@dataclass
+class Pending:
+    """A typed command the workers are still carrying out."""
+
+    line: str
+    cmd: plan.FaultCommand
+    targets: list[str]
+    waiting: set[int]
+    answers: dict[str, str] = field(default_factory=dict)
+
+
+def _answer(p: Pending) -> str:
+    what = " ".join((p.cmd.verb, p.cmd.stations, *p.cmd.args))
+    if p.cmd.verb == "kill":
+        workers = ", ".join(f"w{k}" for k in sorted(p.answers))
+        restarted = sorted(i for ids in p.answers.values() for i in ids.split())
+        return (
+            f"ok {what}: killed and restarted worker {workers}; "
+            f"{len(restarted)} stations boot again from their data dirs: {' '.join(restarted)}"
+        )
+    failed = {i: a for i, a in p.answers.items() if not a.startswith("ok")}
+    if failed:
+        first = min(failed)
+        return (
+            f"error {what}: {len(failed)} of {len(p.targets)} stations failed; "
+            f"{first}: {failed[first].removeprefix('error ')}"
+        )
+    return f"ok {what}: {len(p.targets)} stations: {' '.join(p.targets)}"
+
+
+def _read_lines(lines: queue.Queue[str | None]) -> None:
+    # stdin closed (or never open) ends only the commands, not the fleet.
+    for line in sys.stdin:
+        lines.put(line)
+    lines.put(None)
+
+
+def _run(args: argparse.Namespace, pool: Pool, data_dir: Path, kinds: list[dict[str, Any]]) -> int:
     interrupted = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: interrupted.set())
-    procs = [
-        mp.Process(target=run_worker, args=(job, out, stop), name=f"fleet-w{job.index}")
-        for job in jobs
-    ]
-    for p in procs:
-        p.start()
+    pool.start()
+    jobs = pool.jobs
+    owner = {cp_id: job.index for job in jobs for cp_id in job.ids}
+    all_ids = jobs[0].all_ids
+    mix = ", ".join(f"{k['stations']} x {k['evses']} EVSEs OCPP {k['ocpp']}" for k in kinds)
     print(
-        f"fleet: {args.stations} stations x {args.evses} EVSEs, OCPP {args.ocpp}, "
-        f"{len(procs)} workers, data in {data_dir}",
+        f"fleet: {args.stations} stations ({mix}), {len(jobs)} workers"
+        f"{' on Ray' if args.ray is not None else ''}, data in {data_dir}",
         flush=True,
     )
     started: set[int] = set()
     done: set[int] = set()
     summary = Summary(args.stations, time.monotonic())
     status = EXIT_OK
+    lines: queue.Queue[str | None] = queue.Queue()
+    threading.Thread(target=_read_lines, args=(lines,), name="fleet-stdin", daemon=True).start()
+    pending: dict[int, Pending] = {}
+    numbers = itertools.count()
 
     def drain(timeout: float) -> None:
+        for kind, worker, body in pool.recv(timeout):
+            if kind == "started":
+                started.add(worker)
+                for number, p in list(pending.items()):
+                    if p.cmd.verb == "kill" and worker in p.waiting:
+                        p.waiting.discard(worker)
+                        if not p.waiting:
+                            print(_answer(pending.pop(number)), flush=True)
+            elif kind in ("stats", "done"):
+                summary.take(worker, body)
+                if kind == "done":
+                    done.add(worker)
+            elif kind == "answer":
+                number, answers = body
+                asked = pending.get(number)
+                if asked is not None:
+                    asked.answers.update(answers)
+                    asked.waiting.discard(worker)
+                    if not asked.waiting:
+                        print(_answer(pending.pop(number)), flush=True)
+
+    def typed(line: str) -> None:
+        """One command line: its answer now if it is bad, else when done."""
+        number = next(numbers)
         try:
-            kind, worker, body = out.get(timeout=timeout)
-        except queue.Empty:
+            cmd = plan.parse_command(line)
+            targets = plan.select(cmd.stations, all_ids, args.seed, number)
+        except plan.CommandError as exc:
+            print(f"error {exc}", flush=True)
             return
-        if kind == "started":
-            started.add(worker)
-        elif kind in ("stats", "done"):
-            summary.take(worker, body)
-            if kind == "done":
-                done.add(worker)
+        if not targets:
+            print(f"error {cmd.stations}: no station", flush=True)
+            return
+        workers = sorted({owner[i] for i in targets})
+        p = Pending(line, cmd, targets, set(workers))
+        pending[number] = p
+        if cmd.verb == "kill":
+            # A station shares its worker process with others: only killing
+            # the process is a power loss, so every station of it goes down.
+            for k in workers:
+                job = jobs[k]
+                summary.retire(k, faults=len(job.ids))
+                started.discard(k)
+                p.answers[str(k)] = " ".join(job.ids)
+                pool.kill(k)
+            return
+        by_worker: dict[int, list[str]] = {}
+        for cp_id in targets:
+            by_worker.setdefault(owner[cp_id], []).append(cp_id)
+        for k, ids in by_worker.items():
+            pool.command(k, number, cmd, ids)
 
     begun = time.monotonic()
-    while len(started) < len(procs) and not interrupted.is_set():
+    while len(started) < len(jobs) and not interrupted.is_set():
         drain(0.2)
-        if any(not p.is_alive() for p in procs if p.exitcode is not None) or (
-            time.monotonic() - begun > START_TIMEOUT
-        ):
+        if pool.failed() or time.monotonic() - begun > START_TIMEOUT:
             print("fleet: a worker failed to start its stations", file=sys.stderr)
             status = EXIT_FAILED
             break
@@ -516,30 +834,43 @@ def _run(args: argparse.Namespace, jobs: list[Job], data_dir: Path) -> int:
     end = None if args.duration is None else summary.t0 + args.duration
     if status == EXIT_OK and not interrupted.is_set():
         print(f"fleet: all {args.stations} stations started", flush=True)
+        reading = True
         while not interrupted.is_set() and (end is None or time.monotonic() < end):
-            drain(min(0.2, max(0.0, next_line - time.monotonic())))
+            drain(min(0.1, max(0.0, next_line - time.monotonic())))
+            while reading:
+                try:
+                    line = lines.get_nowait()
+                except queue.Empty:
+                    break
+                if line is None:
+                    reading = False
+                elif line.strip():
+                    try:
+                        typed(line)
+                    except Exception as exc:  # a bad command never stops the fleet
+                        log.exception("command %r", line)
+                        print(f"error {line.strip()}: {exc}", flush=True)
             if time.monotonic() >= next_line:
                 print(summary.line(summary.sample(time.monotonic())), flush=True)
                 next_line += args.summary_every
-            if any(p.exitcode not in (None, 0) for p in procs):
+            if pool.failed():
                 print("fleet: a worker died", file=sys.stderr)
                 status = EXIT_FAILED
                 break
+    for left in pending.values():
+        print(f"error {left.line.strip()}: the fleet stopped first", flush=True)
     # Stopping: a second Ctrl-C must not end the parent before its workers.
-    stop.set()
+    pool.stop()
     deadline = time.monotonic() + STOP_TIMEOUT
-    while len(done) < len(procs) and time.monotonic() < deadline:
+    while len(done) < len(jobs) and time.monotonic() < deadline:
         drain(0.2)
-        if all(p.exitcode is not None for p in procs) and out.empty():
+        if pool.failed():
             break
-    for p in procs:
-        p.join(max(0.1, deadline - time.monotonic()))
-        if p.is_alive():
-            p.terminate()
+    pool.finish(max(0.1, deadline - time.monotonic()))
     elapsed = time.monotonic() - summary.t0
     row = summary.sample(time.monotonic())
     print(summary.line(row) + "  (final)", flush=True)
-    report = summary.report(args, elapsed)
+    report = summary.report(args, elapsed, kinds)
     if args.report:
         Path(args.report).write_text(json.dumps(report, indent=1) + "\n")
     if args.html:

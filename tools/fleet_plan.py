@@ -3,11 +3,14 @@ over worker processes, the template, the automatic transaction generator's
 schedule, the chaos plan's choice of stations and the summary's figures.
 
 No threads, sockets, files or clock reads: time is seconds since the fleet
-started, passed in; randomness comes from seeds, so a run repeats.
+started, passed in; randomness comes from seeds, so a run repeats. Also the
+mix of station kinds (which station is which kind) and the fault commands
+typed at a running fleet (what they say, which stations they hit).
 """
 
 from __future__ import annotations
 
+import fnmatch
 import json
 import random
 from collections.abc import Iterator, Mapping, Sequence
@@ -19,6 +22,11 @@ Distribution = Literal["random", "round_robin", "per_evse"]
 DISTRIBUTIONS: tuple[Distribution, ...] = ("random", "round_robin", "per_evse")
 ActionKind = Literal["plug", "tag", "unplug"]
 ChaosKind = Literal["crash", "disconnect"]
+VERSIONS = ("1.6", "2.0.1")
+# A kind's own settings; every other key of a kind is a config section.
+KIND_KEYS = frozenset({"share", "evses", "ocpp"})
+# How far the kinds' shares may sum from 1 (a template written as 0.7 + 0.3).
+SHARE_TOLERANCE = 1e-6
 
 
 class TemplateError(ValueError):
@@ -79,10 +87,23 @@ class ChaosStep:
 
 
 @dataclass(frozen=True)
+class Kind:
+    """One kind of station in the mix: its share of the fleet (0 to 1), its
+    EVSEs and version (None: the command line's), its config over `station`."""
+
+    share: float = 1.0
+    evses: int | None = None
+    ocpp: str | None = None
+    config: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
 class Template:
     station: Mapping[str, Any] = field(default_factory=dict)
     atg: Atg = field(default_factory=Atg)
     chaos: tuple[ChaosStep, ...] = ()
+    # Empty: every station is the one kind the command line describes.
+    kinds: tuple[Kind, ...] = ()
 
 
 def _number(section: str, key: str, value: Any, *, low: float = 0.0) -> float:
@@ -93,16 +114,82 @@ def _number(section: str, key: str, value: Any, *, low: float = 0.0) -> float:
 
 def parse_template(data: Any) -> Template:
     """A template read from JSON: {"station": {...config overrides...},
-    "atg": {...}, "chaos": [{"at": 10, "crash": "evses/1/meter", "share": 5}, ...]}."""
+    "atg": {...}, "chaos": [{"at": 10, "crash": "evses/1/meter", "share": 5}, ...],
+    "kinds": [{"share": 0.7, "evses": 2, ...config sections...}, ...]}."""
     if not isinstance(data, dict):
         raise TemplateError("the template must be a JSON object")
-    unknown = set(data) - {"station", "atg", "chaos"}
+    unknown = set(data) - {"station", "atg", "chaos", "kinds"}
     if unknown:
         raise TemplateError(f"unknown template section {sorted(unknown)[0]!r}")
     station = data.get("station", {})
     if not isinstance(station, dict):
         raise TemplateError("station: an object of config sections expected")
-    return Template(station, parse_atg(data.get("atg", {})), parse_chaos(data.get("chaos", [])))
+    return Template(
+        station,
+        parse_atg(data.get("atg", {})),
+        parse_chaos(data.get("chaos", [])),
+        parse_kinds(data.get("kinds", [])),
+    )
+
+
+def _objects(section: str, what: str, data: Any) -> Iterator[tuple[str, dict[str, Any]]]:
+    """A template's list section: each item's place ("kinds[1]") and the item."""
+    if not isinstance(data, list):
+        raise TemplateError(f"{section}: a list of {what} expected")
+    for n, item in enumerate(data):
+        where = f"{section}[{n}]"
+        if not isinstance(item, dict):
+            raise TemplateError(f"{where}: an object expected")
+        yield where, item
+
+
+def parse_kinds(data: Any) -> tuple[Kind, ...]:
+    kinds: list[Kind] = []
+    for where, item in _objects("kinds", "station kinds", data):
+        if "share" not in item:
+            raise TemplateError(f"{where}.share: missing (the kind's part of the fleet, 0 to 1)")
+        share = _number(where, "share", item["share"])
+        if share > 1:
+            raise TemplateError(f"{where}.share: a fraction from 0 to 1, got {share:g}")
+        evses = item.get("evses")
+        if evses is not None and (
+            isinstance(evses, bool) or not isinstance(evses, int) or not 1 <= evses <= 32
+        ):
+            raise TemplateError(f"{where}.evses: a whole number from 1 to 32, got {evses!r}")
+        ocpp = item.get("ocpp")
+        if ocpp is not None and ocpp not in VERSIONS:
+            raise TemplateError(f"{where}.ocpp: one of {', '.join(VERSIONS)}, got {ocpp!r}")
+        config = {k: v for k, v in item.items() if k not in KIND_KEYS}
+        for section, body in config.items():
+            if not isinstance(body, dict):
+                raise TemplateError(f"{where}.{section}: a config section (an object) expected")
+        kinds.append(Kind(share, evses, ocpp, config))
+    if kinds and abs(sum(k.share for k in kinds) - 1) > SHARE_TOLERANCE:
+        total = sum(k.share for k in kinds)
+        raise TemplateError(f"kinds: the shares must add up to 1, they add up to {total:g}")
+    return tuple(kinds)
+
+
+def kind_counts(shares: Sequence[float], count: int) -> list[int]:
+    """How many of `count` stations each share gets: largest remainder, so
+    each is its exact part rounded down or up and they add up to `count`."""
+    exact = [share * count for share in shares]
+    counts = [int(x) for x in exact]
+    # Ties go to the earlier kind: the order is the template's.
+    order = sorted(range(len(shares)), key=lambda k: (counts[k] - exact[k], k))
+    for k in order[: count - sum(counts)]:
+        counts[k] += 1
+    return counts
+
+
+def assign_kinds(shares: Sequence[float], ids: Sequence[str], seed: int) -> list[int]:
+    """Each station's kind (an index into `shares`), in the order of `ids`:
+    `kind_counts` of each, which station is which drawn from the seed."""
+    if not shares:
+        return [0] * len(ids)
+    kinds = [k for k, n in enumerate(kind_counts(shares, len(ids))) for _ in range(n)]
+    _rng(seed, "kinds").shuffle(kinds)
+    return kinds
 
 
 def parse_atg(data: Any) -> Atg:
@@ -146,13 +233,8 @@ def parse_atg(data: Any) -> Atg:
 
 
 def parse_chaos(data: Any) -> tuple[ChaosStep, ...]:
-    if not isinstance(data, list):
-        raise TemplateError("chaos: a list of steps expected")
     steps: list[ChaosStep] = []
-    for n, item in enumerate(data):
-        where = f"chaos[{n}]"
-        if not isinstance(item, dict):
-            raise TemplateError(f"{where}: an object expected")
+    for where, item in _objects("chaos", "steps", data):
         at = _number(where, "at", item.get("at"))
         share = _number(where, "share", item.get("share", 100))
         if share > 100:
@@ -209,13 +291,96 @@ def schedule(atg: Atg, seed: int, station_id: str, evse: int, slot: int) -> Iter
         t += rng.uniform(atg.delay_min, atg.delay_max)
 
 
-def chaos_targets(step: ChaosStep, index: int, ids: Sequence[str], seed: int) -> list[str]:
-    """The stations chaos step `index` hits: round(share % of the fleet), at
-    least one for a share above 0, drawn from the seed so a run repeats."""
-    count = round(len(ids) * step.share / 100)
-    if step.share > 0 and ids:
+def pick_share(ids: Sequence[str], percent: float, seed: int, *salt: object) -> list[str]:
+    """round(percent % of `ids`), at least one for a share above 0, drawn from
+    the seed and `salt` so a run repeats; sorted."""
+    count = round(len(ids) * percent / 100)
+    if percent > 0 and ids:
         count = max(count, 1)
-    return sorted(_rng(seed, "chaos", index).sample(list(ids), min(count, len(ids))))
+    return sorted(_rng(seed, *salt).sample(list(ids), min(count, len(ids))))
+
+
+def chaos_targets(step: ChaosStep, index: int, ids: Sequence[str], seed: int) -> list[str]:
+    """The stations chaos step `index` hits (`pick_share`)."""
+    return pick_share(ids, step.share, seed, "chaos", index)
+
+
+# -- fault commands typed at a running fleet ----------------------------------------------
+
+# verb: (fewest, most arguments after the stations), what the arguments are
+FAULT_VERBS: dict[str, tuple[int, int, str]] = {
+    "crash": (1, 1, "PATH"),
+    "disconnect": (0, 0, ""),
+    "fault": (2, 2, "N ERRORCODE"),
+    "clear": (1, 1, "N"),
+    "revive": (1, 1, "N"),
+    "kill": (0, 0, ""),
+}
+FAULT_HELP = (
+    "commands: "
+    + " | ".join(f"{v} STATIONS {a}".rstrip() for v, (_, _, a) in FAULT_VERBS.items())
+    + "; STATIONS: an id, a glob (CP00[1-5]*) or a share (5%)"
+)
+
+
+class CommandError(ValueError):
+    """A fault command that cannot be carried out; the message says why."""
+
+
+@dataclass(frozen=True)
+class FaultCommand:
+    verb: str
+    stations: str  # an id, a glob or a share ("5%")
+    args: tuple[str, ...] = ()
+
+    def console_line(self) -> str:
+        """The same fault in the station console's words (one station)."""
+        return " ".join((self.verb, *self.args))
+
+
+def parse_command(line: str) -> FaultCommand:
+    """`VERB STATIONS [ARGS]`: see `FAULT_HELP`."""
+    words = line.split()
+    if not words:
+        raise CommandError(f"empty command; {FAULT_HELP}")
+    verb = words[0].lower()
+    if verb not in FAULT_VERBS:
+        raise CommandError(f"unknown command {verb!r}; {FAULT_HELP}")
+    fewest, most, what = FAULT_VERBS[verb]
+    if len(words) < 2:
+        raise CommandError(f"{verb}: which stations? {verb} STATIONS {what}".rstrip())
+    args = tuple(words[2:])
+    if not fewest <= len(args) <= most:
+        raise CommandError(f"{verb} takes {verb} STATIONS {what}".rstrip())
+    if words[1].endswith("%"):
+        _percent(words[1])
+    return FaultCommand(verb, words[1], args)
+
+
+def _percent(text: str) -> float:
+    try:
+        value = float(text[:-1])
+    except ValueError:
+        raise CommandError(f"not a share: {text!r} (0% to 100%)") from None
+    if not 0 < value <= 100:
+        raise CommandError(f"a share is above 0% and at most 100%, not {text!r}")
+    return value
+
+
+def select(stations: str, ids: Sequence[str], seed: int, number: int) -> list[str]:
+    """The stations a command's STATIONS names, sorted: a share (drawn from
+    the seed and the command's `number`, so a run typed again repeats), a
+    glob, or one id. Naming none is an error."""
+    if stations.endswith("%"):
+        return pick_share(ids, _percent(stations), seed, "command", number)
+    if any(c in stations for c in "*?["):
+        hit = sorted(i for i in ids if fnmatch.fnmatchcase(i, stations))
+        if not hit:
+            raise CommandError(f"no station matches {stations!r}")
+        return hit
+    if stations not in ids:
+        raise CommandError(f"no station {stations!r} in this fleet")
+    return [stations]
 
 
 def percentiles(samples: Sequence[float], qs: Sequence[float]) -> dict[str, float | None]:
