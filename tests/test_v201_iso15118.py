@@ -247,3 +247,26 @@ def test_unanswered_a_contract_of_an_installed_mo_root_is_accepted_offline(
             break
     csms201.wait_for(lambda _: bool(token_events()), timeout=5)
     assert token_events()[0]["idToken"] == {"idToken": "NL-ABC-C20100005", "type": "eMAID"}
+
+
+def test_dev_csms_with_a_v2g_signer_completes_the_round(
+    csms201: DevCsms, make_station: StationFactory
+) -> None:
+    pnc201(csms201, make_station)
+    v2g = Ca("v2g")
+    assert install(csms201, v2g.pem, "V2GRootCertificate") == "Accepted"
+    csms201.v2g_signer = v2g.sign
+    mark = csms201.log.mark()
+    trigger = {"requestedMessage": "SignV2GCertificate"}
+    assert csms201.call(CP, "TriggerMessage", trigger) == {"status": "Accepted"}
+    signed = csms201.log.wait_for(
+        lambda e: e.kind == "call" and e.action == "CertificateSigned", since=mark, timeout=5
+    )
+    reply = csms201.log.wait_for(
+        lambda e: e.kind == "result" and e.unique_id == signed.unique_id,
+        since=signed.seq,
+        timeout=5,
+    )
+    assert reply.payload == {"status": "Accepted"}
+    [listed] = ids(csms201, "V2GCertificateChain")["certificateHashDataChain"]
+    assert listed["certificateType"] == "V2GCertificateChain"

@@ -14,7 +14,9 @@ same station is the same message sent again (`repeat_of`), whatever else differs
 
 from __future__ import annotations
 
+import asyncio
 import json
+import threading
 from collections.abc import Hashable
 from datetime import UTC, datetime
 from typing import Any, Protocol
@@ -141,9 +143,20 @@ class StationAnswersV201(ChargePoint):
         return result.SecurityEventNotification()
 
     @on("SignCertificate")
-    def on_sign_certificate(self, **_: Any) -> result.SignCertificate:
+    def on_sign_certificate(
+        self, csr: str = "", certificate_type: str | None = None, **_: Any
+    ) -> result.SignCertificate:
         # As the 1.6 session: accepted, though no CertificateSigned follows unless a test
-        # sends one.
+        # sends one, or (a V2GCertificate) the CSMS has a `v2g_signer`, whose chain
+        # goes out a moment later, as a CSMS's CA would send it.
+        signer = getattr(self.settings, "v2g_signer", None)
+        send = getattr(self.settings, "call", None)
+        if certificate_type == "V2GCertificate" and signer is not None and send is not None:
+            signed = {"certificateChain": signer(csr), "certificateType": "V2GCertificate"}
+            later = threading.Thread(
+                target=send, args=(self.id, "CertificateSigned", signed), daemon=True
+            )
+            asyncio.get_running_loop().call_soon(later.start)
         return result.SignCertificate(status=GenericStatusEnumType.accepted)
 
     @on("Get15118EVCertificate")
