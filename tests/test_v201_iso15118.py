@@ -252,7 +252,7 @@ def test_unanswered_a_contract_of_an_installed_mo_root_is_accepted_offline(
 def test_dev_csms_with_a_v2g_signer_completes_the_round(
     csms201: DevCsms, make_station: StationFactory
 ) -> None:
-    pnc201(csms201, make_station)
+    station = pnc201(csms201, make_station)
     v2g = Ca("v2g")
     assert install(csms201, v2g.pem, "V2GRootCertificate") == "Accepted"
     csms201.v2g_signer = v2g.sign
@@ -270,3 +270,10 @@ def test_dev_csms_with_a_v2g_signer_completes_the_round(
     assert reply.payload == {"status": "Accepted"}
     [listed] = ids(csms201, "V2GCertificateChain")["certificateHashDataChain"]
     assert listed["certificateType"] == "V2GCertificateChain"
+    # The new chain's OCSP status is asked for, and kept for the ISO 15118 stack.
+    asked = csms201.log.wait_call("GetCertificateStatus", CP, since=signed.seq)
+    data = asked.payload["ocspRequestData"]
+    assert data["serialNumber"] == listed["certificateHashData"]["serialNumber"]
+    quiet(station)
+    assert station.iso15118("GetCertificateStatus", asked.payload)["status"] == "Accepted"
+    assert len(csms201.log.calls("GetCertificateStatus", CP)) == 1

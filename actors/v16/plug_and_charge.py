@@ -328,6 +328,24 @@ class PlugAndCharge(Supervised):
 
     def _taken(self) -> None:
         self._new_round()  # taken: no more retries of the round
+        self._v2g_ocsp()
+
+    def _v2g_ocsp(self) -> None:
+        """Ask the CSMS for the OCSP status of our new V2G chain, each
+        certificate under its issuer (libocpp's OCSP cache of the SECC's
+        chain, which the ISO 15118 stack staples); kept and renewed like the
+        relayed ones."""
+        stored = self._storage().certificates.all().get(timeout=STORAGE_TIMEOUT)
+        try:
+            roots = [parse_chain(c.pem)[0] for c in stored if c.use == CertificateUse.V2G_ROOT]
+            chains = [parse_chain(c.pem) for c in stored if c.use == V2G_CERTIFICATE]
+        except CertificateProblem as exc:
+            self.log.warning("no OCSP for the V2G chain: %s", exc)
+            return
+        for chain in chains[-1:]:
+            for payload in pnc.chain_ocsp_requests(chain, roots):
+                key = pnc.dumps(payload["ocspRequestData"])
+                self._send("GetCertificateStatus", payload, _renewal(key))
 
     def _check_v2g_expiry(self) -> None:
         """A new signing round when our V2G certificate nears its end (libocpp's

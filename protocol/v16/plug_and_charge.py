@@ -46,6 +46,7 @@ __all__ = [
     "PncError",
     "Subject",
     "authorize_request",
+    "chain_ocsp_requests",
     "csr_subject",
     "decide_authorize",
     "dumps",
@@ -235,6 +236,17 @@ def authorize_request(
         or None,
     )
     return dump(request)
+
+
+def chain_ocsp_requests(
+    chain: Sequence[x509.Certificate], roots: Sequence[x509.Certificate] = ()
+) -> list[dict[str, Any]]:
+    """GetCertificateStatus requests for a chain (leaf first): each
+    certificate under the next, the last under an installed root that signed it."""
+    named = [ocsp_request_data(c, i) for c, i in pairwise(chain)]
+    if chain:
+        named += [ocsp_request_data(chain[-1], r) for r in roots if signed_by(chain[-1], r)][:1]
+    return [{"ocspRequestData": n} for n in named]
 
 
 def decide_authorize(answer: Mapping[str, Any]) -> tuple[bool, dict[str, Any]]:
