@@ -393,3 +393,30 @@ def test_dev_csms_with_a_v2g_signer_completes_the_signing_round(
         timeout=5,
     )
     assert json.loads(reply.payload["data"]) == {"status": "Accepted"}
+
+
+def test_ocsp_answers_outlive_a_restart_in_1_6_too(
+    make_station: StationFactory, csms: DevCsms, tmp_path: Any
+) -> None:
+    from ocppstation.protocol.ev_needs import EvNeeds
+
+    data = {"Internal": {"DataDir": str(tmp_path)}}
+    sections = {"PnC": ON, "Security": {"CpoName": "Example CPO"}, **data}
+    station = make_station(csms, **sections)
+    answered(station, "StatusNotification", 3)
+    issuer = ContractIssuer()
+    leaf = parse_chain(issuer.contract("NL-ABC-C00000007").chain_pem)[0]
+    ocsp = {"ocspRequestData": pnc.ocsp_request_data(leaf, issuer.root)}
+    assert station.iso15118("GetCertificateStatus", ocsp)["status"] == "Accepted"
+    station.stop()
+    station = make_station(csms, cp_id=CP, **sections)
+    answered(station, "StatusNotification", 3)
+    assert station.iso15118("GetCertificateStatus", ocsp)["status"] == "Accepted"
+    assert len(sent_of(csms, "GetCertificateStatus")) == 1
+    # 1.6 has no message for an EV's charging needs: nothing is sent, the EV plugs.
+    mark = csms.log.mark()
+    station.plug(1, needs=EvNeeds())
+    wait_status(station, 1, "Preparing")
+    quiet(station)
+    calls = {e.action for e in csms.log.entries(mark) if e.kind == "call"}
+    assert calls <= {"StatusNotification"}

@@ -44,7 +44,7 @@ from ocppstation.actors.events import (
 )
 from ocppstation.actors.evse.hardware import OfferCurrent, OfferWanted
 from ocppstation.actors.link.rpc import Answer, Inbound
-from ocppstation.actors.messages import TransactionBegins, TransactionEnds
+from ocppstation.actors.messages import EvNeedsStated, TransactionBegins, TransactionEnds
 from ocppstation.actors.runtime.base import Place, Supervised
 from ocppstation.actors.runtime.context import RPC, StationContext, evse_path
 from ocppstation.config.settings_catalog import Setting
@@ -209,6 +209,9 @@ class Profiles(Supervised):
                 if (pending := self.pending.get(evse)) is not None and pending.seq == seq:
                     self.log.info("TxProfile %d for %s expired unused", pending.profile.id, evse)
                     del self.pending[evse]
+            case EvNeedsStated(evse=evse):
+                # ISO 15118 charging needs have no 1.6 message (2.0.1's profiles block sends them).
+                self.log.info("EVSE %d: the EV's charging needs go unsaid in OCPP 1.6", evse)
             case _:
                 return super().receive(message)
         return None
