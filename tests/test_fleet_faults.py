@@ -414,3 +414,19 @@ def test_a_fleet_on_ray_shards_gathers_their_figures_and_takes_commands(tmp_path
     assert body["workers"] == 2 and body["totals"]["transactions_started"] >= 1
     assert body["totals"]["faults"] >= 2  # CP0001's crash, CP0002 killed
     assert any("on Ray" in line for line in fleet.out)
+
+
+def test_ray_asked_for_but_not_installed_is_one_line_and_exit_2(tmp_path: Path) -> None:
+    # A `ray` that cannot be imported, found before any installed one.
+    (tmp_path / "ray.py").write_text("raise ImportError('not here')\n")
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(tmp_path), *sys.path])}
+    done = subprocess.run(
+        [*CLI, "--csms", "ws://127.0.0.1:1", "--stations", "1", "--ray"],
+        capture_output=True,
+        text=True,
+        timeout=10,
+        env=env,
+    )
+    assert done.returncode == 2
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1 and "--ray" in lines[0] and "ocppstation[ray]" in lines[0], done.stderr

@@ -740,9 +740,16 @@ def _answer(p: Pending) -> str:
 
 
 def _read_lines(lines: queue.Queue[str | None]) -> None:
-    # stdin closed (or never open) ends only the commands, not the fleet.
-    for line in sys.stdin:
-        lines.put(line)
+    # A fleet started in the background (`&`) must not read its terminal:
+    # the shell would stop the whole process (SIGTTIN).
+    try:
+        background = sys.stdin.isatty() and os.tcgetpgrp(sys.stdin.fileno()) != os.getpgrp()
+    except (OSError, ValueError):  # no usable stdin at all
+        background = True
+    if not background:
+        # stdin closed (or never open) ends only the commands, not the fleet.
+        for line in sys.stdin:
+            lines.put(line)
     lines.put(None)
 
 
