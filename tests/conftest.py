@@ -8,11 +8,18 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import settings
 
 from ocppstation.actors.clock import FakeClock
 from ocppstation.actors.station import EventLog, Station
 from ocppstation.config.loader import load
 from ocppstation.tools.csms import DevCsms
+
+# No per-example deadline: the suite runs in parallel on loaded machines, and a
+# first example that compiles a version's schemas is slow for reasons that
+# are not the property under test. Hangs are caught by the pytest timeout.
+settings.register_profile("suite", deadline=None)
+settings.load_profile("suite")
 
 
 @pytest.fixture
