@@ -413,6 +413,9 @@ def test_a_fleet_on_ray_shards_gathers_their_figures_and_takes_commands(tmp_path
     # What a killed shard counted since its last report (up to a second) dies with it.
     assert body["workers"] == 2 and body["totals"]["transactions_started"] >= 1
     assert body["totals"]["faults"] >= 2  # CP0001's crash, CP0002 killed
+    # Two Ray actor processes, neither the driver.
+    pids = {shard["pid"] for shard in body["shards"]}
+    assert len(pids) == 2 and fleet.proc.pid not in pids
     assert any("on Ray" in line for line in fleet.out)
 
 

@@ -23,6 +23,7 @@ import os
 import queue
 import shutil
 import signal
+import socket
 import sys
 import tempfile
 import threading
@@ -318,11 +319,12 @@ class Shard:
             self.stations[cp_id] = station
         self.driver = threading.Thread(target=self._drive, name="fleet-atg", daemon=True)
 
-    def start(self) -> int:
+    def start(self) -> dict[str, Any]:
+        """Start the stations and the driver; where they run (for the report)."""
         with ThreadPoolExecutor(max_workers=8, thread_name_prefix="fleet-start") as pool:
             list(pool.map(lambda s: s.start(), self.stations.values()))
         self.driver.start()
-        return len(self.stations)
+        return {"stations": len(self.stations), "host": socket.gethostname(), "pid": os.getpid()}
 
     def snapshot(self) -> dict[str, Any]:
         return self.counters.snapshot()
@@ -427,6 +429,8 @@ class Summary:
     window: list[float] = field(default_factory=list)
     all_latencies: list[float] = field(default_factory=list)
     samples: list[dict[str, Any]] = field(default_factory=list)
+    # Where each worker runs (its last start): host and process.
+    shards: dict[int, dict[str, Any]] = field(default_factory=dict)
     # The counters of workers killed and started again: theirs start at 0.
     retired: dict[str, Any] = field(default_factory=dict)
     _prev_messages: int = 0
@@ -501,6 +505,7 @@ class Summary:
             "ocpp": args.ocpp,
             "kinds": kinds,
             "workers": len(self.last),
+            "shards": [self.shards[k] for k in sorted(self.shards)],
             "seed": args.seed,
             "elapsed_s": round(elapsed, 3),
             "samples": self.samples,
@@ -780,6 +785,7 @@ def _run(args: argparse.Namespace, pool: Pool, data_dir: Path, kinds: list[dict[
         for kind, worker, body in pool.recv(timeout):
             if kind == "started":
                 started.add(worker)
+                summary.shards[worker] = {"worker": worker, **body}
                 for number, p in list(pending.items()):
                     if p.cmd.verb == "kill" and worker in p.waiting:
                         p.waiting.discard(worker)
