@@ -155,6 +155,11 @@ def test_triggered_v2g_sign_certificate_checked_signed_listed_and_retried(
     assert station.ctx.tls.current.client_chain != chain  # the link's certificate is not it
 
     [listed] = ids(any_csms201, "V2GCertificateChain")["certificateHashDataChain"]
+    everything = ids(any_csms201)["certificateHashDataChain"]
+    assert [c["certificateType"] for c in everything] == [
+        "V2GRootCertificate",
+        "V2GCertificateChain",
+    ]
     leaf = parse_chain(chain)[0]
     assert listed["certificateType"] == "V2GCertificateChain"
     assert int(listed["certificateHashData"]["serialNumber"], 16) == leaf.serial_number

@@ -21,7 +21,8 @@ Decisions:
   signing request, made by the iso15118 block's round:
   actors/v201/iso15118.py); taken, that block stops its retries. Refused,
   it is the event InvalidChargingStationCertificate.
-- V2GCertificateChain is listed when asked for by name: our V2G chain.
+- V2GCertificateChain (M03) is our V2G chain: the leaf, its sub-CAs as
+  childCertificateHashData; listed when named or when no type is.
 - DeleteCertificate of the station's own ChargingStationCertificate is
   Failed (M04.FR.06), as is deleting the last CSMS root the link needs.
 - Security events use 2.0.1's names (InvalidCsmsCertificate,
@@ -79,7 +80,7 @@ STORED_AS: dict[str, str] = {
     GetCertificateIdUseEnumType.mo_root_certificate.value: CertificateUse.MO_ROOT,
 }
 # Listed when GetInstalledCertificateIds names no type, in this order.
-_LISTED = tuple(STORED_AS)
+_LISTED = (*STORED_AS, GetCertificateIdUseEnumType.v2g_certificate_chain.value)
 
 
 class Security201(Security):
