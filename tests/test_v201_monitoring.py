@@ -693,3 +693,23 @@ def test_n_the_dev_csms_console_sets_reports_and_clears_monitors(
     assert '"status":"Accepted"' in answer
     with pytest.raises(_CommandError):
         _command(csms201, f"monitor {CP} OCPPCommCtrlr.HeartbeatInterval Delta")
+
+
+def test_g_a_change_of_availability_is_a_notify_event_of_its_availability_state(
+    csms201: DevCsms, make_station: StationFactory
+) -> None:
+    station = station201(csms201, make_station)
+    monitoring_on(csms201)
+    answer = csms201.call(
+        CP, "ChangeAvailability", {"operationalStatus": "Inoperative", "evse": {"id": 1}}
+    )
+    assert answer["status"] == "Accepted"
+    wait_status(station, 1, "Unavailable")
+    events = notified(csms201, 2)
+    deltas = {
+        (e["component"]["name"], e["eventNotificationType"]): e["actualValue"]
+        for e in events
+        if e["trigger"] == "Delta" and e["variable"] == {"name": "AvailabilityState"}
+    }
+    assert deltas[("Connector", "HardWiredMonitor")] == "Unavailable"
+    assert deltas[("EVSE", "PreconfiguredMonitor")] == "Unavailable"
