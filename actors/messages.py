@@ -28,6 +28,10 @@ class Identify:
     reserved: tuple[Reservation, ...] = ()
     # The EVSE asking: 2.0.1's idTokenInfo.evseId may accept a token for other EVSEs only.
     evse: int | None = None
+    # 2.0.1's idToken type (None: a card, ISO14443) and additionalInfo
+    # (additionalIdToken, type) as the reader gave them; 1.6 has an idTag only.
+    token_type: str | None = None
+    additional: tuple[tuple[str, str], ...] = ()
 
 
 @dataclass(frozen=True)

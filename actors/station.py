@@ -14,9 +14,11 @@ import random
 import shutil
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
+
+from ocpp.v201.enums import IdTokenEnumType
 
 from ocppstation.actors.clock import Clock, SystemClock
 from ocppstation.actors.events import (
@@ -63,6 +65,10 @@ RESET_GRACE = 10.0
 # about frames on the wire, not the station's clock).
 CLOSE_QUIET = 0.05
 CLOSE_DRAIN = 2.0
+
+
+# 2.0.1's IdTokenEnumType: what a reader may say it read.
+_TOKEN_TYPES = tuple(t.value for t in IdTokenEnumType)
 
 
 class StationError(RuntimeError):
@@ -423,10 +429,22 @@ class Station:
     def ev_suspend(self, evse: int, suspended: bool = True) -> None:
         self._simulated(evse).ev_suspend(suspended, self.clock.monotonic())
 
-    def tag(self, evse: int, id_tag: str) -> None:
-        """An RFID card held to the reader of `evse`."""
+    def tag(
+        self,
+        evse: int,
+        id_tag: str,
+        token_type: str | None = None,
+        additional_info: Sequence[tuple[str, str]] = (),
+    ) -> None:
+        """An RFID card held to the reader of `evse`; in 2.0.1 any idToken
+        type (KeyCode for a PIN, Local, MacAddress, ...) with its
+        additionalInfo as (additionalIdToken, type) pairs. Raises StationError
+        for a type OCPP does not know."""
+        if token_type is not None and token_type not in _TOKEN_TYPES:
+            raise StationError(f"no idToken type {token_type!r}; one of {', '.join(_TOKEN_TYPES)}")
         self._hw(evse)
-        if not self.registry.tell(evse_path(evse, "connector"), Present(id_tag)):
+        presented = Present(id_tag, token_type, tuple(additional_info))
+        if not self.registry.tell(evse_path(evse, "connector"), presented):
             raise StationError(f"EVSE {evse} is down: the card was not read")
 
     def _simulated(self, evse: int) -> SimulatedEvse:

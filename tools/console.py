@@ -86,7 +86,7 @@ class Console:
         self._commands: dict[str, tuple[int, int, Callable[[list[str]], str]]] = {
             "plug": (1, 1, lambda a: self._evse_call(self.station.plug, a)),
             "unplug": (1, 1, lambda a: self._evse_call(self.station.unplug, a)),
-            "tag": (2, 2, lambda a: self._evse_call(self.station.tag, a)),
+            "tag": (2, 3, lambda a: self._evse_call(self.station.tag, a)),
             "pnc": (2, 2, self._pnc),
             "needs": (2, 3, self._needs),
             "fault": (2, 2, self._fault),

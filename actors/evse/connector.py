@@ -92,9 +92,12 @@ _TIMER_SETTINGS = frozenset({Setting.ALIGNED_INTERVAL, Setting.SAMPLE_INTERVAL})
 
 @dataclass(frozen=True)
 class Present:
-    """An identification (RFID card) presented at this EVSE."""
+    """An identification presented at this EVSE: an RFID card unless
+    `token_type` says otherwise (2.0.1: KeyCode, Local, MacAddress, ...)."""
 
     id_tag: str
+    token_type: str | None = None
+    additional: tuple[tuple[str, str], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -259,7 +262,7 @@ class Connector(Supervised):
             case HwChanged():
                 self._hardware(message.state)
             case Present():
-                self._present(message.id_tag)
+                self._present(message)
             case Identified() if self._awaits_price(message):
                 pass  # goes on at UserPriceSettled
             case Identified():
@@ -396,7 +399,8 @@ class Connector(Supervised):
 
     # -- identification and transactions ----------------------------------------
 
-    def _present(self, id_tag: str) -> None:
+    def _present(self, presented: Present) -> None:
+        id_tag = presented.id_tag
         if self.tx is None and self.state.status in (Status.FAULTED, Status.UNAVAILABLE):
             self.log.info("tag %s ignored: connector %s", id_tag, self.state.status.value)
             return
@@ -406,7 +410,15 @@ class Connector(Supervised):
             return
         # Only while free: a reservation never stands between a driver and their own stop.
         reserved = self.reserved.holds if self.tx is None else ()
-        if not self.ctx.registry.tell(AUTH, Identify(id_tag, self.actor_ref, reserved, self.evse)):
+        asked = Identify(
+            id_tag,
+            self.actor_ref,
+            reserved,
+            self.evse,
+            presented.token_type,
+            presented.additional,
+        )
+        if not self.ctx.registry.tell(AUTH, asked):
             self.log.error("auth not running: tag %s not checked", id_tag)
 
     def _awaits_price(self, message: Identified) -> bool:
@@ -816,7 +828,7 @@ class Connector(Supervised):
         ):
             # Reserved for someone else: only the auth actor can tell (by the
             # parentIdTag) whether this idTag belongs to the reserved group.
-            self._present(id_tag)
+            self._present(Present(id_tag, message.token_type))
             return
         self._identified(Identified(id_tag, True, {"status": "Accepted"}, "csms"))
 

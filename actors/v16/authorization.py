@@ -147,7 +147,7 @@ class Auth(Supervised):
         submit(
             self.ctx,
             "Authorize",
-            self.authorize_payload(request.id_tag),
+            self.authorize_payload(request),
             reply_to=self.actor_ref,
             wrap=lambda outcome: _Asked(request, outcome),
         )
@@ -155,8 +155,8 @@ class Auth(Supervised):
     # 1.6's words; 2.0.1's block overrides these three. Decisions work on
     # 1.6's idTagInfo (status, expiryDate, parentIdTag) in either version.
 
-    def authorize_payload(self, id_tag: str) -> dict[str, Any]:
-        return {"idTag": id_tag}
+    def authorize_payload(self, request: Identify) -> dict[str, Any]:
+        return {"idTag": request.id_tag}
 
     def tag_info(self, result: dict[str, Any]) -> dict[str, Any]:
         """The idTagInfo in the CSMS's answer to Authorize."""
@@ -249,7 +249,9 @@ class Auth(Supervised):
             self.log.info("tag %s is not for EVSE %s", request.id_tag, request.evse)
             accepted, info = False, here
         try:
-            request.reply_to.tell(Identified(request.id_tag, accepted, info, source, online))
+            request.reply_to.tell(
+                Identified(request.id_tag, accepted, info, source, online, request.token_type)
+            )
         except pykka.ActorDeadError:
             self.log.info("no one left to tell about %s", request.id_tag)
 

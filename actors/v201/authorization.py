@@ -84,8 +84,8 @@ def list_entry(data: Mapping[str, Any]) -> dict[str, Any]:
 class Authorization(Auth):
     LIST_DIALECT = local_list.V201
 
-    def authorize_payload(self, id_tag: str) -> dict[str, Any]:
-        return {"idToken": dump(id_token(id_tag))}
+    def authorize_payload(self, request: Identify) -> dict[str, Any]:
+        return {"idToken": dump(id_token(request.id_tag, request.token_type, request.additional))}
 
     def tag_info(self, result: dict[str, Any]) -> dict[str, Any]:
         return tag_info(result["idTokenInfo"])

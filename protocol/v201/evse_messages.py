@@ -17,7 +17,7 @@ from collections.abc import Hashable, Mapping, Sequence
 from typing import Any
 
 from ocpp.v201 import call
-from ocpp.v201.datatypes import EVSEType, IdTokenType, TransactionType
+from ocpp.v201.datatypes import AdditionalInfoType, EVSEType, IdTokenType, TransactionType
 from ocpp.v201.enums import (
     ChargingStateEnumType,
     ConnectorStatusEnumType,
@@ -120,10 +120,14 @@ def meter_values_201(values: Sequence[Mapping[str, Any]]) -> list[Any]:
     return out
 
 
-def id_token(value: str, token_type: str | None = None) -> IdTokenType:
-    """An idToken; a card held to the reader is ISO14443 unless told otherwise."""
+def id_token(
+    value: str, token_type: str | None = None, additional: Sequence[tuple[str, str]] = ()
+) -> IdTokenType:
+    """An idToken; a card held to the reader is ISO14443 unless told otherwise.
+    `additional` is its additionalInfo, (additionalIdToken, type) pairs."""
     kind = IdTokenEnumType(token_type) if token_type else IdTokenEnumType.iso14443
-    return IdTokenType(id_token=value, type=kind)
+    info = [AdditionalInfoType(additional_id_token=a, type=t) for a, t in additional]
+    return IdTokenType(id_token=value, type=kind, additional_info=info or None)
 
 
 def _out(message: object) -> Outgoing:
