@@ -18,7 +18,7 @@ import ray
 from ray.exceptions import RayActorError
 
 from ocppstation.tools import fleet_plan as plan
-from ocppstation.tools.fleet import REPORT_EVERY, Job, Shard
+from ocppstation.tools.fleet_shard import REPORT_EVERY, Job, Shard
 
 
 class RayPool:
