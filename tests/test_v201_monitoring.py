@@ -307,7 +307,7 @@ def set_monitors(peer: Any, *items: dict[str, Any]) -> list[dict[str, Any]]:
     return list(answer["setMonitoringResult"])
 
 
-def notified(peer: Any, count: int = 1, timeout: float = 5.0) -> list[dict[str, Any]]:
+def notified(peer: Any, count: int = 1, timeout: float = 15.0) -> list[dict[str, Any]]:
     """Every event of the NotifyEvents the CSMS has heard, once `count` have come."""
 
     def all_events() -> list[dict[str, Any]]:
@@ -317,7 +317,7 @@ def notified(peer: Any, count: int = 1, timeout: float = 5.0) -> list[dict[str, 
     return all_events()
 
 
-def reported(peer: Any, request_id: int, timeout: float = 5.0) -> list[dict[str, Any]]:
+def reported(peer: Any, request_id: int, timeout: float = 15.0) -> list[dict[str, Any]]:
     """The NotifyMonitoringReports of `request_id`, once the last (tbc false) came."""
 
     def pages() -> list[dict[str, Any]]:
