@@ -276,3 +276,15 @@ class LimitChanged:
 
     evse: int
     amps: float
+
+
+@dataclass(frozen=True)
+class V2GCertificateChanged:
+    """The station took a new V2GCertificate (the SECC's, for ISO 15118 Plug &
+    Charge): an embedder's ISO 15118 stack fetches it, with its key, from
+    `Station.v2g_credentials()`. The chain is PEM, leaf first; the key is not
+    in the event (events are logged)."""
+
+    chain_pem: str
+    subject: str
+    not_after: str

@@ -49,6 +49,7 @@ from ocppstation.actors.runtime.context import (
 )
 from ocppstation.actors.runtime.registry import Registry
 from ocppstation.actors.runtime.supervisor import Strategy, Supervisor, SupervisorGaveUp
+from ocppstation.actors.v16.security import V2G_CERTIFICATE
 from ocppstation.actors.versions import station_tree
 from ocppstation.config.loader import StationConfig
 from ocppstation.hw import devices as hwconfig
@@ -382,6 +383,15 @@ class Station:
         if self._contract_issuer is None:
             self._contract_issuer = ContractIssuer()
         return self._contract_issuer
+
+    def v2g_credentials(self) -> tuple[str, str] | None:
+        """The station's V2GCertificate chain (PEM, leaf first) and its private
+        key (PEM), for the embedder's ISO 15118 stack (the SECC's TLS server
+        certificate); None until a CSMS has signed one. The key is a secret:
+        it is handed over here and never logged."""
+        stored = self.registry.proxy("storage").certificates.all().get(timeout=5.0)
+        own = [c for c in stored if c.use == V2G_CERTIFICATE and c.key is not None]
+        return None if not own else (own[-1].pem, str(own[-1].key))
 
     def iso15118(
         self, message_id: str, request: dict[str, Any], timeout: float = 30.0

@@ -8,11 +8,12 @@ from typing import Any
 
 import pytest
 from cryptography import x509
+from cryptography.hazmat.primitives import serialization
 from hypothesis import given
 from hypothesis import strategies as st
 
 from ocppstation.actors.clock import FakeClock
-from ocppstation.actors.events import TransactionStarted
+from ocppstation.actors.events import TransactionStarted, V2GCertificateChanged
 from ocppstation.actors.station import StationError
 from ocppstation.hw.simulated import ContractIssuer
 from ocppstation.protocol.v16 import plug_and_charge as pnc
@@ -393,6 +394,42 @@ def test_dev_csms_with_a_v2g_signer_completes_the_signing_round(
         timeout=5,
     )
     assert json.loads(reply.payload["data"]) == {"status": "Accepted"}
+
+
+def test_the_v2g_certificate_taken_goes_to_the_embedders_iso15118_stack(
+    make_station: StationFactory, csms: DevCsms, caplog: pytest.LogCaptureFixture
+) -> None:
+    station = pnc_station(make_station, csms)
+    assert station.v2g_credentials() is None
+    v2g = Ca("v2g")
+    install = {"certificateType": "V2GRootCertificate", "certificate": v2g.pem}
+    assert csms.pnc(CP, "InstallCertificate", install)["data"] == {"status": "Accepted"}
+    csms.v2g_signer = v2g.sign
+    mark = log_of(station).mark()
+    trigger = {"requestedMessage": "SignV2GCertificate"}
+    with caplog.at_level("DEBUG"):
+        assert csms.pnc(CP, "TriggerMessage", trigger)["data"] == {"status": "Accepted"}
+        changed = log_of(station).wait_for(
+            lambda e: isinstance(e, V2GCertificateChanged), 5, since=mark
+        )
+    # The CSMS's round ends with the station's answer to its CertificateSigned.
+    signed = csms.log.wait_for(
+        lambda e: e.kind == "call" and e.payload.get("messageId") == "CertificateSigned",
+        timeout=5,
+    )
+    csms.log.wait_for(lambda e: e.kind == "result" and e.unique_id == signed.unique_id, timeout=5)
+    credentials = station.v2g_credentials()
+    assert credentials is not None
+    chain_pem, key_pem = credentials
+    assert chain_pem == changed.chain_pem
+    leaf = parse_chain(chain_pem)[0]
+    key = serialization.load_pem_private_key(key_pem.encode(), password=None)
+    # The key is the one the certificate was signed for, and no log line holds it.
+    assert key.public_key().public_numbers() == leaf.public_key().public_numbers()
+    assert leaf.issuer == parse_chain(v2g.pem)[0].subject
+    body = key_pem.splitlines()[1]
+    assert body not in caplog.text
+    assert "PRIVATE KEY" not in caplog.text
 
 
 def test_ocsp_answers_outlive_a_restart_in_1_6_too(

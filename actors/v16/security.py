@@ -41,7 +41,7 @@ from typing import Any
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 
-from ocppstation.actors.events import ConfigChanged
+from ocppstation.actors.events import ConfigChanged, V2GCertificateChanged
 from ocppstation.actors.link.rpc import Answer, Inbound, Reconnect, submit
 from ocppstation.actors.runtime.base import Place, Supervised
 from ocppstation.actors.runtime.context import RPC, StationContext
@@ -51,6 +51,7 @@ from ocppstation.actors.storage.certificates import V2G_SLOT, StoredCertificate
 from ocppstation.config.loader import ConfigError, StationConfig
 from ocppstation.config.settings_catalog import Setting
 from ocppstation.protocol.framing import Call
+from ocppstation.protocol.timestamps import ocpp_timestamp
 from ocppstation.protocol.v16.certificates import (
     CertificateProblem,
     CertificateUse,
@@ -393,7 +394,15 @@ class Security(Supervised):
         old = [c.id for c in self._of(V2G_CERTIFICATE)]
         self._store(V2G_CERTIFICATE, "".join(_pem(c) for c in chain), key_pem, old)
         self.ctx.storage().csr_key.put(None, V2G_SLOT).get(timeout=STORAGE_TIMEOUT)
-        self.log.info("new V2GCertificate %s", chain[0].subject.rfc4514_string())
+        subject = chain[0].subject.rfc4514_string()
+        self.log.info("new V2GCertificate %s", subject)
+        self.ctx.bus.publish(
+            V2GCertificateChanged(
+                "".join(_pem(c) for c in chain),
+                subject,
+                ocpp_timestamp(chain[0].not_valid_after_utc),
+            )
+        )
         return None
 
     def _reject_signed(self, why: str) -> str:
