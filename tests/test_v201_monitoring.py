@@ -20,6 +20,7 @@ from ocppstation.actors.v201.monitoring import MONITORING, EventJudged
 from ocppstation.config import v201_components
 from ocppstation.config.device_model import Address
 from ocppstation.protocol.payloads import dump
+from ocppstation.protocol.v201 import device_model as dm
 from ocppstation.protocol.v201 import monitoring as mon
 from ocppstation.tools.csms import DevCsms, _command, _CommandError
 from ocppstation.tools.peer import CallErrorResponse
@@ -167,7 +168,7 @@ def test_a_report_selects_by_its_criteria(monitors: list[mon.Monitor], names: se
 def test_pages_keep_every_item_in_order_within_the_limits(
     items: list[int], per: int, size: int
 ) -> None:
-    paged = mon.pages(items, per, size, size=lambda n: len(str(n)))
+    paged = dm.pages(items, per, size, size=lambda n: len(str(n)))
     assert [i for page in paged for i in page] == items
     assert all(1 <= len(page) <= per for page in paged)
     for page in paged:

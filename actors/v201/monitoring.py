@@ -328,7 +328,7 @@ class Monitoring(Block):
         data = mon.monitoring_data(chosen)
         items = self._limit("ItemsPerMessage", "GetReport", "DeviceDataCtrlr") or 100
         size = self._limit("BytesPerMessage", "GetReport", "DeviceDataCtrlr") or 65536
-        paged = mon.pages(data, items, size, REPORT_OVERHEAD)
+        paged = rules.pages(data, items, size, REPORT_OVERHEAD)
         request_id = int(payload["requestId"])
 
         def notify() -> None:

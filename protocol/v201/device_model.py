@@ -51,10 +51,10 @@ from __future__ import annotations
 import json
 import math
 import re
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from datetime import datetime
 from decimal import Decimal
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, TypeVar
 
 from ocpp.v201.datatypes import (
     ComponentType,
@@ -104,6 +104,7 @@ __all__ = [
     "get_variables",
     "message_limits",
     "notify_report_pages",
+    "pages",
     "report",
     "set_request",
     "set_variable",
@@ -736,8 +737,43 @@ def message_limits(kind: str, catalog: Catalog, values: Values) -> tuple[int, in
     return limit("ItemsPerMessage"), limit("BytesPerMessage")
 
 
-def _size(item: ReportDataType) -> int:
+T = TypeVar("T")
+
+
+def _size(item: object) -> int:
     return len(json.dumps(dump(item), separators=(",", ":"), ensure_ascii=False).encode())
+
+
+def pages(
+    items: Sequence[T],
+    items_per_message: int,
+    bytes_per_message: int,
+    overhead: int = 0,
+    size: Callable[[T], int] = _size,
+) -> list[list[T]]:
+    """`items` in pages of at most `items_per_message` whose JSON array takes
+    at most `bytes_per_message - overhead` bytes (the rest of the message
+    around it is `overhead`). An item too large for any page goes alone.
+    Order and every item are kept. NotifyReport's and NotifyMonitoringReport's
+    paging."""
+    if items_per_message < 1:
+        raise ValueError(f"ItemsPerMessage is 1 or more, not {items_per_message}")
+    budget = bytes_per_message - overhead
+    out: list[list[T]] = []
+    page: list[T] = []
+    used = 2  # the array's brackets
+    for item in items:
+        n = size(item)
+        grown = used + n + (1 if page else 0)
+        if page and (len(page) >= items_per_message or grown > budget):
+            out.append(page)
+            page, used = [], 2
+            grown = used + n
+        page.append(item)
+        used = grown
+    if page:
+        out.append(page)
+    return out
 
 
 def split_report(
@@ -746,28 +782,8 @@ def split_report(
     bytes_per_message: int,
     overhead: int = 0,
 ) -> list[list[ReportDataType]]:
-    """`report_data` in pages of at most `items_per_message` items whose JSON
-    array takes at most `bytes_per_message - overhead` bytes (the rest of the
-    NotifyReport around it is `overhead`). An item too large for any page
-    goes alone. Order and every item are kept."""
-    if items_per_message < 1:
-        raise ValueError(f"ItemsPerMessage is 1 or more, not {items_per_message}")
-    budget = bytes_per_message - overhead
-    pages: list[list[ReportDataType]] = []
-    page: list[ReportDataType] = []
-    used = 2  # the array's brackets
-    for item in report_data:
-        size = _size(item)
-        grown = used + size + (1 if page else 0)
-        if page and (len(page) >= items_per_message or grown > budget):
-            pages.append(page)
-            page, used = [], 2
-            grown = used + size
-        page.append(item)
-        used = grown
-    if page:
-        pages.append(page)
-    return pages
+    """A report's data in NotifyReport pages (see `pages`)."""
+    return pages(report_data, items_per_message, bytes_per_message, overhead)
 
 
 class Page(NamedTuple):

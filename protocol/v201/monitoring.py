@@ -49,9 +49,8 @@ Pure: no I/O, no clock reads; `now` comes in.
 
 from __future__ import annotations
 
-import json
 import math
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any, TypeVar
@@ -98,7 +97,6 @@ __all__ = [
     "monitoring_data",
     "next_aligned",
     "next_id",
-    "pages",
     "rebased",
     "selected",
 ]
@@ -480,40 +478,6 @@ def monitoring_data(monitors: Sequence[Monitor]) -> list[MonitoringDataType]:
 
 
 T = TypeVar("T")
-
-
-def _size(item: object) -> int:
-    return len(json.dumps(dump(item), separators=(",", ":"), ensure_ascii=False).encode())
-
-
-def pages(
-    items: Sequence[T],
-    items_per_message: int,
-    bytes_per_message: int,
-    overhead: int = 0,
-    size: Callable[[T], int] = _size,
-) -> list[list[T]]:
-    """`items` in pages of at most `items_per_message` whose JSON array takes at
-    most `bytes_per_message - overhead` bytes; one too large goes alone.
-    Order and every item are kept."""
-    if items_per_message < 1:
-        raise ValueError(f"ItemsPerMessage is 1 or more, not {items_per_message}")
-    budget = bytes_per_message - overhead
-    out: list[list[T]] = []
-    page: list[T] = []
-    used = 2
-    for item in items:
-        n = size(item)
-        grown = used + n + (1 if page else 0)
-        if page and (len(page) >= items_per_message or grown > budget):
-            out.append(page)
-            page, used = [], 2
-            grown = used + n
-        page.append(item)
-        used = grown
-    if page:
-        out.append(page)
-    return out
 
 
 def component_of(address: Address) -> ComponentType:
