@@ -302,6 +302,9 @@ def test_a_bus_unplugged_faults_both_meters_and_replugged_recovers_both(
     clock.advance(FAULT_DELAY)
     for n in (1, 2):
         status_seen(csms, n, "Faulted", "PowerMeterFailure", since=mark_csms)
+        # Its first retry (after restart_delay_min) failed too; the next one is
+        # armed before time moves on, or the move would pass it by.
+        restart_delayed(station, METER[n], count=2, since=mark)
 
     fake.replug()
     clock.advance(4)  # restart_delay_max: each driver's next try finds the line back
