@@ -12,6 +12,7 @@ from ocppstation.actors.clock import FakeClock
 from ocppstation.actors.events import (
     MeterSampled,
     Online,
+    TokenJudged,
     TransactionStarted,
     TransactionStopped,
 )
@@ -92,10 +93,12 @@ def test_offline_start_of_an_unknown_id_is_refused_by_default(
     station = offline_station(csms, make_station)
     go_offline(station)
     station.plug(1)
+    wait_status(station, 1, "Preparing")
     station.tag(1, "NEVER-SEEN")
-    station.tag(2, "NEVER-SEEN-2")  # the same refusal on another connector, to wait on
-    station.plug(2)
-    wait_status(station, 2, "Preparing")
+    judged = log_of(station).wait_for(
+        lambda e: isinstance(e, TokenJudged) and e.id_tag == "NEVER-SEEN", 5
+    )
+    assert not judged.accepted and not judged.online
     assert station.status()["evses"][0]["status"] == "Preparing"
     assert station.status()["evses"][0]["transaction_id"] is None
 
