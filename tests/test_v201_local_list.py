@@ -217,7 +217,7 @@ def test_c13_offline_a_listed_token_starts_and_a_blocked_one_is_refused(
 ) -> None:
     station = station201(csms201, make_station, Internal={"RetryBackOffWaitMinimum": FAR})
     station.tag(2, "CARD")  # online: Accepted by the CSMS, and cached
-    csms201.log.wait_call("Authorize", CP)
+    judged(station, "CARD")  # decided before the mark below, so not counted after it
     listed = [entry("CARD", "Blocked"), entry("GOOD", cacheExpiryDateTime="2030-01-01T00:00:00Z")]
     assert send_list(csms201, 1, "Full", listed) == "Accepted"
     go_offline(station)
