@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from ocppstation.tools.csms import NO_REPLY, DevCsms
+from ocppstation.tools.csms import NO_REPLY, DevCsms, LateReply
 from tests.test_flood import _rss_kib, _station_process
 
 pytestmark = pytest.mark.slow
@@ -79,10 +79,10 @@ def test_a_silent_then_slow_csms_loses_nothing_and_the_console_stays_quick(
         assert console("status").startswith("ok")
         silent_latency = time.monotonic() - asked
         # Slow: every answer a quarter of a second late (the CSMS's own
-        # slowness, on its thread; nothing waits on it).
+        # slowness; nothing in the test waits on it).
         back = datetime.now(UTC)
         for name in ACTIONS:
-            csms.set_reply(name, lambda cp, payload: time.sleep(0.25))
+            csms.set_reply(name, LateReply(0.25))
         # Delivery is in order: once a sample taken after now arrives, the
         # queue built while silent has drained.
         csms.log.wait_for(

@@ -86,6 +86,7 @@ from ocppstation.tools.peer import (
     CsmsPeer,
     Direction,
     InvalidResponse,
+    LateReply,
     LogEntry,
     LogShortcuts,
     MessageLog,
@@ -102,6 +103,7 @@ __all__ = [
     "CsmsPeer",
     "DevCsms",
     "InvalidResponse",
+    "LateReply",
     "LogEntry",
     "MessageLog",
     "ThenCall",
@@ -313,6 +315,9 @@ class _Session(_BaseChargePoint):
                 # hanging, and keep the connection (the traceback goes to the logger).
                 _log.exception("scripted reply for %s failed", action)
                 reply = CallErrorReply("InternalError", f"scripted reply failed: {e!r}")
+            if isinstance(reply, LateReply):
+                await asyncio.sleep(reply.after)
+                reply = reply.reply
             if reply is NO_REPLY:
                 return
             if isinstance(reply, CallErrorReply):
@@ -727,8 +732,9 @@ class DevCsms(LogShortcuts):
         """Script the answer to a station-initiated `action`; None restores the default.
 
         `reply` is a CALLRESULT payload sent verbatim (no validation, so invalid answers
-        can be tested), a `CallErrorReply`, `NO_REPLY`, or a callable
-        `(cp_id, payload) -> one of those | None` (None: answer as by default).
+        can be tested), a `CallErrorReply`, `NO_REPLY`, a `ThenCall`, a `LateReply`
+        (a slow CSMS), or a callable `(cp_id, payload) -> one of those | None`
+        (None: answer as by default).
         """
         with self._settings_lock:
             if reply is None:

@@ -116,6 +116,7 @@ class _NoReply:
 # drive the station's response timeout.
 NO_REPLY: Final = _NoReply()
 
+
 @dataclass(frozen=True)
 class ThenCall:
     """A scripted answer followed at once, as the very next frame, by a CSMS CALL.
@@ -134,7 +135,17 @@ class ThenCall:
     also: tuple[tuple[str, dict[str, Any], str], ...] = ()
 
 
-ScriptedReply = dict[str, Any] | CallErrorReply | _NoReply | ThenCall
+@dataclass(frozen=True)
+class LateReply:
+    """A scripted answer sent `after` seconds late: a slow CSMS. Only this
+    station's connection waits (the peer goes on serving the others); `reply`
+    None is the answer the peer would give anyway."""
+
+    after: float
+    reply: dict[str, Any] | CallErrorReply | None = None
+
+
+ScriptedReply = dict[str, Any] | CallErrorReply | _NoReply | ThenCall | LateReply
 
 
 def classify(text: str) -> tuple[Kind, str | None, str | None, Any, str | None, str | None]:
