@@ -14,6 +14,7 @@ import json
 import os
 import subprocess
 import sys
+import time
 import uuid
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -27,7 +28,7 @@ from websockets.sync.client import ClientConnection, connect
 from websockets.typing import Subprotocol
 
 from ocppstation.tools import csms as csms_module
-from ocppstation.tools.csms import DevCsms
+from ocppstation.tools.csms import DevCsms, LateReply
 from ocppstation.tools.peer import (
     NO_REPLY,
     CallErrorReply,
@@ -370,6 +371,39 @@ def test_dev_csms_reply_factory_and_its_failures() -> None:
             assert station.call("Heartbeat", {})[0] == 3, "connection survived the factory bug"
         finally:
             station.close()
+
+
+def test_dev_csms_late_reply_comes_late_and_as_scripted() -> None:
+    with DevCsms() as csms:
+        csms.set_reply("Authorize", LateReply(0.2, {"idTagInfo": {"status": "Blocked"}}))
+        csms.set_reply("Heartbeat", LateReply(0.2))
+        station = TinyStation(csms.url)
+        try:
+            asked = time.monotonic()
+            assert station.call("Authorize", {"idTag": "X"})[2]["idTagInfo"]["status"] == "Blocked"
+            assert time.monotonic() - asked >= 0.2
+            assert "currentTime" in station.call("Heartbeat", {})[2]  # the default answer
+        finally:
+            station.close()
+
+
+def test_dev_csms_reads_an_answer_the_station_sent_just_before_it_closed(
+    worker: ThreadPoolExecutor,
+) -> None:
+    # The CSMS is busy answering the station's Heartbeat (late) when the
+    # station answers the CSMS's CALL and closes: the answer still counts.
+    with DevCsms() as csms:
+        csms.set_reply("Heartbeat", LateReply(0.5))
+        station = TinyStation(csms.url)
+        csms.wait_connected("CP1", T)
+        station.send([2, "hb", "Heartbeat", {}])
+        csms.log.wait_call("Heartbeat", "CP1", timeout=T)
+        pending = worker.submit(csms.call, "CP1", "ClearCache", {}, 10)
+        call = station.recv()
+        assert call[2] == "ClearCache"
+        station.send([3, call[1], {"status": "Accepted"}])
+        station.close()
+        assert pending.result(T) == {"status": "Accepted"}
 
 
 @pytest.mark.parametrize("dedupe", [True, False])

@@ -297,6 +297,21 @@ class _Session(_BaseChargePoint):
         self.csms = csms
         self.closed = asyncio.Event()
 
+    async def start(self) -> None:
+        """Read and route the station's frames until the connection ends.
+
+        Unlike the package's loop, an answer that cannot go out (the station
+        closed meanwhile) does not end the reading: frames the station sent
+        before its close, an answer to our CALL say, are still read and handled.
+        """
+        while True:
+            message = await self._connection.recv()
+            self.logger.info("%s: receive message %s", self.id, message)
+            try:
+                await self.route_message(message)
+            except ConnectionClosed:
+                _log.info("%s: an answer could not go out; reading what is left", self.id)
+
     @staticmethod
     def repeat_key(action: str, payload: Any) -> Hashable | None:
         """See `RepeatKey`; each version says which of its messages may be re-sent."""
