@@ -44,9 +44,4 @@ class DisplayMessageStore:
 
     def delete(self, ids: list[int]) -> int:
         """Delete the messages of `ids`; returns how many there were."""
-        if not ids:
-            return 0
-        marks = ", ".join("?" for _ in ids)
-        with self._db.write() as conn:
-            cursor = conn.execute(f"DELETE FROM display_message WHERE id IN ({marks})", ids)
-        return int(cursor.rowcount)
+        return self._db.delete_in("display_message", "id", ids)

@@ -42,18 +42,8 @@ class MonitorStore:
 
     def delete(self, ids: list[int]) -> int:
         """Delete the monitors of `ids`; returns how many there were."""
-        if not ids:
-            return 0
-        marks = ", ".join("?" for _ in ids)
-        with self._db.write() as conn:
-            cursor = conn.execute(f"DELETE FROM variable_monitor WHERE id IN ({marks})", ids)
-        return int(cursor.rowcount)
+        return self._db.delete_in("variable_monitor", "id", ids)
 
     def delete_kind(self, kinds: list[str]) -> int:
         """Delete every monitor of the `kinds` (SetMonitoringBase); returns how many."""
-        if not kinds:
-            return 0
-        marks = ", ".join("?" for _ in kinds)
-        with self._db.write() as conn:
-            cursor = conn.execute(f"DELETE FROM variable_monitor WHERE kind IN ({marks})", kinds)
-        return int(cursor.rowcount)
+        return self._db.delete_in("variable_monitor", "kind", kinds)
