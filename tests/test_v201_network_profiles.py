@@ -321,6 +321,22 @@ def _fail_over(station: Station, clock: FakeClock, since: int, timeout: float = 
     return failures
 
 
+def _lose_a(station: Station, csms_a: DevCsms, clock: FakeClock, attempts: int) -> int:
+    """With priority 1,2 and `attempts` per profile, CSMS A goes away and the
+    station dials on until it connects; the failed attempts it took."""
+    assert _set(csms_a, "NetworkConfigurationPriority", "1,2")["attributeStatus"] == "Accepted"
+    answer = _set(csms_a, "NetworkProfileConnectionAttempts", str(attempts))
+    assert answer["attributeStatus"] == "Accepted"
+    quiet(station)
+    log = log_of(station)
+    mark = log.mark()
+    csms_a.stop()
+    down = log.wait_for(lambda e: isinstance(e, LinkChanged) and not e.up, 5, since=mark)
+    seen = log.mark()
+    clock.advance(down.retry_in)
+    return _fail_over(station, clock, seen)
+
+
 def test_b10_after_its_attempts_on_csms_a_the_station_boots_at_csms_b(
     csms_a: DevCsms,
     csms_b: DevCsms,
@@ -331,18 +347,10 @@ def test_b10_after_its_attempts_on_csms_a_the_station_boots_at_csms_b(
     data = {"DataDir": str(tmp_path)}
     station = _station(csms_a, make_station, **data)
     assert _set_profile(csms_a, 2, _connection(csms_b.url)) == {"status": "Accepted"}
-    assert _set(csms_a, "NetworkConfigurationPriority", "1,2")["attributeStatus"] == "Accepted"
-    assert _set(csms_a, "NetworkProfileConnectionAttempts", "2")["attributeStatus"] == "Accepted"
-    quiet(station)
     log = log_of(station)
     mark = log.mark()
-    csms_a.stop()
-    down = log.wait_for(lambda e: isinstance(e, LinkChanged) and not e.up, 5, since=mark)
-    seen = log.mark()
-    clock.advance(down.retry_in)
     # The loss itself is no failed attempt: two failed attempts on A, then B.
-    failures = _fail_over(station, clock, seen)
-    assert failures == 2
+    assert _lose_a(station, csms_a, clock, attempts=2) == 2
     csms_b.wait_for(lambda e: bool(csms_b.calls("BootNotification")), timeout=5)
     log.wait_for(
         lambda e: isinstance(e, RegistrationChanged) and e.status == "Accepted", 5, since=mark
@@ -372,17 +380,9 @@ def test_b10_the_profile_moved_to_brings_its_message_timeout(
     assert _set_profile(csms_a, 2, _connection(csms_b.url, messageTimeout=3)) == {
         "status": "Accepted"
     }
-    assert _set(csms_a, "NetworkConfigurationPriority", "1,2")["attributeStatus"] == "Accepted"
-    assert _set(csms_a, "NetworkProfileConnectionAttempts", "1")["attributeStatus"] == "Accepted"
-    quiet(station)
-    log = log_of(station)
-    mark = log.mark()
-    csms_a.stop()
-    down = log.wait_for(lambda e: isinstance(e, LinkChanged) and not e.up, 5, since=mark)
-    seen = log.mark()
-    clock.advance(down.retry_in)
-    _fail_over(station, clock, seen)
+    assert _lose_a(station, csms_a, clock, attempts=1) == 1
     answered(station, "StatusNotification", 4)
+    log = log_of(station)
     quiet(station)
     csms_b.set_reply("Authorize", NO_REPLY)
     asked = log.mark()
@@ -404,20 +404,7 @@ def test_b10_the_profile_moved_to_brings_its_security_profile(
         )
         answer = _set_profile(csms_a, 2, _connection(csms_b.url, security_profile=1))
         assert answer == {"status": "Accepted"}
-        assert _set(csms_a, "NetworkConfigurationPriority", "1,2")["attributeStatus"] == (
-            "Accepted"
-        )
-        assert _set(csms_a, "NetworkProfileConnectionAttempts", "1")["attributeStatus"] == (
-            "Accepted"
-        )
-        quiet(station)
-        log = log_of(station)
-        mark = log.mark()
-        csms_a.stop()
-        down = log.wait_for(lambda e: isinstance(e, LinkChanged) and not e.up, 5, since=mark)
-        seen = log.mark()
-        clock.advance(down.retry_in)
-        assert _fail_over(station, clock, seen) == 1
+        assert _lose_a(station, csms_a, clock, attempts=1) == 1
         csms_b.wait_for(lambda e: bool(csms_b.calls("BootNotification")), timeout=5)
         [connect] = [e for e in csms_b.log.entries() if e.kind == "connect"]
         assert connect.payload.get("subprotocol") == "ocpp2.0.1"
