@@ -42,15 +42,17 @@ def _session(station: Station, tag: str) -> None:
     wait_status(station, 1, "Available")
 
 
+def _cached_station(csms: DevCsms, make_station: StationFactory, tmp_path: Path) -> Station:
+    """A 2.0.1 station that authorizes from its cache first (LocalPreAuthorize)."""
+    return station201(
+        csms, make_station, Internal={"DataDir": str(tmp_path)}, Core={"LocalPreAuthorize": True}
+    )
+
+
 def test_c10_fr08_an_entry_unused_for_its_lifetime_is_asked_about_again(
     csms201: DevCsms, make_station: StationFactory, clock: FakeClock, tmp_path: Path
 ) -> None:
-    station = station201(
-        csms201,
-        make_station,
-        Internal={"DataDir": str(tmp_path)},
-        Core={"LocalPreAuthorize": True},
-    )
+    station = _cached_station(csms201, make_station, tmp_path)
     _lifetime(csms201, 600)
     _session(station, "TAG-1")
     asked = len(csms201.calls("Authorize"))
@@ -72,12 +74,7 @@ def test_c10_fr08_an_entry_unused_for_its_lifetime_is_asked_about_again(
 def test_without_a_lifetime_an_entry_lives_until_it_expires(
     csms201: DevCsms, make_station: StationFactory, clock: FakeClock, tmp_path: Path
 ) -> None:
-    station = station201(
-        csms201,
-        make_station,
-        Internal={"DataDir": str(tmp_path)},
-        Core={"LocalPreAuthorize": True},
-    )
+    station = _cached_station(csms201, make_station, tmp_path)
     _session(station, "TAG-1")
     asked = len(csms201.calls("Authorize"))
     clock.advance(30 * 24 * 3600)
