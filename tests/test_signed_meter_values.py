@@ -60,18 +60,7 @@ def _register(event: dict[str, Any]) -> dict[str, Any]:
 def test_j_sign_readings_puts_the_meters_signature_in_the_updated_events(
     csms201: DevCsms, make_station: StationFactory, clock: FakeClock, with_key: str
 ) -> None:
-    station = station201(
-        csms201,
-        make_station,
-        Core={"MeterValueSampleInterval": 10},
-        Simulation={"SignedMeter": True},
-    )
-    items = [
-        _cv("SampledDataCtrlr", "SignReadings", attributeValue="true"),
-        _cv("OCPPCommCtrlr", "PublicKeyWithSignedMeterValue", attributeValue=with_key),
-    ]
-    answer = csms201.call(CP, "SetVariables", {"setVariableData": items})
-    assert {r["attributeStatus"] for r in answer["setVariableResult"]} == {"Accepted"}
+    station = _signed_station(csms201, make_station, with_key)
     charging(station, csms201)
     quiet(station)
     clock.advance(10)
