@@ -199,11 +199,9 @@ class Security(Supervised):
         else:
             self.ctx.registry.tell(RPC, Answer(call, result))
 
-    # 1.6's words; 2.0.1's block (actors/v201/security.py) overrides these:
-    # the store, the checks and the signing flow below are the same in both.
-
-    INVALID_CSMS_ROOT_EVENT = "InvalidCentralSystemCertificate"
-    INVALID_OWN_CERTIFICATE_EVENT = "InvalidChargePointCertificate"
+    # 1.6's words; 2.0.1's block (actors/v201/security.py) overrides `answer`:
+    # the store, the checks and the signing flow below are the same in both
+    # (security events are put in 2.0.1's words where they are made).
 
     def answer(self, call: Call) -> dict[str, Any]:
         """The answer to a CSMS call; follow-ups go into `self.after`."""
@@ -268,7 +266,7 @@ class Security(Supervised):
     def _reject_root(self, use: str, why: str) -> str:
         self.log.warning("InstallCertificate %s refused: %s", use, why)
         if use == CertificateUse.CENTRAL_SYSTEM_ROOT:
-            self.after.append((self.INVALID_CSMS_ROOT_EVENT, why))
+            self.after.append(("InvalidCentralSystemCertificate", why))
         return "Rejected"
 
     def _hashes(self, use: str) -> list[HashData]:
@@ -407,7 +405,7 @@ class Security(Supervised):
 
     def _reject_signed(self, why: str) -> str:
         self.log.warning("CertificateSigned rejected: %s", why)
-        self.after.append((self.INVALID_OWN_CERTIFICATE_EVENT, why))
+        self.after.append(("InvalidChargePointCertificate", why))
         return "Rejected"
 
     # -- the store -------------------------------------------------------------------------

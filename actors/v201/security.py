@@ -25,8 +25,10 @@ Decisions:
   childCertificateHashData; listed when named or when no type is.
 - DeleteCertificate of the station's own ChargingStationCertificate is
   Failed (M04.FR.06), as is deleting the last CSMS root the link needs.
-- Security events use 2.0.1's names (InvalidCsmsCertificate,
-  InvalidChargingStationCertificate); the message itself is 1.6's.
+- Security events go out in 2.0.1's names (InvalidCsmsCertificate,
+  InvalidChargingStationCertificate: actors/security_events.py translates
+  the whitepaper's words for a station speaking 2.0.1); the message itself
+  is 1.6's.
 - No CertSigningRepeatTimes retries: a SignCertificate the CSMS does not
   follow up waits for the next trigger.
 """
@@ -84,9 +86,6 @@ _LISTED = (*STORED_AS, GetCertificateIdUseEnumType.v2g_certificate_chain.value)
 
 
 class Security201(Security):
-    INVALID_CSMS_ROOT_EVENT = "InvalidCsmsCertificate"
-    INVALID_OWN_CERTIFICATE_EVENT = "InvalidChargingStationCertificate"
-
     def answer(self, call: Call) -> dict[str, Any]:
         payload = call.payload
         match call.action:
